@@ -1,0 +1,4 @@
+/* STUB CLI: replaced by the CLI work */
+#include "vkbert.h"
+#include <stdio.h>
+int main(void) { puts("vkbert"); return 0; }

@@ -1,0 +1,30 @@
+/* cpu_ops.h - the CPU reference operators (internal).  Plain, readable C;
+ * the CPU backend composes them into the forward pass and the Vulkan tests
+ * compare every shader against them.  `fp64` selects double accumulation
+ * (the verification mode).  Matrices are row-major; activations of a batch
+ * are [B*L, dim] with row b*L+p for position p of sequence b. */
+#ifndef VKB_CPU_OPS_H
+#define VKB_CPU_OPS_H
+#include <stdint.h>
+
+typedef enum { VKB_ACT_NONE = 0, VKB_ACT_GELU = 1, VKB_ACT_RELU = 2 } vkb_act;
+
+/* Y[M,N] = act(X[M,K] * W[N,K]^T + b[N]); b may be NULL. */
+void vkb_cpu_linear(const float *X, const float *W, const float *b, float *Y,
+                    int M, int N, int K, vkb_act act, int fp64, int threads);
+/* y[rows,dim] = LayerNorm(x + r) * g + beta; r may be NULL; y may alias x. */
+void vkb_cpu_add_layernorm(const float *x, const float *r, const float *g,
+                           const float *beta, float *y, int rows, int dim,
+                           float eps, int fp64);
+/* Embedding: x[b*L+p] = LayerNorm(word[ids[b*L+p]] + pos[p]). */
+void vkb_cpu_embed(const int32_t *ids, const float *word, const float *pos,
+                   const float *g, const float *beta, float *x, int B, int L,
+                   int dim, float eps, int fp64);
+/* Multi-head attention on projected q, k, v ([B*L, H*hd] each): per sequence
+ * and head, softmax(q k^T / sqrt(hd)) v with keys p >= lens[b] masked out;
+ * ctx is [B*L, H*hd].  Rows of padded query positions are computed too
+ * (HF does) but their values do not matter to the logits. */
+void vkb_cpu_attention(const float *q, const float *k, const float *v,
+                       float *ctx, int B, int L, int H, int hd,
+                       const int32_t *lens, int fp64, int threads);
+#endif

@@ -1,0 +1,9 @@
+# Vulkan through volk: volk.c (from libvulkan-volk-dev) is compiled into the
+# library so there is no link-time dependency on a Vulkan loader.
+find_path(VOLK_INCLUDE_DIR volk.h REQUIRED)
+find_path(VULKAN_INCLUDE_DIR vulkan/vulkan.h REQUIRED)
+add_library(vkb_volk OBJECT ${VOLK_INCLUDE_DIR}/volk.c)
+target_include_directories(vkb_volk PUBLIC ${VOLK_INCLUDE_DIR} ${VULKAN_INCLUDE_DIR})
+target_compile_options(vkb_volk PRIVATE -w)
+target_sources(vkbert_lib PRIVATE $<TARGET_OBJECTS:vkb_volk>)
+target_include_directories(vkbert_lib PRIVATE ${VOLK_INCLUDE_DIR})

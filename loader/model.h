@@ -1,0 +1,45 @@
+/* model.h - the in-memory checkpoint (internal).  Backends read weights from
+ * here; tensors point into the mmapped safetensors file (or into memory owned
+ * by the model for random models), never copied at load time. */
+#ifndef VKB_MODEL_H
+#define VKB_MODEL_H
+#include "vkbert.h"
+
+typedef enum { VKB_DT_F32 = 0, VKB_DT_F16 = 1, VKB_DT_BF16 = 2 } vkb_dtype;
+
+typedef struct vkb_tensor {
+    const void *data;   /* raw little-endian data, possibly unaligned */
+    vkb_dtype dtype;
+    int ndim;
+    int64_t shape[4];
+    int64_t numel;
+} vkb_tensor;
+
+/* Converts numel elements to f32 (handles F16/BF16 and unaligned data). */
+void vkb_tensor_to_f32(const vkb_tensor *t, float *dst);
+
+typedef struct vkb_layer_weights {
+    vkb_tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b; /* attention.{q,k,v,out}_lin */
+    vkb_tensor sa_ln_w, sa_ln_b;                      /* sa_layer_norm */
+    vkb_tensor ff1_w, ff1_b, ff2_w, ff2_b;            /* ffn.lin1, ffn.lin2 */
+    vkb_tensor out_ln_w, out_ln_b;                    /* output_layer_norm */
+} vkb_layer_weights;
+
+typedef struct vkb_weights {
+    vkb_tensor word_emb, pos_emb, emb_ln_w, emb_ln_b;
+    vkb_layer_weights *layers; /* n_layers */
+    int has_head;              /* pre_classifier + classifier present */
+    vkb_tensor pre_w, pre_b, cls_w, cls_b;
+} vkb_weights;
+
+struct vkb_model {
+    vkb_config cfg;
+    vkb_weights w;
+    vkb_tokenizer *tok;        /* NULL for random models without a vocab */
+    void *map;                 /* mmapped model.safetensors */
+    size_t map_len;
+    void *owned;               /* memory owned by random models */
+    char *dir;
+};
+
+#endif
