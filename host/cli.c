@@ -1,4 +1,473 @@
-/* STUB CLI: replaced by the CLI work */
-#include "vkbert.h"
-#include <stdio.h>
-int main(void) { puts("vkbert"); return 0; }
+/* cli.c - `vkbert` entry point: command dispatch, options, help, the
+ * built-in model lookup, backend set-up and small output helpers shared by
+ * the commands (host/cli_*.c). */
+#define _GNU_SOURCE
+#include "cli.h"
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The one piece of global mutable state in vkbert: a signal handler can only
+ * talk to the program through a sig_atomic_t. */
+volatile sig_atomic_t vkb_cli_interrupted = 0;
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t is an int");
+const volatile int *cli_interrupt_flag(void) {
+    return (const volatile int *)&vkb_cli_interrupted;
+}
+
+static void on_sigint(int sig) {
+    (void)sig;
+    vkb_cli_interrupted = 1;
+    /* a second Ctrl-C kills the process the usual way */
+    signal(SIGINT, SIG_DFL);
+}
+
+void cli_install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked read() returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* a closed output pipe is seen as EPIPE from write() and handled */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- output helpers ------------------------------------------------------- */
+
+int cli_write_all(int fd, const char *buf, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, buf, n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+void cb_put(cli_buf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+void cb_puts(cli_buf *b, const char *s) { cb_put(b, s, strlen(s)); }
+void cb_printf(cli_buf *b, const char *fmt, ...) {
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k < (int)sizeof tmp) { cb_put(b, tmp, (size_t)k); return; }
+    char *p = malloc((size_t)k + 1);
+    if (!p) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)k + 1, fmt, ap);
+    va_end(ap);
+    cb_put(b, p, (size_t)k);
+    free(p);
+}
+
+void cb_float(cli_buf *b, double v) {
+    if (!isfinite(v)) { cb_puts(b, "null"); return; }
+    char tmp[40];
+    float f = (float)v;
+    /* shortest digits that give back the same float32, Python repr style */
+    for (int p = 1; p <= 9; p++) {
+        snprintf(tmp, sizeof tmp, "%.*g", p, (double)f);
+        if (strtof(tmp, NULL) == f) break;
+    }
+    if (!strpbrk(tmp, ".e")) strcat(tmp, ".0");
+    cb_puts(b, tmp);
+}
+
+void cb_json_str(cli_buf *b, const char *s) {
+    char *q = NULL;
+    size_t ql = 0, qc = 0;
+    if (vkb_json_quote(&q, &ql, &qc, s, strlen(s))) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
+    cb_put(b, q, ql);
+    free(q);
+}
+
+int cli_label_index(const vkb_config *c, const char *label) {
+    if (!label || !*label) return -1;
+    char *end;
+    long v = strtol(label, &end, 10);
+    if (*end == 0 && end != label) return v >= 0 && v < c->n_labels ? (int)v : -1;
+    for (int i = 0; i < c->n_labels; i++)
+        if (c->labels && c->labels[i] && strcasecmp(c->labels[i], label) == 0) return i;
+    if (c->n_labels == 2) {
+        if (!strcasecmp(label, "pos") || !strcasecmp(label, "positive")) return 1;
+        if (!strcasecmp(label, "neg") || !strcasecmp(label, "negative")) return 0;
+    }
+    return -1;
+}
+
+/* ---- model and backend ------------------------------------------------------ */
+
+static int is_model_dir(const char *d) {
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/config.json", d);
+    return access(p, R_OK) == 0;
+}
+
+/* The built-in model: models/default next to the executable's real location
+ * (build/vkbert -> ../models/default; an install's bin/ -> ../share/vkbert),
+ * then the source tree it was built from. */
+static const char *default_model_dir(char *buf, size_t n) {
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        static const char *const rel[] = {"../models/default", "models/default",
+                                          "../share/vkbert/models/default"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            snprintf(buf, n, "%s/%s", exe, rel[i]);
+            if (is_model_dir(buf)) return buf;
+        }
+    }
+#ifdef VKB_DEFAULT_MODEL_DIR
+    snprintf(buf, n, "%s", VKB_DEFAULT_MODEL_DIR);
+    if (is_model_dir(buf)) return buf;
+#endif
+    return NULL;
+}
+
+vkb_model *cli_load_model(const cli_opts *o) {
+    char buf[PATH_MAX + 64];
+    const char *dir = o->model;
+    if (!dir) {
+        dir = default_model_dir(buf, sizeof buf);
+        if (!dir) {
+            fprintf(stderr, "vkbert: no --model given and the built-in model (models/default "
+                            "next to the executable or in the source tree) was not found\n");
+            return NULL;
+        }
+    }
+    vkb_model *m = NULL;
+    vkb_error e = {{0}};
+    if (vkb_model_load(dir, &m, &e)) {
+        fprintf(stderr, "vkbert: cannot load model %s: %s\n", dir, e.msg);
+        return NULL;
+    }
+    return m;
+}
+
+int cli_max_len(const cli_opts *o, const vkb_model *m) {
+    const vkb_config *c = vkb_model_config(m);
+    int ml = o->max_len > 0 ? o->max_len : 512;
+    const vkb_tokenizer *t = vkb_model_tokenizer(m);
+    if (o->max_len <= 0 && t && vkb_tokenizer_max_len(t) > 0 && vkb_tokenizer_max_len(t) < ml)
+        ml = vkb_tokenizer_max_len(t);
+    if (ml > c->max_pos) ml = c->max_pos;
+    return ml;
+}
+
+int cli_batch_tokens(const cli_opts *o, int max_len) {
+    int bt = o->batch_tokens > 0 ? o->batch_tokens : 8192;
+    return bt < max_len ? max_len : bt;
+}
+
+vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,
+                              int max_len) {
+    vkb_backend_opts bo = {0};
+    bo.precision = o->precision;
+    bo.threads = o->threads;
+    bo.fp64_accum = fp64_accum;
+    bo.max_len = max_len;
+    bo.max_tokens = cli_batch_tokens(o, max_len);
+    const char *val = getenv("VKB_VALIDATION");
+    bo.validation = val && *val && strcmp(val, "0") != 0;
+    vkb_backend *be = NULL;
+    vkb_error e = {{0}};
+    bo.device = o->device ? o->device : "gpu";
+    if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
+    /* Only a missing Vulkan (no loader, no device) falls back to the CPU;
+     * any other GPU failure is reported. */
+    if (!o->device && (strstr(e.msg, "no Vulkan") || strstr(e.msg, "not implemented"))) {
+        if (!o->quiet)
+            fprintf(stderr, "vkbert: note: %s; using the CPU reference (--device cpu)\n", e.msg);
+        bo.device = "cpu";
+        if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
+    }
+    fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
+    return NULL;
+}
+
+/* ---- options ------------------------------------------------------------------ */
+
+enum {
+    O_MODEL = 'm', O_DEVICE = 'd', O_OUTPUT = 'o', O_QUIET = 'q', O_HELP = 'h',
+    O_PRECISION = 256, O_MAXLEN, O_BATCHTOK, O_THREADS, O_FORMAT, O_TEXTCOL, O_LABELCOL,
+    O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
+    O_WINDOW, O_RANDOM,
+};
+
+static const struct option long_opts[] = {
+    {"model", required_argument, 0, O_MODEL},
+    {"device", required_argument, 0, O_DEVICE},
+    {"precision", required_argument, 0, O_PRECISION},
+    {"max-len", required_argument, 0, O_MAXLEN},
+    {"batch-tokens", required_argument, 0, O_BATCHTOK},
+    {"threads", required_argument, 0, O_THREADS},
+    {"quiet", no_argument, 0, O_QUIET},
+    {"help", no_argument, 0, O_HELP},
+    {"format", required_argument, 0, O_FORMAT},
+    {"text-column", required_argument, 0, O_TEXTCOL},
+    {"label-column", required_argument, 0, O_LABELCOL},
+    {"all-scores", no_argument, 0, O_ALLSCORES},
+    {"logits", no_argument, 0, O_LOGITS},
+    {"no-sort", no_argument, 0, O_NOSORT},
+    {"resume", no_argument, 0, O_RESUME},
+    {"output", required_argument, 0, O_OUTPUT},
+    {"json", optional_argument, 0, O_JSON},
+    {"balanced", required_argument, 0, O_BALANCED},
+    {"seed", required_argument, 0, O_SEED},
+    {"shape", required_argument, 0, O_SHAPE},
+    {"window", required_argument, 0, O_WINDOW},
+    {"random", required_argument, 0, O_RANDOM},
+    {0, 0, 0, 0},
+};
+
+typedef struct command {
+    const char *name;
+    int (*run)(cli_opts *o);
+    const char *allowed; /* option names, space separated */
+    const char *usage;
+} command;
+
+#define COMMON "model device precision max-len batch-tokens threads quiet help"
+#define COMMON_HELP \
+    "  -m, --model DIR        checkpoint directory (default: the built-in model)\n" \
+    "  -d, --device DEV       cpu, gpu (best Vulkan device) or gpu:N; default gpu,\n" \
+    "                         falling back to cpu when no Vulkan device exists\n" \
+    "      --precision P      fp32 or fp16 storage on the GPU (default: device's best)\n" \
+    "      --max-len N        truncate texts to N tokens (default min(512, model max))\n" \
+    "      --batch-tokens N   token budget per batch, B*L (default 8192)\n" \
+    "      --threads N        CPU threads (tokenizers; CPU backend)\n" \
+    "  -q, --quiet            no progress bar, notes or summary\n"
+
+static const command commands[] = {
+    {"tokenize", cli_tokenize, COMMON,
+     "usage: vkbert tokenize [options] < lines\n"
+     "Reads lines from stdin (JSON objects with a \"text\" field, or plain text) and\n"
+     "prints one JSON array of token ids per line ([CLS] ... [SEP]).\n"},
+    {"score", cli_score,
+     COMMON " format text-column label-column all-scores logits no-sort resume output window",
+     "usage: vkbert score [options] [FILE|DIR ...]   (stdin when none)\n"
+     "Scores texts and writes one JSON object per input, in input order:\n"
+     "pass-through fields, \"label\" and \"score\" (probability of that label).\n"
+     "Input: JSON lines (\"text\" field), CSV/TSV (header row; --text-column),\n"
+     "plain text lines, or an IMDB-style directory with pos/ and neg/.\n"
+     "An input that cannot be parsed yields {\"line\": N, \"error\": ...} in its\n"
+     "place (exit status 1).  Empty lines are skipped.\n"
+     "      --format F         jsonl, csv, tsv, text or auto (default: by extension,\n"
+     "                         else JSON lines when the input starts with '{')\n"
+     "      --text-column C    field/column with the text (default text)\n"
+     "      --all-scores       add \"scores\": probability per label\n"
+     "      --logits           add \"logits\": array\n"
+     "      --no-sort          do not group inputs of similar length\n"
+     "      --window N         inputs sorted together (default 2048)\n"
+     "  -o, --output FILE      write to FILE instead of stdout\n"
+     "      --resume           with -o: skip the inputs FILE already has complete\n"
+     "                         lines for and append the rest\n"},
+    {"classify", cli_classify, COMMON,
+     "usage: vkbert classify [options] TEXT...\n"
+     "Prints what HF's text-classification pipeline prints, e.g.\n"
+     "[{'label': 'POSITIVE', 'score': 0.9998}] as JSON.\n"},
+    {"eval", cli_eval, COMMON " format text-column label-column json balanced seed no-sort window",
+     "usage: vkbert eval [options] [FILE|DIR]   (stdin when none)\n"
+     "Scores labeled data (JSON lines with \"label\" as index or name, CSV with a\n"
+     "label column, or an IMDB directory) and prints the model card table as\n"
+     "Markdown: Accuracy, F1, Precision, Recall (positive class = label 1 for\n"
+     "binary models, macro averages otherwise), inference time (ms/example,\n"
+     "wall time of tokenizing + scoring), examples and device.\n"
+     "      --label-column C   field/column with the gold label (default label)\n"
+     "      --json FILE        also write the table as JSON to FILE ('-': stdout,\n"
+     "                         instead of Markdown)\n"
+     "      --balanced N       N/2 examples of label 1 and N/2 of label 0, drawn\n"
+     "                         with a fixed seed (--seed, default 42)\n"},
+    {"check", cli_check, COMMON " shape seed random",
+     "usage: vkbert check [options] [FILE]\n"
+     "Runs the CPU reference (fp64 accumulation) and the GPU on the same padded\n"
+     "mixed-length batches and prints per layer the max abs/rel error and cosine\n"
+     "similarity of the hidden states, then the logit error and label agreement.\n"
+     "Exits 1 beyond tolerance (logits 1e-3 fp32 / 2e-2 fp16, identical labels).\n"
+     "Inputs: built-in sentences plus random id sequences, or the texts of FILE.\n"
+     "      --shape distilbert-base  random weights of that shape instead of --model\n"
+     "      --random N         random id sequences (default 8)\n"
+     "      --seed S           seed for random weights/ids (default 42)\n"},
+    {"devices", cli_devices, "json help quiet",
+     "usage: vkbert devices [--json]\n"
+     "Lists the Vulkan devices and the features vkbert uses.\n"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void main_usage(FILE *f) {
+    fprintf(f,
+            "usage: vkbert COMMAND [options]\n"
+            "DistilBERT text classification on any Vulkan GPU (or the CPU reference).\n\n"
+            "commands:\n"
+            "  score      score JSON lines / CSV / text / IMDB directories -> JSON lines\n"
+            "  classify   classify texts given as arguments (HF pipeline output)\n"
+            "  eval       accuracy, F1, precision, recall and speed on labeled data\n"
+            "  tokenize   print token ids of stdin lines\n"
+            "  check      compare the GPU with the CPU reference, layer by layer\n"
+            "  devices    list Vulkan devices\n\n"
+            "vkbert COMMAND --help for a command's options; vkbert --version.\n");
+}
+
+static int allowed(const command *c, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = c->allowed; (p = strstr(p, name)); p += n)
+        if ((p == c->allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "vkbert: --%s: expected an integer in [%d, %d], got '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { main_usage(stderr); return CLI_USAGE; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        main_usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("vkbert %s\n", VKB_VERSION);
+        return CLI_OK;
+    }
+    const command *c = NULL;
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, commands[i].name)) c = &commands[i];
+    if (!c) {
+        fprintf(stderr, "vkbert: unknown command '%s'\n", cmd);
+        main_usage(stderr);
+        return CLI_USAGE;
+    }
+    cli_opts o;
+    memset(&o, 0, sizeof o);
+    o.cmd = c->name;
+    o.seed = 42;
+    o.n_random = 8;
+    int idx = 0, ch;
+    optind = 2;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+m:d:o:qh", long_opts, &idx)) != -1) {
+        const char *name = NULL;
+        for (const struct option *lo = long_opts; lo->name; lo++)
+            if (lo->val == ch) name = lo->name;
+        if (ch == '?' || ch == ':' || !name || !allowed(c, name)) {
+            if (ch == '?' || !name)
+                fprintf(stderr, "vkbert %s: unknown option or missing argument: %s\n", c->name,
+                        argv[optind - 1]);
+            else
+                fprintf(stderr, "vkbert %s: option --%s does not apply to this command\n",
+                        c->name, name);
+            fprintf(stderr, "%s", c->usage);
+            return CLI_USAGE;
+        }
+        int bad = 0;
+        switch (ch) {
+        case O_MODEL: o.model = optarg; break;
+        case O_DEVICE:
+            o.device = optarg;
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "gpu") && strncmp(optarg, "gpu:", 4)) {
+                fprintf(stderr, "vkbert: --device: expected cpu, gpu or gpu:N, got '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case O_PRECISION:
+            if (!strcmp(optarg, "fp32")) o.precision = VKB_PREC_FP32;
+            else if (!strcmp(optarg, "fp16")) o.precision = VKB_PREC_FP16;
+            else if (!strcmp(optarg, "auto")) o.precision = VKB_PREC_AUTO;
+            else { fprintf(stderr, "vkbert: --precision: expected fp32 or fp16\n"); bad = 1; }
+            break;
+        case O_MAXLEN: bad = parse_int("max-len", optarg, 2, 1 << 20, &o.max_len); break;
+        case O_BATCHTOK: bad = parse_int("batch-tokens", optarg, 2, 1 << 26, &o.batch_tokens); break;
+        case O_THREADS: bad = parse_int("threads", optarg, 1, 1024, &o.threads); break;
+        case O_WINDOW: bad = parse_int("window", optarg, 1, 1 << 24, &o.window); break;
+        case O_RANDOM: bad = parse_int("random", optarg, 0, 100000, &o.n_random); break;
+        case O_BALANCED: bad = parse_int("balanced", optarg, 2, INT_MAX, &o.balanced); break;
+        case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
+        case O_QUIET: o.quiet = 1; break;
+        case O_HELP:
+            printf("%s", c->usage);
+            if (strstr(c->allowed, "model")) printf("common options:\n%s", COMMON_HELP);
+            return CLI_OK;
+        case O_FORMAT:
+            if (!strcmp(optarg, "jsonl")) o.format = VKB_FMT_JSONL;
+            else if (!strcmp(optarg, "csv")) o.format = VKB_FMT_CSV;
+            else if (!strcmp(optarg, "tsv")) o.format = VKB_FMT_TSV;
+            else if (!strcmp(optarg, "text")) o.format = VKB_FMT_TEXT;
+            else if (!strcmp(optarg, "auto")) o.format = VKB_FMT_AUTO;
+            else { fprintf(stderr, "vkbert: --format: expected jsonl, csv, tsv, text or auto\n"); bad = 1; }
+            break;
+        case O_TEXTCOL: o.text_column = optarg; break;
+        case O_LABELCOL: o.label_column = optarg; break;
+        case O_ALLSCORES: o.all_scores = 1; break;
+        case O_LOGITS: o.logits = 1; break;
+        case O_NOSORT: o.no_sort = 1; break;
+        case O_RESUME: o.resume = 1; break;
+        case O_OUTPUT: o.output = optarg; break;
+        case O_JSON:
+            o.json = 1;
+            o.json_file = optarg;
+            /* eval takes `--json FILE` (getopt only binds `--json=FILE`) */
+            if (!optarg && !strcmp(c->name, "eval")) {
+                if (optind >= argc) {
+                    fprintf(stderr, "vkbert eval: --json needs a FILE ('-' for stdout)\n");
+                    bad = 1;
+                } else {
+                    o.json_file = argv[optind++];
+                }
+            }
+            break;
+        case O_SHAPE:
+            o.shape = optarg;
+            if (strcmp(optarg, "distilbert-base")) {
+                fprintf(stderr, "vkbert: --shape: only distilbert-base is known\n");
+                bad = 1;
+            }
+            break;
+        }
+        if (bad) return CLI_USAGE;
+    }
+    o.args = argv + optind;
+    o.nargs = argc - optind;
+    if (o.resume && !o.output) {
+        fprintf(stderr, "vkbert score: --resume needs -o FILE\n");
+        return CLI_USAGE;
+    }
+    return c->run(&o);
+}

@@ -1,4 +1,481 @@
-/* STUB: replaced by the Vulkan work */
+/* vk_backend.c - the DistilBERT forward pass on Vulkan.
+ *
+ * At creation: weights are uploaded once (fp32 or fp16) into one
+ * device-local buffer, activations get a few buffers sized for max_tokens,
+ * and every descriptor set of the whole pass is written (they depend only on
+ * buffers, never on the batch shape, which travels in push constants).
+ * Per batch shape (B, L) the pass is recorded once into a command buffer and
+ * replayed; a forward is: copy ids/lens into mapped memory, one submit, one
+ * fence wait, read the results.
+ *
+ * Per layer (activations [T = B*L, .] row-major, QKV fused into one GEMM):
+ *   QKV = X Wqkv^T + b          (gemm)      CTX = attention(QKV, lens)
+ *   F   = CTX Wo^T + b          (gemm)      X1  = LN(F + X)
+ *   H   = gelu(X1 W1^T + b)     (gemm)      F   = H W2^T + b
+ *   X   = LN(F + X1)
+ * Head: P = relu(X[first tokens] Wpre^T + b) (gemm, lda = L*dim), LOG = P Wc^T + b. */
 #include "backend.h"
 #include "error.h"
-int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o, vkb_backend **out, vkb_error *err) { (void)m;(void)o; *out = 0; return vkb_fail(err, "Vulkan backend not implemented"); }
+#include "vk_internal.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LN_EPS 1e-12f
+#define N_SHAPES 4
+
+typedef struct wslice { VkDeviceSize off, bytes; VkBufferView view; } wslice;
+typedef struct layer_w {
+    wslice qkv_w, qkv_b, o_w, o_b, ln1_g, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_g, ln2_b;
+} layer_w;
+typedef struct gemm_op { VkDescriptorSet set; int variant; } gemm_op;
+typedef struct layer_ops { gemm_op qkv, o, ff1, ff2; VkDescriptorSet attn, ln1, ln2; } layer_ops;
+typedef struct shape_cmd { int B, L, hidden; VkCommandBuffer cmd; uint64_t used; } shape_cmd;
+
+typedef struct vk_backend {
+    vkb_backend base;
+    vkb_vk_ctx *c;
+    vkb_vk_kernels k;
+    int f16, variant;
+    size_t es;                    /* bytes per stored value */
+    int T, max_len;               /* token budget, longest sequence */
+    int D, NL, nh, hd, hid, vocab, nlab, has_head;
+    vkb_vk_buffer w;              /* all weights */
+    wslice word, pos, eln_g, eln_b, pre_w, pre_b, cls_w, cls_b;
+    layer_w *lw;
+    vkb_vk_buffer X, X1, F, CTX, QKV, H, P, LOG; /* activations */
+    VkBufferView vX, vX1, vCTX, vH, vP;          /* texel views of GEMM inputs */
+    vkb_vk_buffer ids, lens, out_logits, out_hidden; /* host-visible */
+    VkDescriptorPool pool;
+    VkDescriptorSet s_embed;
+    gemm_op pre, cls;
+    layer_ops *ops;
+    shape_cmd shapes[N_SHAPES];
+    uint64_t tick;
+} vk_backend;
+
+/* ---------------------------------------------------------------- weights */
+
+static int upload_tensor(vk_backend *be, const vkb_tensor *t, const char *name,
+                         int64_t want, VkDeviceSize off, vkb_error *err) {
+    if (!t->data || t->numel != want)
+        return vkb_fail(err, "tensor %s: expected %lld values, checkpoint has %lld",
+                        name, (long long)want, (long long)(t->data ? t->numel : 0));
+    float *f = malloc((size_t)want * sizeof *f);
+    void *packed = be->f16 ? malloc((size_t)want * 2) : f;
+    if (!f || !packed) { free(f); if (be->f16) free(packed); return vkb_fail(err, "out of memory converting %s", name); }
+    vkb_tensor_to_f32(t, f);
+    if (be->f16) vkb_vk_pack(f, packed, (size_t)want, 1);
+    int rc = vkb_vk_upload(be->c, &be->w, off, packed, (VkDeviceSize)want * be->es, err);
+    if (be->f16) free(packed);
+    free(f);
+    if (rc) return vkb_fail(err, "uploading %s: %s", name, err->msg);
+    return 0;
+}
+
+/* Lays out the weight buffer: every tensor at an offset aligned for storage
+ * and texel-buffer descriptors.  QKV weights/biases are stored concatenated
+ * ([3*dim, dim]) so one GEMM computes all three projections. */
+static VkDeviceSize place(vk_backend *be, VkDeviceSize *at, wslice *s, int64_t n) {
+    VkDeviceSize a = be->c->props.limits.minStorageBufferOffsetAlignment;
+    VkDeviceSize t = be->c->props.limits.minTexelBufferOffsetAlignment;
+    if (t > a) a = t;
+    if (a < 64) a = 64;
+    *at = (*at + a - 1) / a * a;
+    s->off = *at;
+    s->bytes = (VkDeviceSize)n * be->es;
+    *at += s->bytes;
+    return *at;
+}
+
+static int upload_weights(vk_backend *be, const vkb_model *m, vkb_error *err) {
+    const vkb_weights *w = &m->w;
+    int64_t D = be->D, hid = be->hid;
+    VkDeviceSize at = 0;
+    place(be, &at, &be->word, (int64_t)be->vocab * D);
+    place(be, &at, &be->pos, (int64_t)m->cfg.max_pos * D);
+    place(be, &at, &be->eln_g, D);
+    place(be, &at, &be->eln_b, D);
+    for (int l = 0; l < be->NL; l++) {
+        layer_w *L = &be->lw[l];
+        place(be, &at, &L->qkv_w, 3 * D * D); place(be, &at, &L->qkv_b, 3 * D);
+        place(be, &at, &L->o_w, D * D);       place(be, &at, &L->o_b, D);
+        place(be, &at, &L->ln1_g, D);         place(be, &at, &L->ln1_b, D);
+        place(be, &at, &L->ff1_w, hid * D);   place(be, &at, &L->ff1_b, hid);
+        place(be, &at, &L->ff2_w, D * hid);   place(be, &at, &L->ff2_b, D);
+        place(be, &at, &L->ln2_g, D);         place(be, &at, &L->ln2_b, D);
+    }
+    if (be->has_head) {
+        place(be, &at, &be->pre_w, D * D);            place(be, &at, &be->pre_b, D);
+        place(be, &at, &be->cls_w, be->nlab * D);     place(be, &at, &be->cls_b, be->nlab);
+    }
+    if (vkb_vk_buffer_create(be->c, at, 0, "weights", &be->w, err)) return -1;
+    if ((VkDeviceSize)be->word.bytes > be->c->props.limits.maxStorageBufferRange)
+        return vkb_fail(err, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
+                        "exceeds the device's maxStorageBufferRange (%u bytes)",
+                        (double)be->word.bytes / 1048576.0, be->c->props.limits.maxStorageBufferRange);
+    char name[128];
+    int rc = 0;
+    rc = rc || upload_tensor(be, &w->word_emb, "embeddings.word_embeddings.weight", (int64_t)be->vocab * D, be->word.off, err);
+    rc = rc || upload_tensor(be, &w->pos_emb, "embeddings.position_embeddings.weight", (int64_t)m->cfg.max_pos * D, be->pos.off, err);
+    rc = rc || upload_tensor(be, &w->emb_ln_w, "embeddings.LayerNorm.weight", D, be->eln_g.off, err);
+    rc = rc || upload_tensor(be, &w->emb_ln_b, "embeddings.LayerNorm.bias", D, be->eln_b.off, err);
+    for (int l = 0; l < be->NL && !rc; l++) {
+        const vkb_layer_weights *s = &w->layers[l];
+        layer_w *L = &be->lw[l];
+#define UP(t, nm, n, off) (snprintf(name, sizeof name, "transformer.layer.%d.%s", l, nm), \
+                           upload_tensor(be, &s->t, name, n, off, err))
+        rc = rc || UP(q_w, "attention.q_lin.weight", D * D, L->qkv_w.off);
+        rc = rc || UP(k_w, "attention.k_lin.weight", D * D, L->qkv_w.off + D * D * be->es);
+        rc = rc || UP(v_w, "attention.v_lin.weight", D * D, L->qkv_w.off + 2 * D * D * be->es);
+        rc = rc || UP(q_b, "attention.q_lin.bias", D, L->qkv_b.off);
+        rc = rc || UP(k_b, "attention.k_lin.bias", D, L->qkv_b.off + D * be->es);
+        rc = rc || UP(v_b, "attention.v_lin.bias", D, L->qkv_b.off + 2 * D * be->es);
+        rc = rc || UP(o_w, "attention.out_lin.weight", D * D, L->o_w.off);
+        rc = rc || UP(o_b, "attention.out_lin.bias", D, L->o_b.off);
+        rc = rc || UP(sa_ln_w, "sa_layer_norm.weight", D, L->ln1_g.off);
+        rc = rc || UP(sa_ln_b, "sa_layer_norm.bias", D, L->ln1_b.off);
+        rc = rc || UP(ff1_w, "ffn.lin1.weight", hid * D, L->ff1_w.off);
+        rc = rc || UP(ff1_b, "ffn.lin1.bias", hid, L->ff1_b.off);
+        rc = rc || UP(ff2_w, "ffn.lin2.weight", D * hid, L->ff2_w.off);
+        rc = rc || UP(ff2_b, "ffn.lin2.bias", D, L->ff2_b.off);
+        rc = rc || UP(out_ln_w, "output_layer_norm.weight", D, L->ln2_g.off);
+        rc = rc || UP(out_ln_b, "output_layer_norm.bias", D, L->ln2_b.off);
+#undef UP
+    }
+    if (be->has_head && !rc) {
+        rc = rc || upload_tensor(be, &w->pre_w, "pre_classifier.weight", D * D, be->pre_w.off, err);
+        rc = rc || upload_tensor(be, &w->pre_b, "pre_classifier.bias", D, be->pre_b.off, err);
+        rc = rc || upload_tensor(be, &w->cls_w, "classifier.weight", (int64_t)be->nlab * D, be->cls_w.off, err);
+        rc = rc || upload_tensor(be, &w->cls_b, "classifier.bias", be->nlab, be->cls_b.off, err);
+    }
+    return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------- descriptor sets */
+
+static vkb_vk_bind bw(vk_backend *be, const wslice *s) {
+    return (vkb_vk_bind){.buf = be->w.buf, .off = s->off, .range = s->bytes, .view = s->view};
+}
+static vkb_vk_bind ba(const vkb_vk_buffer *b, VkBufferView view) {
+    return (vkb_vk_bind){.buf = b->buf, .off = 0, .range = VK_WHOLE_SIZE, .view = view};
+}
+
+/* A GEMM op reading A (with view va for the texel variant), weights W, bias
+ * b, writing Y.  The texel variant needs K and lda multiples of 4. */
+static int make_gemm(vk_backend *be, gemm_op *g, const vkb_vk_buffer *A, VkBufferView va,
+                     wslice *W, const wslice *b, const vkb_vk_buffer *Y, int K, int lda,
+                     vkb_error *err) {
+    g->variant = be->variant == VKB_GEMM_TEXEL && vkb_vk_texel_ok(K, lda) && va
+                 ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
+    if (g->variant == VKB_GEMM_TEXEL && !W->view &&
+        vkb_vk_view_create(be->c, be->w.buf, W->off, W->bytes, be->f16, &W->view, err))
+        return -1;
+    vkb_vk_bind bind[4] = {ba(A, va), bw(be, W), bw(be, b), ba(Y, VK_NULL_HANDLE)};
+    return vkb_vk_set_create(be->c, be->pool,
+                             g->variant == VKB_GEMM_TEXEL ? &be->k.gemm_texel : &be->k.gemm_tiled,
+                             bind, &g->set, err);
+}
+
+static int make_ln(vk_backend *be, VkDescriptorSet *set, const vkb_vk_buffer *x,
+                   const vkb_vk_buffer *r, const wslice *g, const wslice *b,
+                   const vkb_vk_buffer *y, vkb_error *err) {
+    vkb_vk_bind bind[6] = {ba(x, 0), ba(r, 0), bw(be, g), bw(be, g), bw(be, b), ba(y, 0)};
+    return vkb_vk_set_create(be->c, be->pool, &be->k.add_ln, bind, set, err);
+}
+
+static int make_sets(vk_backend *be, vkb_error *err) {
+    uint32_t nsets = 7u * (uint32_t)be->NL + 3u;
+    if (vkb_vk_pool_create(be->c, nsets, 6 * nsets, 2 * nsets, &be->pool, err)) return -1;
+    if (be->variant == VKB_GEMM_TEXEL) {
+        struct { vkb_vk_buffer *b; VkBufferView *v; } vs[5] = {
+            {&be->X, &be->vX}, {&be->X1, &be->vX1}, {&be->CTX, &be->vCTX}, {&be->H, &be->vH}, {&be->P, &be->vP}};
+        for (int i = 0; i < 5; i++)
+            if (vkb_vk_view_create(be->c, vs[i].b->buf, 0, VK_WHOLE_SIZE, be->f16, vs[i].v, err)) return -1;
+    }
+    vkb_vk_bind eb[6] = {ba(&be->ids, 0), bw(be, &be->word), bw(be, &be->pos),
+                         bw(be, &be->eln_g), bw(be, &be->eln_b), ba(&be->X, 0)};
+    if (vkb_vk_set_create(be->c, be->pool, &be->k.embed, eb, &be->s_embed, err)) return -1;
+    for (int l = 0; l < be->NL; l++) {
+        layer_w *L = &be->lw[l];
+        layer_ops *o = &be->ops[l];
+        vkb_vk_bind ab[3] = {ba(&be->QKV, 0), ba(&be->lens, 0), ba(&be->CTX, 0)};
+        if (make_gemm(be, &o->qkv, &be->X, be->vX, &L->qkv_w, &L->qkv_b, &be->QKV, be->D, be->D, err) ||
+            vkb_vk_set_create(be->c, be->pool, &be->k.attn, ab, &o->attn, err) ||
+            make_gemm(be, &o->o, &be->CTX, be->vCTX, &L->o_w, &L->o_b, &be->F, be->D, be->D, err) ||
+            make_ln(be, &o->ln1, &be->F, &be->X, &L->ln1_g, &L->ln1_b, &be->X1, err) ||
+            make_gemm(be, &o->ff1, &be->X1, be->vX1, &L->ff1_w, &L->ff1_b, &be->H, be->D, be->D, err) ||
+            make_gemm(be, &o->ff2, &be->H, be->vH, &L->ff2_w, &L->ff2_b, &be->F, be->hid, be->hid, err) ||
+            make_ln(be, &o->ln2, &be->F, &be->X1, &L->ln2_g, &L->ln2_b, &be->X, err))
+            return -1;
+    }
+    if (be->has_head &&
+        (make_gemm(be, &be->pre, &be->X, be->vX, &be->pre_w, &be->pre_b, &be->P, be->D, be->D, err) ||
+         make_gemm(be, &be->cls, &be->P, be->vP, &be->cls_w, &be->cls_b, &be->LOG, be->D, be->D, err)))
+        return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------- recording */
+
+static void rec_gemm(vk_backend *be, VkCommandBuffer cmd, const gemm_op *g, int M, int N,
+                     int K, int lda, int ldy, vkb_act act) {
+    vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)lda, (uint32_t)ldy, (uint32_t)act};
+    uint32_t gr[3];
+    vkb_vk_gemm_groups(g->variant, M, N, gr);
+    vkb_vk_dispatch(be->c, cmd, g->variant == VKB_GEMM_TEXEL ? &be->k.gemm_texel : &be->k.gemm_tiled,
+                    g->set, &pc, gr[0], gr[1], gr[2]);
+    vkb_vk_barrier(be->c, cmd);
+}
+
+static void rec_copy(vk_backend *be, VkCommandBuffer cmd, VkBuffer src, VkBuffer dst,
+                     VkDeviceSize dst_off, VkDeviceSize n) {
+    VkBufferCopy r = {.srcOffset = 0, .dstOffset = dst_off, .size = n};
+    be->c->d.vkCmdCopyBuffer(cmd, src, dst, 1, &r);
+    vkb_vk_barrier(be->c, cmd);
+}
+
+static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
+    vkb_vk_ctx *c = be->c;
+    VkCommandBuffer cmd = s->cmd;
+    int B = s->B, L = s->L, T = B * L, D = be->D;
+    VkResult r = c->d.vkResetCommandBuffer(cmd, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    if (r == VK_SUCCESS) r = c->d.vkBeginCommandBuffer(cmd, &bi);
+    if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "recording the forward pass", err);
+    uint32_t g[3];
+    VkDeviceSize layer_bytes = (VkDeviceSize)T * D * be->es;
+
+    vkb_vk_ln_pc lpc = {(uint32_t)T, (uint32_t)D, (uint32_t)L, LN_EPS};
+    vkb_vk_rows_groups(T, g);
+    vkb_vk_dispatch(c, cmd, &be->k.embed, be->s_embed, &lpc, g[0], g[1], g[2]);
+    vkb_vk_barrier(c, cmd);
+    if (s->hidden) rec_copy(be, cmd, be->X.buf, be->out_hidden.buf, 0, layer_bytes);
+
+    vkb_vk_attn_pc apc = {(uint32_t)L, (uint32_t)(3 * D), 0, (uint32_t)D, (uint32_t)(2 * D),
+                          (uint32_t)D, 1.0f / sqrtf((float)be->hd)};
+    for (int l = 0; l < be->NL; l++) {
+        layer_ops *o = &be->ops[l];
+        rec_gemm(be, cmd, &o->qkv, T, 3 * D, D, D, 3 * D, VKB_ACT_NONE);
+        vkb_vk_attn_groups(B, L, be->nh, g);
+        vkb_vk_dispatch(c, cmd, &be->k.attn, o->attn, &apc, g[0], g[1], g[2]);
+        vkb_vk_barrier(c, cmd);
+        rec_gemm(be, cmd, &o->o, T, D, D, D, D, VKB_ACT_NONE);
+        vkb_vk_rows_groups(T, g);
+        vkb_vk_dispatch(c, cmd, &be->k.add_ln, o->ln1, &lpc, g[0], g[1], g[2]);
+        vkb_vk_barrier(c, cmd);
+        rec_gemm(be, cmd, &o->ff1, T, be->hid, D, D, be->hid, VKB_ACT_GELU);
+        rec_gemm(be, cmd, &o->ff2, T, D, be->hid, be->hid, D, VKB_ACT_NONE);
+        vkb_vk_dispatch(c, cmd, &be->k.add_ln, o->ln2, &lpc, g[0], g[1], g[2]);
+        vkb_vk_barrier(c, cmd);
+        if (s->hidden)
+            rec_copy(be, cmd, be->X.buf, be->out_hidden.buf, (VkDeviceSize)(l + 1) * layer_bytes, layer_bytes);
+    }
+    if (be->has_head) {
+        /* first token of each sequence: rows b*L of X, i.e. lda = L*dim */
+        rec_gemm(be, cmd, &be->pre, B, D, D, L * D, D, VKB_ACT_RELU);
+        rec_gemm(be, cmd, &be->cls, B, be->nlab, D, D, be->nlab, VKB_ACT_NONE);
+        rec_copy(be, cmd, be->LOG.buf, be->out_logits.buf, 0, (VkDeviceSize)B * be->nlab * be->es);
+    }
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    c->d.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                              0, 1, &mb, 0, NULL, 0, NULL);
+    r = c->d.vkEndCommandBuffer(cmd);
+    if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "recording the forward pass", err);
+    return 0;
+}
+
+/* The recorded command buffer for (B, L, hidden): cached, LRU-replaced. */
+static shape_cmd *get_shape(vk_backend *be, int B, int L, int hidden, vkb_error *err) {
+    shape_cmd *victim = NULL;
+    for (int i = 0; i < N_SHAPES; i++) {
+        shape_cmd *s = &be->shapes[i];
+        if (s->cmd && s->B == B && s->L == L && s->hidden == hidden) { s->used = ++be->tick; return s; }
+        if (!victim || !s->cmd || (victim->cmd && s->used < victim->used)) victim = s;
+    }
+    if (!victim->cmd) {
+        VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                          .commandPool = be->c->pool,
+                                          .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                          .commandBufferCount = 1};
+        VkResult r = be->c->d.vkAllocateCommandBuffers(be->c->dev, &ai, &victim->cmd);
+        if (r != VK_SUCCESS) { vkb_vk_fail(be->c, r, "allocating a command buffer", err); return NULL; }
+    }
+    victim->B = B; victim->L = L; victim->hidden = hidden; victim->used = ++be->tick;
+    if (record(be, victim, err)) { victim->B = 0; return NULL; }
+    return victim;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
+    vk_backend *be = (vk_backend *)self;
+    vkb_vk_ctx *c = be->c;
+    if (vkb_vk_ctx_check_validation(c, err)) return -1;
+    int B = b->B, L = b->L, T = B * L;
+    if (L > be->max_len)
+        return vkb_fail(err, "sequence length %d exceeds this backend's max_len %d", L, be->max_len);
+    if ((long long)B * L > be->T)
+        return vkb_fail(err, "batch of %d x %d = %lld tokens exceeds the Vulkan backend's "
+                        "budget of %d tokens (try a smaller batch)", B, L, (long long)B * L, be->T);
+    if (out->logits && !be->has_head)
+        return vkb_fail(err, "the model has no classifier head (a base DistilBertModel): no logits");
+    for (int i = 0; i < T; i++)
+        if (b->ids[i] < 0 || b->ids[i] >= be->vocab)
+            return vkb_fail(err, "token id %d (sequence %d, position %d) outside the vocabulary "
+                            "of %d", b->ids[i], i / L, i % L, be->vocab);
+    for (int i = 0; i < B; i++)
+        if (b->lens[i] < 1 || b->lens[i] > L)
+            return vkb_fail(err, "length %d of sequence %d outside 1..%d", b->lens[i], i, L);
+    int hidden = out->hidden != NULL;
+    VkDeviceSize hbytes = (VkDeviceSize)(be->NL + 1) * T * be->D * be->es;
+    if (hidden && be->out_hidden.size < hbytes) {
+        /* check mode only: grow the readback buffer, drop commands that used the old one */
+        c->d.vkDeviceWaitIdle(c->dev);
+        for (int i = 0; i < N_SHAPES; i++)
+            if (be->shapes[i].cmd && be->shapes[i].hidden) be->shapes[i].B = 0;
+        vkb_vk_buffer_destroy(c, &be->out_hidden);
+        if (vkb_vk_buffer_create(c, hbytes, 1, "hidden-state readback", &be->out_hidden, err)) return -1;
+    }
+    memcpy(be->ids.map, b->ids, (size_t)T * sizeof(int32_t));
+    memcpy(be->lens.map, b->lens, (size_t)B * sizeof(int32_t));
+    shape_cmd *s = get_shape(be, B, L, hidden, err);
+    if (!s) return -1;
+    /* generous limit: 30 s plus the pass at 0.1 GFLOP/s, so a slow CPU
+     * implementation finishes but a hung device is reported */
+    double flops = 2.0 * T * (4.0 * be->D * be->D + 2.0 * be->D * be->hid) * be->NL +
+                   4.0 * B * (double)L * L * be->D * be->NL;
+    uint64_t timeout = (uint64_t)(30e9 + flops / 0.1);
+    if (vkb_vk_submit_wait(c, s->cmd, timeout, "running the forward pass", err)) return -1;
+    if (vkb_vk_ctx_check_validation(c, err)) return -1;
+    if (out->logits) vkb_vk_unpack(be->out_logits.map, out->logits, (size_t)B * be->nlab, be->f16);
+    if (hidden) vkb_vk_unpack(be->out_hidden.map, out->hidden, (size_t)(be->NL + 1) * T * be->D, be->f16);
+    return 0;
+}
+
+/* ----------------------------------------------------------- create/free */
+
+static void free_resources(vk_backend *be) {
+    vkb_vk_ctx *c = be->c;
+    if (!c || !c->dev) return;
+    c->d.vkDeviceWaitIdle(c->dev);
+    for (int i = 0; i < N_SHAPES; i++)
+        if (be->shapes[i].cmd) c->d.vkFreeCommandBuffers(c->dev, c->pool, 1, &be->shapes[i].cmd);
+    if (be->pool) c->d.vkDestroyDescriptorPool(c->dev, be->pool, NULL);
+    VkBufferView views[] = {be->vX, be->vX1, be->vCTX, be->vH, be->vP};
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
+        if (views[i]) c->d.vkDestroyBufferView(c->dev, views[i], NULL);
+    wslice *ws[] = {&be->pre_w, &be->cls_w};
+    for (size_t i = 0; i < 2; i++) if (ws[i]->view) c->d.vkDestroyBufferView(c->dev, ws[i]->view, NULL);
+    if (be->lw)
+        for (int l = 0; l < be->NL; l++) {
+            wslice *lv[] = {&be->lw[l].qkv_w, &be->lw[l].o_w, &be->lw[l].ff1_w, &be->lw[l].ff2_w};
+            for (int i = 0; i < 4; i++) if (lv[i]->view) c->d.vkDestroyBufferView(c->dev, lv[i]->view, NULL);
+        }
+    vkb_vk_buffer *bufs[] = {&be->w, &be->X, &be->X1, &be->F, &be->CTX, &be->QKV, &be->H, &be->P,
+                             &be->LOG, &be->ids, &be->lens, &be->out_logits, &be->out_hidden};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vkb_vk_buffer_destroy(c, bufs[i]);
+    vkb_vk_kernels_destroy(c, &be->k);
+}
+
+static void vk_destroy(vkb_backend *self) {
+    vk_backend *be = (vk_backend *)self;
+    free_resources(be);
+    vkb_vk_ctx_destroy(be->c);
+    free(be->lw);
+    free(be->ops);
+    free(be);
+}
+
+int vkb_vk_backend_close(vkb_backend *self, vkb_error *err) {
+    if (!self || self->destroy != vk_destroy) { vkb_backend_free(self); return 0; }
+    vk_backend *be = (vk_backend *)self;
+    free_resources(be);
+    vkb_vk_ctx_release_device(be->c); /* leaked-object messages arrive here */
+    int rc = vkb_vk_ctx_check_validation(be->c, err);
+    vk_destroy(self);
+    return rc;
+}
+
+vkb_vk_ctx *vkb_vk_backend_ctx(vkb_backend *self) {
+    return self && self->destroy == vk_destroy ? ((vk_backend *)self)->c : NULL;
+}
+int vkb_vk_backend_f16(const vkb_backend *self) { return ((const vk_backend *)self)->f16; }
+int vkb_vk_backend_gemm_variant(const vkb_backend *self) { return ((const vk_backend *)self)->variant; }
+
+int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
+                          vkb_backend **out, vkb_error *err) {
+    *out = NULL;
+    const vkb_config *cfg = &m->cfg;
+    if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads)
+        return vkb_fail(err, "config.json: dim %d is not a multiple of n_heads %d", cfg->dim, cfg->n_heads);
+    vk_backend *be = calloc(1, sizeof *be);
+    if (!be) return vkb_fail(err, "out of memory");
+    be->base.forward = vk_forward;
+    be->base.destroy = vk_destroy;
+    be->base.model = m;
+    be->D = cfg->dim; be->NL = cfg->n_layers; be->nh = cfg->n_heads; be->hd = cfg->dim / cfg->n_heads;
+    be->hid = cfg->hidden_dim; be->vocab = cfg->vocab_size;
+    be->has_head = m->w.has_head && cfg->n_labels > 0;
+    be->nlab = be->has_head ? cfg->n_labels : 0;
+    be->lw = calloc((size_t)(be->NL ? be->NL : 1), sizeof *be->lw);
+    be->ops = calloc((size_t)(be->NL ? be->NL : 1), sizeof *be->ops);
+    if (!be->lw || !be->ops) { vk_destroy(&be->base); return vkb_fail(err, "out of memory"); }
+    if (vkb_vk_ctx_create(o->device, o->validation, &be->c, err)) { vk_destroy(&be->base); return -1; }
+    vkb_vk_ctx *c = be->c;
+
+    /* Precision: fp16 storage where the device has it and it pays (GPUs);
+     * on CPU implementations fp32 was measured faster (no conversions). */
+    if (o->precision == VKB_PREC_FP16) be->f16 = 1;
+    else if (o->precision == VKB_PREC_FP32) be->f16 = 0;
+    else be->f16 = c->feat.f16_storage && !c->is_cpu;
+    be->es = be->f16 ? 2 : 4;
+    /* GEMM: register-blocked texel-buffer variant on CPU implementations
+     * (no real shared memory, wide SIMD across invocations), shared-memory
+     * tiles everywhere else. */
+    be->variant = c->is_cpu ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
+
+    /* Token budget: the widest activation ([T, max(hidden, 3*dim)]) must fit
+     * one storage-buffer descriptor (and a texel view). */
+    be->T = o->max_tokens > 0 ? o->max_tokens : 16384;
+    be->max_len = o->max_len > 0 && o->max_len < cfg->max_pos ? o->max_len : cfg->max_pos;
+    int widest = be->hid > 3 * be->D ? be->hid : 3 * be->D;
+    uint64_t lim = c->props.limits.maxStorageBufferRange / ((uint64_t)widest * be->es);
+    if (be->variant == VKB_GEMM_TEXEL) {
+        uint64_t tl = (uint64_t)c->props.limits.maxTexelBufferElements * 4 / (uint64_t)widest;
+        if (tl < lim) lim = tl;
+    }
+    if ((uint64_t)be->T > lim) be->T = (int)lim;
+    if (be->T < be->max_len) {
+        vkb_fail(err, "device %s cannot hold one sequence of %d tokens of this model "
+                 "(maxStorageBufferRange %u bytes)", c->props.deviceName, be->max_len,
+                 c->props.limits.maxStorageBufferRange);
+        vk_destroy(&be->base);
+        return -1;
+    }
+    size_t T = (size_t)be->T, D = (size_t)be->D, es = be->es;
+    int rc = vkb_vk_kernels_create(c, be->f16, be->hd, &be->k, err);
+    rc = rc || upload_weights(be, m, err);
+    rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "X", &be->X, err);
+    rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "X1", &be->X1, err);
+    rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "F", &be->F, err);
+    rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "CTX", &be->CTX, err);
+    rc = rc || vkb_vk_buffer_create(c, T * 3 * D * es, 0, "QKV", &be->QKV, err);
+    rc = rc || vkb_vk_buffer_create(c, T * (size_t)be->hid * es, 0, "H", &be->H, err);
+    rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "P", &be->P, err);
+    rc = rc || vkb_vk_buffer_create(c, T * (size_t)(be->nlab ? be->nlab : 1) * es, 0, "LOG", &be->LOG, err);
+    rc = rc || vkb_vk_buffer_create(c, T * 4, 1, "ids", &be->ids, err);
+    rc = rc || vkb_vk_buffer_create(c, T * 4, 1, "lens", &be->lens, err);
+    rc = rc || vkb_vk_buffer_create(c, T * (size_t)(be->nlab ? be->nlab : 1) * es, 1, "logits", &be->out_logits, err);
+    rc = rc || make_sets(be, err);
+    rc = rc || vkb_vk_ctx_check_validation(c, err);
+    if (rc) { vk_destroy(&be->base); return -1; }
+    snprintf(be->base.device, sizeof be->base.device, "%.180s (Vulkan, %s, %s GEMM)",
+             c->props.deviceName, be->f16 ? "fp16" : "fp32",
+             be->variant == VKB_GEMM_TEXEL ? "texel" : "tiled");
+    *out = &be->base;
+    return 0;
+}

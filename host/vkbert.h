@@ -97,6 +97,84 @@ void vkb_backend_free(vkb_backend *be);
 /* Human-readable device description ("CPU reference (2 threads)", GPU name). */
 const char *vkb_backend_device(const vkb_backend *be);
 
+/* ---- batch scorer (host/scorer.c) ----------------------------------------
+ * Additive section owned by the CLI/scoring work.  A scorer turns a stream of
+ * texts into logits at full speed: tokenizer threads work on the next window
+ * of inputs while one thread runs the backend; inputs of a window (default
+ * 2048) are sorted by token length so that a batch holds similar lengths,
+ * and a batch takes as many sequences as fit the token budget (B*L).
+ * Results are delivered through the callback strictly in submission order,
+ * from the scorer's backend thread.  Used by `vkbert score/eval/classify`
+ * and meant for language bindings. */
+typedef struct vkb_scorer vkb_scorer;
+
+typedef struct vkb_scorer_opts {
+    int max_len;       /* truncate to this many ids; 0 = min(512, max_pos, tokenizer max) */
+    int batch_tokens;  /* token budget per forward (B*L); 0 = 8192 */
+    int window;        /* inputs sorted together; 0 = 2048 */
+    int no_sort;       /* nonzero: keep input order inside batches (no grouping) */
+    int threads;       /* tokenizer threads; 0 = 1 */
+    int pad_multiple;  /* round a batch's L up to a multiple of this; 0 = 1 */
+    /* Optional: informational messages (e.g. "out of device memory: retrying
+     * with a token budget of 4096"); called from a scorer thread. */
+    void (*note)(void *ctx, const char *msg);
+    /* Optional: when *interrupt becomes nonzero the scorer stops as if
+     * vkb_scorer_cancel() had been called (set from a signal handler). */
+    const volatile int *interrupt;
+} vkb_scorer_opts;
+
+typedef struct vkb_score {
+    uint64_t index;        /* 0-based submission index */
+    void *user;            /* as passed when submitted */
+    const float *logits;   /* [n_labels]; NULL for an item added with _add_skip */
+    int n_labels;
+    int n_tokens;          /* ids after truncation (incl. [CLS], [SEP]) */
+    int truncated;         /* nonzero when the text had more than max_len ids */
+} vkb_score;
+
+/* Receives each result in submission order; return nonzero to stop the
+ * scorer (e.g. the output pipe closed). */
+typedef int (*vkb_score_fn)(void *ctx, const vkb_score *s);
+
+typedef struct vkb_scorer_stats {
+    uint64_t items;          /* scored (not skipped) items delivered */
+    uint64_t real_tokens;    /* sum of item lengths */
+    uint64_t padded_tokens;  /* sum of B*L over forwards */
+    uint64_t batches;
+    int batch_tokens;        /* budget in use (halved on out-of-memory) */
+    double forward_seconds;  /* time inside vkb_forward */
+} vkb_scorer_stats;
+
+/* The backend must outlive the scorer; it is used by one thread only. */
+int vkb_scorer_create(vkb_backend *be, const vkb_scorer_opts *opts,
+                      vkb_score_fn fn, void *ctx, vkb_scorer **out, vkb_error *err);
+/* Queue a text (copied) / ids (copied, truncated to max_len) / a placeholder
+ * that is delivered in order with logits == NULL (a line that failed to
+ * parse).  May block while the pipeline is full. */
+int vkb_scorer_add_text(vkb_scorer *s, const char *text, size_t len, void *user,
+                        vkb_error *err);
+int vkb_scorer_add_ids(vkb_scorer *s, const int32_t *ids, int n, void *user,
+                       vkb_error *err);
+int vkb_scorer_add_skip(vkb_scorer *s, void *user, vkb_error *err);
+/* Scores everything queued, delivers the remaining results and stops the
+ * threads.  Returns non-zero when a forward failed (err says why). */
+int vkb_scorer_finish(vkb_scorer *s, vkb_error *err);
+/* Stops early: nothing more is delivered after the result in progress. */
+void vkb_scorer_cancel(vkb_scorer *s);
+int vkb_scorer_max_len(const vkb_scorer *s);
+void vkb_scorer_get_stats(vkb_scorer *s, vkb_scorer_stats *st);
+void vkb_scorer_free(vkb_scorer *s); /* cancels and joins if still running */
+
+/* ---- Vulkan devices (host/vk_devices.c) -------------------------------------
+ * Additive section owned by the Vulkan backend work.  Lists every Vulkan
+ * device the loader reports (the index N is what --device gpu:N selects):
+ * name, vendor id, driver name/version, API version, type, memory heaps,
+ * subgroup size, max shared memory and the optional features vkbert uses
+ * (16-bit storage, float16 arithmetic, integer dot product, cooperative
+ * matrix).  `json` nonzero gives {"devices":[{...}]}, else readable text.
+ * *out is malloc'd (free() it).  Fails when there is no Vulkan loader. */
+int vkb_devices_report(int json, char **out, vkb_error *err);
+
 /* ---- helpers -------------------------------------------------------------- */
 /* In-place softmax over n values. */
 void vkb_softmax(float *x, int n);

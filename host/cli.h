@@ -1,0 +1,78 @@
+/* cli.h - shared pieces of the `vkbert` command line (host/cli*.c).  The
+ * CLI is a thin client of libvkbert: option parsing, model/backend set-up,
+ * output writing and signal handling live here, the work in the library. */
+#ifndef VKB_CLI_H
+#define VKB_CLI_H
+#include "vkbert.h"
+#include "input.h"
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define VKB_VERSION "0.1.0"
+
+typedef struct cli_opts {
+    const char *cmd;
+    const char *model;        /* NULL: the built-in model */
+    const char *device;       /* NULL: gpu, falling back to cpu */
+    vkb_precision precision;
+    int max_len, batch_tokens, threads, window, quiet;
+    vkb_in_format format;
+    const char *text_column, *label_column;
+    int all_scores, logits, no_sort, resume;
+    const char *output;       /* -o FILE */
+    const char *json_file;    /* eval --json FILE ("-" = stdout) */
+    int json;                 /* devices --json */
+    int balanced;             /* eval --balanced N */
+    uint64_t seed;
+    const char *shape;        /* check --shape distilbert-base */
+    int n_random;             /* check: random id sequences */
+    char **args;              /* positional arguments */
+    int nargs;
+} cli_opts;
+
+/* Set by the SIGINT handler (cli.c); read by the scorer and input readers. */
+extern volatile sig_atomic_t vkb_cli_interrupted;
+const volatile int *cli_interrupt_flag(void);
+void cli_install_signals(void);
+
+/* Loads --model (or the built-in model); prints the error and returns NULL. */
+vkb_model *cli_load_model(const cli_opts *o);
+/* Creates the backend for --device (default gpu, falling back to cpu with a
+ * note when no Vulkan device works); prints the error and returns NULL. */
+vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,
+                              int max_len);
+/* Effective max length for a model: --max-len or min(512, model limits). */
+int cli_max_len(const cli_opts *o, const vkb_model *m);
+int cli_batch_tokens(const cli_opts *o, int max_len);
+
+/* Writes all of buf to fd (looping over partial writes and EINTR).  Returns
+ * 0, or -1 with errno (EPIPE when the reader went away). */
+int cli_write_all(int fd, const char *buf, size_t n);
+
+/* A growable output line. */
+typedef struct { char *p; size_t n, cap; } cli_buf;
+void cb_puts(cli_buf *b, const char *s);
+void cb_put(cli_buf *b, const char *s, size_t n);
+void cb_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A float the way Python's repr prints it (shortest round-trip). */
+void cb_float(cli_buf *b, double v);
+void cb_json_str(cli_buf *b, const char *s);
+
+/* Label index of a gold label (int index, label name case-insensitively, or
+ * pos/neg/positive/negative for binary models); -1 when unknown. */
+int cli_label_index(const vkb_config *c, const char *label);
+
+int cli_tokenize(cli_opts *o);
+int cli_score(cli_opts *o);
+int cli_classify(cli_opts *o);
+int cli_eval(cli_opts *o);
+int cli_check(cli_opts *o);
+int cli_devices(cli_opts *o);
+
+/* Exit statuses */
+#define CLI_OK 0
+#define CLI_FAILED 1     /* some input failed, or a check beyond tolerance */
+#define CLI_USAGE 2
+#define CLI_INTERRUPTED 130
+#endif

@@ -1,0 +1,392 @@
+/* cpu_ops.c - the CPU reference operators.
+ *
+ * Two paths per operator:
+ *  - fp64 (the verification mode): plain loops that accumulate in double,
+ *    written to be read next to the HF code;
+ *  - fp32 (the default): the same math in float, with the linear layers done
+ *    by OpenBLAS's cblas_sgemm and attention loops laid out so the compiler
+ *    vectorizes them (keys transposed per head so the inner loop is a
+ *    contiguous axpy, never a float reduction that -O3 may not reorder).
+ * Work is split over `threads` pthreads; every task writes disjoint rows, so
+ * results do not depend on the thread count. */
+#define _GNU_SOURCE
+#include "cpu_ops.h"
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- a tiny fork-join helper ---------------------------------------------
+ * Runs fn(ctx, task, slot) for task in [0, n_tasks) on `slots` threads (the
+ * caller's thread is slot 0); slot s takes tasks s, s+slots, ...  Threads are
+ * created per call: the ops are coarse (a GEMM epilogue, a whole attention),
+ * so ~30 us per call is noise next to the work, and no pool outlives a call. */
+typedef void (*task_fn)(void *ctx, int task, int slot);
+
+typedef struct {
+    task_fn fn;
+    void *ctx;
+    int n_tasks, stride, slot;
+} worker_arg;
+
+static void *worker_main(void *p) {
+    worker_arg *a = p;
+    for (int t = a->slot; t < a->n_tasks; t += a->stride) a->fn(a->ctx, t, a->slot);
+    return NULL;
+}
+
+#define MAX_SLOTS 64
+
+/* How many threads a call with n_tasks tasks will use. */
+static int n_slots(int threads, int n_tasks) {
+    int T = threads;
+    if (T <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        T = n > 0 ? (int)n : 1;
+    }
+    if (T > n_tasks) T = n_tasks;
+    if (T > MAX_SLOTS) T = MAX_SLOTS;
+    return T < 1 ? 1 : T;
+}
+
+static void run_parallel(int slots, int n_tasks, task_fn fn, void *ctx) {
+    if (slots <= 1) {
+        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    pthread_t tid[MAX_SLOTS];
+    int started[MAX_SLOTS] = {0};
+    worker_arg args[MAX_SLOTS];
+    for (int i = 0; i < slots; i++) args[i] = (worker_arg){fn, ctx, n_tasks, slots, i};
+    for (int i = 1; i < slots; i++)
+        started[i] = pthread_create(&tid[i], NULL, worker_main, &args[i]) == 0;
+    worker_main(&args[0]);
+    /* A slot whose thread could not be created is run here instead. */
+    for (int i = 1; i < slots; i++)
+        if (!started[i]) worker_main(&args[i]);
+    for (int i = 1; i < slots; i++)
+        if (started[i]) pthread_join(tid[i], NULL);
+}
+
+/* Row blocks: split M rows into tasks of about `block` rows. */
+static int n_blocks(int M, int block) { return (M + block - 1) / block; }
+
+/* ---- activations ---------------------------------------------------------- */
+static inline float gelu_f(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+static inline double gelu_d(double x) {
+    return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
+}
+
+/* ---- linear ----------------------------------------------------------------- */
+typedef struct {
+    const float *X, *W, *b;
+    float *Y;
+    int M, N, K, block;
+    vkb_act act;
+} linear_ctx;
+
+/* fp64: Y[m,n] = act(b[n] + sum_k X[m,k] W[n,k]), accumulated in double. */
+static void linear_f64_task(void *p, int task, int slot) {
+    (void)slot;
+    const linear_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+    for (int m = m0; m < m1; m++) {
+        const float *x = c->X + (size_t)m * c->K;
+        for (int n = 0; n < c->N; n++) {
+            const float *w = c->W + (size_t)n * c->K;
+            double s = c->b ? c->b[n] : 0.0;
+            for (int k = 0; k < c->K; k++) s += (double)x[k] * (double)w[k];
+            if (c->act == VKB_ACT_GELU) s = gelu_d(s);
+            else if (c->act == VKB_ACT_RELU) s = s > 0 ? s : 0;
+            c->Y[(size_t)m * c->N + n] = (float)s;
+        }
+    }
+}
+
+/* fp32 epilogue after sgemm: bias and activation, in place. */
+static void bias_act_task(void *p, int task, int slot) {
+    (void)slot;
+    const linear_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+    for (int m = m0; m < m1; m++) {
+        float *y = c->Y + (size_t)m * c->N;
+        if (c->b)
+            for (int n = 0; n < c->N; n++) y[n] += c->b[n];
+        if (c->act == VKB_ACT_GELU)
+            for (int n = 0; n < c->N; n++) y[n] = gelu_f(y[n]);
+        else if (c->act == VKB_ACT_RELU)
+            for (int n = 0; n < c->N; n++) y[n] = y[n] > 0 ? y[n] : 0;
+    }
+}
+
+void vkb_cpu_linear(const float *X, const float *W, const float *b, float *Y,
+                    int M, int N, int K, vkb_act act, int fp64, int threads) {
+    if (M <= 0 || N <= 0) return;
+    linear_ctx c = {X, W, b, Y, M, N, K, 0, act};
+    if (fp64) {
+        c.block = 8;
+        int nb = n_blocks(M, c.block);
+        run_parallel(n_slots(threads, nb), nb, linear_f64_task, &c);
+        return;
+    }
+    if (K <= 0) {
+        memset(Y, 0, (size_t)M * N * sizeof *Y);
+    } else {
+        /* Y = X * W^T: X is [M,K] row-major, W is [N,K] row-major. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, X, K,
+                    W, K, 0.0f, Y, N);
+    }
+    if (!b && act == VKB_ACT_NONE) return;
+    c.block = 64;
+    int nb = n_blocks(M, c.block);
+    run_parallel(n_slots(threads, nb), nb, bias_act_task, &c);
+}
+
+/* ---- LayerNorm ---------------------------------------------------------------
+ * HF: (h - mean) / sqrt(var + eps) * g + beta, biased variance over dim. */
+static void layernorm_row(const float *x, const float *r, const float *g,
+                          const float *beta, float *y, int dim, float eps,
+                          int fp64) {
+    if (fp64) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < dim; i++) mean += (double)x[i] + (r ? (double)r[i] : 0.0);
+        mean /= dim;
+        for (int i = 0; i < dim; i++) {
+            double d = (double)x[i] + (r ? (double)r[i] : 0.0) - mean;
+            var += d * d;
+        }
+        var /= dim;
+        double inv = 1.0 / sqrt(var + (double)eps);
+        for (int i = 0; i < dim; i++) {
+            double d = (double)x[i] + (r ? (double)r[i] : 0.0) - mean;
+            y[i] = (float)(d * inv * g[i] + beta[i]);
+        }
+        return;
+    }
+    /* fp32: the sums are still taken in double; it costs nothing next to the
+     * GEMMs and keeps the fp32 path's error at the rounding of its storage. */
+    double mean = 0, var = 0;
+    for (int i = 0; i < dim; i++) mean += x[i] + (r ? r[i] : 0.0f);
+    mean /= dim;
+    float fm = (float)mean;
+    for (int i = 0; i < dim; i++) {
+        float d = x[i] + (r ? r[i] : 0.0f) - fm;
+        var += (double)d * d;
+    }
+    var /= dim;
+    float inv = (float)(1.0 / sqrt(var + (double)eps));
+    for (int i = 0; i < dim; i++) {
+        float d = x[i] + (r ? r[i] : 0.0f) - fm;
+        y[i] = d * inv * g[i] + beta[i];
+    }
+}
+
+void vkb_cpu_add_layernorm(const float *x, const float *r, const float *g,
+                           const float *beta, float *y, int rows, int dim,
+                           float eps, int fp64) {
+    for (int m = 0; m < rows; m++)
+        layernorm_row(x + (size_t)m * dim, r ? r + (size_t)m * dim : NULL, g, beta,
+                      y + (size_t)m * dim, dim, eps, fp64);
+}
+
+void vkb_cpu_embed(const int32_t *ids, const float *word, const float *pos,
+                   const float *g, const float *beta, float *x, int B, int L,
+                   int dim, float eps, int fp64) {
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < L; p++) {
+            size_t row = (size_t)b * L + p;
+            layernorm_row(word + (size_t)ids[row] * dim, pos + (size_t)p * dim, g, beta,
+                          x + row * dim, dim, eps, fp64);
+        }
+}
+
+/* ---- attention ------------------------------------------------------------ */
+typedef struct {
+    const float *q, *k, *v;
+    float *ctx;
+    int B, L, H, hd;
+    const int32_t *lens;
+    int fp64;
+    float *scratch;   /* per slot, attn_f32_scratch() floats (fp32) */
+    double *dscratch; /* per slot: one score row [L] (fp64) */
+    size_t scratch_per, dscratch_per;
+} attn_ctx;
+
+/* fp64 reference: for each query i, s_j = q_i.k_j / sqrt(hd) over the n
+ * valid keys, softmax, ctx_i = sum_j p_j v_j; all sums in double. */
+static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
+    int L = c->L, D = c->H * c->hd, n = c->lens[b];
+    double scale = 1.0 / sqrt((double)c->hd);
+    for (int i = 0; i < L; i++) {
+        const float *qi = c->q + ((size_t)b * L + i) * D + (size_t)h * c->hd;
+        float *ci = c->ctx + ((size_t)b * L + i) * D + (size_t)h * c->hd;
+        double mx = -INFINITY;
+        for (int j = 0; j < n; j++) {
+            const float *kj = c->k + ((size_t)b * L + j) * D + (size_t)h * c->hd;
+            double d = 0;
+            for (int e = 0; e < c->hd; e++) d += (double)qi[e] * (double)kj[e];
+            s[j] = d * scale;
+            if (s[j] > mx) mx = s[j];
+        }
+        double sum = 0;
+        for (int j = 0; j < n; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
+        for (int e = 0; e < c->hd; e++) {
+            double a = 0;
+            for (int j = 0; j < n; j++)
+                a += s[j] * (double)c->v[((size_t)b * L + j) * D + (size_t)h * c->hd + e];
+            ci[e] = n > 0 ? (float)(a / sum) : 0.0f;
+        }
+    }
+}
+
+/* fp32 attention is two small matrix products per (sequence, head) with a
+ * softmax between them.  They are done in 4 x 16 register tiles (4 query
+ * rows x 16 keys, then 4 rows x 16 output columns), so each loaded vector
+ * of keys/values feeds 4 FMAs; the tile functions are built for several
+ * ISAs and picked at load time (GCC/Clang function multiversioning), so a
+ * portable binary still uses AVX-512/AVX2 where the machine has them. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define VKB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VKB_CLONES
+#endif
+#define TJ 16 /* tile width */
+
+/* out[r][j] = sum_e q_r[e] * kt[e*ldk + j], r < 4, j < TJ */
+VKB_CLONES
+static void tile_qk(const float *q0, const float *q1, const float *q2, const float *q3,
+                    const float *kt, size_t ldk, int hd, float *out, size_t ldo) {
+    float a0[TJ] = {0}, a1[TJ] = {0}, a2[TJ] = {0}, a3[TJ] = {0};
+    for (int e = 0; e < hd; e++) {
+        const float *kr = kt + (size_t)e * ldk;
+        float x0 = q0[e], x1 = q1[e], x2 = q2[e], x3 = q3[e];
+        for (int j = 0; j < TJ; j++) {
+            a0[j] += x0 * kr[j];
+            a1[j] += x1 * kr[j];
+            a2[j] += x2 * kr[j];
+            a3[j] += x3 * kr[j];
+        }
+    }
+    memcpy(out, a0, sizeof a0);
+    memcpy(out + ldo, a1, sizeof a1);
+    memcpy(out + 2 * ldo, a2, sizeof a2);
+    memcpy(out + 3 * ldo, a3, sizeof a3);
+}
+
+/* out[r][e] = sum_j p_r[j] * v[j*ldv + e], r < 4, e < TJ, j < n */
+VKB_CLONES
+static void tile_pv(const float *p0, const float *p1, const float *p2, const float *p3,
+                    const float *v, size_t ldv, int n, float *out, size_t ldo) {
+    float a0[TJ] = {0}, a1[TJ] = {0}, a2[TJ] = {0}, a3[TJ] = {0};
+    for (int j = 0; j < n; j++) {
+        const float *vr = v + (size_t)j * ldv;
+        float x0 = p0[j], x1 = p1[j], x2 = p2[j], x3 = p3[j];
+        for (int e = 0; e < TJ; e++) {
+            a0[e] += x0 * vr[e];
+            a1[e] += x1 * vr[e];
+            a2[e] += x2 * vr[e];
+            a3[e] += x3 * vr[e];
+        }
+    }
+    memcpy(out, a0, sizeof a0);
+    memcpy(out + ldo, a1, sizeof a1);
+    memcpy(out + 2 * ldo, a2, sizeof a2);
+    memcpy(out + 3 * ldo, a3, sizeof a3);
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* Scratch floats one (sequence, head) needs at length L and head size hd. */
+static size_t attn_f32_scratch(int L, int hd) {
+    size_t np = round_up((size_t)L, TJ), hp = round_up((size_t)hd, TJ), lp = round_up((size_t)L, 4);
+    return (size_t)hd * np + np * hp + lp * np + lp * hp;
+}
+
+static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
+    int L = c->L, D = c->H * c->hd, n = c->lens[b], hd = c->hd;
+    size_t np = round_up((size_t)n, TJ), hp = round_up((size_t)hd, TJ), lp = round_up((size_t)L, 4);
+    float *kt = scratch;          /* [hd, np]: keys transposed, zero-padded */
+    float *vp = kt + (size_t)hd * np; /* [np, hp]: values, zero-padded */
+    float *S = vp + np * hp;      /* [lp, np]: scores, then probabilities */
+    float *O = S + lp * np;       /* [lp, hp]: output tile rows */
+    float scale = (float)(1.0 / sqrt((double)hd));
+    const float *kb = c->k + (size_t)b * L * D + (size_t)h * hd;
+    const float *vb = c->v + (size_t)b * L * D + (size_t)h * hd;
+    const float *qb = c->q + (size_t)b * L * D + (size_t)h * hd;
+    /* Only the n valid keys/values enter; padded ones never reach the sums. */
+    memset(kt, 0, (size_t)hd * np * sizeof *kt);
+    memset(vp, 0, np * hp * sizeof *vp);
+    for (int j = 0; j < n; j++)
+        for (int e = 0; e < hd; e++) {
+            kt[(size_t)e * np + j] = kb[(size_t)j * D + e] * scale; /* q.k/sqrt(hd) */
+            vp[(size_t)j * hp + e] = vb[(size_t)j * D + e];
+        }
+    for (int i0 = 0; i0 < L; i0 += 4) {
+        const float *qr[4];
+        for (int r = 0; r < 4; r++) /* rows past L repeat the last row; dropped below */
+            qr[r] = qb + (size_t)(i0 + r < L ? i0 + r : L - 1) * D;
+        for (size_t j0 = 0; j0 < np; j0 += TJ)
+            tile_qk(qr[0], qr[1], qr[2], qr[3], kt + j0, np, hd, S + (size_t)i0 * np + j0, np);
+    }
+    for (int i = 0; i < L; i++) {
+        float *s = S + (size_t)i * np;
+        float mx = s[0];
+        for (int j = 1; j < n; j++) if (s[j] > mx) mx = s[j];
+        float sum = 0.0f;
+        for (int j = 0; j < n; j++) { s[j] = expf(s[j] - mx); sum += s[j]; }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) s[j] *= inv;
+    }
+    for (int i0 = 0; i0 < L; i0 += 4) {
+        const float *pr[4];
+        for (int r = 0; r < 4; r++) pr[r] = S + (size_t)(i0 + r < L ? i0 + r : L - 1) * np;
+        for (size_t e0 = 0; e0 < hp; e0 += TJ)
+            tile_pv(pr[0], pr[1], pr[2], pr[3], vp + e0, hp, n, O + (size_t)i0 * hp + e0, hp);
+        for (int r = 0; r < 4 && i0 + r < L; r++)
+            memcpy(c->ctx + ((size_t)b * L + i0 + r) * D + (size_t)h * hd,
+                   O + (size_t)(i0 + r) * hp, (size_t)hd * sizeof(float));
+    }
+}
+
+/* One task = one (sequence, head); scratch is per thread slot. */
+static void attn_task(void *p, int task, int slot) {
+    const attn_ctx *c = p;
+    int b = task / c->H, h = task % c->H;
+    if (c->fp64) attn_f64(c, b, h, c->dscratch + (size_t)slot * c->dscratch_per);
+    else {
+        attn_f32(c, b, h, c->scratch + (size_t)slot * c->scratch_per);
+    }
+}
+
+void vkb_cpu_attention(const float *q, const float *k, const float *v,
+                       float *ctx, int B, int L, int H, int hd,
+                       const int32_t *lens, int fp64, int threads) {
+    if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return;
+    attn_ctx c = {q, k, v, ctx, B, L, H, hd, lens, fp64, NULL, NULL, 0, 0};
+    int tasks = B * H;
+    int slots = n_slots(threads, tasks);
+    /* Scratch per slot: padded keys, values, scores and output rows (fp32),
+     * or one score row in double (fp64); about 1.3 MB at L=512, hd=64.  The
+     * void API has no way to report failure: on allocation failure we retry
+     * with one slot, and failing that fill ctx with NaN so that the failure
+     * shows in every logit instead of passing silently. */
+    c.scratch_per = attn_f32_scratch(L, hd);
+    c.dscratch_per = (size_t)L;
+    void *mem = fp64 ? malloc((size_t)slots * c.dscratch_per * sizeof(double))
+                     : malloc((size_t)slots * c.scratch_per * sizeof(float));
+    if (!mem && slots > 1) {
+        slots = 1;
+        mem = fp64 ? malloc(c.dscratch_per * sizeof(double)) : malloc(c.scratch_per * sizeof(float));
+    }
+    if (!mem) {
+        for (size_t i = 0; i < (size_t)B * L * H * hd; i++) ctx[i] = NAN;
+        return;
+    }
+    if (fp64) c.dscratch = mem; else c.scratch = mem;
+    run_parallel(slots, tasks, attn_task, &c);
+    free(mem);
+}

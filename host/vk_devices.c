@@ -1,0 +1,170 @@
+/* vk_devices.c - the device report behind `vkbert devices`: every Vulkan
+ * device with what vkbert would use on it. */
+#include "vk_internal.h"
+#include "error.h"
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *type_name(VkPhysicalDeviceType t) {
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+    default: return "other";
+    }
+}
+
+typedef struct dev_info {
+    VkPhysicalDeviceProperties p;
+    VkPhysicalDeviceDriverProperties drv; /* Vulkan 1.2 / VK_KHR_driver_properties */
+    int has_drv;
+    VkPhysicalDeviceMemoryProperties mem;
+    vkb_vk_features f;
+} dev_info;
+
+static void query(VkPhysicalDevice pd, dev_info *d) {
+    memset(d, 0, sizeof *d);
+    uint32_t n_ext = 0;
+    VkExtensionProperties *e = vkb_vk_query_features(pd, &d->f, &n_ext);
+    vkGetPhysicalDeviceProperties(pd, &d->p);
+    for (uint32_t i = 0; i < n_ext; i++)
+        if (strcmp(e[i].extensionName, "VK_KHR_driver_properties") == 0) d->has_drv = 1;
+    if (d->p.apiVersion >= VK_API_VERSION_1_2) d->has_drv = 1;
+    free(e);
+    if (d->has_drv) {
+        d->drv.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
+        VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                          .pNext = &d->drv};
+        vkGetPhysicalDeviceProperties2(pd, &p2);
+    }
+    vkGetPhysicalDeviceMemoryProperties(pd, &d->mem);
+}
+
+typedef struct strbuf { char *s; size_t n, cap; int oom; } strbuf;
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void sb_printf(strbuf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0 || b->oom) return;
+    if (b->n + (size_t)k + 1 > b->cap) {
+        size_t cap = (b->cap + (size_t)k + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) { b->oom = 1; return; }
+        b->s = s; b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+static void driver_version(const dev_info *d, char *out, size_t n) {
+    if (d->has_drv && d->drv.driverInfo[0]) snprintf(out, n, "%s", d->drv.driverInfo);
+    else snprintf(out, n, "0x%08x", d->p.driverVersion);
+}
+
+int vkb_devices_report(int json, char **out, vkb_error *err) {
+    *out = NULL;
+    vkb_vk_ctx c;
+    memset(&c, 0, sizeof c);
+    if (vkb_vk_instance_create(0, &c, err)) {
+        if (c.inst) vkDestroyInstance(c.inst, NULL);
+        return -1;
+    }
+    uint32_t n = 0;
+    VkResult r = vkEnumeratePhysicalDevices(c.inst, &n, NULL);
+    VkPhysicalDevice *pd = calloc(n ? n : 1, sizeof *pd);
+    if (r != VK_SUCCESS || !pd) {
+        free(pd);
+        vkDestroyInstance(c.inst, NULL);
+        return r != VK_SUCCESS ? vkb_vk_fail(&c, r, "enumerating Vulkan devices", err)
+                               : vkb_fail(err, "out of memory");
+    }
+    vkEnumeratePhysicalDevices(c.inst, &n, pd);
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *arr = json ? cJSON_AddArrayToObject(root, "devices") : NULL;
+    strbuf sb = {0};
+    if (!json && n == 0) sb_printf(&sb, "no Vulkan devices\n");
+    for (uint32_t i = 0; i < n; i++) {
+        dev_info d;
+        query(pd[i], &d);
+        char drvver[300], api[32];
+        driver_version(&d, drvver, sizeof drvver);
+        snprintf(api, sizeof api, "%u.%u.%u", VK_API_VERSION_MAJOR(d.p.apiVersion),
+                 VK_API_VERSION_MINOR(d.p.apiVersion), VK_API_VERSION_PATCH(d.p.apiVersion));
+        const char *drvname = d.has_drv ? d.drv.driverName : "unknown";
+        int usable = d.p.apiVersion >= VK_API_VERSION_1_1;
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "index", i);
+            cJSON_AddStringToObject(o, "name", d.p.deviceName);
+            char vend[16];
+            snprintf(vend, sizeof vend, "0x%04x", d.p.vendorID);
+            cJSON_AddStringToObject(o, "vendor_id", vend);
+            cJSON_AddStringToObject(o, "driver", drvname);
+            cJSON_AddStringToObject(o, "driver_version", drvver);
+            cJSON_AddStringToObject(o, "api_version", api);
+            cJSON_AddStringToObject(o, "type", type_name(d.p.deviceType));
+            cJSON *heaps = cJSON_AddArrayToObject(o, "memory_heaps");
+            for (uint32_t h = 0; h < d.mem.memoryHeapCount; h++) {
+                cJSON *ho = cJSON_CreateObject();
+                cJSON_AddNumberToObject(ho, "bytes", (double)d.mem.memoryHeaps[h].size);
+                cJSON_AddBoolToObject(ho, "device_local",
+                                      (d.mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0);
+                cJSON_AddItemToArray(heaps, ho);
+            }
+            cJSON_AddNumberToObject(o, "subgroup_size", d.f.subgroup_size);
+            cJSON_AddNumberToObject(o, "max_shared_memory", d.p.limits.maxComputeSharedMemorySize);
+            cJSON_AddNumberToObject(o, "max_storage_buffer_range", d.p.limits.maxStorageBufferRange);
+            cJSON *f = cJSON_AddObjectToObject(o, "features");
+            cJSON_AddBoolToObject(f, "storage_16bit", d.f.f16_storage);
+            cJSON_AddBoolToObject(f, "float16", d.f.f16_arith);
+            cJSON_AddBoolToObject(f, "integer_dot_product", d.f.int_dot);
+            cJSON_AddBoolToObject(f, "cooperative_matrix_nv", d.f.coop_nv);
+            cJSON_AddBoolToObject(f, "cooperative_matrix_khr", d.f.coop_khr);
+            cJSON_AddBoolToObject(o, "usable", usable);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            sb_printf(&sb, "gpu:%u  %s\n", i, d.p.deviceName);
+            sb_printf(&sb, "  type            %s%s\n", type_name(d.p.deviceType),
+                      usable ? "" : " (unusable: needs Vulkan 1.1)");
+            sb_printf(&sb, "  vendor id       0x%04x\n", d.p.vendorID);
+            sb_printf(&sb, "  driver          %s %s\n", drvname, drvver);
+            sb_printf(&sb, "  Vulkan API      %s\n", api);
+            for (uint32_t h = 0; h < d.mem.memoryHeapCount; h++)
+                sb_printf(&sb, "  memory heap %u   %.0f MiB%s\n", h,
+                          (double)d.mem.memoryHeaps[h].size / 1048576.0,
+                          d.mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT ? " device-local" : "");
+            sb_printf(&sb, "  subgroup size   %d\n", d.f.subgroup_size);
+            sb_printf(&sb, "  shared memory   %u bytes\n", d.p.limits.maxComputeSharedMemorySize);
+            sb_printf(&sb, "  16-bit storage  %s\n", d.f.f16_storage ? "yes" : "no");
+            sb_printf(&sb, "  float16 math    %s\n", d.f.f16_arith ? "yes" : "no");
+            sb_printf(&sb, "  int dot product %s\n", d.f.int_dot ? "yes" : "no");
+            sb_printf(&sb, "  coop. matrix    %s%s%s\n", d.f.coop_nv ? "VK_NV_cooperative_matrix " : "",
+                      d.f.coop_khr ? "VK_KHR_cooperative_matrix" : "",
+                      d.f.coop_nv || d.f.coop_khr ? "" : "no");
+            sb_printf(&sb, "  vkbert uses     %s storage, %s GEMM\n",
+                      d.f.f16_storage && d.p.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU ? "fp16" : "fp32",
+                      d.p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? "texel-buffer" : "shared-memory tiled");
+        }
+    }
+    free(pd);
+    vkDestroyInstance(c.inst, NULL);
+    if (json) {
+        *out = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        if (!*out) return vkb_fail(err, "out of memory");
+        return 0;
+    }
+    if (sb.oom || !sb.s) { free(sb.s); return vkb_fail(err, "out of memory"); }
+    *out = sb.s;
+    return 0;
+}

@@ -1,0 +1,189 @@
+/* vk_internal.h - the Vulkan runtime shared by the vk_*.c files (internal).
+ *
+ * vk_context.c  instance, device, queue, validation messenger, VkResult text
+ * vk_memory.c   buffers, staging uploads and downloads, fp16 conversion
+ * vk_pipeline.c shader modules, specialization constants, descriptor sets
+ * vk_devices.c  the device report behind `vkbert devices`
+ * vk_backend.c  the forward pass: recorded once per batch shape, replayed
+ * vk_ops.c      op-level entry points for tests (one shader on host arrays)
+ *
+ * Device-level functions go through a per-context volk table (ctx->d), so
+ * several devices can be open at once without global function pointers. */
+#ifndef VKB_VK_INTERNAL_H
+#define VKB_VK_INTERNAL_H
+#include <volk.h>
+#include "vkbert.h"
+#include "cpu_ops.h"
+
+typedef struct vkb_vk_features {
+    int f16_storage;   /* storageBuffer16BitAccess */
+    int f16_arith;     /* shaderFloat16 */
+    int int_dot;       /* shaderIntegerDotProduct */
+    int coop_nv;       /* VK_NV_cooperative_matrix */
+    int coop_khr;      /* VK_KHR_cooperative_matrix */
+    int subgroup_size;
+} vkb_vk_features;
+
+typedef struct vkb_vk_ctx {
+    VkInstance inst;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice pdev;
+    VkDevice dev;
+    struct VolkDeviceTable d;
+    VkQueue queue;
+    uint32_t qfam;
+    VkCommandPool pool;
+    VkCommandBuffer xfer;      /* one-shot uploads/downloads */
+    VkFence fence;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties mem;
+    vkb_vk_features feat;
+    int is_cpu;                /* VK_PHYSICAL_DEVICE_TYPE_CPU */
+    /* validation messages seen since the last check (first one kept) */
+    int val_count;
+    char val_msg[700];
+    /* staging buffer for uploads/downloads, created on first use */
+    VkBuffer stage;
+    VkDeviceMemory stage_mem;
+    void *stage_map;
+    VkDeviceSize stage_size;
+} vkb_vk_ctx;
+
+/* ---- vk_context.c ---- */
+/* Loads the Vulkan loader, creates an instance (with the validation layer and
+ * a messenger when `validation`), picks the device named by `device` ("gpu",
+ * "gpu:N"; NULL = "gpu") and creates a compute queue. */
+int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
+                      vkb_error *err);
+void vkb_vk_ctx_destroy(vkb_vk_ctx *c);
+/* Destroys the device (and everything on it) but keeps the instance and
+ * messenger, so messages about leaked objects can still be checked. */
+void vkb_vk_ctx_release_device(vkb_vk_ctx *c);
+/* Fails with the first validation message seen since the last call. */
+int vkb_vk_ctx_check_validation(vkb_vk_ctx *c, vkb_error *err);
+/* Turns a failed VkResult into a message naming what was being done. */
+int vkb_vk_fail(vkb_vk_ctx *c, VkResult r, const char *what, vkb_error *err);
+const char *vkb_vk_result_str(VkResult r);
+/* Loader + instance without validation, for listing devices. */
+int vkb_vk_instance_create(int validation, vkb_vk_ctx *c, vkb_error *err);
+/* Optional features of a device; returns its extension list (free it). */
+VkExtensionProperties *vkb_vk_query_features(VkPhysicalDevice pd, vkb_vk_features *f,
+                                             uint32_t *n_ext);
+/* Submits cmd and waits for it at most timeout_ns ("device timed out"). */
+int vkb_vk_submit_wait(vkb_vk_ctx *c, VkCommandBuffer cmd, uint64_t timeout_ns,
+                       const char *what, vkb_error *err);
+
+/* ---- vk_memory.c ---- */
+typedef struct vkb_vk_buffer {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    VkDeviceSize size;
+    void *map;                 /* host-visible buffers stay mapped */
+} vkb_vk_buffer;
+
+/* Device-local (host_visible = 0) or host-visible coherent buffer usable as
+ * storage/texel buffer and transfer source/destination. */
+int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int host_visible,
+                         const char *what, vkb_vk_buffer *b, vkb_error *err);
+void vkb_vk_buffer_destroy(vkb_vk_ctx *c, vkb_vk_buffer *b);
+/* Copies host memory into / out of a device buffer through the staging
+ * buffer (chunked; one submit per chunk). */
+int vkb_vk_upload(vkb_vk_ctx *c, vkb_vk_buffer *dst, VkDeviceSize off,
+                  const void *src, VkDeviceSize n, vkb_error *err);
+int vkb_vk_download(vkb_vk_ctx *c, vkb_vk_buffer *src, VkDeviceSize off,
+                    void *dst, VkDeviceSize n, vkb_error *err);
+uint16_t vkb_f32_to_f16(float f);
+float vkb_f16_to_f32(uint16_t h);
+/* Host float array -> storage bytes (fp32 copy or fp16 conversion). */
+void vkb_vk_pack(const float *src, void *dst, size_t n, int f16);
+void vkb_vk_unpack(const void *src, float *dst, size_t n, int f16);
+
+/* ---- vk_pipeline.c ---- */
+#define VKB_VK_MAX_BIND 8
+typedef struct vkb_vk_pipe {
+    VkShaderModule mod;
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout layout;
+    VkPipeline pipe;
+    int nbind;
+    VkDescriptorType types[VKB_VK_MAX_BIND];
+    uint32_t push_size;
+} vkb_vk_pipe;
+
+/* One binding: a buffer range, or a texel-buffer view. */
+typedef struct vkb_vk_bind {
+    VkBuffer buf;
+    VkDeviceSize off, range;
+    VkBufferView view;
+} vkb_vk_bind;
+
+/* Builds a compute pipeline from an embedded SPIR-V variant (`name` as in
+ * shaders/shaders.cmake), with the given binding types, push-constant size
+ * and int specialization constants (ids 0..nspec-1). */
+int vkb_vk_pipe_create(vkb_vk_ctx *c, const char *name, int nbind,
+                       const VkDescriptorType *types, uint32_t push_size,
+                       const int32_t *spec, int nspec, vkb_vk_pipe *p,
+                       vkb_error *err);
+void vkb_vk_pipe_destroy(vkb_vk_ctx *c, vkb_vk_pipe *p);
+/* Allocates a set for p from pool and writes its bindings. */
+int vkb_vk_set_create(vkb_vk_ctx *c, VkDescriptorPool pool, const vkb_vk_pipe *p,
+                      const vkb_vk_bind *binds, VkDescriptorSet *set,
+                      vkb_error *err);
+int vkb_vk_pool_create(vkb_vk_ctx *c, uint32_t max_sets, uint32_t n_storage,
+                       uint32_t n_texel, VkDescriptorPool *pool, vkb_error *err);
+int vkb_vk_view_create(vkb_vk_ctx *c, VkBuffer buf, VkDeviceSize off,
+                       VkDeviceSize range, int f16, VkBufferView *view,
+                       vkb_error *err);
+/* Records bind + push + dispatch. */
+void vkb_vk_dispatch(vkb_vk_ctx *c, VkCommandBuffer cmd, const vkb_vk_pipe *p,
+                     VkDescriptorSet set, const void *push, uint32_t gx,
+                     uint32_t gy, uint32_t gz);
+/* Compute-to-compute (and transfer) memory barrier. */
+void vkb_vk_barrier(vkb_vk_ctx *c, VkCommandBuffer cmd);
+
+/* ---- the kernels: pipelines, push constants, dispatch sizes ---- */
+enum { VKB_GEMM_TILED = 0, VKB_GEMM_TEXEL = 1 };
+typedef struct { uint32_t M, N, K, lda, ldy, act; } vkb_vk_gemm_pc;
+typedef struct { uint32_t rows, dim, L; float eps; } vkb_vk_ln_pc;
+typedef struct { uint32_t L, ld, qoff, koff, voff, ldo; float scale; } vkb_vk_attn_pc;
+
+typedef struct vkb_vk_kernels {
+    int f16;
+    vkb_vk_pipe embed, add_ln, gemm_tiled, gemm_texel, attn;
+    int hd;            /* head dim attn was specialized for */
+} vkb_vk_kernels;
+int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
+                          vkb_vk_kernels *k, vkb_error *err);
+void vkb_vk_kernels_destroy(vkb_vk_ctx *c, vkb_vk_kernels *k);
+/* Can the texel GEMM run this shape (K, lda multiples of 4, within the
+ * device's texel-buffer limits)? */
+int vkb_vk_texel_ok(int K, int lda);
+void vkb_vk_gemm_groups(int variant, int M, int N, uint32_t g[3]);
+void vkb_vk_rows_groups(int rows, uint32_t g[3]);
+void vkb_vk_attn_groups(int B, int L, int H, uint32_t g[3]);
+
+/* ---- vk_ops.c: test hooks, one op on host arrays (slow, allocates) ---- */
+int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, int variant, const float *X,
+                     const float *W, const float *b, float *Y, int M, int N,
+                     int K, vkb_act act, vkb_error *err);
+int vkb_vk_op_add_layernorm(vkb_vk_ctx *c, int f16, const float *x,
+                            const float *r, const float *g, const float *beta,
+                            float *y, int rows, int dim, float eps, vkb_error *err);
+int vkb_vk_op_embed(vkb_vk_ctx *c, int f16, const int32_t *ids, const float *word,
+                    const float *pos, const float *g, const float *beta, float *x,
+                    int B, int L, int dim, int vocab, int max_pos, float eps,
+                    vkb_error *err);
+int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, const float *q, const float *k,
+                        const float *v, float *ctx, int B, int L, int H, int hd,
+                        const int32_t *lens, vkb_error *err);
+
+/* ---- vk_backend.c test hooks ---- */
+/* The context a Vulkan backend runs on (NULL for other backends). */
+vkb_vk_ctx *vkb_vk_backend_ctx(vkb_backend *be);
+/* Frees the backend and fails if the validation layer reported anything
+ * since the last forward (vkb_backend_free cannot report errors). */
+int vkb_vk_backend_close(vkb_backend *be, vkb_error *err);
+/* Which precision / GEMM variant a backend chose (for reports and tests). */
+int vkb_vk_backend_f16(const vkb_backend *be);
+int vkb_vk_backend_gemm_variant(const vkb_backend *be);
+#endif

@@ -1,0 +1,486 @@
+/* vocab.c - reading vocab.txt, the WordPiece vocab of tokenizer.json and
+ * tokenizer_config.json into a vkb_tokenizer.
+ *
+ * Mirrors what transformers does for BertTokenizerFast/DistilBertTokenizerFast:
+ * vocab.txt gives id = line number; tokenizer.json (used only when vocab.txt
+ * is absent) gives model.vocab, the normalizer flags and the added tokens;
+ * tokenizer_config.json overrides do_lower_case / strip_accents and gives
+ * model_max_length.  Every malformed input is an error naming the file and the
+ * line or field. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "tokenizer.h"
+#include "vocab.h"
+
+/* transformers writes int(1e30) for "no limit"; anything this large means the
+ * same, and BERT's position table has 512 entries. */
+#define VKB_MAX_LEN_FALLBACK 512
+#define VKB_MAX_LEN_SANE 1000000
+
+typedef struct tok_settings {
+    int lowercase;     /* -1 = not given */
+    int strip_accents; /* -1 = follow lowercase (HF's strip_accents=None) */
+    int max_len;       /* 0 = not given */
+    char *names[5];    /* unk, cls, sep, pad, mask token strings */
+} tok_settings;
+
+enum { NAME_UNK, NAME_CLS, NAME_SEP, NAME_PAD, NAME_MASK };
+static const char *const default_names[5] = {"[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"};
+static const char *const name_fields[5] = {"unk_token", "cls_token", "sep_token", "pad_token", "mask_token"};
+
+static char *xstrndup(const char *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+/* Returns 1 if s[0..n) is valid UTF-8. */
+static int utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t k;
+        uint32_t cp, min;
+        if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; min = 0x80; }
+        else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; min = 0x800; }
+        else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; min = 0x10000; }
+        else return 0;
+        if (i + k >= n) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+static void tok_alloc_free(vkb_tokenizer *t) {
+    if (!t) return;
+    if (t->tok)
+        for (int32_t i = 0; i < t->n; i++) free(t->tok[i]);
+    free(t->tok);
+    free(t->len);
+    free(t->hash);
+    free(t->slot);
+    free(t->added);
+    free(t);
+}
+
+void vkb_tokenizer_free(vkb_tokenizer *t) { tok_alloc_free(t); }
+
+static vkb_tokenizer *tok_new(int32_t n) {
+    vkb_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->n = n;
+    t->tok = calloc((size_t)n ? (size_t)n : 1, sizeof *t->tok);
+    t->len = calloc((size_t)n ? (size_t)n : 1, sizeof *t->len);
+    t->hash = calloc((size_t)n ? (size_t)n : 1, sizeof *t->hash);
+    if (!t->tok || !t->len || !t->hash) { tok_alloc_free(t); return NULL; }
+    t->unk = t->cls = t->sep = t->pad = -1;
+    t->max_chars_per_word = 100;
+    t->max_len = VKB_MAX_LEN_FALLBACK;
+    t->lowercase = 1;
+    t->strip_accents = 1;
+    return t;
+}
+
+/* Fills len/hash and the hash table once every tok[i] is set.  Empty tokens
+ * (blank vocab.txt lines) keep their id but are never looked up.  A repeated
+ * token is an error: HF would silently give it the later id. */
+static int tok_index(vkb_tokenizer *t, const char *file, int ids_are_lines, vkb_error *err) {
+    uint64_t cap = 16;
+    while (cap < (uint64_t)t->n * 2 + 16) cap <<= 1;
+    t->slot = malloc(cap * sizeof *t->slot);
+    if (!t->slot) return vkb_fail(err, "%s: out of memory", file);
+    memset(t->slot, 0xff, cap * sizeof *t->slot);
+    t->mask = cap - 1;
+    t->max_tok_bytes = 0;
+    for (int32_t id = 0; id < t->n; id++) {
+        size_t n = strlen(t->tok[id]);
+        t->len[id] = (uint32_t)n;
+        t->hash[id] = vkb_fnv(VKB_FNV_OFFSET, t->tok[id], n);
+        if (n == 0) continue;
+        int32_t prev = vkb_vocab_find(t, t->hash[id], t->tok[id], (uint32_t)n);
+        if (prev >= 0) {
+            if (ids_are_lines)
+                return vkb_fail(err, "%s: line %d: duplicate token \"%s\" (first on line %d)",
+                                file, id + 1, t->tok[id], prev + 1);
+            return vkb_fail(err, "%s: duplicate token \"%s\" (ids %d and %d)", file,
+                            t->tok[id], prev, id);
+        }
+        uint64_t i = t->hash[id] & t->mask;
+        while (t->slot[i] >= 0) i = (i + 1) & t->mask;
+        t->slot[i] = id;
+        if (n > t->max_tok_bytes) t->max_tok_bytes = (uint32_t)n;
+    }
+    t->cont_seed = vkb_fnv(VKB_FNV_OFFSET, "##", 2);
+    return 0;
+}
+
+/* vocab.txt: one token per line, id = 0-based line number, like
+ * transformers' load_vocab (a final newline does not start another line, a
+ * trailing \r of CRLF files is dropped). */
+static int parse_vocab_txt(const char *file, const char *buf, size_t len, vkb_tokenizer **out,
+                           vkb_error *err) {
+    if (len == 0) return vkb_fail(err, "%s: empty vocabulary", file);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+    if (buf[len - 1] != '\n') lines++;
+    if (lines > (size_t)INT32_MAX / 4) return vkb_fail(err, "%s: too many lines", file);
+    vkb_tokenizer *t = tok_new((int32_t)lines);
+    if (!t) return vkb_fail(err, "%s: out of memory", file);
+    size_t pos = 0;
+    for (int32_t id = 0; id < t->n; id++) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        size_t n = end - pos;
+        if (n > 0 && buf[pos + n - 1] == '\r') n--;
+        if (memchr(buf + pos, 0, n)) {
+            tok_alloc_free(t);
+            return vkb_fail(err, "%s: line %d: NUL byte in token", file, id + 1);
+        }
+        if (!utf8_valid((const unsigned char *)buf + pos, n)) {
+            tok_alloc_free(t);
+            return vkb_fail(err, "%s: line %d: token is not valid UTF-8", file, id + 1);
+        }
+        t->tok[id] = xstrndup(buf + pos, n);
+        if (!t->tok[id]) { tok_alloc_free(t); return vkb_fail(err, "%s: out of memory", file); }
+        pos = end + 1;
+    }
+    if (tok_index(t, file, 1, err)) { tok_alloc_free(t); return -1; }
+    *out = t;
+    return 0;
+}
+
+static int add_added(vkb_tokenizer *t, const char *file, int32_t id, vkb_error *err) {
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].id == id) return 0;
+    vkb_added_token *a = realloc(t->added, (size_t)(t->n_added + 1) * sizeof *a);
+    if (!a) return vkb_fail(err, "%s: out of memory", file);
+    t->added = a;
+    a[t->n_added].content = t->tok[id];
+    a[t->n_added].len = t->len[id];
+    a[t->n_added].id = id;
+    t->n_added++;
+    unsigned char c = (unsigned char)t->tok[id][0];
+    t->added_first[c >> 3] |= (uint8_t)(1u << (c & 7));
+    return 0;
+}
+
+/* Resolves the special tokens and applies the settings; `file` names the
+ * vocabulary for errors. */
+static int tok_finish(vkb_tokenizer *t, const char *file, const tok_settings *s, int from_json,
+                      vkb_error *err) {
+    int32_t ids[5];
+    for (int k = 0; k < 5; k++) {
+        const char *name = s->names[k] ? s->names[k] : default_names[k];
+        size_t n = strlen(name);
+        ids[k] = n ? vkb_vocab_find(t, vkb_fnv(VKB_FNV_OFFSET, name, n), name, (uint32_t)n) : -1;
+        if (ids[k] < 0 && k != NAME_MASK)
+            return vkb_fail(err, "%s: special token %s \"%s\" is not in the vocabulary", file,
+                            name_fields[k], name);
+    }
+    t->unk = ids[NAME_UNK];
+    t->cls = ids[NAME_CLS];
+    t->sep = ids[NAME_SEP];
+    t->pad = ids[NAME_PAD];
+    /* transformers registers the special tokens as added tokens
+     * (normalized=false), so they match in raw text: "[CLS]" typed by a user
+     * becomes id 101.  tokenizer.json lists its added tokens itself. */
+    if (!from_json)
+        for (int k = 0; k < 5; k++)
+            if (ids[k] >= 0 && add_added(t, file, ids[k], err)) return -1;
+    if (s->lowercase >= 0) t->lowercase = s->lowercase;
+    t->strip_accents = s->strip_accents >= 0 ? s->strip_accents : t->lowercase;
+    if (s->max_len > 0) t->max_len = s->max_len;
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len, int *missing) {
+    *missing = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) { *missing = errno == ENOENT; return NULL; }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (n < cap) break;
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) { free(buf); buf = NULL; break; }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) { free(buf); return NULL; }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static cJSON *parse_json_file(const char *path, int *missing, vkb_error *err) {
+    size_t len;
+    char *buf = read_file(path, &len, missing);
+    if (!buf) {
+        if (!*missing) vkb_fail(err, "%s: cannot read: %s", path, strerror(errno));
+        return NULL;
+    }
+    const char *end = NULL;
+    /* len + 1: the NUL read_file appends; cJSON wants it when
+     * require_null_terminated is set. */
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+    if (!j) {
+        size_t off = end ? (size_t)(end - buf) : 0, line = 1;
+        for (size_t i = 0; i < off && i < len; i++) line += buf[i] == '\n';
+        vkb_fail(err, "%s: invalid JSON near line %zu (byte %zu)", path, line, off);
+    }
+    free(buf);
+    return j;
+}
+
+/* A bool field, or -1 when absent/null.  -2 (error set) when of another type. */
+static int json_bool(const cJSON *o, const char *field, const char *file, vkb_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
+    if (!v || cJSON_IsNull(v)) return -1;
+    if (!cJSON_IsBool(v)) {
+        vkb_fail(err, "%s: field \"%s\" must be true or false", file, field);
+        return -2;
+    }
+    return cJSON_IsTrue(v) ? 1 : 0;
+}
+
+static int read_config(const char *path, tok_settings *s, vkb_error *err) {
+    int missing;
+    cJSON *j = parse_json_file(path, &missing, err);
+    if (!j) return missing ? 0 : -1;
+    int rc = -1;
+    if (!cJSON_IsObject(j)) { vkb_fail(err, "%s: expected a JSON object", path); goto done; }
+    if ((s->lowercase = json_bool(j, "do_lower_case", path, err)) == -2) goto done;
+    if ((s->strip_accents = json_bool(j, "strip_accents", path, err)) == -2) goto done;
+    const cJSON *ml = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
+    if (ml && !cJSON_IsNull(ml)) {
+        if (!cJSON_IsNumber(ml) || ml->valuedouble != floor(ml->valuedouble)) {
+            vkb_fail(err, "%s: field \"model_max_length\" must be an integer", path);
+            goto done;
+        }
+        if (ml->valuedouble < 2) {
+            vkb_fail(err, "%s: field \"model_max_length\" is %g, need at least 2 ([CLS] and [SEP])",
+                     path, ml->valuedouble);
+            goto done;
+        }
+        s->max_len = ml->valuedouble > VKB_MAX_LEN_SANE ? VKB_MAX_LEN_FALLBACK : (int)ml->valuedouble;
+    }
+    for (int k = 0; k < 5; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name_fields[k]);
+        if (!v || cJSON_IsNull(v)) continue;
+        /* transformers writes either "[CLS]" or an AddedToken object. */
+        if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
+        if (!cJSON_IsString(v)) {
+            vkb_fail(err, "%s: field \"%s\" must be a string", path, name_fields[k]);
+            goto done;
+        }
+        s->names[k] = xstrndup(v->valuestring, strlen(v->valuestring));
+        if (!s->names[k]) { vkb_fail(err, "%s: out of memory", path); goto done; }
+    }
+    rc = 0;
+done:
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void settings_free(tok_settings *s) {
+    for (int k = 0; k < 5; k++) free(s->names[k]);
+}
+
+/* tokenizer.json: model.vocab (token -> id, ids dense 0..n-1), model.unk_token,
+ * model.max_input_chars_per_word, normalizer flags, added_tokens. */
+static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer **out,
+                                vkb_error *err) {
+    int missing;
+    cJSON *j = parse_json_file(path, &missing, err);
+    if (!j) return -1;
+    vkb_tokenizer *t = NULL;
+    int rc = -1;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    if (!cJSON_IsObject(model)) { vkb_fail(err, "%s: missing object \"model\"", path); goto done; }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "WordPiece") != 0) {
+        vkb_fail(err, "%s: model.type is \"%s\"; only WordPiece (BERT) is supported", path,
+                 type->valuestring);
+        goto done;
+    }
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
+    if (pre && !(cJSON_IsString(pre) && strcmp(pre->valuestring, "##") == 0)) {
+        vkb_fail(err, "%s: model.continuing_subword_prefix must be \"##\"", path);
+        goto done;
+    }
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    if (!cJSON_IsObject(vocab)) { vkb_fail(err, "%s: missing object \"model.vocab\"", path); goto done; }
+    int n = cJSON_GetArraySize(vocab);
+    if (n <= 0) { vkb_fail(err, "%s: model.vocab is empty", path); goto done; }
+    t = tok_new(n);
+    if (!t) { vkb_fail(err, "%s: out of memory", path); goto done; }
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
+        if (d < 0 || d >= n || d != floor(d)) {
+            vkb_fail(err, "%s: model.vocab[\"%s\"]: id must be an integer in [0, %d)", path, e->string, n);
+            goto done;
+        }
+        int id = (int)d;
+        if (t->tok[id]) {
+            vkb_fail(err, "%s: model.vocab: id %d given to both \"%s\" and \"%s\"", path, id,
+                     t->tok[id], e->string);
+            goto done;
+        }
+        if (!(t->tok[id] = xstrndup(e->string, strlen(e->string)))) {
+            vkb_fail(err, "%s: out of memory", path);
+            goto done;
+        }
+    }
+    if (tok_index(t, path, 0, err)) goto done;
+    const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
+    if (unk && !cJSON_IsString(unk)) { vkb_fail(err, "%s: model.unk_token must be a string", path); goto done; }
+    if (unk && !s->names[NAME_UNK] && !(s->names[NAME_UNK] = xstrndup(unk->valuestring, strlen(unk->valuestring)))) {
+        vkb_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
+    if (mc && !cJSON_IsNull(mc)) {
+        if (!cJSON_IsNumber(mc) || mc->valuedouble < 1 || mc->valuedouble > VKB_MAX_WORD_CHARS) {
+            vkb_fail(err, "%s: model.max_input_chars_per_word must be an integer in [1, %d]", path,
+                     VKB_MAX_WORD_CHARS);
+            goto done;
+        }
+        t->max_chars_per_word = (int)mc->valuedouble;
+    }
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(j, "normalizer");
+    if (cJSON_IsObject(norm)) {
+        const cJSON *nt = cJSON_GetObjectItemCaseSensitive(norm, "type");
+        if (!cJSON_IsString(nt) || strcmp(nt->valuestring, "BertNormalizer") != 0) {
+            vkb_fail(err, "%s: normalizer.type must be \"BertNormalizer\"", path);
+            goto done;
+        }
+        int lc = json_bool(norm, "lowercase", path, err), sa = json_bool(norm, "strip_accents", path, err);
+        if (lc == -2 || sa == -2) goto done;
+        /* tokenizer_config.json's do_lower_case wins, as in transformers. */
+        if (s->lowercase < 0 && lc >= 0) s->lowercase = lc;
+        if (s->strip_accents < 0 && sa >= 0) s->strip_accents = sa;
+    }
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(j, "added_tokens");
+    if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) {
+        vkb_fail(err, "%s: \"added_tokens\" must be an array", path);
+        goto done;
+    }
+    int ai = 0;
+    for (const cJSON *a = added ? added->child : NULL; a; a = a->next, ai++) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(a, "content");
+        if (!cJSON_IsNumber(id) || !cJSON_IsString(content)) {
+            vkb_fail(err, "%s: added_tokens[%d]: needs a numeric \"id\" and a string \"content\"", path, ai);
+            goto done;
+        }
+        int v = (int)id->valuedouble;
+        if (id->valuedouble < 0 || id->valuedouble >= n || strcmp(t->tok[v], content->valuestring) != 0) {
+            vkb_fail(err, "%s: added_tokens[%d] (\"%s\", id %g) does not match model.vocab", path, ai,
+                     content->valuestring, id->valuedouble);
+            goto done;
+        }
+        /* Only BERT's kind is supported: matched verbatim in the raw text. */
+        static const char *const flags[4] = {"normalized", "lstrip", "rstrip", "single_word"};
+        for (int f = 0; f < 4; f++) {
+            int b = json_bool(a, flags[f], path, err);
+            if (b == -2) goto done;
+            if (b == 1) {
+                vkb_fail(err, "%s: added_tokens[%d] (\"%s\"): %s=true is not supported", path, ai,
+                         content->valuestring, flags[f]);
+                goto done;
+            }
+        }
+        if (t->len[v] == 0) {
+            vkb_fail(err, "%s: added_tokens[%d]: empty content", path, ai);
+            goto done;
+        }
+        if (add_added(t, path, v, err)) goto done;
+    }
+    if (tok_finish(t, path, s, 1, err)) goto done;
+    *out = t;
+    t = NULL;
+    rc = 0;
+done:
+    tok_alloc_free(t);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int vkb_tokenizer_from_vocab(const char *vocab, size_t len, int do_lower_case,
+                             int model_max_length, vkb_tokenizer **out, vkb_error *err) {
+    *out = NULL;
+    vkb_tokenizer *t;
+    if (parse_vocab_txt("vocab (memory)", vocab, len, &t, err)) return -1;
+    tok_settings s = {do_lower_case ? 1 : 0, -1, model_max_length >= 2 ? model_max_length : 0, {0}};
+    if (tok_finish(t, "vocab (memory)", &s, 0, err)) { tok_alloc_free(t); return -1; }
+    *out = t;
+    return 0;
+}
+
+int vkb_tokenizer_load(const char *dir, vkb_tokenizer **out, vkb_error *err) {
+    *out = NULL;
+    size_t dl = strlen(dir);
+    char *path = malloc(dl + 32);
+    if (!path) return vkb_fail(err, "%s: out of memory", dir);
+    tok_settings s = {-1, -1, 0, {0}};
+    vkb_tokenizer *t = NULL;
+    int rc = -1, missing;
+
+    snprintf(path, dl + 32, "%s/tokenizer_config.json", dir);
+    if (read_config(path, &s, err)) goto done;
+
+    snprintf(path, dl + 32, "%s/vocab.txt", dir);
+    size_t len;
+    char *buf = read_file(path, &len, &missing);
+    if (buf) {
+        int r = parse_vocab_txt(path, buf, len, &t, err);
+        free(buf);
+        if (r) goto done;
+        if (tok_finish(t, path, &s, 0, err)) goto done;
+    } else if (!missing) {
+        vkb_fail(err, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    } else {
+        snprintf(path, dl + 32, "%s/tokenizer.json", dir);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            vkb_fail(err, "%s: no vocab.txt or tokenizer.json", dir);
+            goto done;
+        }
+        if (parse_tokenizer_json(path, &s, &t, err)) goto done;
+    }
+    *out = t;
+    t = NULL;
+    rc = 0;
+done:
+    tok_alloc_free(t);
+    settings_free(&s);
+    free(path);
+    return rc;
+}
+
+int32_t vkb_token_id(const vkb_tokenizer *t, const char *token) {
+    size_t n = strlen(token);
+    if (n == 0) return -1;
+    return vkb_vocab_find(t, vkb_fnv(VKB_FNV_OFFSET, token, n), token, (uint32_t)n);
+}

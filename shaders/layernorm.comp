@@ -1,0 +1,63 @@
+#version 450
+// layernorm.comp - one workgroup per row: y = LayerNorm(x + r) * g + beta.
+// With -DEMBED the row is gathered instead: x = word[ids[row]] + pos[row % L]
+// (the embedding fused with its LayerNorm).  Two-pass mean/variance, as the
+// CPU reference does, through a shared-memory tree reduction.
+#include "common.glsl"
+layout(local_size_x = 64) in;
+#define WG 64
+
+#ifdef EMBED
+layout(std430, binding = 0) readonly buffer Ids { int ids[]; };
+layout(std430, binding = 1) readonly buffer Word { STYPE word[]; };
+layout(std430, binding = 2) readonly buffer Pos { STYPE pos[]; };
+#else
+layout(std430, binding = 0) readonly buffer X { STYPE x[]; };
+layout(std430, binding = 1) readonly buffer R { STYPE r[]; };
+layout(std430, binding = 2) readonly buffer Unused { STYPE unused_[]; };
+#endif
+layout(std430, binding = 3) readonly buffer G { STYPE g[]; };
+layout(std430, binding = 4) readonly buffer Bt { STYPE beta[]; };
+layout(std430, binding = 5) writeonly buffer Y { STYPE y[]; };
+
+layout(push_constant) uniform PC { uint rows, dim, L; float eps; } pc;
+
+shared float red[WG];
+
+float reduce_sum(float v) {
+    uint t = gl_LocalInvocationID.x;
+    red[t] = v;
+    barrier();
+    for (uint s = WG / 2; s > 0; s >>= 1) {
+        if (t < s) red[t] += red[t + s];
+        barrier();
+    }
+    float total = red[0];
+    barrier(); // red[] is reused by the next reduction
+    return total;
+}
+
+float load(uint row, uint i) {
+#ifdef EMBED
+    uint id = uint(ids[row]);
+    uint p = row % pc.L;
+    return float(word[id * pc.dim + i]) + float(pos[p * pc.dim + i]);
+#else
+    uint o = row * pc.dim + i;
+    return float(x[o]) + float(r[o]);
+#endif
+}
+
+void main() {
+    uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    if (row >= pc.rows) return; // uniform per workgroup
+    uint t = gl_LocalInvocationID.x;
+    float s = 0.0;
+    for (uint i = t; i < pc.dim; i += WG) s += load(row, i);
+    float mean = reduce_sum(s) / float(pc.dim);
+    float v = 0.0;
+    for (uint i = t; i < pc.dim; i += WG) { float d = load(row, i) - mean; v += d * d; }
+    float rstd = inversesqrt(reduce_sum(v) / float(pc.dim) + pc.eps);
+    for (uint i = t; i < pc.dim; i += WG)
+        y[row * pc.dim + i] = STYPE((load(row, i) - mean) * rstd * float(g[i]) + float(beta[i]));
+}

@@ -1,0 +1,67 @@
+/* test_config.c - config.json parsing edge cases beyond the checkpoint tests:
+ * label ordering, HF defaults and nulls, strict id keys, oversized fields. */
+#include "testutil.h"
+#include "config.h"
+#include <string.h>
+
+#define SHAPE "\"dim\": 8, \"n_layers\": 1, \"n_heads\": 2, \"hidden_dim\": 16, " \
+              "\"vocab_size\": 10, \"max_position_embeddings\": 4"
+
+static int parse(const char *json, vkb_config *c, vkb_error *err) {
+    return vkb_config_parse(json, strlen(json), "config.json", c, err);
+}
+
+static void ok(const char *json, const char *what, vkb_config *c) {
+    vkb_error err = {{0}};
+    CHECK(parse(json, c, &err) == 0, "%s: %s", what, err.msg);
+}
+
+static void bad(const char *json, const char *needle) {
+    vkb_config c;
+    vkb_error err = {{0}};
+    int rc = parse(json, &c, &err);
+    CHECK(rc != 0 && strstr(err.msg, needle) && strstr(err.msg, "config.json"), "'%s': got rc %d msg '%s'",
+          json, rc, err.msg);
+    CHECK(c.labels == NULL, "labels left allocated for '%s'", json);
+    if (!rc) vkb_config_free_labels(&c);
+}
+
+int main(void) {
+    vkb_config c;
+    ok("{" SHAPE ", \"id2label\": {\"1\": \"POSITIVE\", \"0\": \"NEGATIVE\"}, "
+       "\"label2id\": {\"NEGATIVE\": 0, \"POSITIVE\": 1}, \"pad_token_id\": 3}", "labels out of order", &c);
+    CHECK(c.n_labels == 2 && !strcmp(c.labels[0], "NEGATIVE") && !strcmp(c.labels[1], "POSITIVE"), "label order");
+    CHECK(c.dim == 8 && c.n_heads == 2 && c.max_pos == 4 && c.pad_token_id == 3, "fields");
+    vkb_config_free_labels(&c);
+    ok("{" SHAPE ", \"pad_token_id\": null, \"activation\": \"gelu\", \"id2label\": {}}  \n", "nulls", &c);
+    CHECK(c.pad_token_id == 0 && c.n_labels == 0 && !c.labels, "defaults");
+
+    bad("{" SHAPE ", \"id2label\": {\"01\": \"A\", \"1\": \"B\"}}", "'01'");
+    bad("{" SHAPE ", \"id2label\": {\"0\": \"A\", \"0\": \"B\"}}", "twice");
+    bad("{" SHAPE ", \"id2label\": {\"0\": 5}}", "id2label");
+    bad("{" SHAPE ", \"id2label\": {\"-1\": \"A\"}}", "'-1'");
+    bad("{" SHAPE ", \"id2label\": [\"A\"]}", "id2label");
+    bad("{" SHAPE ", \"label2id\": {\"A\": 0}, \"id2label\": {\"0\": \"B\"}}", "label2id");
+    bad("{" SHAPE ", \"label2id\": 3}", "label2id");
+    bad("{" SHAPE ", \"activation\": 1}", "activation");
+    bad("{\"dim\": true, \"n_layers\": 1}", "'dim'");
+    bad("{" SHAPE ", \"dim\": 16}", "'dim' appears twice");
+    bad("{" SHAPE "} x", "trailing");
+    bad("{\"dim\": 8, \"n_layers\": 1, \"n_heads\": 0, \"hidden_dim\": 16, \"vocab_size\": 10, "
+        "\"max_position_embeddings\": 4}", "n_heads");
+    bad("{\"dim\": 8, \"n_layers\": 1, \"n_heads\": 16, \"hidden_dim\": 16, \"vocab_size\": 10, "
+        "\"max_position_embeddings\": 4}", "n_heads");
+    bad("{\"dim\": 8, \"n_layers\": 1, \"n_heads\": 2, \"hidden_dim\": 16, \"vocab_size\": 10}",
+        "max_position_embeddings");
+    bad("{\"dim\": 1e300, \"n_layers\": 1}", "'dim'");
+
+    /* A label longer than the limit, and an id2label with too many ids. */
+    char *big = malloc(4000);
+    snprintf(big, 4000, "{" SHAPE ", \"id2label\": {\"0\": \"%02000d\"}}", 7);
+    bad(big, "id2label");
+    free(big);
+    /* NUL bytes inside the text are refused rather than silently cut. */
+    vkb_error err;
+    CHECK(vkb_config_parse("{}\0{}", 5, "config.json", &c, &err) != 0 && strstr(err.msg, "NUL"), "NUL: %s", err.msg);
+    return vkb_test_done("test_config");
+}

@@ -1,0 +1,244 @@
+/* test_cpu_forward.c - the CPU reference forward pass against PyTorch.
+ *
+ * For each committed checkpoint under tests/data/ (written by
+ * tools/make_checkpoint.py; reference.json by tools/reference_logits.py, an
+ * independent float64 PyTorch implementation), the CPU backend must give:
+ *  - logits (or, for the base model, the last hidden state) within 1e-4 of
+ *    the reference in fp32 and within 1e-6 in fp64-accumulation mode;
+ *  - the same logits for a padded batch as for each sequence run alone;
+ *  - hidden states whose last layer, first token, through the head,
+ *    reproduces the logits; and the same logits whether or not hidden
+ *    states are captured;
+ *  - errors (not crashes) for bad lens, out-of-vocabulary ids, L > max_pos,
+ *    and logits requested from a base model. */
+#include "testutil.h"
+#include "backend.h"
+#include "cpu_ops.h"
+#include "model.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+#define TOL_FP32 1e-4
+#define TOL_FP64 1e-6
+
+typedef struct {
+    int B, L;
+    int32_t *ids, *lens;
+    double *ref; /* logits [B*n_labels] or last hidden state [B*L*dim] */
+    size_t n_ref;
+} ref_batch;
+
+static int32_t *int_array(const cJSON *a, size_t want) {
+    REQUIRE(cJSON_IsArray(a) && (size_t)cJSON_GetArraySize(a) == want, "bad int array");
+    int32_t *v = malloc(want * sizeof *v);
+    REQUIRE(v, "out of memory");
+    size_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) v[i++] = (int32_t)e->valuedouble;
+    return v;
+}
+
+static int load_refs(const char *dir, const char *key, ref_batch **out) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/reference.json", dir);
+    char *text = vkb_test_read_file(path, NULL);
+    REQUIRE(text, "cannot read %s", path);
+    cJSON *root = cJSON_Parse(text);
+    REQUIRE(root, "invalid JSON in %s", path);
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "batches");
+    int n = cJSON_GetArraySize(bs);
+    REQUIRE(n > 0, "%s: no batches", path);
+    ref_batch *r = calloc((size_t)n, sizeof *r);
+    REQUIRE(r, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const cJSON *b = cJSON_GetArrayItem(bs, i);
+        r[i].B = cJSON_GetObjectItemCaseSensitive(b, "B")->valueint;
+        r[i].L = cJSON_GetObjectItemCaseSensitive(b, "L")->valueint;
+        r[i].ids = int_array(cJSON_GetObjectItemCaseSensitive(b, "ids"), (size_t)r[i].B * r[i].L);
+        r[i].lens = int_array(cJSON_GetObjectItemCaseSensitive(b, "lens"), (size_t)r[i].B);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, key);
+        REQUIRE(cJSON_IsArray(y), "%s: batch %d has no %s", path, i, key);
+        r[i].n_ref = (size_t)cJSON_GetArraySize(y);
+        r[i].ref = malloc(r[i].n_ref * sizeof(double));
+        REQUIRE(r[i].ref, "out of memory");
+        size_t j = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, y) r[i].ref[j++] = e->valuedouble;
+    }
+    cJSON_Delete(root);
+    free(text);
+    *out = r;
+    return n;
+}
+
+static double max_abs(const float *a, const double *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (!(e <= m)) m = e;
+    }
+    return m;
+}
+
+static double max_abs_f(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (!(e <= m)) m = e;
+    }
+    return m;
+}
+
+static float *tensor_f32(const vkb_tensor *t) {
+    float *x = malloc((size_t)t->numel * sizeof *x);
+    REQUIRE(x, "out of memory");
+    vkb_tensor_to_f32(t, x);
+    return x;
+}
+
+static void check_model(const char *name) {
+    char dir[256];
+    snprintf(dir, sizeof dir, "data/%s", name);
+    vkb_model *m = NULL;
+    vkb_error err = {{0}};
+    REQUIRE(vkb_model_load(dir, &m, &err) == 0, "%s: %s", dir, err.msg);
+    const vkb_config *c = vkb_model_config(m);
+    int head = m->w.has_head, D = c->dim, NL = c->n_labels;
+    CHECK(head == (c->n_labels > 0), "%s: has_head %d but %d labels", name, head, NL);
+    ref_batch *rb;
+    int nb = load_refs(dir, head ? "logits" : "last_hidden_state", &rb);
+
+    for (int fp64 = 0; fp64 <= 1; fp64++) {
+        double tol = fp64 ? TOL_FP64 : TOL_FP32;
+        vkb_backend_opts o = {.device = "cpu", .threads = 2, .fp64_accum = fp64,
+                              .max_tokens = 64}; /* small: forces buffer growth */
+        vkb_backend *be = NULL;
+        REQUIRE(vkb_backend_create(m, &o, &be, &err) == 0, "%s: %s", name, err.msg);
+        CHECK(strstr(vkb_backend_device(be), "CPU") != NULL, "device '%s'", vkb_backend_device(be));
+        double worst = 0;
+        for (int i = 0; i < nb; i++) {
+            ref_batch *r = &rb[i];
+            int B = r->B, L = r->L;
+            size_t stage = (size_t)B * L * D;
+            float *hidden = malloc((size_t)(c->n_layers + 1) * stage * sizeof(float));
+            float *logits = malloc((size_t)B * (NL > 0 ? NL : 1) * sizeof(float));
+            REQUIRE(hidden && logits, "out of memory");
+            vkb_batch bt = {B, L, r->ids, r->lens};
+            vkb_outputs out = {head ? logits : NULL, hidden};
+            REQUIRE(vkb_forward(be, &bt, &out, &err) == 0, "%s batch %d: %s", name, i, err.msg);
+            const float *got = head ? logits : hidden + (size_t)c->n_layers * stage;
+            size_t n = head ? (size_t)B * NL : stage;
+            CHECK(r->n_ref == n, "%s batch %d: reference has %zu values, expected %zu", name, i,
+                  r->n_ref, n);
+            double e = max_abs(got, r->ref, n < r->n_ref ? n : r->n_ref);
+            if (e > worst) worst = e;
+            CHECK(e <= tol, "%s fp64=%d batch %d (B=%d L=%d): max |diff| %g > %g", name, fp64, i,
+                  B, L, e, tol);
+
+            /* Each sequence alone, unpadded, gives the same output as in the
+             * padded batch (valid positions only for hidden states). */
+            for (int b = 0; b < B; b++) {
+                int n1 = r->lens[b];
+                float *h1 = malloc((size_t)(c->n_layers + 1) * n1 * D * sizeof(float));
+                float l1[16];
+                REQUIRE(h1 && NL <= 16, "out of memory");
+                vkb_batch one = {1, n1, r->ids + (size_t)b * L, &n1};
+                vkb_outputs o1 = {head ? l1 : NULL, h1};
+                REQUIRE(vkb_forward(be, &one, &o1, &err) == 0, "%s: %s", name, err.msg);
+                double d;
+                if (head) d = max_abs_f(l1, logits + (size_t)b * NL, (size_t)NL);
+                else d = max_abs_f(h1 + (size_t)c->n_layers * n1 * D,
+                                   hidden + (size_t)c->n_layers * stage + (size_t)b * L * D,
+                                   (size_t)n1 * D);
+                /* fp64 mode computes every row the same way whatever the
+                 * batch, so it must match exactly; fp32 goes through BLAS,
+                 * whose blocking depends on the matrix size. */
+                CHECK(fp64 ? d == 0 : d <= 1e-5, "%s fp64=%d batch %d seq %d alone differs by %g",
+                      name, fp64, i, b, d);
+                free(h1);
+            }
+
+            if (head) {
+                /* Hidden capture: the last layer's first tokens through the
+                 * head reproduce the logits, and capturing changes nothing. */
+                float *pw = tensor_f32(&m->w.pre_w), *pb = tensor_f32(&m->w.pre_b);
+                float *cw = tensor_f32(&m->w.cls_w), *cb = tensor_f32(&m->w.cls_b);
+                float *first = malloc((size_t)B * D * sizeof(float)), *mid = malloc((size_t)B * D * sizeof(float));
+                float *l2 = malloc((size_t)B * NL * sizeof(float));
+                REQUIRE(first && mid && l2, "out of memory");
+                for (int b = 0; b < B; b++)
+                    memcpy(first + (size_t)b * D,
+                           hidden + (size_t)c->n_layers * stage + (size_t)b * L * D,
+                           (size_t)D * sizeof(float));
+                vkb_cpu_linear(first, pw, pb, mid, B, D, D, VKB_ACT_RELU, fp64, 1);
+                vkb_cpu_linear(mid, cw, cb, l2, B, NL, D, VKB_ACT_NONE, fp64, 1);
+                CHECK(max_abs_f(l2, logits, (size_t)B * NL) <= 1e-6,
+                      "%s batch %d: head(hidden) differs from logits by %g", name, i,
+                      max_abs_f(l2, logits, (size_t)B * NL));
+                vkb_outputs only = {l2, NULL};
+                REQUIRE(vkb_forward(be, &bt, &only, &err) == 0, "%s: %s", name, err.msg);
+                CHECK(memcmp(l2, logits, (size_t)B * NL * sizeof(float)) == 0,
+                      "%s batch %d: logits differ when hidden states are not captured", name, i);
+                free(pw); free(pb); free(cw); free(cb); free(first); free(mid); free(l2);
+            } else {
+                vkb_outputs bad = {logits, NULL};
+                CHECK(vkb_forward(be, &bt, &bad, &err) != 0,
+                      "%s: logits from a base model must be an error", name);
+            }
+            free(hidden);
+            free(logits);
+        }
+        printf("%s %s: max |diff| vs PyTorch float64 = %.3g (%s)\n", name, fp64 ? "fp64" : "fp32",
+               worst, vkb_backend_device(be));
+
+        /* Malformed batches are errors naming the problem. */
+        int32_t ids[4] = {2, 5, 3, 0}, lens0 = 0, lens5 = 5, lens3 = 3;
+        vkb_batch bad = {1, 4, ids, &lens0};
+        vkb_outputs none = {NULL, NULL};
+        CHECK(vkb_forward(be, &bad, &none, &err) != 0 && strstr(err.msg, "lens"),
+              "lens 0 accepted (%s)", err.msg);
+        bad.lens = &lens5;
+        CHECK(vkb_forward(be, &bad, &none, &err) != 0, "lens > L accepted");
+        bad.lens = &lens3;
+        ids[1] = c->vocab_size;
+        CHECK(vkb_forward(be, &bad, &none, &err) != 0 && strstr(err.msg, "vocab"),
+              "out-of-vocabulary id accepted (%s)", err.msg);
+        ids[1] = -1;
+        CHECK(vkb_forward(be, &bad, &none, &err) != 0, "negative id accepted");
+        int32_t *big = calloc((size_t)c->max_pos + 1, sizeof *big);
+        int32_t bl = 1;
+        vkb_batch toolong = {1, c->max_pos + 1, big, &bl};
+        CHECK(vkb_forward(be, &toolong, &none, &err) != 0, "L > max_pos accepted");
+        free(big);
+        vkb_backend_free(be);
+    }
+
+    /* The thread count does not change fp64 results. */
+    if (head) {
+        ref_batch *r = &rb[0];
+        float a[64], b[64];
+        REQUIRE(r->B * NL <= 64, "batch too large for the buffer");
+        for (int th = 1; th <= 3; th += 2) {
+            vkb_backend_opts o = {.device = "cpu", .threads = th, .fp64_accum = 1};
+            vkb_backend *be;
+            REQUIRE(vkb_backend_create(m, &o, &be, &err) == 0, "%s", err.msg);
+            vkb_batch bt = {r->B, r->L, r->ids, r->lens};
+            vkb_outputs out = {th == 1 ? a : b, NULL};
+            REQUIRE(vkb_forward(be, &bt, &out, &err) == 0, "%s", err.msg);
+            vkb_backend_free(be);
+        }
+        CHECK(memcmp(a, b, (size_t)r->B * NL * sizeof(float)) == 0,
+              "%s: fp64 logits differ between 1 and 3 threads", name);
+    }
+
+    for (int i = 0; i < nb; i++) { free(rb[i].ids); free(rb[i].lens); free(rb[i].ref); }
+    free(rb);
+    vkb_model_free(m);
+}
+
+int main(void) {
+    const char *models[] = {"tiny-f32", "odd-f16", "tiny-bf16", "base-f32"};
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) check_model(models[i]);
+    return vkb_test_done("test_cpu_forward");
+}

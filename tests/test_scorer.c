@@ -1,0 +1,236 @@
+/* test_scorer.c - the batch scorer (host/scorer.c) against a fake backend
+ * whose logits are a known function of each sequence, so that ordering,
+ * batching, padding, truncation, out-of-memory retries, cancellation and
+ * error propagation can all be checked without a real model. */
+#include "testutil.h"
+#include "backend.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fake {
+    vkb_backend base;
+    vkb_model model;
+    int oom_above;     /* fail with "out of device memory" when B*L exceeds this */
+    int fail_at_call;  /* fail (not OOM) on this forward call, 1-based; 0 = never */
+    int calls, max_bl, bad_padding;
+} fake;
+
+/* logits[0] = sum of valid ids, logits[1] = length */
+static int fake_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
+    fake *f = (fake *)self;
+    f->calls++;
+    if (f->fail_at_call && f->calls == f->fail_at_call) {
+        snprintf(err->msg, sizeof err->msg, "device lost (simulated)");
+        return -1;
+    }
+    if (f->oom_above && b->B * b->L > f->oom_above) {
+        snprintf(err->msg, sizeof err->msg, "vkCreateBuffer: out of device memory (simulated)");
+        return -1;
+    }
+    if (b->B * b->L > f->max_bl) f->max_bl = b->B * b->L;
+    for (int i = 0; i < b->B; i++) {
+        double s = 0;
+        if (b->lens[i] > b->L || b->lens[i] < 1) f->bad_padding++;
+        for (int p = 0; p < b->L; p++) {
+            int32_t id = b->ids[i * b->L + p];
+            if (p < b->lens[i]) s += id;
+            else if (id != f->model.cfg.pad_token_id) f->bad_padding++;
+        }
+        out->logits[i * 2] = (float)s;
+        out->logits[i * 2 + 1] = (float)b->lens[i];
+    }
+    return 0;
+}
+static void fake_destroy(vkb_backend *self) { (void)self; }
+
+static void fake_init(fake *f) {
+    memset(f, 0, sizeof *f);
+    f->model.cfg.n_labels = 2;
+    f->model.cfg.max_pos = 512;
+    f->model.cfg.vocab_size = 1000;
+    f->model.cfg.pad_token_id = 0;
+    f->base.forward = fake_forward;
+    f->base.destroy = fake_destroy;
+    f->base.model = &f->model;
+}
+
+#define N 3000
+typedef struct seqs {
+    int32_t *ids[N];
+    int n[N];
+} seqs;
+
+static uint64_t rng = 12345;
+static int rnd(int lo, int hi) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return lo + (int)((rng >> 33) % (uint64_t)(hi - lo + 1));
+}
+
+typedef struct sink {
+    const seqs *q;
+    int max_len;
+    uint64_t next;      /* expected next index */
+    int delivered, wrong, skipped, stop_after;
+    float sum0[N];      /* logits[0] as delivered, by index */
+} sink;
+
+static int on_score(void *ctx, const vkb_score *r) {
+    sink *k = ctx;
+    if (r->index != k->next) k->wrong++;
+    if ((uintptr_t)r->user != r->index + 1) k->wrong++;
+    k->next = r->index + 1;
+    k->delivered++;
+    if (!r->logits) {
+        k->skipped++;
+    } else if (k->q && r->index < N) {
+        int i = (int)r->index, n = k->q->n[i], m = n > k->max_len ? k->max_len : n;
+        double s = 0;
+        for (int p = 0; p < m; p++) s += k->q->ids[i][p];
+        if (r->logits[0] != (float)s || r->logits[1] != (float)m || r->n_tokens != m ||
+            r->truncated != (n > m))
+            k->wrong++;
+        k->sum0[i] = r->logits[0];
+    }
+    return k->stop_after && k->delivered >= k->stop_after;
+}
+
+static int notes;
+static void on_note(void *ctx, const char *msg) {
+    (void)ctx;
+    if (strstr(msg, "out of device memory") && strstr(msg, "token budget")) notes++;
+}
+
+static void run(fake *f, const seqs *q, vkb_scorer_opts *o, sink *k, int skip_every,
+                vkb_scorer_stats *st, int expect_fail) {
+    vkb_scorer *s;
+    vkb_error e = {{0}};
+    REQUIRE(vkb_scorer_create(&f->base, o, on_score, k, &s, &e) == 0, "%s", e.msg);
+    k->max_len = vkb_scorer_max_len(s);
+    for (int i = 0; i < N; i++) {
+        int rc = skip_every && i % skip_every == 3
+                     ? vkb_scorer_add_skip(s, (void *)(uintptr_t)(i + 1), &e)
+                     : vkb_scorer_add_ids(s, q->ids[i], q->n[i], (void *)(uintptr_t)(i + 1), &e);
+        if (rc) break; /* stopped early (cancel / failure) */
+    }
+    int rc = vkb_scorer_finish(s, &e);
+    CHECK((rc != 0) == (expect_fail != 0), "finish rc %d (%s)", rc, e.msg);
+    if (expect_fail) CHECK(strstr(e.msg, "device lost") != NULL, "error: %s", e.msg);
+    vkb_scorer_get_stats(s, st);
+    vkb_scorer_free(s);
+}
+
+int main(void) {
+    static seqs q;
+    for (int i = 0; i < N; i++) {
+        /* mostly short, some long (truncated at 128 below) */
+        q.n[i] = rnd(0, 9) == 0 ? rnd(100, 400) : rnd(2, 60);
+        q.ids[i] = malloc(sizeof(int32_t) * (size_t)q.n[i]);
+        for (int p = 0; p < q.n[i]; p++) q.ids[i][p] = rnd(1, 999);
+    }
+    fake f;
+    static sink k1, k2;
+    vkb_scorer_stats s1, s2;
+
+    /* 1. sorted, several windows, two tokenizer threads: order and values */
+    fake_init(&f);
+    vkb_scorer_opts o = {.max_len = 128, .batch_tokens = 1024, .window = 256, .threads = 2};
+    k1.q = &q;
+    run(&f, &q, &o, &k1, 0, &s1, 0);
+    CHECK(k1.delivered == N && k1.wrong == 0, "delivered %d wrong %d", k1.delivered, k1.wrong);
+    CHECK(f.max_bl <= 1024, "batch of %d tokens exceeds the budget", f.max_bl);
+    CHECK(f.bad_padding == 0, "padding errors %d", f.bad_padding);
+    CHECK(s1.items == N && s1.padded_tokens >= s1.real_tokens, "stats");
+
+    /* 2. no grouping: identical results, more padding */
+    fake_init(&f);
+    o.no_sort = 1;
+    k2.q = &q;
+    run(&f, &q, &o, &k2, 0, &s2, 0);
+    CHECK(k2.delivered == N && k2.wrong == 0, "no-sort delivered %d wrong %d", k2.delivered, k2.wrong);
+    CHECK(memcmp(k1.sum0, k2.sum0, sizeof k1.sum0) == 0, "no-sort results differ");
+    CHECK(s1.real_tokens == s2.real_tokens, "real tokens differ");
+    CHECK(s2.padded_tokens > s1.padded_tokens, "grouping saved nothing: %llu vs %llu",
+          (unsigned long long)s1.padded_tokens, (unsigned long long)s2.padded_tokens);
+    printf("padding overhead: sorted %.3f, unsorted %.3f\n",
+           (double)s1.padded_tokens / (double)s1.real_tokens,
+           (double)s2.padded_tokens / (double)s2.real_tokens);
+    o.no_sort = 0;
+
+    /* 3. placeholders are delivered in place with NULL logits */
+    static sink k3;
+    fake_init(&f);
+    k3.q = &q;
+    run(&f, &q, &o, &k3, 7, &s1, 0);
+    CHECK(k3.delivered == N && k3.wrong == 0, "skip: delivered %d wrong %d", k3.delivered, k3.wrong);
+    CHECK(k3.skipped == (N + 3) / 7, "skipped %d", k3.skipped);
+
+    /* 4. out of device memory above 300 tokens: budget halves, all scored */
+    static sink k4;
+    fake_init(&f);
+    f.oom_above = 300;
+    o.note = on_note;
+    k4.q = &q;
+    run(&f, &q, &o, &k4, 0, &s1, 0);
+    CHECK(k4.delivered == N && k4.wrong == 0, "oom: delivered %d wrong %d", k4.delivered, k4.wrong);
+    CHECK(notes >= 1 && s1.batch_tokens <= 300, "notes %d budget %d", notes, s1.batch_tokens);
+    o.note = NULL;
+
+    /* 5. the callback stops the run: nothing is delivered afterwards */
+    static sink k5;
+    fake_init(&f);
+    k5.q = &q;
+    k5.stop_after = 10;
+    run(&f, &q, &o, &k5, 0, &s1, 0);
+    CHECK(k5.delivered == 10 && k5.wrong == 0, "stop: delivered %d", k5.delivered);
+
+    /* 6. a forward error (not OOM) fails finish with the backend's message */
+    static sink k6;
+    fake_init(&f);
+    f.fail_at_call = 3;
+    k6.q = &q;
+    run(&f, &q, &o, &k6, 0, &s1, 1);
+    CHECK(k6.wrong == 0, "fail: wrong %d", k6.wrong);
+
+    /* 7. the interrupt flag stops the scorer */
+    {
+        static sink k7;
+        volatile int intr = 0;
+        fake_init(&f);
+        vkb_scorer_opts oi = o;
+        oi.interrupt = &intr;
+        vkb_scorer *s;
+        vkb_error e = {{0}};
+        k7.q = &q;
+        REQUIRE(vkb_scorer_create(&f.base, &oi, on_score, &k7, &s, &e) == 0, "%s", e.msg);
+        k7.max_len = vkb_scorer_max_len(s);
+        for (int i = 0; i < 100; i++)
+            vkb_scorer_add_ids(s, q.ids[i], q.n[i], (void *)(uintptr_t)(i + 1), &e);
+        intr = 1;
+        int rc = vkb_scorer_add_ids(s, q.ids[100], q.n[100], (void *)101, &e);
+        CHECK(rc != 0, "add after interrupt succeeded");
+        vkb_scorer_finish(s, &e);
+        CHECK(k7.delivered == 0 && k7.wrong == 0, "interrupt: delivered %d", k7.delivered);
+        vkb_scorer_free(s);
+    }
+
+    /* 8. an empty run, text without a tokenizer, bad ids */
+    {
+        fake_init(&f);
+        vkb_scorer *s;
+        vkb_error e = {{0}};
+        static sink k8;
+        REQUIRE(vkb_scorer_create(&f.base, NULL, on_score, &k8, &s, &e) == 0, "%s", e.msg);
+        CHECK(vkb_scorer_add_text(s, "hello", 5, NULL, &e) != 0 && strstr(e.msg, "tokenizer"),
+              "text without tokenizer: %s", e.msg);
+        int32_t bad[3] = {1, 5000, 2};
+        CHECK(vkb_scorer_add_ids(s, bad, 3, NULL, &e) != 0 && strstr(e.msg, "5000"),
+              "bad id: %s", e.msg);
+        CHECK(vkb_scorer_finish(s, &e) == 0 && k8.delivered == 0, "empty run");
+        vkb_scorer_free(s);
+        f.model.cfg.n_labels = 0;
+        CHECK(vkb_scorer_create(&f.base, NULL, on_score, &k8, &s, &e) != 0 &&
+              strstr(e.msg, "classifier"), "no head: %s", e.msg);
+    }
+    for (int i = 0; i < N; i++) free(q.ids[i]);
+    return vkb_test_done("test_scorer");
+}
