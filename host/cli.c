@@ -125,7 +125,7 @@ int cli_label_index(const vkb_config *c, const char *label) {
 
 static int is_model_dir(const char *d) {
     char p[PATH_MAX + 32];
-    snprintf(p, sizeof p, "%s/config.json", d);
+    if (snprintf(p, sizeof p, "%s/config.json", d) >= (int)sizeof p) return 0;
     return access(p, R_OK) == 0;
 }
 
@@ -383,7 +383,7 @@ int main(int argc, char **argv) {
     int idx = 0, ch;
     optind = 2;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+m:d:o:qh", long_opts, &idx)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:d:o:qh", long_opts, &idx)) != -1) {
         const char *name = NULL;
         for (const struct option *lo = long_opts; lo->name; lo++)
             if (lo->val == ch) name = lo->name;

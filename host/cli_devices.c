@@ -1,9 +1,24 @@
-/* cli_devices.c - `vkbert devices`: the Vulkan devices and the features
- * vkbert uses.  Waits for the Vulkan runtime's device listing. */
+/* cli_devices.c - `vkbert devices [--json]`: the Vulkan devices (index N
+ * is what --device gpu:N selects) and the features vkbert uses, from the
+ * library's vkb_devices_report(). */
 #include "cli.h"
+#include <stdlib.h>
+#include <string.h>
 
 int cli_devices(cli_opts *o) {
-    (void)o;
-    fprintf(stderr, "vkbert devices: not available in this build yet\n");
-    return CLI_FAILED;
+    char *out = NULL;
+    vkb_error e = {{0}};
+    if (o->nargs) {
+        fprintf(stderr, "vkbert devices: unexpected argument '%s'\n", o->args[0]);
+        return CLI_USAGE;
+    }
+    if (vkb_devices_report(o->json, &out, &e)) {
+        fprintf(stderr, "vkbert devices: %s\n", e.msg);
+        return CLI_FAILED;
+    }
+    size_t n = strlen(out);
+    int rc = cli_write_all(1, out, n) == 0 ? CLI_OK : CLI_FAILED;
+    if (rc == CLI_OK && n && out[n - 1] != '\n') rc = cli_write_all(1, "\n", 1) ? CLI_FAILED : CLI_OK;
+    free(out);
+    return rc;
 }

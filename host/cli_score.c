@@ -150,6 +150,8 @@ static int on_result(void *ctx, const vkb_score *s) {
     return 0;
 }
 
+static void drop_user(void *user) { free_user(user); }
+
 static void on_note(void *ctx, const char *msg) {
     (void)ctx;
     fprintf(stderr, "\nvkbert: note: %s\n", msg);
@@ -221,6 +223,7 @@ int cli_score(cli_opts *o) {
     so.threads = o->threads ? o->threads : (ncpu > 2 ? (int)(ncpu / 2 > 8 ? 8 : ncpu / 2) : 1);
     so.note = on_note;
     so.interrupt = cli_interrupt_flag();
+    so.drop_user = drop_user;
     vkb_scorer *s = NULL;
     if (vkb_scorer_create(be, &so, on_result, &c, &s, &e)) {
         fprintf(stderr, "vkbert score: %s\n", e.msg);

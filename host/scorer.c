@@ -50,6 +50,7 @@ struct vkb_scorer {
     void *ctx;
     void (*note)(void *ctx, const char *msg);
     const volatile int *interrupt;
+    void (*drop_user)(void *user);
 
     window *cur;               /* being filled by the caller */
     uint64_t next_index, next_wid;
@@ -79,9 +80,15 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void free_window(window *w) {
+/* Items from index `delivered` on were never handed to the callback: their
+ * user pointers go to drop_user. */
+static void free_window_from(vkb_scorer *s, window *w, int delivered) {
     if (!w) return;
-    for (int i = 0; i < w->n; i++) { free(w->it[i].text); free(w->it[i].ids); }
+    for (int i = 0; i < w->n; i++) {
+        free(w->it[i].text);
+        free(w->it[i].ids);
+        if (i >= delivered && s->drop_user) s->drop_user(w->it[i].user);
+    }
     free(w->it);
     free(w);
 }
@@ -148,7 +155,7 @@ static void *tok_main(void *arg) {
             if (!x->skip && !x->has_ids) rc = tokenize_item(s, x, &e);
         }
         pthread_mutex_lock(&s->mu);
-        if (rc) { free_window(w); s->inflight--; fail_locked(s, &e); break; }
+        if (rc) { free_window_from(s, w, 0); s->inflight--; fail_locked(s, &e); break; }
         w->next = s->ready;
         s->ready = w;
         pthread_cond_broadcast(&s->cv);
@@ -172,7 +179,7 @@ static int is_oom(const char *msg) {
            strstr(msg, "out of memory") || strstr(msg, "OUT_OF_HOST_MEMORY");
 }
 
-static int run_window(vkb_scorer *s, window *w, vkb_error *err) {
+static int run_window(vkb_scorer *s, window *w, int *delivered, vkb_error *err) {
     int nl = s->n_labels, m = 0;
     len_idx *order = malloc(sizeof(len_idx) * (size_t)(w->n ? w->n : 1));
     float *logits = malloc(sizeof(float) * (size_t)nl * (size_t)(w->n ? w->n : 1));
@@ -260,6 +267,7 @@ static int run_window(vkb_scorer *s, window *w, vkb_error *err) {
             const item *x = &w->it[i];
             vkb_score r = {w->base + (uint64_t)i, x->user,
                            x->skip ? NULL : logits + (size_t)i * nl, nl, x->n, x->truncated};
+            *delivered = i + 1;
             if (s->fn && s->fn(s->ctx, &r)) {
                 pthread_mutex_lock(&s->mu);
                 s->stop = 1;
@@ -289,8 +297,9 @@ static void *run_main(void *arg) {
         if (!w) break;
         pthread_mutex_unlock(&s->mu);
         vkb_error e = {{0}};
-        int rc = run_window(s, w, &e);
-        free_window(w);
+        int delivered = 0;
+        int rc = run_window(s, w, &delivered, &e);
+        free_window_from(s, w, delivered);
         pthread_mutex_lock(&s->mu);
         s->next_run++;
         s->inflight--;
@@ -338,6 +347,7 @@ int vkb_scorer_create(vkb_backend *be, const vkb_scorer_opts *opts, vkb_score_fn
     s->ctx = ctx;
     s->note = opts->note;
     s->interrupt = opts->interrupt;
+    s->drop_user = opts->drop_user;
     s->max_inflight = s->nthreads + 2;
     s->st.batch_tokens = s->budget;
     s->bcap_tokens = s->budget;
@@ -392,7 +402,7 @@ static int dispatch(vkb_scorer *s, vkb_error *err) {
     if (s->stop || s->closing) {
         int rc = state_error(s, err);
         pthread_mutex_unlock(&s->mu);
-        free_window(w);
+        free_window_from(s, w, 0);
         return rc;
     }
     w->id = s->next_wid++;
@@ -435,7 +445,13 @@ static item *new_item(vkb_scorer *s, vkb_error *err) {
 static int commit_item(vkb_scorer *s, vkb_error *err) {
     s->cur->n++;
     s->next_index++;
-    if (s->cur->n >= s->wcap) return dispatch(s, err);
+    /* The item is taken either way: if the pipeline has stopped, dispatch
+     * drops the window (drop_user) and the next add reports the stop. */
+    if (s->cur->n >= s->wcap) {
+        vkb_error e;
+        dispatch(s, &e);
+    }
+    (void)err;
     return 0;
 }
 
@@ -497,7 +513,7 @@ int vkb_scorer_finish(vkb_scorer *s, vkb_error *err) {
         vkb_error e = {{0}};
         dispatch(s, &e); /* a failure is reported below from s->ferr */
     } else {
-        free_window(s->cur);
+        free_window_from(s, s->cur, 0);
         s->cur = NULL;
     }
     join_all(s);
@@ -527,9 +543,9 @@ void vkb_scorer_free(vkb_scorer *s) {
         vkb_scorer_cancel(s);
         join_all(s);
     }
-    free_window(s->cur);
-    for (window *w = s->pend_head, *n; w; w = n) { n = w->next; free_window(w); }
-    for (window *w = s->ready, *n; w; w = n) { n = w->next; free_window(w); }
+    free_window_from(s, s->cur, 0);
+    for (window *w = s->pend_head, *n; w; w = n) { n = w->next; free_window_from(s, w, 0); }
+    for (window *w = s->ready, *n; w; w = n) { n = w->next; free_window_from(s, w, 0); }
     if (s->inited) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);

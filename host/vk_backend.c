@@ -38,6 +38,7 @@ typedef struct vk_backend {
     vkb_vk_ctx *c;
     vkb_vk_kernels k;
     int f16, variant;
+    char gemm_note[160];          /* coopmat: why it is not used (vk_coopmat.c) */
     size_t es;                    /* bytes per stored value */
     int T, max_len;               /* token budget, longest sequence */
     int D, NL, nh, hd, hid, vocab, nlab, has_head;
@@ -169,6 +170,7 @@ static int make_gemm(vk_backend *be, gemm_op *g, const vkb_vk_buffer *A, VkBuffe
                      vkb_error *err) {
     g->variant = be->variant == VKB_GEMM_TEXEL && vkb_vk_texel_ok(K, lda) && va
                  ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
+    if (be->variant == VKB_GEMM_COOPMAT) g->variant = VKB_GEMM_COOPMAT; /* any K, lda */
     if (g->variant == VKB_GEMM_TEXEL && !W->view &&
         vkb_vk_view_create(be->c, be->w.buf, W->off, W->bytes, be->f16, &W->view, err))
         return -1;
@@ -224,7 +226,8 @@ static void rec_gemm(vk_backend *be, VkCommandBuffer cmd, const gemm_op *g, int 
     vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)lda, (uint32_t)ldy, (uint32_t)act};
     uint32_t gr[3];
     vkb_vk_gemm_groups(g->variant, M, N, gr);
-    vkb_vk_dispatch(be->c, cmd, g->variant == VKB_GEMM_TEXEL ? &be->k.gemm_texel : &be->k.gemm_tiled,
+    const vkb_vk_pipe *cp = g->variant == VKB_GEMM_COOPMAT ? vkb_vk_coopmat_pipe(&be->k, M, N) : NULL;
+    vkb_vk_dispatch(be->c, cmd, cp ? cp : g->variant == VKB_GEMM_TEXEL ? &be->k.gemm_texel : &be->k.gemm_tiled,
                     g->set, &pc, gr[0], gr[1], gr[2]);
     vkb_vk_barrier(be->c, cmd);
 }
@@ -437,6 +440,9 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
      * (no real shared memory, wide SIMD across invocations), shared-memory
      * tiles everywhere else. */
     be->variant = c->is_cpu ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
+    /* coopmat on devices that can (vk_coopmat.c), or what VKB_GEMM forces */
+    int gemm_forced = 0;
+    if (vkb_vk_gemm_choose(c, be->f16, &be->variant, &gemm_forced, err)) { vk_destroy(&be->base); return -1; }
 
     /* Token budget: the widest activation ([T, max(hidden, 3*dim)]) must fit
      * one storage-buffer descriptor (and a texel view). */
@@ -458,6 +464,8 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     }
     size_t T = (size_t)be->T, D = (size_t)be->D, es = be->es;
     int rc = vkb_vk_kernels_create(c, be->f16, be->hd, &be->k, err);
+    rc = rc || vkb_vk_gemm_confirm(c, &be->k, gemm_forced, &be->variant, be->gemm_note,
+                                   sizeof be->gemm_note, err); /* coopmat self-test */
     rc = rc || upload_weights(be, m, err);
     rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "X", &be->X, err);
     rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "X1", &be->X1, err);
@@ -473,9 +481,9 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     rc = rc || make_sets(be, err);
     rc = rc || vkb_vk_ctx_check_validation(c, err);
     if (rc) { vk_destroy(&be->base); return -1; }
-    snprintf(be->base.device, sizeof be->base.device, "%.180s (Vulkan, %s, %s GEMM)",
-             c->props.deviceName, be->f16 ? "fp16" : "fp32",
-             be->variant == VKB_GEMM_TEXEL ? "texel" : "tiled");
+    snprintf(be->base.device, sizeof be->base.device, "%.100s (Vulkan, %s, %s GEMM%s%.120s)",
+             c->props.deviceName, be->f16 ? "fp16" : "fp32", vkb_vk_gemm_name(be->variant),
+             be->gemm_note[0] ? "; " : "", be->gemm_note);
     *out = &be->base;
     return 0;
 }

@@ -273,6 +273,9 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
     uint32_t n_ext = 0;
     VkExtensionProperties *ext = vkb_vk_query_features(c->pdev, &c->feat, &n_ext);
     free(ext);
+    /* coopmat (vk_coopmat.c): decided here because it changes what the
+     * device is created with */
+    c->coop_ok = vkb_vk_coopmat_probe(c->pdev, &c->feat, c->coop_why, sizeof c->coop_why);
 
     uint32_t nq = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(c->pdev, &nq, NULL);
@@ -304,7 +307,34 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
                                     .pNext = &s16};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f2,
                               .queueCreateInfoCount = 1, .pQueueCreateInfos = &qci};
+    /* coopmat GEMM (vk_coopmat.c): the NV extension and what its SPIR-V
+     * declares (Float16, VulkanMemoryModel), only on devices that passed
+     * vkb_vk_coopmat_probe (which checked all of it is supported). */
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_f = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+        .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceShaderFloat16Int8Features coop_h = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+        .pNext = &coop_f, .shaderFloat16 = VK_TRUE};
+    VkPhysicalDeviceVulkanMemoryModelFeatures coop_m = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
+        .pNext = &coop_h, .vulkanMemoryModel = VK_TRUE};
+    const char *coop_ext[1] = {"VK_NV_cooperative_matrix"};
+    if (c->coop_ok) {
+        s16.pNext = &coop_m;
+        dci.enabledExtensionCount = 1;
+        dci.ppEnabledExtensionNames = coop_ext;
+    }
     VkResult r = vkCreateDevice(c->pdev, &dci, NULL, &c->dev);
+    if (r != VK_SUCCESS && c->coop_ok) { /* coopmat: never the reason a device fails */
+        c->coop_ok = 0;
+        snprintf(c->coop_why, sizeof c->coop_why, "device creation with it failed: %s",
+                 vkb_vk_result_str(r));
+        s16.pNext = NULL;
+        dci.enabledExtensionCount = 0;
+        dci.ppEnabledExtensionNames = NULL;
+        r = vkCreateDevice(c->pdev, &dci, NULL, &c->dev);
+    }
     if (r != VK_SUCCESS) {
         vkb_vk_fail(c, r, "creating the Vulkan device", err);
         vkb_vk_ctx_destroy(c);

@@ -39,6 +39,10 @@ typedef struct vkb_vk_ctx {
     VkPhysicalDeviceMemoryProperties mem;
     vkb_vk_features feat;
     int is_cpu;                /* VK_PHYSICAL_DEVICE_TYPE_CPU */
+    /* coopmat: the device was created with what gemm_coopmat needs enabled
+     * (vk_coopmat.c decides); else coop_why says what is missing */
+    int coop_ok;
+    char coop_why[160];
     /* validation messages seen since the last check (first one kept) */
     int val_count;
     char val_msg[700];
@@ -124,6 +128,12 @@ int vkb_vk_pipe_create(vkb_vk_ctx *c, const char *name, int nbind,
                        const VkDescriptorType *types, uint32_t push_size,
                        const int32_t *spec, int nspec, vkb_vk_pipe *p,
                        vkb_error *err);
+/* The same from SPIR-V words in memory (the GEMM micro-benchmark loads
+ * candidate shaders from files with it); `name` is used in messages. */
+int vkb_vk_pipe_create_spirv(vkb_vk_ctx *c, const char *name, const uint32_t *code,
+                             size_t size, int nbind, const VkDescriptorType *types,
+                             uint32_t push_size, const int32_t *spec, int nspec,
+                             vkb_vk_pipe *p, vkb_error *err);
 void vkb_vk_pipe_destroy(vkb_vk_ctx *c, vkb_vk_pipe *p);
 /* Allocates a set for p from pool and writes its bindings. */
 int vkb_vk_set_create(vkb_vk_ctx *c, VkDescriptorPool pool, const vkb_vk_pipe *p,
@@ -142,7 +152,7 @@ void vkb_vk_dispatch(vkb_vk_ctx *c, VkCommandBuffer cmd, const vkb_vk_pipe *p,
 void vkb_vk_barrier(vkb_vk_ctx *c, VkCommandBuffer cmd);
 
 /* ---- the kernels: pipelines, push constants, dispatch sizes ---- */
-enum { VKB_GEMM_TILED = 0, VKB_GEMM_TEXEL = 1 };
+enum { VKB_GEMM_TILED = 0, VKB_GEMM_TEXEL = 1, VKB_GEMM_COOPMAT = 2 };
 typedef struct { uint32_t M, N, K, lda, ldy, act; } vkb_vk_gemm_pc;
 typedef struct { uint32_t rows, dim, L; float eps; } vkb_vk_ln_pc;
 typedef struct { uint32_t L, ld, qoff, koff, voff, ldo; float scale; } vkb_vk_attn_pc;
@@ -150,6 +160,9 @@ typedef struct { uint32_t L, ld, qoff, koff, voff, ldo; float scale; } vkb_vk_at
 typedef struct vkb_vk_kernels {
     int f16;
     vkb_vk_pipe embed, add_ln, gemm_tiled, gemm_texel, attn;
+    /* coopmat 128x128 and 64x64 tiles: created only by
+     * vkb_vk_coopmat_pipes_create (zero otherwise) */
+    vkb_vk_pipe gemm_coop, gemm_coop_s;
     int hd;            /* head dim attn was specialized for */
 } vkb_vk_kernels;
 int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
@@ -161,6 +174,34 @@ int vkb_vk_texel_ok(int K, int lda);
 void vkb_vk_gemm_groups(int variant, int M, int N, uint32_t g[3]);
 void vkb_vk_rows_groups(int rows, uint32_t g[3]);
 void vkb_vk_attn_groups(int B, int L, int H, uint32_t g[3]);
+
+/* ---- vk_coopmat.c: the cooperative-matrix GEMM (VK_NV_cooperative_matrix) ---- */
+/* Can gemm_coopmat run on pd?  Needs Vulkan 1.2, VK_NV_cooperative_matrix
+ * with a subgroup-scope fp16 x fp16 -> fp32 16x16x16 entry for compute,
+ * shaderFloat16, 16-bit storage, vulkanMemoryModel and subgroup size 32.
+ * Returns 1, or 0 with the reason in why. */
+int vkb_vk_coopmat_probe(VkPhysicalDevice pd, const vkb_vk_features *f, char *why, size_t n);
+/* Creates k->gemm_coop / gemm_coop_s (fp16 kernels on a coop_ok device). */
+int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err);
+/* The coopmat pipeline (tile size) used for an M x N output, and its groups. */
+const vkb_vk_pipe *vkb_vk_coopmat_pipe(const vkb_vk_kernels *k, int M, int N);
+void vkb_vk_coopmat_groups(int M, int N, uint32_t g[3]);
+/* Runs gemm_coopmat and gemm_tiled on the same random fp16 operands at odd
+ * sizes (both tiles, both load paths, bias and every activation) and
+ * compares them.  0: they agree; 1: mismatch (why says how much, where);
+ * -1: a Vulkan error (err). */
+int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, size_t n,
+                            vkb_error *err);
+/* The backend's GEMM variant.  vkb_vk_gemm_choose applies VKB_GEMM
+ * (tiled|texel|coopmat) or else the default (*variant on entry), proposing
+ * coopmat on fp16 coop_ok devices; errors when a forced variant cannot run.
+ * vkb_vk_gemm_confirm (after the kernels exist) creates the coopmat
+ * pipelines and self-tests them; on failure it falls back to tiled with the
+ * reason in note, or fails if coopmat was forced. */
+int vkb_vk_gemm_choose(vkb_vk_ctx *c, int f16, int *variant, int *forced, vkb_error *err);
+int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, int *variant,
+                        char *note, size_t n, vkb_error *err);
+const char *vkb_vk_gemm_name(int variant);
 
 /* ---- vk_ops.c: test hooks, one op on host arrays (slow, allocates) ---- */
 int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, int variant, const float *X,

@@ -104,6 +104,7 @@ int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, int variant, const float *X,
         return vkb_fail(err, "texel GEMM needs K %% 4 == 0 (K=%d)", K);
     op_run o;
     int rc = op_begin(&o, c, f16, 64, err);
+    if (!rc && variant == VKB_GEMM_COOPMAT) rc = vkb_vk_coopmat_pipes_create(c, &o.k, err); /* coopmat */
     vkb_vk_bind bind[4];
     float *zb = NULL;
     vkb_vk_buffer *yb = NULL;
@@ -121,6 +122,7 @@ int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, int variant, const float *X,
     uint32_t g[3];
     vkb_vk_gemm_groups(variant, M, N, g);
     const vkb_vk_pipe *p = variant == VKB_GEMM_TEXEL ? &o.k.gemm_texel : &o.k.gemm_tiled;
+    if (variant == VKB_GEMM_COOPMAT) p = vkb_vk_coopmat_pipe(&o.k, M, N);
     rc = rc || op_run_one(&o, p, bind, &pc, g, err);
     rc = rc || op_read(&o, yb, Y, (size_t)M * N, err);
     free(zb);

@@ -16,6 +16,15 @@ int vkb_vk_pipe_create(vkb_vk_ctx *c, const char *name, int nbind,
     size_t size = 0;
     const uint32_t *code = vkb_shader_find(name, &size);
     if (!code) return vkb_fail(err, "internal: no embedded shader '%s'", name);
+    return vkb_vk_pipe_create_spirv(c, name, code, size, nbind, types, push_size, spec,
+                                    nspec, p, err);
+}
+
+int vkb_vk_pipe_create_spirv(vkb_vk_ctx *c, const char *name, const uint32_t *code,
+                             size_t size, int nbind, const VkDescriptorType *types,
+                             uint32_t push_size, const int32_t *spec, int nspec,
+                             vkb_vk_pipe *p, vkb_error *err) {
+    memset(p, 0, sizeof *p);
     char what[128];
     snprintf(what, sizeof what, "creating pipeline '%s'", name);
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -181,6 +190,8 @@ void vkb_vk_kernels_destroy(vkb_vk_ctx *c, vkb_vk_kernels *k) {
     vkb_vk_pipe_destroy(c, &k->gemm_tiled);
     vkb_vk_pipe_destroy(c, &k->gemm_texel);
     vkb_vk_pipe_destroy(c, &k->attn);
+    vkb_vk_pipe_destroy(c, &k->gemm_coop);   /* coopmat (vk_coopmat.c) */
+    vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
 }
 
 int vkb_vk_texel_ok(int K, int lda) { return K % 4 == 0 && lda % 4 == 0; }
@@ -188,7 +199,8 @@ int vkb_vk_texel_ok(int K, int lda) { return K % 4 == 0 && lda % 4 == 0; }
 static uint32_t cdiv(int a, int b) { return (uint32_t)((a + b - 1) / b); }
 
 void vkb_vk_gemm_groups(int variant, int M, int N, uint32_t g[3]) {
-    if (variant == VKB_GEMM_TEXEL) { g[0] = cdiv(N, 64); g[1] = cdiv(M, 64); } /* 8x8 inv x 8x8 out */
+    if (variant == VKB_GEMM_COOPMAT) { vkb_vk_coopmat_groups(M, N, g); return; } /* vk_coopmat.c */
+    if (variant == VKB_GEMM_TEXEL) { g[0] = cdiv(N, 64); g[1] = cdiv(M, 128); } /* 8x8 inv x 16x8 out */
     else { g[0] = cdiv(N, 64); g[1] = cdiv(M, 64); }                          /* 64x64 tiles */
     g[2] = 1;
 }

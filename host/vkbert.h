@@ -121,6 +121,9 @@ typedef struct vkb_scorer_opts {
     /* Optional: when *interrupt becomes nonzero the scorer stops as if
      * vkb_scorer_cancel() had been called (set from a signal handler). */
     const volatile int *interrupt;
+    /* Optional: called with the user pointer of every item that will not be
+     * delivered (the run was stopped or failed), so callers can free it. */
+    void (*drop_user)(void *user);
 } vkb_scorer_opts;
 
 typedef struct vkb_score {
@@ -150,7 +153,9 @@ int vkb_scorer_create(vkb_backend *be, const vkb_scorer_opts *opts,
                       vkb_score_fn fn, void *ctx, vkb_scorer **out, vkb_error *err);
 /* Queue a text (copied) / ids (copied, truncated to max_len) / a placeholder
  * that is delivered in order with logits == NULL (a line that failed to
- * parse).  May block while the pipeline is full. */
+ * parse).  May block while the pipeline is full.  On failure (the scorer
+ * stopped or failed) the item was not taken and `user` stays the caller's;
+ * on success it comes back through the callback or drop_user. */
 int vkb_scorer_add_text(vkb_scorer *s, const char *text, size_t len, void *user,
                         vkb_error *err);
 int vkb_scorer_add_ids(vkb_scorer *s, const int32_t *ids, int n, void *user,

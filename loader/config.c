@@ -4,6 +4,7 @@
 #include "config.h"
 #include "ckpt_limits.h"
 #include "../host/error.h"
+#include "json_guard.h"
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -162,6 +163,8 @@ int vkb_config_parse(const char *text, size_t len, const char *fname, vkb_config
     if (len > VKB_MAX_CONFIG_BYTES)
         return vkb_fail(err, "%s: %zu bytes, more than the limit of %u", fname, len, VKB_MAX_CONFIG_BYTES);
     if (memchr(text, 0, len)) return vkb_fail(err, "%s: contains a NUL byte", fname);
+    if (vkb_json_values_bound(text, len) > VKB_MAX_CONFIG_VALUES)
+        return vkb_fail(err, "%s: more than %d JSON values (limit)", fname, VKB_MAX_CONFIG_VALUES);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {

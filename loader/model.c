@@ -25,9 +25,11 @@ static int join(char *buf, size_t n, const char *dir, const char *file, vkb_erro
     return 0;
 }
 
-/* Opens a regular file read-only (a FIFO or device could block or be endless). */
+/* Opens a regular file read-only (a FIFO or device could block or be endless).
+ * O_NONBLOCK: without it open() itself blocks on a FIFO until a writer
+ * appears, before fstat can refuse it; it changes nothing for regular files. */
 static int open_regular(const char *path, off_t *size, vkb_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return vkb_fail(err, "%s: cannot open: %s", path, strerror(errno)), -1;
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "safetensors.h"
 #include "../host/error.h"
+#include "json_guard.h"
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -160,6 +161,8 @@ int vkb_st_parse(const void *buf, size_t len, const char *fname, vkb_st_file *ou
     if (hlen < 2 || h[0] != '{')
         return vkb_fail(err, "%s: header is not a JSON object (must start with '{')", fname);
     if (memchr(h, 0, hlen)) return vkb_fail(err, "%s: header contains a NUL byte", fname);
+    if (vkb_json_values_bound(h, hlen) > VKB_MAX_HEADER_VALUES)
+        return vkb_fail(err, "%s: header has more than %d JSON values (limit)", fname, VKB_MAX_HEADER_VALUES);
 
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(h, hlen, &end, 0);

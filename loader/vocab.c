@@ -12,11 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "ckpt_limits.h"
 #include "error.h"
+#include "json_guard.h"
 #include "tokenizer.h"
 #include "vocab.h"
 
@@ -24,6 +28,8 @@
  * same, and BERT's position table has 512 entries. */
 #define VKB_MAX_LEN_FALLBACK 512
 #define VKB_MAX_LEN_SANE 1000000
+#define VKB_STR_(x) #x
+#define VKB_STR(x) VKB_STR_(x)
 
 typedef struct tok_settings {
     int lowercase;     /* -1 = not given */
@@ -139,7 +145,8 @@ static int parse_vocab_txt(const char *file, const char *buf, size_t len, vkb_to
     size_t lines = 0;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
     if (buf[len - 1] != '\n') lines++;
-    if (lines > (size_t)INT32_MAX / 4) return vkb_fail(err, "%s: too many lines", file);
+    if (lines > (size_t)VKB_MAX_VOCAB)
+        return vkb_fail(err, "%s: %zu lines, more than the limit of %d tokens", file, lines, VKB_MAX_VOCAB);
     vkb_tokenizer *t = tok_new((int32_t)lines);
     if (!t) return vkb_fail(err, "%s: out of memory", file);
     size_t pos = 0;
@@ -209,24 +216,46 @@ static int tok_finish(vkb_tokenizer *t, const char *file, const tok_settings *s,
     return 0;
 }
 
-static char *read_file(const char *path, size_t *len, int *missing) {
+/* Reads a whole tokenizer file.  Only regular files of at most
+ * VKB_MAX_TOKENIZER_BYTES are read: a FIFO would block the open or the read
+ * forever and /dev/zero would grow the buffer until memory runs out (both
+ * reachable by a symlink in a downloaded model directory).  On failure
+ * *missing tells ENOENT apart and *why says what went wrong. */
+static char *read_file(const char *path, size_t *len, int *missing, const char **why) {
     *missing = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) { *missing = errno == ENOENT; return NULL; }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap) break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) { free(buf); buf = NULL; break; }
-        buf = nb;
-        cap *= 2;
+    *why = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        *missing = errno == ENOENT;
+        *why = strerror(errno);
+        return NULL;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) { free(buf); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        *why = "not a regular file";
+        return NULL;
+    }
+    if (st.st_size > (off_t)VKB_MAX_TOKENIZER_BYTES) {
+        close(fd);
+        *why = "larger than the limit of " VKB_STR(VKB_MAX_TOKENIZER_BYTES) " bytes";
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf && n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    if (!buf || n != cap) {
+        *why = !buf ? "out of memory" : "short read";
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    close(fd);
     buf[n] = 0;
     *len = n;
     return buf;
@@ -234,9 +263,15 @@ static char *read_file(const char *path, size_t *len, int *missing) {
 
 static cJSON *parse_json_file(const char *path, int *missing, vkb_error *err) {
     size_t len;
-    char *buf = read_file(path, &len, missing);
+    const char *why;
+    char *buf = read_file(path, &len, missing, &why);
     if (!buf) {
-        if (!*missing) vkb_fail(err, "%s: cannot read: %s", path, strerror(errno));
+        if (!*missing) vkb_fail(err, "%s: cannot read: %s", path, why);
+        return NULL;
+    }
+    if (vkb_json_values_bound(buf, len) > VKB_MAX_TOKENIZER_VALUES) {
+        free(buf);
+        vkb_fail(err, "%s: more than %d JSON values (limit)", path, VKB_MAX_TOKENIZER_VALUES);
         return NULL;
     }
     const char *end = NULL;
@@ -332,6 +367,10 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     if (!cJSON_IsObject(vocab)) { vkb_fail(err, "%s: missing object \"model.vocab\"", path); goto done; }
     int n = cJSON_GetArraySize(vocab);
     if (n <= 0) { vkb_fail(err, "%s: model.vocab is empty", path); goto done; }
+    if (n > VKB_MAX_VOCAB) {
+        vkb_fail(err, "%s: model.vocab has %d tokens, more than the limit of %d", path, n, VKB_MAX_VOCAB);
+        goto done;
+    }
     t = tok_new(n);
     if (!t) { vkb_fail(err, "%s: out of memory", path); goto done; }
     for (const cJSON *e = vocab->child; e; e = e->next) {
@@ -393,8 +432,11 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
             vkb_fail(err, "%s: added_tokens[%d]: needs a numeric \"id\" and a string \"content\"", path, ai);
             goto done;
         }
-        int v = (int)id->valuedouble;
-        if (id->valuedouble < 0 || id->valuedouble >= n || strcmp(t->tok[v], content->valuestring) != 0) {
+        /* Range and integrality first: converting an out-of-range double
+         * (1e300) to int is undefined behaviour (found by fuzz_vocab). */
+        double dv = id->valuedouble;
+        int v = dv >= 0 && dv < n && dv == floor(dv) ? (int)dv : -1;
+        if (v < 0 || strcmp(t->tok[v], content->valuestring) != 0) {
             vkb_fail(err, "%s: added_tokens[%d] (\"%s\", id %g) does not match model.vocab", path, ai,
                      content->valuestring, id->valuedouble);
             goto done;
@@ -451,14 +493,15 @@ int vkb_tokenizer_load(const char *dir, vkb_tokenizer **out, vkb_error *err) {
 
     snprintf(path, dl + 32, "%s/vocab.txt", dir);
     size_t len;
-    char *buf = read_file(path, &len, &missing);
+    const char *why;
+    char *buf = read_file(path, &len, &missing, &why);
     if (buf) {
         int r = parse_vocab_txt(path, buf, len, &t, err);
         free(buf);
         if (r) goto done;
         if (tok_finish(t, path, &s, 0, err)) goto done;
     } else if (!missing) {
-        vkb_fail(err, "%s: cannot read: %s", path, strerror(errno));
+        vkb_fail(err, "%s: cannot read: %s", path, why);
         goto done;
     } else {
         snprintf(path, dl + 32, "%s/tokenizer.json", dir);

@@ -184,5 +184,8 @@ int main(void) {
     vkb_json_quote(&q, &ql, &qc, "a\"b\\c\n\x01", 7);
     CHECK(strcmp(q, "\"a\\\"b\\\\c\\n\\u0001\"") == 0, "quote %s", q);
     free(q);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return vkb_test_done("test_input");
 }

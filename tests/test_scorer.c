@@ -70,7 +70,7 @@ typedef struct sink {
     const seqs *q;
     int max_len;
     uint64_t next;      /* expected next index */
-    int delivered, wrong, skipped, stop_after;
+    int delivered, wrong, skipped, stop_after, taken;
     float sum0[N];      /* logits[0] as delivered, by index */
 } sink;
 
@@ -94,7 +94,8 @@ static int on_score(void *ctx, const vkb_score *r) {
     return k->stop_after && k->delivered >= k->stop_after;
 }
 
-static int notes;
+static int notes, drops;
+static void on_drop(void *user) { (void)user; drops++; }
 static void on_note(void *ctx, const char *msg) {
     (void)ctx;
     if (strstr(msg, "out of device memory") && strstr(msg, "token budget")) notes++;
@@ -111,6 +112,7 @@ static void run(fake *f, const seqs *q, vkb_scorer_opts *o, sink *k, int skip_ev
                      ? vkb_scorer_add_skip(s, (void *)(uintptr_t)(i + 1), &e)
                      : vkb_scorer_add_ids(s, q->ids[i], q->n[i], (void *)(uintptr_t)(i + 1), &e);
         if (rc) break; /* stopped early (cancel / failure) */
+        k->taken++;
     }
     int rc = vkb_scorer_finish(s, &e);
     CHECK((rc != 0) == (expect_fail != 0), "finish rc %d (%s)", rc, e.msg);
@@ -180,8 +182,12 @@ int main(void) {
     fake_init(&f);
     k5.q = &q;
     k5.stop_after = 10;
+    o.drop_user = on_drop;
     run(&f, &q, &o, &k5, 0, &s1, 0);
     CHECK(k5.delivered == 10 && k5.wrong == 0, "stop: delivered %d", k5.delivered);
+    CHECK(drops == k5.taken - 10, "drop_user called %d times for %d undelivered", drops,
+          k5.taken - 10);
+    o.drop_user = NULL;
 
     /* 6. a forward error (not OOM) fails finish with the backend's message */
     static sink k6;

@@ -42,10 +42,11 @@ def is_cjk(cp: int) -> bool:
             0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
 
 
-def is_control(ch: str) -> bool:
+def is_control(ch: str, private_use=True) -> bool:
     if ch in "\t\n\r":
         return False
-    return unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs")
+    cat = unicodedata.category(ch)
+    return cat in ("Cc", "Cf", "Cs") or (private_use and cat == "Co")
 
 
 def is_whitespace(ch: str) -> bool:
@@ -58,15 +59,16 @@ def is_punct(ch: str) -> bool:
     return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
 
 
-def normalize(text: str) -> str:
-    """Steps 1-3; the result is split by pre_tokenize."""
+def normalize(text: str, drop_private_use=True) -> str:
+    """Steps 1-3; the result is split by pre_tokenize.  drop_private_use=False
+    keeps Co characters: only for wordpiece_vocab.py --keep-private-use."""
     if text.isascii():
         # Fast path: no accents, CJK or Unicode whitespace/punctuation.
         return _ASCII_WS_RE.sub(" ", text.translate(_ASCII_CTRL)).lower()
     out = []
     for ch in text:
         cp = ord(ch)
-        if cp == 0 or cp == 0xFFFD or is_control(ch):
+        if cp == 0 or cp == 0xFFFD or is_control(ch, drop_private_use):
             continue
         if is_whitespace(ch):
             out.append(" ")
@@ -100,8 +102,8 @@ def pre_tokenize(norm: str):
     return words
 
 
-def basic_words(text: str):
-    return pre_tokenize(normalize(text))
+def basic_words(text: str, drop_private_use=True):
+    return pre_tokenize(normalize(text, drop_private_use))
 
 
 def load_vocab(path: str):

@@ -119,7 +119,9 @@ Labels: 0 NEGATIVE, 1 POSITIVE.
 ## Vocabulary
 `vocab.txt`: {c['vocab_size']} uncased WordPiece tokens learned from the training split only by
 `tools/wordpiece_vocab.py` (BPE-style merges with `##` continuation pieces, like the HF WordPiece
-trainer).  It is not the BERT vocabulary.  Tokenization is BERT's uncased pipeline (lowercase, strip accents,
+trainer).  It is not the BERT vocabulary.  (54 entries can never be produced: the
+uppercase ASCII letters with and without `##`, which lowercasing removes, and U+F0B7 with and without `##`, a
+private-use character the tokenizer drops; see `--keep-private-use` in `tools/wordpiece_vocab.py`.)  Tokenization is BERT's uncased pipeline (lowercase, strip accents,
 split punctuation, greedy longest-match WordPiece), truncated to {c['max_position_embeddings']} tokens.
 
 ## Data
@@ -130,13 +132,16 @@ The 25,000 labeled reviews of the IMDB training set (Maas et al., 2011), split b
 ## Training
 ```
 /usr/bin/python3 tools/imdb_split.py
-/usr/bin/python3 tools/wordpiece_vocab.py
+/usr/bin/python3 tools/wordpiece_vocab.py --keep-private-use
 {cmdline(a)}
 ```
 AdamW (weight decay {a['wd']}), peak learning rate {a['lr']:g}, {a['warmup'] * 100:g}% linear warmup then linear decay,
-batch {a['batch']} (length-bucketed), dropout {a['dropout']}, {a['epochs']} epochs planned, {a['threads']} torch threads.
-Training took {hist['minutes']:.0f} minutes of wall time on a shared 2-core CPU.  The epoch with the best dev
-accuracy is exported (epoch {best['epoch']}).
+batch {a['batch']} (length-bucketed), dropout {a['dropout']}, {a['threads']} torch threads.  The decay is tied both to
+the {a['epochs']} planned epochs and to a wall-time budget of {a.get('budget_minutes', 95):g} minutes (`--budget-minutes`),
+whichever runs out first, so the learning rate reaches zero in time on a shared machine; this run trained
+{hist['history'][-1]['epoch']:g} epochs.
+Training took {hist['minutes']:.0f} minutes of wall time (evaluations included) on a 2-core CPU shared with other
+work.  The evaluation with the best dev accuracy is exported (after epoch {best['epoch']:g}).
 
 | epoch | dev accuracy | dev F1 | minutes elapsed |
 | --- | --- | --- | --- |

@@ -44,6 +44,9 @@ class Tokenizer(unittest.TestCase):
         self.assertEqual(bt.basic_words("naïve 東京x ¿qué?"), ["naive", "東", "京", "x", "¿", "que", "?"])
         self.assertEqual(bt.basic_words("ÅNGSTRÖM ǅ"), ["angstrom", "ǆ"])
         self.assertEqual(bt.basic_words(" \n\r\t "), [])
+        # private-use characters are dropped like HF does, unless asked (wordpiece_vocab --keep-private-use)
+        self.assertEqual(bt.basic_words("a\ue000b \uf0b7"), ["ab"])
+        self.assertEqual(bt.basic_words("a\ue000b \uf0b7", drop_private_use=False), ["a\ue000b", "\uf0b7"])
 
     def test_wordpiece(self):
         self.assertEqual(self.t.encode("unaffable!"), self.ids("[CLS]", "un", "##aff", "##able", "!", "[SEP]"))

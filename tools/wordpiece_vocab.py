@@ -13,7 +13,9 @@ Words are produced by the exact normalizer/pre-tokenizer the model sees at
 inference (bert_basic_tokenizer.basic_words), so no learned piece is
 unreachable.  Characters seen fewer than --min-char-count times are left out
 of the alphabet (words holding them encode to [UNK]); printable ASCII is
-always in, in both forms.
+always in, in both forms (that includes the 52 uppercase-letter entries, which
+lowercased input never reaches; kept so the shipped vocabulary stays
+reproducible by this script).
 
 Vocabulary size: 16000 by default.  Compute at training time is dominated by
 sequence length, not by the embedding table, so a larger vocabulary makes
@@ -39,11 +41,11 @@ from bert_basic_tokenizer import SPECIALS, basic_words  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def count_words(path):
+def count_words(path, drop_private_use=True):
     counts = collections.Counter()
     with open(path, encoding="utf-8") as f:
         for line in f:
-            counts.update(basic_words(json.loads(line)["text"]))
+            counts.update(basic_words(json.loads(line)["text"], drop_private_use))
     return counts
 
 
@@ -123,9 +125,13 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=16000)
     ap.add_argument("--min-char-count", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(HERE, "work", "vocab.txt"))
+    ap.add_argument("--keep-private-use", action="store_true",
+                    help="count private-use (Co) characters as word characters, as the tokenizer did when "
+                         "models/default/vocab.txt was made; the tokenizer now drops them like HF, so this only "
+                         "adds unreachable entries and exists to reproduce that vocabulary byte for byte")
     a = ap.parse_args(argv)
     t0 = time.time()
-    counts = count_words(a.train)
+    counts = count_words(a.train, not a.keep_private_use)
     print(f"{len(counts)} distinct words, {sum(counts.values())} total ({time.time() - t0:.1f}s)")
     vocab = learn(counts, a.size, a.min_char_count)
     tmp = a.out + ".tmp"

@@ -126,7 +126,7 @@ def compare(ref_path, spec, max_n):
     res.update(max_abs_logit_diff=max_diff, label_mismatches=label_diff, error_lines=errors)
     if first is not None:
         res["first_over_tol"] = first
-    res["ok"] = len(ref) == len(got) and errors == 0 and label_diff == 0 and max_diff <= tol
+    res["ok"] = len(ref) > 0 and len(ref) == len(got) and errors == 0 and label_diff == 0 and max_diff <= tol
     return res
 
 

@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     --imdb-runs) IMDB_RUNS=$2; shift 2 ;;
     --tiny) TINY=1; shift ;;
     --out) OUTDIR=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_peers.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

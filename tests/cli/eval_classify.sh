@@ -69,10 +69,21 @@ head -c 3000 /dev/zero | tr '\0' 'a' | sed 's/a/a /g' | "$B" tokenize --model "$
 import json,sys; r=json.loads(sys.stdin.readline()); assert len(r)==16, r" || fail "tokenize --max-len"
 ok "tokenize"
 
+# check: on gpu the Vulkan backend, on cpu the fp32 CPU path, vs fp64
+"$B" check --model "$M" --device "$DEV" > "$T/check.out" || fail "check: $(cat "$T/check.out")"
+grep -q "^PASS" "$T/check.out" && grep -q "^layer 1 " "$T/check.out" || fail "check output"
+printf 'good movie\nbad plot\n' > "$T/check.txt"
+"$B" check --model "$M" --device "$DEV" --random 0 "$T/check.txt" > "$T/check2.out" || fail "check FILE"
+grep -q "inputs: 2 sequences (2 texts, 0 random)" "$T/check2.out" || fail "check FILE inputs"
+"$B" check --shape distilbert-base --max-len 16 --random 2 --device "$DEV" > "$T/check3.out" \
+    || fail "check --shape: $(cat "$T/check3.out")"
+grep -q "^layer 5 " "$T/check3.out" && grep -q "^PASS" "$T/check3.out" || fail "check --shape output"
+ok "check"
 if [ "$DEV" != cpu ]; then
-    "$B" check --model "$M" --device "$DEV" > "$T/check.out" || fail "check: $(cat "$T/check.out")"
-    grep -q "^PASS" "$T/check.out" && grep -q "^layer 1" "$T/check.out" || fail "check output"
-    ok "check"
+    "$B" devices --json | $PY -c "
+import json,sys; d=json.load(sys.stdin)['devices']; assert d and all('name' in x for x in d), d" || fail "devices --json"
+    "$B" devices | grep -q "^gpu:0 " || fail "devices"
+    ok "devices"
 fi
 "$B" --help > /dev/null || fail "--help"
 "$B" score --help | grep -q -- "--resume" || fail "score --help"

@@ -1,0 +1,294 @@
+/* vk_coopmat.c - the cooperative-matrix GEMM (shaders/gemm_coopmat.comp):
+ * whether a device can run it, its pipelines, a start-up self-test, and the
+ * backend's choice of GEMM variant.
+ *
+ * Toolchain: Debian's glslc (shaderc 2023.2) compiles GL_NV_cooperative_matrix
+ * but not GL_KHR_cooperative_matrix, so the shader uses the NV extension; the
+ * NVIDIA driver exposes both.  A device qualifies only if it reports a
+ * subgroup-scope fp16 x fp16 -> fp32 16x16x16 configuration, and the shader
+ * is used only once it has reproduced the CPU reference on the device
+ * itself: a wrong coopmat kernel must cost speed, never correctness. */
+#include "vk_internal.h"
+#include "error.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SELFTEST_TIMEOUT_NS (10ull * 1000000000ull)
+/* coopmat vs the CPU reference, both over the same fp16 operands with fp32
+ * accumulation: they differ by the fp16 rounding of the output (~5e-4
+ * relative) plus summation order.  A wrong tile, offset or edge gives O(1). */
+#define SELFTEST_TOL 4e-3
+
+int vkb_vk_coopmat_probe(VkPhysicalDevice pd, const vkb_vk_features *f, char *why, size_t n) {
+    VkPhysicalDeviceProperties p;
+    vkGetPhysicalDeviceProperties(pd, &p);
+    if (p.apiVersion < VK_API_VERSION_1_2) {
+        snprintf(why, n, "needs Vulkan 1.2");
+        return 0;
+    }
+    if (!f->coop_nv) {
+        snprintf(why, n, f->coop_khr ? "only VK_KHR_cooperative_matrix (the shader uses the NV "
+                                       "extension: glslc here cannot compile the KHR one)"
+                                     : "no VK_NV_cooperative_matrix");
+        return 0;
+    }
+    if (!f->f16_storage || !f->f16_arith) {
+        snprintf(why, n, "needs storageBuffer16BitAccess and shaderFloat16");
+        return 0;
+    }
+    if (f->subgroup_size != 32) {
+        snprintf(why, n, "subgroup size %d, the shader assumes 32", f->subgroup_size);
+        return 0;
+    }
+    VkPhysicalDeviceVulkanMemoryModelFeatures mm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = &mm};
+    vkGetPhysicalDeviceFeatures2(pd, &f2);
+    if (!mm.vulkanMemoryModel) {
+        snprintf(why, n, "needs vulkanMemoryModel (glslang emits coopmat code with it)");
+        return 0;
+    }
+    VkPhysicalDeviceCooperativeMatrixPropertiesNV cp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &cp};
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    if (!(cp.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
+        snprintf(why, n, "cooperative matrices not supported in compute shaders");
+        return 0;
+    }
+    if (!vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
+        snprintf(why, n, "loader lacks vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+        return 0;
+    }
+    uint32_t cnt = 0;
+    if (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &cnt, NULL) != VK_SUCCESS || !cnt) {
+        snprintf(why, n, "no cooperative matrix configurations reported");
+        return 0;
+    }
+    VkCooperativeMatrixPropertiesNV *e = calloc(cnt, sizeof *e);
+    if (!e) { snprintf(why, n, "out of memory"); return 0; }
+    for (uint32_t i = 0; i < cnt; i++) e[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+    int found = 0;
+    if (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &cnt, e) >= 0)
+        for (uint32_t i = 0; i < cnt; i++)
+            if (e[i].MSize == 16 && e[i].NSize == 16 && e[i].KSize == 16 &&
+                e[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                e[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                e[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                e[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV && e[i].scope == VK_SCOPE_SUBGROUP_NV)
+                found = 1;
+    free(e);
+    if (!found) {
+        snprintf(why, n, "no subgroup fp16 x fp16 -> fp32 16x16x16 configuration among %u", cnt);
+        return 0;
+    }
+    why[0] = 0;
+    return 1;
+}
+
+int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err) {
+    if (!c->coop_ok) return vkb_fail(err, "cooperative-matrix GEMM unavailable on %s: %s",
+                                     c->props.deviceName, c->coop_why);
+    if (!k->f16) return vkb_fail(err, "cooperative-matrix GEMM needs fp16 precision");
+    if (k->gemm_coop.pipe) return 0;
+    static const VkDescriptorType t[4] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                          VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    if (vkb_vk_pipe_create(c, "gemm_coopmat_f16", 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+                           &k->gemm_coop, err) ||
+        vkb_vk_pipe_create(c, "gemm_coopmat_s_f16", 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+                           &k->gemm_coop_s, err)) {
+        vkb_vk_pipe_destroy(c, &k->gemm_coop);
+        vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
+        return -1;
+    }
+    return 0;
+}
+
+static uint32_t cdiv(int a, int b) { return (uint32_t)((a + b - 1) / b); }
+
+/* 128x128 tiles when they alone give enough workgroups to fill a big GPU
+ * (an H100 has 132 SMs), else 64x64 tiles for more parallelism. */
+static int use_big(int M, int N) { return cdiv(M, 128) * cdiv(N, 128) >= 128; }
+
+const vkb_vk_pipe *vkb_vk_coopmat_pipe(const vkb_vk_kernels *k, int M, int N) {
+    return use_big(M, N) ? &k->gemm_coop : &k->gemm_coop_s;
+}
+
+void vkb_vk_coopmat_groups(int M, int N, uint32_t g[3]) {
+    int t = use_big(M, N) ? 128 : 64;
+    g[0] = cdiv(N, t);
+    g[1] = cdiv(M, t);
+    g[2] = 1;
+}
+
+/* ------------------------------------------------------------ self-test */
+
+typedef struct st_case { int M, N, K, lda; vkb_act act; int big; } st_case;
+
+static float rnd(uint64_t *s) {
+    *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
+    float v = (float)((double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    return vkb_f16_to_f32(vkb_f32_to_f16(v)); /* exact in fp16: both sides see it */
+}
+
+/* Runs one case on the device with pipeline p; returns the max error vs
+ * the CPU reference in *e (NaN-safe: any NaN gives INFINITY). */
+static int run_case(vkb_vk_ctx *c, const vkb_vk_pipe *p, VkDescriptorPool pool,
+                    VkCommandBuffer cmd, const st_case *t, uint64_t *seed, double *e,
+                    int *at, vkb_error *err) {
+    size_t nx = (size_t)(t->M - 1) * t->lda + t->K, nw = (size_t)t->N * t->K;
+    size_t ny = (size_t)t->M * t->N;
+    float *X = malloc(nx * 4), *Xc = malloc((size_t)t->M * t->K * 4), *W = malloc(nw * 4);
+    float *b = malloc((size_t)t->N * 4), *Y = malloc(ny * 4), *R = malloc(ny * 4);
+    uint16_t *h = malloc((nx > nw ? nx : nw) * 2 + ny * 2);
+    vkb_vk_buffer bx = {0}, bw = {0}, bb = {0}, by = {0};
+    int rc = 0;
+    if (!X || !Xc || !W || !b || !Y || !R || !h) { rc = vkb_fail(err, "out of memory"); goto done; }
+    for (size_t i = 0; i < nx; i++) X[i] = rnd(seed);
+    for (size_t i = 0; i < nw; i++) W[i] = rnd(seed);
+    for (int i = 0; i < t->N; i++) b[i] = rnd(seed);
+    for (int m = 0; m < t->M; m++) memcpy(Xc + (size_t)m * t->K, X + (size_t)m * t->lda, (size_t)t->K * 4);
+    rc = vkb_vk_buffer_create(c, nx * 2, 0, "coopmat self-test X", &bx, err) ||
+         vkb_vk_buffer_create(c, nw * 2, 0, "coopmat self-test W", &bw, err) ||
+         vkb_vk_buffer_create(c, (size_t)t->N * 2, 0, "coopmat self-test b", &bb, err) ||
+         vkb_vk_buffer_create(c, ny * 2, 0, "coopmat self-test Y", &by, err);
+    if (!rc) { vkb_vk_pack(X, h, nx, 1); rc = vkb_vk_upload(c, &bx, 0, h, nx * 2, err); }
+    if (!rc) { vkb_vk_pack(W, h, nw, 1); rc = vkb_vk_upload(c, &bw, 0, h, nw * 2, err); }
+    if (!rc) { vkb_vk_pack(b, h, (size_t)t->N, 1); rc = vkb_vk_upload(c, &bb, 0, h, (size_t)t->N * 2, err); }
+    /* Y starts as NaN, so a skipped store cannot pass */
+    for (size_t i = 0; i < ny && !rc; i++) h[i] = 0x7e00;
+    if (!rc) rc = vkb_vk_upload(c, &by, 0, h, ny * 2, err);
+    VkDescriptorSet set;
+    vkb_vk_bind bind[4] = {{.buf = bx.buf, .range = VK_WHOLE_SIZE}, {.buf = bw.buf, .range = VK_WHOLE_SIZE},
+                           {.buf = bb.buf, .range = VK_WHOLE_SIZE}, {.buf = by.buf, .range = VK_WHOLE_SIZE}};
+    if (!rc) rc = vkb_vk_set_create(c, pool, p, bind, &set, err);
+    if (!rc) {
+        VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                       .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+        VkResult r = c->d.vkBeginCommandBuffer(cmd, &bi);
+        if (r != VK_SUCCESS) { rc = vkb_vk_fail(c, r, "recording the coopmat self-test", err); goto done; }
+        vkb_vk_gemm_pc pc = {(uint32_t)t->M, (uint32_t)t->N, (uint32_t)t->K, (uint32_t)t->lda,
+                             (uint32_t)t->N, (uint32_t)t->act};
+        int tile = t->big ? 128 : 64;
+        vkb_vk_dispatch(c, cmd, p, set, &pc, cdiv(t->N, tile), cdiv(t->M, tile), 1);
+        vkb_vk_barrier(c, cmd);
+        r = c->d.vkEndCommandBuffer(cmd);
+        if (r != VK_SUCCESS) { rc = vkb_vk_fail(c, r, "recording the coopmat self-test", err); goto done; }
+        rc = vkb_vk_submit_wait(c, cmd, SELFTEST_TIMEOUT_NS, "running the coopmat self-test", err);
+    }
+    if (!rc) rc = vkb_vk_download(c, &by, 0, h, ny * 2, err);
+    if (!rc) {
+        vkb_vk_unpack(h, Y, ny, 1);
+        vkb_cpu_linear(Xc, W, b, R, t->M, t->N, t->K, t->act, 0, 1);
+        *e = 0;
+        *at = 0;
+        for (size_t i = 0; i < ny; i++) {
+            double d = fabs((double)Y[i] - R[i]) / (1.0 + fabs((double)R[i]));
+            if (!(d <= *e)) { *e = isnan(d) ? INFINITY : d; *at = (int)i; }
+            if (isinf(*e)) break;
+        }
+    }
+done:
+    vkb_vk_buffer_destroy(c, &bx); vkb_vk_buffer_destroy(c, &bw);
+    vkb_vk_buffer_destroy(c, &bb); vkb_vk_buffer_destroy(c, &by);
+    free(X); free(Xc); free(W); free(b); free(Y); free(R); free(h);
+    return rc ? -1 : 0;
+}
+
+int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, size_t n,
+                            vkb_error *err) {
+    /* both tiles; K % 8 == 0 (vector loads) and not (checked scalar loads);
+     * lda > K (the classifier head reads every L-th row); each activation;
+     * sizes that leave partial tiles in M, N and K */
+    static const st_case cases[] = {
+        {77, 130, 96, 96, VKB_ACT_GELU, 1},
+        {77, 130, 96, 96, VKB_ACT_NONE, 0},
+        {45, 70, 100, 100, VKB_ACT_RELU, 1},
+        {45, 70, 100, 100, VKB_ACT_GELU, 0},
+        {5, 131, 96, 288, VKB_ACT_RELU, 0},
+        {130, 200, 200, 200, VKB_ACT_NONE, 1},
+    };
+    if (!k->gemm_coop.pipe || !k->gemm_coop_s.pipe)
+        return vkb_fail(err, "internal: coopmat self-test before the pipelines exist");
+    int nc = (int)(sizeof cases / sizeof cases[0]);
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    if (vkb_vk_pool_create(c, (uint32_t)nc, 4u * (uint32_t)nc, 1, &pool, err)) return -1;
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = c->pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    VkResult r = c->d.vkAllocateCommandBuffers(c->dev, &ai, &cmd);
+    int rc = r == VK_SUCCESS ? 0 : vkb_vk_fail(c, r, "allocating a command buffer", err);
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    int bad = 0;
+    for (int i = 0; i < nc && !rc && !bad; i++) {
+        const st_case *t = &cases[i];
+        double e = 0;
+        int at = 0;
+        rc = run_case(c, t->big ? &k->gemm_coop : &k->gemm_coop_s, pool, cmd, t, &seed, &e, &at, err);
+        if (!rc && !(e <= SELFTEST_TOL)) {
+            bad = 1;
+            snprintf(why, n, "coopmat self-test failed: max err %.3g at (%d,%d) of M=%d N=%d K=%d "
+                     "lda=%d act=%d %s tile", e, at / t->N, at % t->N, t->M, t->N, t->K, t->lda,
+                     (int)t->act, t->big ? "128x128" : "64x64");
+        }
+    }
+    if (cmd) c->d.vkFreeCommandBuffers(c->dev, c->pool, 1, &cmd);
+    c->d.vkDestroyDescriptorPool(c->dev, pool, NULL);
+    if (rc) return -1;
+    return bad;
+}
+
+/* -------------------------------------------------------------- choice */
+
+const char *vkb_vk_gemm_name(int variant) {
+    return variant == VKB_GEMM_TEXEL ? "texel" : variant == VKB_GEMM_COOPMAT ? "coopmat" : "tiled";
+}
+
+int vkb_vk_gemm_choose(vkb_vk_ctx *c, int f16, int *variant, int *forced, vkb_error *err) {
+    const char *env = getenv("VKB_GEMM");
+    *forced = 0;
+    if (env && *env) {
+        if (!strcmp(env, "tiled")) *variant = VKB_GEMM_TILED;
+        else if (!strcmp(env, "texel")) *variant = VKB_GEMM_TEXEL;
+        else if (!strcmp(env, "coopmat")) *variant = VKB_GEMM_COOPMAT;
+        else return vkb_fail(err, "VKB_GEMM=%s: expected tiled, texel or coopmat", env);
+        *forced = 1;
+        if (*variant == VKB_GEMM_COOPMAT && !c->coop_ok)
+            return vkb_fail(err, "VKB_GEMM=coopmat: device %s cannot run the cooperative-matrix "
+                            "GEMM: %s", c->props.deviceName, c->coop_why);
+        if (*variant == VKB_GEMM_COOPMAT && !f16)
+            return vkb_fail(err, "VKB_GEMM=coopmat needs fp16 precision (--precision fp16)");
+        return 0;
+    }
+    if (c->coop_ok && f16) *variant = VKB_GEMM_COOPMAT;
+    return 0;
+}
+
+int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, int *variant,
+                        char *note, size_t n, vkb_error *err) {
+    if (n) note[0] = 0;
+    if (*variant != VKB_GEMM_COOPMAT) return 0;
+    vkb_error e2 = {{0}};
+    int earlier = c->val_count; /* messages from before are not coopmat's */
+    int rc = vkb_vk_coopmat_pipes_create(c, k, &e2);
+    if (!rc) rc = vkb_vk_coopmat_selftest(c, k, note, n, &e2);
+    if (rc < 0) snprintf(note, n, "coopmat unavailable: %s", e2.msg);
+    /* messages the validation layer raised about the coopmat work belong to
+     * it: a forced run reports them, an automatic one falls back */
+    if (rc == 0 && !earlier && vkb_vk_ctx_check_validation(c, &e2)) {
+        snprintf(note, n, "coopmat self-test: %s", e2.msg);
+        rc = 1;
+    }
+    if (rc == 0) return 0;
+    if (forced) return vkb_fail(err, "VKB_GEMM=coopmat on %s: %s", c->props.deviceName, note);
+    vkb_vk_pipe_destroy(c, &k->gemm_coop);
+    vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
+    *variant = VKB_GEMM_TILED;
+    return 0;
+}

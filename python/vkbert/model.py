@@ -1,0 +1,327 @@
+"""vkbert.Model: a DistilBERT classifier on a Vulkan GPU or the CPU reference.
+
+Scoring goes through the library's batch scorer (vkb_scorer_* in vkbert.h):
+texts are tokenized by C threads, grouped by length into batches of at most
+`batch_tokens` padded tokens, run on the backend and delivered back in input
+order.  A Model owns one backend; calls on it from several Python threads are
+serialized by a lock (the backend is single-user), and the GIL is released
+while C works.
+"""
+import ctypes
+import os
+import threading
+
+from . import _lib
+from ._lib import Error
+
+try:  # numpy is optional: logits() returns lists of lists without it
+    import numpy as _np
+except ImportError:  # pragma: no cover - depends on the installation
+    _np = None
+
+DEVICES_HELP = 'device must be "cpu", "gpu" (the best Vulkan device) or "gpu:N"'
+
+
+def default_model_path():
+    """The built-in model: <repo>/models/default."""
+    return os.path.join(_lib.repo_root(), "models", "default")
+
+
+def _encode(text):
+    if isinstance(text, bytes):
+        return text
+    if not isinstance(text, str):
+        raise TypeError("texts must be str or bytes, not %s" % type(text).__name__)
+    # Lone surrogates (possible in JSON input) pass through as invalid UTF-8,
+    # which the tokenizer tolerates like HF does with replacement.
+    return text.encode("utf-8", "surrogatepass")
+
+
+class Model:
+    """A model directory (HF DistilBertForSequenceClassification layout)
+    loaded on a device.
+
+    path:         model directory; None = the built-in models/default
+    device:       "gpu" (best Vulkan device), "gpu:N" or "cpu"
+    precision:    GPU storage: None/"auto", "fp32" or "fp16"
+    max_len:      truncate inputs to this many ids (clipped to the model's
+                  max_position_embeddings and tokenizer model_max_length)
+    batch_tokens: padded tokens (B*L) per forward
+    threads:      CPU backend threads (0 = all cores)
+    fp64_accum:   CPU backend: accumulate in double.  Results then do not
+                  depend on how inputs are batched (bit for bit), at a cost
+                  in speed; fp32 goes through BLAS, whose blocking depends on
+                  the batch shape (differences up to ~1e-5 in logits).
+    tokenizer_threads: C threads tokenizing ahead of the backend
+    validation:   Vulkan: enable the Khronos validation layer
+    """
+
+    def __init__(self, path=None, device="gpu", precision=None, max_len=512,
+                 batch_tokens=8192, threads=0, fp64_accum=False,
+                 tokenizer_threads=1, window=2048, validation=False):
+        self._model = None
+        self._be = None
+        self._lock = threading.Lock()
+        if precision not in _lib.PRECISIONS:
+            raise ValueError('precision must be None, "auto", "fp32" or "fp16", not %r'
+                             % (precision,))
+        if not isinstance(device, str):
+            raise TypeError(DEVICES_HELP)
+        self.path = os.fspath(path) if path is not None else default_model_path()
+        self._L = L = _lib.lib()
+        err = _lib.vkb_error()
+        m = ctypes.c_void_p()
+        _lib.check(L.vkb_model_load(os.fsencode(self.path), ctypes.byref(m),
+                                    ctypes.byref(err)), err)
+        self._model = m
+        cfg = L.vkb_model_config(m).contents
+        self.n_labels = cfg.n_labels
+        self.max_pos = cfg.max_pos
+        self.vocab_size = cfg.vocab_size
+        self.pad_token_id = cfg.pad_token_id
+        self.labels = [(cfg.labels[i].decode("utf-8", "replace")
+                        if cfg.labels and cfg.labels[i] else "LABEL_%d" % i)
+                       for i in range(cfg.n_labels)]
+        self.config = {k: getattr(cfg, k) for k, _ in _lib.vkb_config._fields_ if k != "labels"}
+        self.config["labels"] = list(self.labels)
+        self._tok = L.vkb_model_tokenizer(m)
+        # The same clipping as the scorer (vkb_scorer_create), so that
+        # tokenize() shows exactly the ids that score() runs.
+        ml = int(max_len) if max_len and max_len > 0 else 512
+        if self._tok and 0 < L.vkb_tokenizer_max_len(self._tok) < ml:
+            ml = L.vkb_tokenizer_max_len(self._tok)
+        self.max_len = min(ml, cfg.max_pos)
+        self.batch_tokens = max(int(batch_tokens), self.max_len)
+        self._sopts = dict(max_len=self.max_len, batch_tokens=self.batch_tokens,
+                           window=int(window), threads=int(tokenizer_threads))
+        opts = _lib.vkb_backend_opts(device=device.encode(),
+                                     precision=_lib.PRECISIONS[precision],
+                                     threads=int(threads), fp64_accum=int(bool(fp64_accum)),
+                                     max_tokens=self.batch_tokens, max_len=self.max_len,
+                                     validation=int(bool(validation)))
+        be = ctypes.c_void_p()
+        try:
+            _lib.check(L.vkb_backend_create(m, ctypes.byref(opts), ctypes.byref(be),
+                                            ctypes.byref(err)), err)
+        except Error:
+            self.close()
+            raise
+        self._be = be
+        self.device = L.vkb_backend_device(be).decode("utf-8", "replace")
+        self.device_request = device
+
+    # ---- lifetime -------------------------------------------------------
+    def close(self):
+        """Frees the backend and the model; later calls raise Error."""
+        with self._lock:
+            if self._be:
+                self._L.vkb_backend_free(self._be)
+                self._be = None
+            if self._model:
+                self._L.vkb_model_free(self._model)
+                self._model = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "vkbert.Model(%r, device=%r: %s)" % (self.path, self.device_request,
+                                                   self.device if self._be else "closed")
+
+    def __reduce__(self):
+        raise TypeError("a vkbert.Model holds C handles and cannot be pickled; "
+                        "load it where it is used (vkbert.dask.worker_model on a worker)")
+
+    def _live(self):
+        if not self._be:
+            raise Error("vkbert.Model is closed")
+
+    # ---- tokenizer ------------------------------------------------------
+    def tokenize(self, text, max_len=None):
+        """Token ids of a text as the model sees it: [CLS] ... [SEP],
+        truncated to max_len (default: the model's) like HF does."""
+        self._live()
+        if not self._tok:
+            raise Error("%s: the model has no tokenizer (vocab.txt)" % self.path)
+        n = int(max_len) if max_len else self.max_len
+        if n < 2:
+            raise ValueError("max_len must be at least 2")
+        b = _encode(text)
+        ids = (ctypes.c_int32 * n)()
+        k = self._L.vkb_tokenize(self._tok, b, len(b), n, ids)
+        if k < 0 or k > n:
+            raise Error("tokenizer failed (returned %d)" % k)
+        return list(ids[:k])
+
+    def convert_ids_to_tokens(self, ids):
+        """Token strings of ids (None for an id outside the vocabulary)."""
+        self._live()
+        out = []
+        for i in ids:
+            s = self._L.vkb_token_str(self._tok, int(i)) if self._tok else None
+            out.append(s.decode("utf-8", "replace") if s is not None else None)
+        return out
+
+    # ---- scoring ----------------------------------------------------------
+    def _run(self, items, as_ids):
+        """Logits of every item, in order, as a flat ctypes float array, and
+        the number of ids each item had after truncation."""
+        n, nl = len(items), self.n_labels
+        buf = (ctypes.c_float * max(n * nl, 1))()
+        ntok = [0] * n
+        got = [0]
+        if n == 0:
+            return buf, ntok
+        L = self._L
+        fail = []
+        row_bytes = nl * ctypes.sizeof(ctypes.c_float)
+        base = ctypes.addressof(buf)
+
+        def on_result(_ctx, sp):  # runs on the scorer's C thread (holds the GIL)
+            try:
+                s = sp.contents
+                i = s.index
+                if not s.logits or s.n_labels != nl or i >= n:
+                    raise Error("scorer delivered an unexpected result (index %d)" % i)
+                ctypes.memmove(base + i * row_bytes, s.logits, row_bytes)
+                ntok[i] = s.n_tokens
+                got[0] += 1
+                return 0
+            except BaseException as e:  # never let an exception cross into C
+                fail.append(e)
+                return 1
+
+        cb = _lib.SCORE_FN(on_result)
+        opts = _lib.vkb_scorer_opts(**self._sopts)
+        err = _lib.vkb_error()
+        with self._lock:
+            self._live()
+            sc = ctypes.c_void_p()
+            _lib.check(L.vkb_scorer_create(self._be, ctypes.byref(opts), cb, None,
+                                           ctypes.byref(sc), ctypes.byref(err)), err)
+            try:
+                rc = 0
+                for x in items:
+                    if as_ids:
+                        ids = [int(v) for v in x]
+                        arr = (ctypes.c_int32 * max(len(ids), 1))(*ids)
+                        rc = L.vkb_scorer_add_ids(sc, arr, len(ids), None, ctypes.byref(err))
+                    else:
+                        b = _encode(x)
+                        rc = L.vkb_scorer_add_text(sc, b, len(b), None, ctypes.byref(err))
+                    if rc:
+                        break
+                ferr = _lib.vkb_error()
+                frc = L.vkb_scorer_finish(sc, ctypes.byref(ferr))
+            finally:
+                L.vkb_scorer_free(sc)
+        if fail:
+            raise fail[0]
+        # A failed forward stops the scorer; finish() has the real reason.
+        _lib.check(frc, ferr)
+        _lib.check(rc, err)
+        if got[0] != n:
+            raise Error("scorer delivered %d of %d results" % (got[0], n))
+        return buf, ntok
+
+    @staticmethod
+    def _as_list(texts):
+        if isinstance(texts, (str, bytes)):
+            return [texts]
+        return list(texts)
+
+    def _rows(self, buf, n):
+        nl = self.n_labels
+        if _np is not None:
+            return _np.frombuffer(buf, dtype=_np.float32, count=n * nl).reshape(n, nl)
+        return [list(buf[i * nl:(i + 1) * nl]) for i in range(n)]
+
+    def logits(self, texts):
+        """Raw classifier logits: a float32 numpy array [n, n_labels] (a list
+        of lists when numpy is absent).  A single str counts as one text."""
+        items = self._as_list(texts)
+        buf, _ = self._run(items, as_ids=False)
+        return self._rows(buf, len(items))
+
+    def logits_from_ids(self, sequences):
+        """Logits of already-tokenized sequences (lists of ids, each
+        truncated to max_len)."""
+        items = [list(s) for s in sequences]
+        buf, _ = self._run(items, as_ids=True)
+        return self._rows(buf, len(items))
+
+    def _results(self, buf, ntok, all_scores, with_logits):
+        nl = self.n_labels
+        p = (ctypes.c_float * nl)()
+        out = []
+        for i in range(len(ntok)):
+            row = buf[i * nl:(i + 1) * nl]
+            # Label and softmax exactly as `vkbert score` computes them.
+            best = max(range(nl), key=lambda k: (row[k], -k))
+            ctypes.memmove(p, ctypes.addressof(buf) + i * nl * 4, nl * 4)
+            self._L.vkb_softmax(p, nl)
+            r = {"label": self.labels[best], "score": float(p[best])}
+            if all_scores:
+                r["scores"] = {self.labels[k]: float(p[k]) for k in range(nl)}
+            if with_logits:
+                r["logits"] = [float(v) for v in row]
+            r["n_tokens"] = ntok[i]
+            out.append(r)
+        return out
+
+    def score(self, texts, all_scores=False, with_logits=False):
+        """One dict per text, in order: {"label", "score", "n_tokens"} (the
+        top label and its softmax probability), plus "scores" (every label's
+        probability) with all_scores and "logits" with with_logits.  The
+        same numbers as `vkbert score`."""
+        items = self._as_list(texts)
+        buf, ntok = self._run(items, as_ids=False)
+        return self._results(buf, ntok, all_scores, with_logits)
+
+    def classify(self, inputs, top_k=1):
+        """Hugging Face text-classification pipeline style.  A str gives a
+        list of dicts {"label", "score"}; a list of str gives one entry per
+        text: a dict (top_k=1) or a list of the top_k dicts, best first
+        (top_k=None: every label)."""
+        single = isinstance(inputs, (str, bytes))
+        items = self._as_list(inputs)
+        buf, ntok = self._run(items, as_ids=False)
+        res = self._results(buf, ntok, all_scores=True, with_logits=False)
+        k = self.n_labels if top_k is None else max(1, min(int(top_k), self.n_labels))
+        out = []
+        for r in res:
+            ranked = sorted(r["scores"].items(), key=lambda kv: -kv[1])[:k]
+            dicts = [{"label": lab, "score": s} for lab, s in ranked]
+            if top_k == 1 and not single:
+                out.append(dicts[0])
+            else:
+                out.append(dicts)
+        if single:
+            return out[0]
+        return out
+
+
+def devices(as_json=False):
+    """The Vulkan devices the loader reports (what gpu:N selects), as text,
+    or as the parsed {"devices": [...]} dict with as_json."""
+    L = _lib.lib()
+    p = ctypes.c_void_p()
+    err = _lib.vkb_error()
+    _lib.check(L.vkb_devices_report(1 if as_json else 0, ctypes.byref(p), ctypes.byref(err)), err)
+    try:
+        text = ctypes.string_at(p.value).decode("utf-8", "replace")
+    finally:
+        L.free(p)
+    if as_json:
+        import json
+        return json.loads(text)
+    return text

@@ -1,0 +1,120 @@
+/* test_vk_coopmat.c - the cooperative-matrix GEMM (shaders/gemm_coopmat.comp,
+ * host/vk_coopmat.c).
+ *
+ * Everywhere: VKB_GEMM parsing, and that asking for coopmat on a device that
+ * cannot run it is a clear error (not a crash or a silent fallback).
+ * Where the device qualifies (VK_NV_cooperative_matrix etc.): the start-up
+ * self-test passes, and the shader matches the CPU reference at odd sizes
+ * (partial tiles in M, N and K, K % 8 != 0, both tile sizes, bias and every
+ * activation), inputs rounded to fp16 first so both sides see the same
+ * operands.  Skips (77) after the first part on devices without it (lavapipe)
+ * and when there is no Vulkan device at all. */
+#define _POSIX_C_SOURCE 200809L
+#include "testutil.h"
+#include "vk_internal.h"
+#include <math.h>
+#include <string.h>
+
+static uint64_t seed = 4242;
+
+static float *rnd16(size_t n) {
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    REQUIRE(x, "out of memory");
+    vkb_test_rand(x, n, 1.0f, &seed);
+    for (size_t i = 0; i < n; i++) x[i] = vkb_f16_to_f32(vkb_f32_to_f16(x[i]));
+    return x;
+}
+
+static void test_gemm(vkb_vk_ctx *c, int M, int N, int K, vkb_act act, int with_bias) {
+    float *X = rnd16((size_t)M * K), *W = rnd16((size_t)N * K);
+    float *b = with_bias ? rnd16((size_t)N) : NULL;
+    float *Y = malloc((size_t)M * N * sizeof *Y), *R = malloc((size_t)M * N * sizeof *R);
+    REQUIRE(Y && R, "out of memory");
+    vkb_error err = {{0}};
+    int rc = vkb_vk_op_linear(c, 1, VKB_GEMM_COOPMAT, X, W, b, Y, M, N, K, act, &err);
+    CHECK(rc == 0, "coopmat gemm M=%d N=%d K=%d: %s", M, N, K, err.msg);
+    vkb_cpu_linear(X, W, b, R, M, N, K, act, 1, 1);
+    double e = 0;
+    for (size_t i = 0; i < (size_t)M * N && rc == 0; i++) {
+        double d = fabs((double)Y[i] - R[i]) / (1.0 + fabs((double)R[i]));
+        if (!(d <= e)) e = isnan(d) ? INFINITY : d;
+    }
+    /* fp16 output rounding (~5e-4 relative), as in test_vk_ops.c */
+    if (rc == 0)
+        CHECK(e <= 2e-3, "coopmat gemm M=%d N=%d K=%d act=%d bias=%d (%s tile): err %.3g",
+              M, N, K, (int)act, with_bias,
+              ((M + 127) / 128) * ((N + 127) / 128) >= 128 ? "128" : "64", e);
+    free(X); free(W); free(b); free(Y); free(R);
+}
+
+int main(void) {
+    const char *val = getenv("VKB_VALIDATION");
+    vkb_vk_ctx *c = NULL;
+    vkb_error err = {{0}};
+    if (vkb_vk_ctx_create("gpu", val && *val == '1', &c, &err)) {
+        fprintf(stderr, "skip: no Vulkan device: %s\n", err.msg);
+        return VKB_SKIP;
+    }
+    printf("device: %s; coopmat: %s%s\n", c->props.deviceName, c->coop_ok ? "yes" : "no: ",
+           c->coop_ok ? "" : c->coop_why);
+
+    /* VKB_GEMM parsing and forcing */
+    int variant = VKB_GEMM_TILED, forced = 0;
+    setenv("VKB_GEMM", "fastest", 1);
+    CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) != 0 && strstr(err.msg, "VKB_GEMM=fastest"),
+          "bad VKB_GEMM accepted (%s)", err.msg);
+    setenv("VKB_GEMM", "tiled", 1);
+    variant = VKB_GEMM_TEXEL;
+    CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) == 0 && variant == VKB_GEMM_TILED && forced,
+          "VKB_GEMM=tiled not honoured: %s", err.msg);
+    setenv("VKB_GEMM", "coopmat", 1);
+    CHECK(vkb_vk_gemm_choose(c, 0, &variant, &forced, &err) != 0 && strstr(err.msg, "VKB_GEMM=coopmat"),
+          "VKB_GEMM=coopmat with fp32 accepted");
+    unsetenv("VKB_GEMM");
+    variant = VKB_GEMM_TILED;
+    CHECK(vkb_vk_gemm_choose(c, 0, &variant, &forced, &err) == 0 && variant == VKB_GEMM_TILED && !forced,
+          "fp32 default changed: %d", variant);
+
+    if (!c->coop_ok) {
+        /* forcing it must say why, and the op hook must refuse */
+        setenv("VKB_GEMM", "coopmat", 1);
+        CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) != 0 && strstr(err.msg, "cannot run"),
+              "VKB_GEMM=coopmat on an unsupported device: '%s'", err.msg);
+        unsetenv("VKB_GEMM");
+        float one = 1.0f, y = 0.0f;
+        CHECK(vkb_vk_op_linear(c, 1, VKB_GEMM_COOPMAT, &one, &one, NULL, &y, 1, 1, 1, VKB_ACT_NONE, &err) != 0,
+              "coopmat op ran on a device without it");
+        CHECK(vkb_vk_ctx_check_validation(c, &err) == 0, "%s", err.msg);
+        vkb_vk_ctx_destroy(c);
+        if (vkb_test_done("test_vk_coopmat")) return 1;
+        fprintf(stderr, "skip: device cannot run the coopmat GEMM\n");
+        return VKB_SKIP;
+    }
+
+    /* the start-up self-test, as the backend runs it */
+    vkb_vk_kernels k;
+    char why[256] = "";
+    REQUIRE(vkb_vk_kernels_create(c, 1, 64, &k, &err) == 0, "kernels: %s", err.msg);
+    int rc = vkb_vk_coopmat_pipes_create(c, &k, &err);
+    CHECK(rc == 0, "coopmat pipelines: %s", err.msg);
+    if (rc == 0) {
+        rc = vkb_vk_coopmat_selftest(c, &k, why, sizeof why, &err);
+        CHECK(rc == 0, "self-test: %s", rc < 0 ? err.msg : why);
+    }
+    vkb_vk_kernels_destroy(c, &k);
+    setenv("VKB_GEMM", "coopmat", 1);
+    CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) == 0 && variant == VKB_GEMM_COOPMAT,
+          "VKB_GEMM=coopmat refused on a capable device: %s", err.msg);
+    unsetenv("VKB_GEMM");
+
+    static const int sizes[][3] = {
+        {1, 1, 1}, {77, 130, 96}, {64, 64, 32}, {65, 63, 33}, {129, 200, 136},
+        {5, 2, 768}, {300, 70, 8}, {1200, 1800, 72}, /* the last: 128x128 tiles */
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int act = 0; act < 3; act++)
+            test_gemm(c, sizes[i][0], sizes[i][1], sizes[i][2], (vkb_act)act, act != 1);
+    CHECK(vkb_vk_ctx_check_validation(c, &err) == 0, "%s", err.msg);
+    vkb_vk_ctx_destroy(c);
+    return vkb_test_done("test_vk_coopmat");
+}
