@@ -196,6 +196,7 @@ vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_ac
     bo.fp64_accum = fp64_accum;
     bo.max_len = max_len;
     bo.max_tokens = cli_batch_tokens(o, max_len);
+    bo.max_device_mem = o->max_device_mem;
     const char *val = getenv("VKB_VALIDATION");
     bo.validation = val && *val && strcmp(val, "0") != 0;
     vkb_backend *be = NULL;
@@ -220,7 +221,7 @@ enum {
     O_MODEL = 'm', O_DEVICE = 'd', O_OUTPUT = 'o', O_QUIET = 'q', O_HELP = 'h',
     O_PRECISION = 256, O_MAXLEN, O_BATCHTOK, O_THREADS, O_FORMAT, O_TEXTCOL, O_LABELCOL,
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
-    O_WINDOW, O_RANDOM,
+    O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT,
 };
 
 static const struct option long_opts[] = {
@@ -246,6 +247,12 @@ static const struct option long_opts[] = {
     {"shape", required_argument, 0, O_SHAPE},
     {"window", required_argument, 0, O_WINDOW},
     {"random", required_argument, 0, O_RANDOM},
+    {"shard", required_argument, 0, O_SHARD},
+    {"max-device-mem", required_argument, 0, O_MAXDEVMEM},
+    {"batch", required_argument, 0, O_BATCH},
+    {"seq", required_argument, 0, O_SEQ},
+    {"iters", required_argument, 0, O_ITERS},
+    {"input", required_argument, 0, O_INPUT},
     {0, 0, 0, 0},
 };
 
@@ -273,7 +280,8 @@ static const command commands[] = {
      "Reads lines from stdin (JSON objects with a \"text\" field, or plain text) and\n"
      "prints one JSON array of token ids per line ([CLS] ... [SEP]).\n"},
     {"score", cli_score,
-     COMMON " format text-column label-column all-scores logits no-sort resume output window",
+     COMMON " format text-column label-column all-scores logits no-sort resume output window"
+     " shard max-device-mem",
      "usage: vkbert score [options] [FILE|DIR ...]   (stdin when none)\n"
      "Scores texts and writes one JSON object per input, in input order:\n"
      "pass-through fields, \"label\" and \"score\" (probability of that label).\n"
@@ -290,7 +298,19 @@ static const command commands[] = {
      "      --window N         inputs sorted together (default 2048)\n"
      "  -o, --output FILE      write to FILE instead of stdout\n"
      "      --resume           with -o: skip the inputs FILE already has complete\n"
-     "                         lines for and append the rest\n"},
+     "                         lines for and append the rest (after a crash, a lost\n"
+     "                         device or Ctrl-C; no line is scored twice)\n"
+     "  -d, --device LIST      also: all (one worker per Vulkan device) or a list,\n"
+     "                         e.g. gpu:0,gpu:1 (cpu too); each worker has its own\n"
+     "                         copy of the weights; output stays in input order\n"
+     "      --shard I/N        score only records k with k mod N == I (k counts\n"
+     "                         parsed records from 0, error lines included), in\n"
+     "                         input order.  Merge N shard outputs back into input\n"
+     "                         order by taking lines round-robin:\n"
+     "                         paste -d '\\n' s0 s1 ... | sed '/^$/d'  or\n"
+     "                         tools/merge_shards.py s0 s1 ... (docs/scaling.md)\n"
+     "      --max-device-mem B cap vkbert's Vulkan allocations at B bytes (or NK,\n"
+     "                         NM, NG); out of memory then shrinks the batches\n"},
     {"classify", cli_classify, COMMON,
      "usage: vkbert classify [options] TEXT...\n"
      "Prints what HF's text-classification pipeline prints, e.g.\n"
@@ -317,6 +337,19 @@ static const command commands[] = {
      "      --shape distilbert-base  random weights of that shape instead of --model\n"
      "      --random N         random id sequences (default 8)\n"
      "      --seed S           seed for random weights/ids (default 42)\n"},
+    {"bench", cli_bench, COMMON " shape seed json batch seq iters input",
+     "usage: vkbert bench [options]\n"
+     "Measures the forward pass on one batch shape (random ids, every token real):\n"
+     "sequences/s, ms per batch (median), GFLOP/s, peak device memory, model load\n"
+     "time and per-kernel GPU times (Vulkan timestamps), with the device and driver.\n"
+     "      --shape distilbert-base  random weights of that shape instead of --model\n"
+     "      --batch B          sequences per batch (default 8)\n"
+     "      --seq L            tokens per sequence (default 128)\n"
+     "      --iters N          timed batches after warm-up (default 10; CPU 3)\n"
+     "      --input FILE       end to end instead: score FILE (JSON lines, CSV, text)\n"
+     "                         like `vkbert score`, reading and tokenizing included,\n"
+     "                         and report reviews/s\n"
+     "      --json             one JSON object instead of text\n"},
     {"devices", cli_devices, "json help quiet",
      "usage: vkbert devices [--json]\n"
      "Lists the Vulkan devices and the features vkbert uses.\n"},
@@ -333,6 +366,7 @@ static void main_usage(FILE *f) {
             "  eval       accuracy, F1, precision, recall and speed on labeled data\n"
             "  tokenize   print token ids of stdin lines\n"
             "  check      compare the GPU with the CPU reference, layer by layer\n"
+            "  bench      speed, memory and per-kernel times of the forward pass\n"
             "  devices    list Vulkan devices\n\n"
             "vkbert COMMAND --help for a command's options; vkbert --version.\n");
 }
@@ -402,6 +436,8 @@ int main(int argc, char **argv) {
         case O_MODEL: o.model = optarg; break;
         case O_DEVICE:
             o.device = optarg;
+            if (!strcmp(c->name, "score") && (strchr(optarg, ',') || !strcmp(optarg, "all")))
+                break; /* a device list: checked by cli_device_list */
             if (strcmp(optarg, "cpu") && strcmp(optarg, "gpu") && strncmp(optarg, "gpu:", 4)) {
                 fprintf(stderr, "vkbert: --device: expected cpu, gpu or gpu:N, got '%s'\n", optarg);
                 bad = 1;
@@ -420,6 +456,36 @@ int main(int argc, char **argv) {
         case O_RANDOM: bad = parse_int("random", optarg, 0, 100000, &o.n_random); break;
         case O_BALANCED: bad = parse_int("balanced", optarg, 2, INT_MAX, &o.balanced); break;
         case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
+        case O_SHARD: {
+            int used = 0;
+            if (sscanf(optarg, "%d/%d%n", &o.shard_i, &o.shard_n, &used) != 2 ||
+                optarg[used] || o.shard_n < 1 || o.shard_i < 0 || o.shard_i >= o.shard_n) {
+                fprintf(stderr, "vkbert: --shard: expected I/N with 0 <= I < N, got '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        }
+        case O_MAXDEVMEM: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            double mul = 1;
+            if (*end == 'K' || *end == 'k') { mul = 1024.0; end++; }
+            else if (*end == 'M' || *end == 'm') { mul = 1048576.0; end++; }
+            else if (*end == 'G' || *end == 'g') { mul = 1073741824.0; end++; }
+            if (errno || *end || end == optarg || !(v * mul >= 1) || v * mul > 1e18) {
+                fprintf(stderr, "vkbert: --max-device-mem: expected BYTES or NK/NM/NG, got '%s'\n",
+                        optarg);
+                bad = 1;
+            } else {
+                o.max_device_mem = (uint64_t)(v * mul);
+            }
+            break;
+        }
+        case O_BATCH: bad = parse_int("batch", optarg, 1, 1 << 20, &o.batch); break;
+        case O_SEQ: bad = parse_int("seq", optarg, 1, 1 << 20, &o.seq); break;
+        case O_ITERS: bad = parse_int("iters", optarg, 1, 1 << 20, &o.iters); break;
+        case O_INPUT: o.input = optarg; break;
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
             printf("%s", c->usage);

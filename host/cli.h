@@ -27,6 +27,10 @@ typedef struct cli_opts {
     uint64_t seed;
     const char *shape;        /* check --shape distilbert-base */
     int n_random;             /* check: random id sequences */
+    int shard_i, shard_n;     /* score --shard I/N (shard_n 0 = off) */
+    uint64_t max_device_mem;  /* --max-device-mem BYTES (0 = no cap) */
+    int batch, seq, iters;    /* bench --batch B --seq L --iters N */
+    const char *input;        /* bench --input FILE (end-to-end mode) */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;
@@ -45,6 +49,10 @@ vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_ac
 /* Effective max length for a model: --max-len or min(512, model limits). */
 int cli_max_len(const cli_opts *o, const vkb_model *m);
 int cli_batch_tokens(const cli_opts *o, int max_len);
+/* --device as a list: "all" (every Vulkan device) or DEV[,DEV...].  Returns
+ * the count and fills out[] (at most max entries, strings owned by the
+ * caller via *storage, free it); prints the error and returns -1. */
+int cli_device_list(const char *spec, char **out, int max, char **storage);
 
 /* Writes all of buf to fd (looping over partial writes and EINTR).  Returns
  * 0, or -1 with errno (EPIPE when the reader went away). */
@@ -69,6 +77,7 @@ int cli_classify(cli_opts *o);
 int cli_eval(cli_opts *o);
 int cli_check(cli_opts *o);
 int cli_devices(cli_opts *o);
+int cli_bench(cli_opts *o);   /* host/cli_bench.c */
 
 /* Exit statuses */
 #define CLI_OK 0

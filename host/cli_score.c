@@ -3,7 +3,13 @@
  * order on the scorer's thread and are written here, one complete JSON line
  * per write(2), so that a closed pipe, SIGINT or a device failure leaves only
  * complete lines behind.  `--resume` continues an -o FILE from its last
- * complete line. */
+ * complete line.
+ *
+ * Scaling (docs/scaling.md): --device all / a device list opens one backend
+ * per device (each its own weights and queue) for one scorer with a worker
+ * per backend; --shard I/N keeps records k with k mod N == I; backends are
+ * created with vkb_backend_create_fit so that a device (or --max-device-mem
+ * cap) too small for the token budget gets smaller batches and a note. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include <errno.h>
@@ -157,6 +163,86 @@ static void on_note(void *ctx, const char *msg) {
     fprintf(stderr, "\nvkbert: note: %s\n", msg);
 }
 
+#define MAX_DEVICES 64
+
+int cli_device_list(const char *spec, char **out, int max, char **storage) {
+    *storage = NULL;
+    if (!strcmp(spec, "all")) {
+        /* every device the Vulkan loader reports, by index */
+        char *rep = NULL;
+        vkb_error e = {{0}};
+        if (vkb_devices_report(1, &rep, &e)) {
+            fprintf(stderr, "vkbert: --device all: %s\n", e.msg);
+            return -1;
+        }
+        int n = 0;
+        for (const char *p = rep; (p = strstr(p, "\"index\"")); p++) n++;
+        free(rep);
+        if (n == 0) { fprintf(stderr, "vkbert: --device all: no Vulkan device found\n"); return -1; }
+        if (n > max) n = max;
+        char *buf = malloc((size_t)n * 16);
+        if (!buf) return -1;
+        for (int i = 0; i < n; i++) {
+            snprintf(buf + i * 16, 16, "gpu:%d", i);
+            out[i] = buf + i * 16;
+        }
+        *storage = buf;
+        return n;
+    }
+    char *buf = strdup(spec);
+    if (!buf) return -1;
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "cpu") && strcmp(t, "gpu") && strncmp(t, "gpu:", 4)) {
+            fprintf(stderr, "vkbert: --device: expected all or a list of cpu, gpu, gpu:N; "
+                            "got '%s' in '%s'\n", t, spec);
+            free(buf);
+            return -1;
+        }
+        if (n == max) {
+            fprintf(stderr, "vkbert: --device: more than %d devices\n", max);
+            free(buf);
+            return -1;
+        }
+        out[n++] = t;
+    }
+    if (n == 0) { fprintf(stderr, "vkbert: --device: empty list\n"); free(buf); return -1; }
+    *storage = buf;
+    return n;
+}
+
+static void backend_note(void *ctx, const char *msg) {
+    const cli_opts *o = ctx;
+    if (!o->quiet) fprintf(stderr, "vkbert: note: %s\n", msg);
+}
+
+/* One backend on dev (NULL: gpu, falling back to the CPU when there is no
+ * Vulkan device, like cli_open_backend), shrinking the token budget when the
+ * device runs out of memory; *tokens gets the budget that fit. */
+static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *dev,
+                             int max_len, int *tokens) {
+    vkb_backend_opts bo = {0};
+    bo.precision = o->precision;
+    bo.threads = o->threads;
+    bo.max_len = max_len;
+    bo.max_tokens = cli_batch_tokens(o, max_len);
+    bo.max_device_mem = o->max_device_mem;
+    const char *val = getenv("VKB_VALIDATION");
+    bo.validation = val && *val && strcmp(val, "0") != 0;
+    bo.device = dev ? dev : "gpu";
+    vkb_backend *be = NULL;
+    vkb_error e = {{0}};
+    if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) return be;
+    if (!dev && (strstr(e.msg, "no Vulkan") || strstr(e.msg, "not implemented"))) {
+        if (!o->quiet)
+            fprintf(stderr, "vkbert: note: %s; using the CPU reference (--device cpu)\n", e.msg);
+        bo.device = "cpu";
+        if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) return be;
+    }
+    fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
+    return NULL;
+}
+
 /* --resume: counts FILE's complete lines, drops a partial last line. */
 static int open_resume(const char *path, uint64_t *n_lines) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -203,8 +289,33 @@ int cli_score(cli_opts *o) {
     vkb_model *m = cli_load_model(o);
     if (!m) { vkb_input_close(in); return CLI_FAILED; }
     int max_len = cli_max_len(o, m);
-    vkb_backend *be = cli_open_backend(o, m, 0, max_len);
-    if (!be) { vkb_model_free(m); vkb_input_close(in); return CLI_FAILED; }
+    char *devs[MAX_DEVICES], *dev_storage = NULL;
+    int n_dev = 1;
+    devs[0] = (char *)o->device;
+    if (o->device && (strchr(o->device, ',') || !strcmp(o->device, "all"))) {
+        n_dev = cli_device_list(o->device, devs, MAX_DEVICES, &dev_storage);
+        if (n_dev < 0) { vkb_model_free(m); vkb_input_close(in); return CLI_FAILED; }
+    }
+    vkb_backend *bes[MAX_DEVICES];
+    int budget = cli_batch_tokens(o, max_len), nb = 0;
+    for (; nb < n_dev; nb++) {
+        int t = 0;
+        bes[nb] = open_fit(o, m, devs[nb], max_len, &t);
+        if (!bes[nb]) break;
+        if (t < budget) budget = t; /* one budget for all: batches are cut once */
+    }
+    free(dev_storage);
+    if (nb < n_dev) {
+        while (nb > 0) vkb_backend_free(bes[--nb]);
+        vkb_model_free(m);
+        vkb_input_close(in);
+        return CLI_FAILED;
+    }
+    cli_buf devdesc = {0};
+    for (int i = 0; i < n_dev; i++) {
+        if (i) cb_puts(&devdesc, " + ");
+        cb_puts(&devdesc, vkb_backend_device(bes[i]));
+    }
 
     score_ctx c;
     memset(&c, 0, sizeof c);
@@ -217,7 +328,7 @@ int cli_score(cli_opts *o) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     vkb_scorer_opts so = {0};
     so.max_len = max_len;
-    so.batch_tokens = cli_batch_tokens(o, max_len);
+    so.batch_tokens = budget;
     so.window = o->window;
     so.no_sort = o->no_sort;
     so.threads = o->threads ? o->threads : (ncpu > 2 ? (int)(ncpu / 2 > 8 ? 8 : ncpu / 2) : 1);
@@ -225,14 +336,15 @@ int cli_score(cli_opts *o) {
     so.interrupt = cli_interrupt_flag();
     so.drop_user = drop_user;
     vkb_scorer *s = NULL;
-    if (vkb_scorer_create(be, &so, on_result, &c, &s, &e)) {
+    if (vkb_scorer_create_multi(bes, n_dev, &so, on_result, &c, &s, &e)) {
         fprintf(stderr, "vkbert score: %s\n", e.msg);
-        vkb_backend_free(be); vkb_model_free(m); vkb_input_close(in);
+        for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
+        vkb_model_free(m); vkb_input_close(in); free(devdesc.p);
         return CLI_FAILED;
     }
     c.t0 = c.last = now_s();
     int rc = CLI_OK, read_failed = 0, scorer_stopped = 0;
-    uint64_t n_read = 0, n_skipped = 0;
+    uint64_t n_read = 0, n_skipped = 0, n_mine = 0;
     vkb_record r;
     for (;;) {
         if (vkb_cli_interrupted) break;
@@ -240,6 +352,13 @@ int cli_score(cli_opts *o) {
         if (k == 0 || k == -2) break;
         if (k < 0) { fprintf(stderr, "\nvkbert score: %s\n", e.msg); read_failed = 1; break; }
         n_read++;
+        /* --shard I/N: record k = n_read - 1 (every parsed record, error
+         * lines included, so that the shards merge back exactly) */
+        if (o->shard_n > 1 && (n_read - 1) % (uint64_t)o->shard_n != (uint64_t)o->shard_i) {
+            vkb_record_clear(&r);
+            continue;
+        }
+        n_mine++;
         if (n_skipped < skip) { n_skipped++; vkb_record_clear(&r); continue; }
         rec_user *u = calloc(1, sizeof *u);
         if (!u) { fprintf(stderr, "vkbert: out of memory\n"); read_failed = 1; vkb_record_clear(&r); break; }
@@ -256,7 +375,7 @@ int cli_score(cli_opts *o) {
     }
     if (skip && n_skipped < skip && !o->quiet)
         fprintf(stderr, "vkbert score: note: %s has %llu lines but the input only %llu records\n",
-                o->output, (unsigned long long)skip, (unsigned long long)n_read);
+                o->output, (unsigned long long)skip, (unsigned long long)n_mine);
     (void)scorer_stopped;
     if (vkb_scorer_finish(s, &e)) {
         fprintf(stderr, "\nvkbert score: %s\n", e.msg);
@@ -275,13 +394,14 @@ int cli_score(cli_opts *o) {
                 "vkbert: %llu items (%llu errors) in %.2f s, %.1f items/s on %s; "
                 "padding overhead %.3f (%llu padded / %llu real tokens, %llu batches)%s\n",
                 (unsigned long long)c.delivered, (unsigned long long)c.errors, el,
-                el > 0 ? (double)c.delivered / el : 0.0, vkb_backend_device(be),
+                el > 0 ? (double)c.delivered / el : 0.0, devdesc.p,
                 st.real_tokens ? (double)st.padded_tokens / (double)st.real_tokens : 0.0,
                 (unsigned long long)st.padded_tokens, (unsigned long long)st.real_tokens,
                 (unsigned long long)st.batches, skip ? " (resumed)" : "");
     }
     vkb_scorer_free(s);
-    vkb_backend_free(be);
+    for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
+    free(devdesc.p);
     vkb_model_free(m);
     vkb_input_close(in);
     free(c.line.p);

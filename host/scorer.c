@@ -4,12 +4,15 @@
  *   caller thread   vkb_scorer_add_*() fills a window of inputs;
  *   tokenizer(s)    tokenize whole windows (several windows in flight, so
  *                   tokenizing window k+1 overlaps the forwards of window k);
- *   run thread      sorts a window by token length (longest first, so an
- *                   out-of-memory shows up on the first batch), cuts it into
- *                   batches with B*L <= the token budget, runs the backend and
- *                   delivers the window's results in submission order.
- * Windows reach the run thread strictly in order (by id), so results are in
- * input order without any global reordering buffer.  All state lives in the
+ *   workers         one thread per backend (vkb_scorer_create_multi: one
+ *                   per device, each with its own weights and queue).  The
+ *                   next window in order is sorted by token length (longest
+ *                   first, so an out-of-memory shows up on the first batch)
+ *                   and cut into batches with B*L <= the token budget; the
+ *                   batches go to one queue that every worker takes from, and
+ *                   a finished window is delivered in submission order.
+ * Windows are cut and delivered strictly in order (by id), so results are in
+ * input order with at most a few windows buffered.  All state lives in the
  * vkb_scorer; the library never prints (messages go to opts.note). */
 #define _GNU_SOURCE
 #include "vkbert.h"
@@ -40,10 +43,32 @@ typedef struct window {
     item *it;
     int n, cap;
     struct window *next;
+    /* set when the window is cut into jobs */
+    struct len_idx *order;  /* non-skipped items, sorted by length */
+    int m;                  /* entries of order */
+    float *logits;          /* [n * n_labels] by item index */
+    int left;               /* jobs not yet run */
 } window;
 
-struct vkb_scorer {
+/* One batch of a window: order[start .. start+count). */
+typedef struct job {
+    window *w;
+    int start, count;
+    struct job *next;
+} job;
+
+typedef struct worker {
+    struct vkb_scorer *s;
     vkb_backend *be;
+    int idx;
+    int32_t *bids, *blens;  /* batch scratch, sized for the initial budget */
+    float *blogits;
+} worker;
+
+struct vkb_scorer {
+    vkb_backend *be;               /* the first backend (model, config) */
+    worker *wk;
+    int n_workers;
     const vkb_tokenizer *tok;
     int n_labels, pad_id, max_len, budget, wcap, no_sort, nthreads, pad_mul;
     vkb_score_fn fn;
@@ -59,19 +84,21 @@ struct vkb_scorer {
     pthread_cond_t cv;
     window *pend_head, *pend_tail; /* waiting for a tokenizer (FIFO) */
     window *ready;                 /* tokenized, any order */
-    uint64_t next_run;             /* id of the window the run thread wants */
+    uint64_t next_cut;             /* id of the next window to cut into jobs */
+    window *active;                /* cut, not yet delivered */
+    job *jq_head, *jq_tail;        /* batches waiting for a worker (FIFO) */
+    uint64_t next_deliver;         /* id of the next window to deliver */
+    int delivering;                /* a worker is in the callback */
+    long long fault_after;         /* VKB_FAULT_AFTER_BATCHES, -1 = off */
+    uint64_t forwards;             /* forwards started (for fault_after) */
     int inflight, max_inflight;    /* windows dispatched and not yet done */
     int closing, stop, failed, joined;
     vkb_error ferr;
-    pthread_t *threads;            /* nthreads tokenizers + 1 run thread */
+    pthread_t *threads;            /* nthreads tokenizers + n_workers workers */
     int n_started;
     int inited;                    /* mu/cv initialized */
     vkb_scorer_stats st;
-
-    /* run-thread scratch, sized once */
-    int32_t *bids, *blens;
-    float *blogits;
-    int bcap_tokens, bcap_seqs;
+    int bcap_seqs;                 /* most sequences in a batch */
 };
 
 static double now_s(void) {
@@ -90,6 +117,8 @@ static void free_window_from(vkb_scorer *s, window *w, int delivered) {
         if (i >= delivered && s->drop_user) s->drop_user(w->it[i].user);
     }
     free(w->it);
+    free(w->order);
+    free(w->logits);
     free(w);
 }
 
@@ -164,9 +193,17 @@ static void *tok_main(void *arg) {
     return NULL;
 }
 
-/* ---- run thread ----------------------------------------------------------- */
+/* ---- workers: one thread per backend ----------------------------------------
+ * A window that is tokenized and next in order is "cut" by whichever worker
+ * gets to it first: its items are sorted by length and split greedily into
+ * batches (jobs) with B*L <= the token budget.  The cut depends only on the
+ * window and the budget, never on the number of workers, so every batch -
+ * and therefore every logit - is the same with 1 or N backends of the same
+ * kind.  Jobs go to one FIFO that all workers take from; a window whose
+ * jobs are all done is delivered when it is the next one in order, by one
+ * worker at a time (s->delivering), so results still come in input order. */
 
-typedef struct { int n; int idx; } len_idx;
+typedef struct len_idx { int n; int idx; } len_idx;
 
 static int cmp_len_desc(const void *a, const void *b) {
     const len_idx *x = a, *y = b;
@@ -179,50 +216,91 @@ static int is_oom(const char *msg) {
            strstr(msg, "out of memory") || strstr(msg, "OUT_OF_HOST_MEMORY");
 }
 
-static int run_window(vkb_scorer *s, window *w, int *delivered, vkb_error *err) {
-    int nl = s->n_labels, m = 0;
-    len_idx *order = malloc(sizeof(len_idx) * (size_t)(w->n ? w->n : 1));
-    float *logits = malloc(sizeof(float) * (size_t)nl * (size_t)(w->n ? w->n : 1));
-    if (!order || !logits) {
-        free(order); free(logits);
-        return vkb_fail(err, "scorer: out of memory");
+/* Greedy batch from order[pos..end): add sequences while B * L stays within
+ * the budget (one sequence always fits; it is at most max_len long). */
+static void greedy(const vkb_scorer *s, const len_idx *order, int pos, int end, int budget,
+                   int *Bo, int *Lo) {
+    int B = 0, L = 0;
+    while (pos + B < end && B < s->bcap_seqs) {
+        int l2 = order[pos + B].n > L ? order[pos + B].n : L;
+        if (s->pad_mul > 1) {
+            l2 = (l2 + s->pad_mul - 1) / s->pad_mul * s->pad_mul;
+            if (l2 > s->max_len) l2 = s->max_len > L ? s->max_len : L;
+        }
+        if (B > 0 && (long)(B + 1) * l2 > budget) break;
+        L = l2;
+        B++;
     }
-    for (int i = 0; i < w->n; i++)
-        if (!w->it[i].skip) { order[m].n = w->it[i].n; order[m].idx = i; m++; }
-    if (!s->no_sort) qsort(order, (size_t)m, sizeof *order, cmp_len_desc);
+    *Bo = B;
+    *Lo = L;
+}
 
-    int pos = 0, rc = 0;
-    while (pos < m) {
+/* Sorts a window and cuts it into jobs (returned as a list, not queued). */
+static int cut_window(vkb_scorer *s, window *w, job **jobs, vkb_error *err) {
+    *jobs = NULL;
+    int nl = s->n_labels, m = 0;
+    w->order = malloc(sizeof(len_idx) * (size_t)(w->n ? w->n : 1));
+    w->logits = malloc(sizeof(float) * (size_t)nl * (size_t)(w->n ? w->n : 1));
+    if (!w->order || !w->logits) return vkb_fail(err, "scorer: out of memory");
+    for (int i = 0; i < w->n; i++)
+        if (!w->it[i].skip) { w->order[m].n = w->it[i].n; w->order[m].idx = i; m++; }
+    if (!s->no_sort) qsort(w->order, (size_t)m, sizeof *w->order, cmp_len_desc);
+    w->m = m;
+    pthread_mutex_lock(&s->mu);
+    int budget = s->budget;
+    pthread_mutex_unlock(&s->mu);
+    job **tail = jobs;
+    for (int pos = 0; pos < m;) {
+        int B, L;
+        greedy(s, w->order, pos, m, budget, &B, &L);
+        job *j = calloc(1, sizeof *j);
+        if (!j) return vkb_fail(err, "scorer: out of memory");
+        j->w = w; j->start = pos; j->count = B;
+        *tail = j;
+        tail = &j->next;
+        w->left++;
+        pos += B;
+    }
+    return 0;
+}
+
+/* Runs one job on this worker's backend.  Normally that is one forward of
+ * exactly the batch that was cut; after an out-of-memory the budget is
+ * smaller and the job is run in several smaller batches. */
+static int run_job(worker *wk, const job *j, vkb_error *err) {
+    vkb_scorer *s = wk->s;
+    window *w = j->w;
+    const len_idx *order = w->order;
+    int nl = s->n_labels, pos = j->start, end = j->start + j->count;
+    while (pos < end) {
         pthread_mutex_lock(&s->mu);
         int stop = stopping_locked(s);
         int budget = s->budget;
         pthread_mutex_unlock(&s->mu);
-        if (stop) break;
-        /* Greedy batch: add sequences while B * L stays within the budget
-         * (one sequence always fits; it is at most max_len long). */
-        int B = 0, L = 0;
-        while (pos + B < m && B < s->bcap_seqs) {
-            int l2 = order[pos + B].n > L ? order[pos + B].n : L;
-            if (s->pad_mul > 1) {
-                l2 = (l2 + s->pad_mul - 1) / s->pad_mul * s->pad_mul;
-                if (l2 > s->max_len) l2 = s->max_len > L ? s->max_len : L;
-            }
-            if (B > 0 && (long)(B + 1) * l2 > budget) break;
-            L = l2;
-            B++;
-        }
+        if (stop) return 0; /* nothing of this window will be delivered */
+        int B, L;
+        greedy(s, order, pos, end, budget, &B, &L);
         for (int b = 0; b < B; b++) {
             const item *x = &w->it[order[pos + b].idx];
-            int32_t *row = s->bids + (size_t)b * L;
+            int32_t *row = wk->bids + (size_t)b * L;
             memcpy(row, x->ids, sizeof(int32_t) * (size_t)x->n);
             for (int p = x->n; p < L; p++) row[p] = s->pad_id;
-            s->blens[b] = x->n;
+            wk->blens[b] = x->n;
         }
-        vkb_batch batch = {B, L, s->bids, s->blens};
-        vkb_outputs out = {s->blogits, NULL};
+        vkb_batch batch = {B, L, wk->bids, wk->blens};
+        vkb_outputs out = {wk->blogits, NULL};
         vkb_error fe = {{0}};
+        /* Test hook (VKB_FAULT_AFTER_BATCHES, read once at creation): the
+         * forward after the first N fails as a lost device would. */
+        pthread_mutex_lock(&s->mu);
+        int fault = s->fault_after >= 0 && s->forwards >= (uint64_t)s->fault_after;
+        if (!fault) s->forwards++;
+        pthread_mutex_unlock(&s->mu);
         double t0 = now_s();
-        int frc = vkb_forward(s->be, &batch, &out, &fe);
+        int frc = fault ? vkb_fail(&fe, "Vulkan: device lost while running the forward pass "
+                                   "(simulated by VKB_FAULT_AFTER_BATCHES=%lld)",
+                                   (long long)s->fault_after)
+                        : vkb_forward(wk->be, &batch, &out, &fe);
         double dt = now_s() - t0;
         if (frc) {
             if (is_oom(fe.msg) && B > 1) {
@@ -233,19 +311,21 @@ static int run_window(vkb_scorer *s, window *w, int *delivered, vkb_error *err) 
                 s->st.batch_tokens = s->budget;
                 pthread_mutex_unlock(&s->mu);
                 if (s->note) {
-                    char msg[VKB_ERR_MAX + 128];
+                    char msg[VKB_ERR_MAX + 160];
                     snprintf(msg, sizeof msg,
-                             "%s; retrying with a token budget of %d (batch %dx%d failed)",
-                             fe.msg, nb, B, L);
+                             "%s; retrying with a token budget of %d (batch %dx%d failed on %s)",
+                             fe.msg, nb, B, L, vkb_backend_device(wk->be));
                     s->note(s->ctx, msg);
                 }
                 continue; /* same pos, smaller batches */
             }
-            rc = vkb_fail(err, "%s (batch of %d sequences x %d tokens)", fe.msg, B, L);
-            break;
+            if (s->n_workers > 1)
+                return vkb_fail(err, "%s (batch of %d sequences x %d tokens, worker %d: %s)",
+                                fe.msg, B, L, wk->idx, vkb_backend_device(wk->be));
+            return vkb_fail(err, "%s (batch of %d sequences x %d tokens)", fe.msg, B, L);
         }
         for (int b = 0; b < B; b++)
-            memcpy(logits + (size_t)order[pos + b].idx * nl, s->blogits + (size_t)b * nl,
+            memcpy(w->logits + (size_t)order[pos + b].idx * nl, wk->blogits + (size_t)b * nl,
                    sizeof(float) * (size_t)nl);
         pthread_mutex_lock(&s->mu);
         s->st.batches++;
@@ -255,57 +335,114 @@ static int run_window(vkb_scorer *s, window *w, int *delivered, vkb_error *err) 
         pthread_mutex_unlock(&s->mu);
         pos += B;
     }
-    free(order);
-    if (rc == 0 && pos >= m) {
-        /* Deliver in submission order; stop as soon as asked to. */
-        for (int i = 0; i < w->n; i++) {
-            pthread_mutex_lock(&s->mu);
-            int stop = stopping_locked(s);
-            if (!stop && !w->it[i].skip) s->st.items++;
-            pthread_mutex_unlock(&s->mu);
-            if (stop) break;
-            const item *x = &w->it[i];
-            vkb_score r = {w->base + (uint64_t)i, x->user,
-                           x->skip ? NULL : logits + (size_t)i * nl, nl, x->n, x->truncated};
-            *delivered = i + 1;
-            if (s->fn && s->fn(s->ctx, &r)) {
-                pthread_mutex_lock(&s->mu);
-                s->stop = 1;
-                pthread_cond_broadcast(&s->cv);
-                pthread_mutex_unlock(&s->mu);
-                break;
-            }
-        }
-    }
-    free(logits);
-    return rc;
+    return 0;
 }
 
-static void *run_main(void *arg) {
-    vkb_scorer *s = arg;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        window *w = NULL, **pp;
-        for (;;) {
-            if (stopping_locked(s)) break;
-            for (pp = &s->ready; *pp; pp = &(*pp)->next)
-                if ((*pp)->id == s->next_run) break;
-            if (*pp) { w = *pp; *pp = w->next; w->next = NULL; break; }
-            if (s->closing && s->inflight == 0) break;
-            timed_wait(s);
-        }
-        if (!w) break;
+/* Delivers a finished window in submission order; returns how many items
+ * went to the callback (the rest go to drop_user). */
+static int deliver_window(vkb_scorer *s, window *w) {
+    int nl = s->n_labels, delivered = 0;
+    for (int i = 0; i < w->n; i++) {
+        pthread_mutex_lock(&s->mu);
+        int stop = stopping_locked(s);
+        if (!stop && !w->it[i].skip) s->st.items++;
         pthread_mutex_unlock(&s->mu);
-        vkb_error e = {{0}};
-        int delivered = 0;
-        int rc = run_window(s, w, &delivered, &e);
+        if (stop) break;
+        const item *x = &w->it[i];
+        vkb_score r = {w->base + (uint64_t)i, x->user,
+                       x->skip ? NULL : w->logits + (size_t)i * nl, nl, x->n, x->truncated};
+        delivered = i + 1;
+        if (s->fn && s->fn(s->ctx, &r)) {
+            pthread_mutex_lock(&s->mu);
+            s->stop = 1;
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+    }
+    return delivered;
+}
+
+/* Caller holds mu.  Delivers every finished window that is next in order,
+ * unless another worker is already delivering (it will pick them up). */
+static void try_deliver_locked(vkb_scorer *s) {
+    while (!s->delivering) {
+        window *w = NULL, **pp;
+        for (pp = &s->active; *pp; pp = &(*pp)->next)
+            if ((*pp)->id == s->next_deliver) break;
+        if (!*pp || (*pp)->left > 0) return;
+        w = *pp;
+        *pp = w->next;
+        w->next = NULL;
+        s->delivering = 1;
+        int stopped = s->stop;
+        pthread_mutex_unlock(&s->mu);
+        int delivered = stopped ? 0 : deliver_window(s, w);
         free_window_from(s, w, delivered);
         pthread_mutex_lock(&s->mu);
-        s->next_run++;
+        s->delivering = 0;
+        s->next_deliver++;
         s->inflight--;
-        if (rc) fail_locked(s, &e);
         pthread_cond_broadcast(&s->cv);
     }
+}
+
+static void *worker_main(void *arg) {
+    worker *wk = arg;
+    vkb_scorer *s = wk->s;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (stopping_locked(s)) break;
+        if (s->jq_head) {
+            job *j = s->jq_head;
+            s->jq_head = j->next;
+            if (!s->jq_head) s->jq_tail = NULL;
+            pthread_mutex_unlock(&s->mu);
+            vkb_error e = {{0}};
+            int rc = run_job(wk, j, &e);
+            pthread_mutex_lock(&s->mu);
+            j->w->left--;
+            free(j);
+            if (rc) { fail_locked(s, &e); break; }
+            try_deliver_locked(s);
+            continue;
+        }
+        window *w = NULL, **pp;
+        for (pp = &s->ready; *pp; pp = &(*pp)->next)
+            if ((*pp)->id == s->next_cut) break;
+        if (*pp) {
+            w = *pp;
+            *pp = w->next;
+            w->next = NULL;
+            s->next_cut++;
+            pthread_mutex_unlock(&s->mu);
+            vkb_error e = {{0}};
+            job *jobs = NULL;
+            int rc = cut_window(s, w, &jobs, &e);
+            pthread_mutex_lock(&s->mu);
+            /* the window joins the active list even on failure, so that
+             * vkb_scorer_free releases it and its jobs' users */
+            w->next = s->active;
+            s->active = w;
+            if (rc) {
+                while (jobs) { job *n = jobs->next; free(jobs); jobs = n; }
+                fail_locked(s, &e);
+                break;
+            }
+            if (jobs) {
+                if (s->jq_tail) s->jq_tail->next = jobs; else s->jq_head = jobs;
+                job *t = jobs;
+                while (t->next) t = t->next;
+                s->jq_tail = t;
+            }
+            pthread_cond_broadcast(&s->cv);
+            try_deliver_locked(s);
+            continue;
+        }
+        if (s->closing && s->inflight == 0) break;
+        timed_wait(s);
+    }
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -314,11 +451,28 @@ static void *run_main(void *arg) {
 
 int vkb_scorer_create(vkb_backend *be, const vkb_scorer_opts *opts, vkb_score_fn fn,
                       void *ctx, vkb_scorer **out, vkb_error *err) {
+    return vkb_scorer_create_multi(&be, 1, opts, fn, ctx, out, err);
+}
+
+int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_opts *opts,
+                            vkb_score_fn fn, void *ctx, vkb_scorer **out, vkb_error *err) {
     *out = NULL;
-    if (!be || !be->model) return vkb_fail(err, "scorer: no backend");
+    if (!bes || n_be < 1 || n_be > 256)
+        return vkb_fail(err, "scorer: %d backends (expected 1..256)", n_be);
+    for (int i = 0; i < n_be; i++)
+        if (!bes[i] || !bes[i]->model) return vkb_fail(err, "scorer: no backend %d", i);
+    vkb_backend *be = bes[0];
     const vkb_config *c = &be->model->cfg;
     if (c->n_labels <= 0)
         return vkb_fail(err, "scorer: the model has no classifier head (n_labels = 0)");
+    for (int i = 1; i < n_be; i++) {
+        const vkb_config *ci = &bes[i]->model->cfg;
+        if (ci->n_labels != c->n_labels || ci->pad_token_id != c->pad_token_id ||
+            ci->max_pos != c->max_pos || ci->vocab_size != c->vocab_size ||
+            bes[i]->model->tok != be->model->tok)
+            return vkb_fail(err, "scorer: backend %d runs a different model than backend 0 "
+                            "(every backend must be created from the same vkb_model)", i);
+    }
     vkb_scorer_opts def = {0};
     if (!opts) opts = &def;
     vkb_scorer *s = calloc(1, sizeof *s);
@@ -348,15 +502,34 @@ int vkb_scorer_create(vkb_backend *be, const vkb_scorer_opts *opts, vkb_score_fn
     s->note = opts->note;
     s->interrupt = opts->interrupt;
     s->drop_user = opts->drop_user;
-    s->max_inflight = s->nthreads + 2;
+    s->n_workers = n_be;
+    /* windows buffered: being tokenized, waiting, and enough cut ones to
+     * keep every worker busy while the oldest is finished */
+    s->max_inflight = s->nthreads + 1 + n_be;
     s->st.batch_tokens = s->budget;
-    s->bcap_tokens = s->budget;
     s->bcap_seqs = s->budget / 2 > 0 ? s->budget / 2 : 1; /* every sequence has >= 2 ids */
-    s->bids = malloc(sizeof(int32_t) * (size_t)s->bcap_tokens);
-    s->blens = malloc(sizeof(int32_t) * (size_t)s->bcap_seqs);
-    s->blogits = malloc(sizeof(float) * (size_t)s->bcap_seqs * (size_t)s->n_labels);
-    s->threads = calloc((size_t)s->nthreads + 1, sizeof(pthread_t));
-    if (!s->bids || !s->blens || !s->blogits || !s->threads) {
+    /* Test hook, documented in vkbert.h: simulate a lost device. */
+    s->fault_after = -1;
+    const char *fa = getenv("VKB_FAULT_AFTER_BATCHES");
+    if (fa && *fa) {
+        char *end;
+        long long v = strtoll(fa, &end, 10);
+        if (*end == 0 && v >= 0) s->fault_after = v;
+    }
+    s->wk = calloc((size_t)n_be, sizeof *s->wk);
+    s->threads = calloc((size_t)s->nthreads + (size_t)n_be, sizeof(pthread_t));
+    int bad = !s->wk || !s->threads;
+    for (int i = 0; i < n_be && !bad; i++) {
+        worker *w = &s->wk[i];
+        w->s = s;
+        w->be = bes[i];
+        w->idx = i;
+        w->bids = malloc(sizeof(int32_t) * (size_t)s->budget);
+        w->blens = malloc(sizeof(int32_t) * (size_t)s->bcap_seqs);
+        w->blogits = malloc(sizeof(float) * (size_t)s->bcap_seqs * (size_t)s->n_labels);
+        bad = !w->bids || !w->blens || !w->blogits;
+    }
+    if (bad) {
         vkb_scorer_free(s);
         return vkb_fail(err, "scorer: out of memory for a token budget of %d", s->budget);
     }
@@ -368,8 +541,10 @@ int vkb_scorer_create(vkb_backend *be, const vkb_scorer_opts *opts, vkb_score_fn
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = 0;
-    for (int i = 0; i <= s->nthreads && rc == 0; i++) {
-        rc = pthread_create(&s->threads[i], NULL, i < s->nthreads ? tok_main : run_main, s);
+    for (int i = 0; i < s->nthreads + n_be && rc == 0; i++) {
+        rc = i < s->nthreads ? pthread_create(&s->threads[i], NULL, tok_main, s)
+                             : pthread_create(&s->threads[i], NULL, worker_main,
+                                              &s->wk[i - s->nthreads]);
         if (rc == 0) s->n_started++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -546,13 +721,59 @@ void vkb_scorer_free(vkb_scorer *s) {
     free_window_from(s, s->cur, 0);
     for (window *w = s->pend_head, *n; w; w = n) { n = w->next; free_window_from(s, w, 0); }
     for (window *w = s->ready, *n; w; w = n) { n = w->next; free_window_from(s, w, 0); }
+    for (job *j = s->jq_head, *n; j; j = n) { n = j->next; free(j); }
+    for (window *w = s->active, *n; w; w = n) { n = w->next; free_window_from(s, w, 0); }
     if (s->inited) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
     }
     free(s->threads);
-    free(s->bids);
-    free(s->blens);
-    free(s->blogits);
+    if (s->wk)
+        for (int i = 0; i < s->n_workers; i++) {
+            free(s->wk[i].bids);
+            free(s->wk[i].blens);
+            free(s->wk[i].blogits);
+        }
+    free(s->wk);
     free(s);
+}
+
+/* ---- backend creation that fits the device --------------------------------- */
+
+int vkb_backend_create_fit(const vkb_model *m, const vkb_backend_opts *opts,
+                           void (*note)(void *ctx, const char *msg), void *ctx,
+                           vkb_backend **out, int *max_tokens, vkb_error *err) {
+    vkb_backend_opts o = {0};
+    if (opts) o = *opts;
+    *out = NULL;
+    int ml = o.max_len > 0 && o.max_len < m->cfg.max_pos ? o.max_len : m->cfg.max_pos;
+    int T = o.max_tokens > 0 ? o.max_tokens : 16384;
+    if (T < ml) T = ml;
+    for (;;) {
+        o.max_tokens = T;
+        vkb_error e = {{0}};
+        if (vkb_backend_create(m, &o, out, &e) == 0) {
+            *max_tokens = T;
+            return 0;
+        }
+        /* Only the activations scale with the token budget: when the
+         * weights themselves do not fit, smaller batches cannot help. */
+        if (!is_oom(e.msg) || strstr(e.msg, "'weights'") || T <= ml) {
+            if (is_oom(e.msg) && strstr(e.msg, "'weights'"))
+                return vkb_fail(err, "%s: the model's weights alone do not fit the device "
+                                "memory%s", e.msg, o.max_device_mem ? " cap" : "");
+            if (is_oom(e.msg) && T <= ml)
+                return vkb_fail(err, "%s, even with a token budget of one sequence (%d)",
+                                e.msg, T);
+            if (err) *err = e;
+            return -1;
+        }
+        int nt = T / 2 < ml ? ml : T / 2;
+        if (note) {
+            char msg[VKB_ERR_MAX + 128];
+            snprintf(msg, sizeof msg, "%s; retrying with a token budget of %d", e.msg, nt);
+            note(ctx, msg);
+        }
+        T = nt;
+    }
 }

@@ -31,7 +31,10 @@ typedef struct layer_w {
 } layer_w;
 typedef struct gemm_op { VkDescriptorSet set; int variant; } gemm_op;
 typedef struct layer_ops { gemm_op qkv, o, ff1, ff2; VkDescriptorSet attn, ln1, ln2; } layer_ops;
-typedef struct shape_cmd { int B, L, hidden; VkCommandBuffer cmd; uint64_t used; } shape_cmd;
+typedef struct shape_cmd {
+    int B, L, hidden; VkCommandBuffer cmd; uint64_t used;
+    int prof; vkb_vk_marks marks; /* recorded with timestamps (vkbert bench) */
+} shape_cmd;
 
 typedef struct vk_backend {
     vkb_backend base;
@@ -54,6 +57,7 @@ typedef struct vk_backend {
     layer_ops *ops;
     shape_cmd shapes[N_SHAPES];
     uint64_t tick;
+    vkb_vk_prof prof;             /* per-kernel timestamps (vk_profile.c) */
 } vk_backend;
 
 /* ---------------------------------------------------------------- weights */
@@ -249,38 +253,56 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
     if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "recording the forward pass", err);
     uint32_t g[3];
     VkDeviceSize layer_bytes = (VkDeviceSize)T * D * be->es;
+    /* with profiling on, a timestamp closes every kernel (and its barrier) */
+    s->prof = be->prof.on;
+    s->marks.n = 0;
+    if (s->prof) vkb_vk_prof_begin(c, &be->prof, cmd, &s->marks);
+#define MARK(cat) do { if (s->prof) vkb_vk_prof_mark(c, &be->prof, cmd, &s->marks, (cat)); } while (0)
 
     vkb_vk_ln_pc lpc = {(uint32_t)T, (uint32_t)D, (uint32_t)L, LN_EPS};
     vkb_vk_rows_groups(T, g);
     vkb_vk_dispatch(c, cmd, &be->k.embed, be->s_embed, &lpc, g[0], g[1], g[2]);
     vkb_vk_barrier(c, cmd);
-    if (s->hidden) rec_copy(be, cmd, be->X.buf, be->out_hidden.buf, 0, layer_bytes);
+    MARK(VKB_K_EMBED);
+    if (s->hidden) { rec_copy(be, cmd, be->X.buf, be->out_hidden.buf, 0, layer_bytes); MARK(VKB_K_OTHER); }
 
     vkb_vk_attn_pc apc = {(uint32_t)L, (uint32_t)(3 * D), 0, (uint32_t)D, (uint32_t)(2 * D),
                           (uint32_t)D, 1.0f / sqrtf((float)be->hd)};
     for (int l = 0; l < be->NL; l++) {
         layer_ops *o = &be->ops[l];
         rec_gemm(be, cmd, &o->qkv, T, 3 * D, D, D, 3 * D, VKB_ACT_NONE);
+        MARK(VKB_K_QKV);
         vkb_vk_attn_groups(B, L, be->nh, g);
         vkb_vk_dispatch(c, cmd, &be->k.attn, o->attn, &apc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
+        MARK(VKB_K_ATTN);
         rec_gemm(be, cmd, &o->o, T, D, D, D, D, VKB_ACT_NONE);
+        MARK(VKB_K_ATTN_OUT);
         vkb_vk_rows_groups(T, g);
         vkb_vk_dispatch(c, cmd, &be->k.add_ln, o->ln1, &lpc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
+        MARK(VKB_K_LN);
         rec_gemm(be, cmd, &o->ff1, T, be->hid, D, D, be->hid, VKB_ACT_GELU);
+        MARK(VKB_K_FFN1);
         rec_gemm(be, cmd, &o->ff2, T, D, be->hid, be->hid, D, VKB_ACT_NONE);
+        MARK(VKB_K_FFN2);
         vkb_vk_dispatch(c, cmd, &be->k.add_ln, o->ln2, &lpc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
-        if (s->hidden)
+        MARK(VKB_K_LN);
+        if (s->hidden) {
             rec_copy(be, cmd, be->X.buf, be->out_hidden.buf, (VkDeviceSize)(l + 1) * layer_bytes, layer_bytes);
+            MARK(VKB_K_OTHER);
+        }
     }
     if (be->has_head) {
         /* first token of each sequence: rows b*L of X, i.e. lda = L*dim */
         rec_gemm(be, cmd, &be->pre, B, D, D, L * D, D, VKB_ACT_RELU);
         rec_gemm(be, cmd, &be->cls, B, be->nlab, D, D, be->nlab, VKB_ACT_NONE);
+        MARK(VKB_K_HEAD);
         rec_copy(be, cmd, be->LOG.buf, be->out_logits.buf, 0, (VkDeviceSize)B * be->nlab * be->es);
+        MARK(VKB_K_OTHER);
     }
+#undef MARK
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
@@ -296,7 +318,10 @@ static shape_cmd *get_shape(vk_backend *be, int B, int L, int hidden, vkb_error 
     shape_cmd *victim = NULL;
     for (int i = 0; i < N_SHAPES; i++) {
         shape_cmd *s = &be->shapes[i];
-        if (s->cmd && s->B == B && s->L == L && s->hidden == hidden) { s->used = ++be->tick; return s; }
+        if (s->cmd && s->B == B && s->L == L && s->hidden == hidden && s->prof == be->prof.on) {
+            s->used = ++be->tick;
+            return s;
+        }
         if (!victim || !s->cmd || (victim->cmd && s->used < victim->used)) victim = s;
     }
     if (!victim->cmd) {
@@ -353,6 +378,7 @@ static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, v
                    4.0 * B * (double)L * L * be->D * be->NL;
     uint64_t timeout = (uint64_t)(30e9 + flops / 0.1);
     if (vkb_vk_submit_wait(c, s->cmd, timeout, "running the forward pass", err)) return -1;
+    if (s->prof && vkb_vk_prof_collect(c, &be->prof, &s->marks, err)) return -1;
     if (vkb_vk_ctx_check_validation(c, err)) return -1;
     if (out->logits) vkb_vk_unpack(be->out_logits.map, out->logits, (size_t)B * be->nlab, be->f16);
     if (hidden) vkb_vk_unpack(be->out_hidden.map, out->hidden, (size_t)(be->NL + 1) * T * be->D, be->f16);
@@ -382,6 +408,7 @@ static void free_resources(vk_backend *be) {
                              &be->LOG, &be->ids, &be->lens, &be->out_logits, &be->out_hidden};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vkb_vk_buffer_destroy(c, bufs[i]);
     vkb_vk_kernels_destroy(c, &be->k);
+    vkb_vk_prof_destroy(c, &be->prof);
 }
 
 static void vk_destroy(vkb_backend *self) {
@@ -409,6 +436,27 @@ vkb_vk_ctx *vkb_vk_backend_ctx(vkb_backend *self) {
 int vkb_vk_backend_f16(const vkb_backend *self) { return ((const vk_backend *)self)->f16; }
 int vkb_vk_backend_gemm_variant(const vkb_backend *self) { return ((const vk_backend *)self)->variant; }
 
+vkb_vk_prof *vkb_vk_backend_prof(vkb_backend *self) {
+    return self && self->destroy == vk_destroy ? &((vk_backend *)self)->prof : NULL;
+}
+
+/* Drops the recorded passes (they are recorded again on next use), e.g.
+ * after profiling was turned on or off. */
+void vkb_vk_backend_rerecord(vkb_backend *self) {
+    vk_backend *be = (vk_backend *)self;
+    be->c->d.vkDeviceWaitIdle(be->c->dev);
+    for (int i = 0; i < N_SHAPES; i++) be->shapes[i].B = 0;
+}
+
+void vkb_vk_backend_bytes(const vkb_backend *self, uint64_t *weights, uint64_t *activations) {
+    const vk_backend *be = (const vk_backend *)self;
+    *weights = be->w.mem_bytes;
+    const vkb_vk_buffer *a[] = {&be->X, &be->X1, &be->F, &be->CTX, &be->QKV, &be->H, &be->P, &be->LOG};
+    uint64_t n = 0;
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) n += a[i]->mem_bytes;
+    *activations = n;
+}
+
 int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
                           vkb_backend **out, vkb_error *err) {
     *out = NULL;
@@ -429,6 +477,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     if (!be->lw || !be->ops) { vk_destroy(&be->base); return vkb_fail(err, "out of memory"); }
     if (vkb_vk_ctx_create(o->device, o->validation, &be->c, err)) { vk_destroy(&be->base); return -1; }
     vkb_vk_ctx *c = be->c;
+    c->mem_cap = (VkDeviceSize)o->max_device_mem;
 
     /* Precision: fp16 storage where the device has it and it pays (GPUs);
      * on CPU implementations fp32 was measured faster (no conversions). */

@@ -51,6 +51,11 @@ typedef struct vkb_vk_ctx {
     VkDeviceMemory stage_mem;
     void *stage_map;
     VkDeviceSize stage_size;
+    /* vkb_backend_opts.max_device_mem (0 = none) and the device-local bytes
+     * allocated by vkb_vk_buffer_create so far: allocations past the cap
+     * fail as VK_ERROR_OUT_OF_DEVICE_MEMORY, to test out-of-memory handling */
+    VkDeviceSize mem_cap, mem_used;
+    VkDeviceSize mem_peak;     /* highest mem_used so far (`vkbert bench`) */
 } vkb_vk_ctx;
 
 /* ---- vk_context.c ---- */
@@ -83,6 +88,7 @@ typedef struct vkb_vk_buffer {
     VkDeviceMemory mem;
     VkDeviceSize size;
     void *map;                 /* host-visible buffers stay mapped */
+    VkDeviceSize mem_bytes;    /* allocated, counted in ctx->mem_used */
 } vkb_vk_buffer;
 
 /* Device-local (host_visible = 0) or host-visible coherent buffer usable as
@@ -218,6 +224,35 @@ int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, const float *q, const float *k,
                         const float *v, float *ctx, int B, int L, int H, int hd,
                         const int32_t *lens, vkb_error *err);
 
+/* ---- vk_profile.c: per-kernel GPU times from timestamp queries ---- */
+/* Kernel categories of the forward pass, in the order `vkbert bench`
+ * reports them (names: vkb_vk_prof_name). */
+enum { VKB_K_EMBED, VKB_K_QKV, VKB_K_ATTN, VKB_K_ATTN_OUT, VKB_K_LN, VKB_K_FFN1,
+       VKB_K_FFN2, VKB_K_HEAD, VKB_K_OTHER, VKB_K_COUNT };
+#define VKB_PROF_MAX 512 /* timestamps per recorded pass; later marks are dropped */
+typedef struct vkb_vk_prof {
+    int on;                   /* record timestamps into newly recorded passes */
+    VkQueryPool pool;
+    double period_ns;         /* timestampPeriod */
+    uint64_t mask;            /* from timestampValidBits */
+    double ms[VKB_K_COUNT];   /* summed over `forwards` passes */
+    uint32_t calls[VKB_K_COUNT];
+    int forwards;
+} vkb_vk_prof;
+/* What one recorded pass measures: the category of each interval. */
+typedef struct vkb_vk_marks { uint32_t n; uint8_t cat[VKB_PROF_MAX]; } vkb_vk_marks;
+const char *vkb_vk_prof_name(int cat);
+/* Creates the query pool; fails when the queue has no timestamps. */
+int vkb_vk_prof_enable(vkb_vk_ctx *c, vkb_vk_prof *p, vkb_error *err);
+void vkb_vk_prof_destroy(vkb_vk_ctx *c, vkb_vk_prof *p);
+/* Recording: begin resets the queries and writes the first timestamp; mark
+ * closes the interval since the previous timestamp as category `cat`. */
+void vkb_vk_prof_begin(vkb_vk_ctx *c, vkb_vk_prof *p, VkCommandBuffer cmd, vkb_vk_marks *m);
+void vkb_vk_prof_mark(vkb_vk_ctx *c, vkb_vk_prof *p, VkCommandBuffer cmd, vkb_vk_marks *m,
+                      int cat);
+/* After the pass completed: adds its intervals to p->ms. */
+int vkb_vk_prof_collect(vkb_vk_ctx *c, vkb_vk_prof *p, const vkb_vk_marks *m, vkb_error *err);
+
 /* ---- vk_backend.c test hooks ---- */
 /* The context a Vulkan backend runs on (NULL for other backends). */
 vkb_vk_ctx *vkb_vk_backend_ctx(vkb_backend *be);
@@ -227,4 +262,10 @@ int vkb_vk_backend_close(vkb_backend *be, vkb_error *err);
 /* Which precision / GEMM variant a backend chose (for reports and tests). */
 int vkb_vk_backend_f16(const vkb_backend *be);
 int vkb_vk_backend_gemm_variant(const vkb_backend *be);
+/* Profiling hooks for vk_profile.c: the backend's timestamp state (after
+ * turning p->on on or off, call vkb_vk_backend_rerecord), and the bytes of
+ * its weight buffer and of its activation buffers. */
+vkb_vk_prof *vkb_vk_backend_prof(vkb_backend *be);
+void vkb_vk_backend_rerecord(vkb_backend *be);
+void vkb_vk_backend_bytes(const vkb_backend *be, uint64_t *weights, uint64_t *activations);
 #endif

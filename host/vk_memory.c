@@ -48,7 +48,11 @@ int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int host_visible,
     }
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = req.size, .memoryTypeIndex = (uint32_t)t};
-    r = c->d.vkAllocateMemory(c->dev, &ai, NULL, &b->mem);
+    /* the cap on device-local memory (--max-device-mem) refuses like a full
+     * device; host-visible staging/readback buffers are not counted */
+    if (!host_visible && c->mem_cap && c->mem_used + req.size > c->mem_cap)
+        r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    else r = c->d.vkAllocateMemory(c->dev, &ai, NULL, &b->mem);
     if (r == VK_SUCCESS) r = c->d.vkBindBufferMemory(c->dev, b->buf, b->mem, 0);
     if (r == VK_SUCCESS && host_visible) r = c->d.vkMapMemory(c->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map);
     if (r != VK_SUCCESS) {
@@ -56,12 +60,16 @@ int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int host_visible,
         return vkb_vk_fail(c, r, msg, err);
     }
     b->size = size;
+    b->mem_bytes = host_visible ? 0 : req.size;
+    c->mem_used += b->mem_bytes;
+    if (c->mem_used > c->mem_peak) c->mem_peak = c->mem_used;
     return 0;
 }
 
 void vkb_vk_buffer_destroy(vkb_vk_ctx *c, vkb_vk_buffer *b) {
     if (b->buf) c->d.vkDestroyBuffer(c->dev, b->buf, NULL);
     if (b->mem) c->d.vkFreeMemory(c->dev, b->mem, NULL);
+    c->mem_used -= b->mem_bytes < c->mem_used ? b->mem_bytes : c->mem_used;
     memset(b, 0, sizeof *b);
 }
 

@@ -73,6 +73,11 @@ typedef struct vkb_backend_opts {
     int max_tokens;          /* largest B*L a forward will get (0 = 16384) */
     int max_len;             /* largest L a forward will get (0 = max_pos) */
     int validation;          /* Vulkan: enable the Khronos validation layer */
+    /* Vulkan: cap on the device-local bytes vkbert allocates (weights and
+     * activations; not host-visible staging); an allocation past it fails like
+     * VK_ERROR_OUT_OF_DEVICE_MEMORY.  0 = no cap.  Lets out-of-memory
+     * handling be tested on any device (`vkbert score --max-device-mem`). */
+    uint64_t max_device_mem;
 } vkb_backend_opts;
 
 typedef struct vkb_batch {
@@ -104,8 +109,19 @@ const char *vkb_backend_device(const vkb_backend *be);
  * 2048) are sorted by token length so that a batch holds similar lengths,
  * and a batch takes as many sequences as fit the token budget (B*L).
  * Results are delivered through the callback strictly in submission order,
- * from the scorer's backend thread.  Used by `vkbert score/eval/classify`
- * and meant for language bindings. */
+ * from one scorer thread at a time.  Used by `vkbert score/eval/classify`
+ * and meant for language bindings.
+ *
+ * Several backends (vkb_scorer_create_multi; e.g. one per GPU, or the same
+ * GPU twice) get one worker thread each; batches are cut from the input the
+ * same way whatever their number and handed to whichever worker is free, so
+ * backends of the same kind give results identical to one backend.
+ *
+ * Out of device memory in a forward halves the token budget and retries
+ * (with a note); any other forward error stops the scorer.  Test hook: when
+ * the environment variable VKB_FAULT_AFTER_BATCHES=N is set (read at
+ * creation), every forward after the first N fails with a "device lost"
+ * error, as a crashed GPU would; unset, it has no effect. */
 typedef struct vkb_scorer vkb_scorer;
 
 typedef struct vkb_scorer_opts {
@@ -151,6 +167,21 @@ typedef struct vkb_scorer_stats {
 /* The backend must outlive the scorer; it is used by one thread only. */
 int vkb_scorer_create(vkb_backend *be, const vkb_scorer_opts *opts,
                       vkb_score_fn fn, void *ctx, vkb_scorer **out, vkb_error *err);
+/* One worker per backend (1..256), all created from the same vkb_model; the
+ * array is copied, the backends must outlive the scorer, and each is used by
+ * its worker thread only.  opts->batch_tokens must not exceed the smallest
+ * max_tokens the backends were created with. */
+int vkb_scorer_create_multi(vkb_backend *const *backends, int n_backends,
+                            const vkb_scorer_opts *opts, vkb_score_fn fn, void *ctx,
+                            vkb_scorer **out, vkb_error *err);
+/* vkb_backend_create for a scorer: when the device runs out of memory for
+ * the activations of opts->max_tokens, retries with half the token budget,
+ * down to one sequence of max_len, telling note() each time.  *max_tokens
+ * gets the budget that fit (use it as the scorer's batch_tokens).  Fails
+ * like vkb_backend_create when even the weights do not fit. */
+int vkb_backend_create_fit(const vkb_model *m, const vkb_backend_opts *opts,
+                           void (*note)(void *ctx, const char *msg), void *ctx,
+                           vkb_backend **out, int *max_tokens, vkb_error *err);
 /* Queue a text (copied) / ids (copied, truncated to max_len) / a placeholder
  * that is delivered in order with logits == NULL (a line that failed to
  * parse).  May block while the pipeline is full.  On failure (the scorer
@@ -179,6 +210,35 @@ void vkb_scorer_free(vkb_scorer *s); /* cancels and joins if still running */
  * matrix).  `json` nonzero gives {"devices":[{...}]}, else readable text.
  * *out is malloc'd (free() it).  Fails when there is no Vulkan loader. */
 int vkb_devices_report(int json, char **out, vkb_error *err);
+
+/* ---- benchmarking (host/vk_profile.c) ---------------------------------------
+ * Additive section owned by the performance work (`vkbert bench`): what a
+ * backend can say about its speed and footprint beyond wall-clock time. */
+#define VKB_BENCH_MAX_KERNELS 16
+typedef struct vkb_bench_info {
+    char device[256];        /* device name */
+    char vendor[64];         /* vendor name (NVIDIA, AMD, Intel, Mesa, ...) or 0xID */
+    char driver[256];        /* driver name and version */
+    int gpu;                 /* 1: Vulkan backend; 0: CPU reference (no figures below) */
+    int precision_bits;      /* storage precision on the device: 32 or 16 */
+    uint64_t peak_mem_bytes; /* highest sum of vkbert's device-local allocations so
+                                far (weights, activations; host-visible staging and
+                                readback buffers are not counted) */
+    uint64_t mem_bytes;      /* the same sum now */
+    uint64_t weight_bytes;   /* the weight buffer */
+    uint64_t activation_bytes; /* the activation buffers (one token budget) */
+    int timestamps;          /* 1: per-kernel times below (profiling was on) */
+    int forwards;            /* profiled forwards the times are averaged over */
+    int n_kernels;
+    const char *kernel[VKB_BENCH_MAX_KERNELS];  /* category names (static strings) */
+    double kernel_ms[VKB_BENCH_MAX_KERNELS];    /* mean GPU ms per forward */
+    int kernel_calls[VKB_BENCH_MAX_KERNELS];    /* dispatches per forward */
+} vkb_bench_info;
+/* Per-kernel GPU timestamps on (sums cleared) or off.  Fails on the CPU
+ * backend and on devices whose queue has no timestamps (timestampValidBits
+ * 0).  The batch command buffers are recorded again on their next use. */
+int vkb_backend_profile(vkb_backend *be, int on, vkb_error *err);
+int vkb_backend_bench_info(vkb_backend *be, vkb_bench_info *out, vkb_error *err);
 
 /* ---- helpers -------------------------------------------------------------- */
 /* In-place softmax over n values. */

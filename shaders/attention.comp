@@ -12,11 +12,21 @@
 // left in would count HD iterations per key and cut long sequences short.
 // K/V tiles go through shared memory (ATTN_DIRECT: read them from the
 // buffer instead, for implementations where shared memory is no faster)
-#ifndef ATTN_DIRECT
+// ATTN_SUBGROUP (CPU implementations such as lavapipe, where a subgroup is
+// one SIMD register and every load of a value all lanes share is a per-lane
+// gather): keys go SG at a time, lane i loading key j0+i into registers, and
+// each key reaches all lanes through subgroupShuffle with a constant index
+// (a register broadcast); the online-softmax rescale is done once per SG keys.
+#if !defined(ATTN_DIRECT) && !defined(ATTN_SUBGROUP)
 #define ATTN_SHARED
+#endif
+#ifdef ATTN_SUBGROUP
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #endif
 layout(constant_id = 0) const int HD = 64;   // head dim
 layout(constant_id = 1) const int TK = 32;   // keys per shared-memory tile
+layout(constant_id = 2) const int SG = 8;    // ATTN_SUBGROUP: the subgroup size
 #define WQ 64
 layout(local_size_x = WQ) in;
 
@@ -44,6 +54,36 @@ void main() {
     [[unroll]] for (int d = 0; d < HD; d++) { q[d] = float(qkv[qbase + d]) * pc.scale; acc[d] = 0.0; }
     float m = -3.0e38, l = 0.0;
 
+#ifdef ATTN_SUBGROUP
+    // Every lane stays in the loops (the shuffles need all of them); the
+    // trip counts are uniform over the workgroup.
+    uint lane = gl_SubgroupInvocationID;
+    for (uint j0 = 0; j0 < len; j0 += SG) {
+        uint kb = (row0 + min(j0 + lane, len - 1)) * pc.ld + h * HD;
+        float kr[HD], vr[HD];
+        [[unroll]] for (int d = 0; d < HD; d++) {
+            kr[d] = float(qkv[kb + pc.koff + d]);
+            vr[d] = float(qkv[kb + pc.voff + d]);
+        }
+        float sc[SG];
+        float mx = m;
+        [[unroll]] for (int s = 0; s < SG; s++) {
+            float x = 0.0;
+            [[unroll]] for (int d = 0; d < HD; d++) x = fma(q[d], subgroupShuffle(kr[d], uint(s)), x);
+            sc[s] = j0 + uint(s) < len ? x : -3.0e38;
+            mx = max(mx, sc[s]);
+        }
+        float corr = exp(m - mx); // 0 on the first chunk (m = -3e38)
+        l *= corr;
+        [[unroll]] for (int d = 0; d < HD; d++) acc[d] *= corr;
+        m = mx;
+        [[unroll]] for (int s = 0; s < SG; s++) {
+            float pj = j0 + uint(s) < len ? exp(sc[s] - m) : 0.0;
+            l += pj;
+            [[unroll]] for (int d = 0; d < HD; d++) acc[d] = fma(pj, subgroupShuffle(vr[d], uint(s)), acc[d]);
+        }
+    }
+#else
     for (uint j0 = 0; j0 < len; j0 += TK) {
         uint nk = min(uint(TK), len - j0);
 #ifdef ATTN_SHARED
@@ -76,6 +116,7 @@ void main() {
             [[unroll]] for (int d = 0; d < HD; d++) acc[d] = fma(pj, VS(jj, d), acc[d]);
         }
     }
+#endif
     if (!live) return;
     float inv = l > 0.0 ? 1.0 / l : 0.0; // len == 0: no keys, zeros
     uint obase = (row0 + p) * pc.ldo + h * HD;

@@ -15,6 +15,8 @@ set(VKB_SHADER_VARIANTS
   "gemm_texel_f16|gemm_texel.comp|F16"
   "attention_f32|attention.comp|"
   "attention_f16|attention.comp|F16"
+  "attention_sg_f32|attention.comp|ATTN_SUBGROUP"
+  "attention_sg_f16|attention.comp|ATTN_SUBGROUP,F16"
   # cooperative-matrix GEMM (fp16 only; host/vk_coopmat.c): 128x128 and 64x64 tiles
   "gemm_coopmat_f16|gemm_coopmat.comp|F16"
   "gemm_coopmat_s_f16|gemm_coopmat.comp|F16,BM=64,BN=64,WM=32,WN=32"

@@ -42,7 +42,7 @@ class vkb_backend_opts(ctypes.Structure):
     _fields_ = [("device", ctypes.c_char_p), ("precision", ctypes.c_int),
                 ("threads", ctypes.c_int), ("fp64_accum", ctypes.c_int),
                 ("max_tokens", ctypes.c_int), ("max_len", ctypes.c_int),
-                ("validation", ctypes.c_int)]
+                ("validation", ctypes.c_int), ("max_device_mem", ctypes.c_uint64)]
 
 
 NOTE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
