@@ -3,9 +3,20 @@
 // With -DEMBED the row is gathered instead: x = word[ids[row]] + pos[row % L]
 // (the embedding fused with its LayerNorm).  Two-pass mean/variance, as the
 // CPU reference does, through a shared-memory tree reduction.
+// LN_SUBGROUP (CPU implementations such as lavapipe): the workgroup is one
+// subgroup (its size a specialization constant) and the sums are subgroupAdd,
+// with no shared memory and no barriers, which llvmpipe runs as costly
+// coroutine switches (the 64-wide tree took ~23 ms per 1024x768 LayerNorm
+// there, the subgroup form several times less; see `vkbert bench`).
 #include "common.glsl"
+#ifdef LN_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+layout(local_size_x_id = 0) in;
+#define WG gl_WorkGroupSize.x
+#else
 layout(local_size_x = 64) in;
 #define WG 64
+#endif
 
 #ifdef EMBED
 layout(std430, binding = 0) readonly buffer Ids { int ids[]; };
@@ -22,6 +33,9 @@ layout(std430, binding = 5) writeonly buffer Y { STYPE y[]; };
 
 layout(push_constant) uniform PC { uint rows, dim, L; float eps; } pc;
 
+#ifdef LN_SUBGROUP
+float reduce_sum(float v) { return subgroupAdd(v); }
+#else
 shared float red[WG];
 
 float reduce_sum(float v) {
@@ -36,6 +50,7 @@ float reduce_sum(float v) {
     barrier(); // red[] is reused by the next reduction
     return total;
 }
+#endif
 
 float load(uint row, uint i) {
 #ifdef EMBED

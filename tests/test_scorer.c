@@ -4,6 +4,7 @@
  * error propagation can all be checked without a real model. */
 #include "testutil.h"
 #include "backend.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,7 +95,8 @@ static int on_score(void *ctx, const vkb_score *r) {
     return k->stop_after && k->delivered >= k->stop_after;
 }
 
-static int notes, drops;
+/* drop_user runs on the caller and scorer threads alike: count atomically */
+static atomic_int notes, drops;
 static void on_drop(void *user) { (void)user; drops++; }
 static void on_note(void *ctx, const char *msg) {
     (void)ctx;
