@@ -8,7 +8,11 @@
  * VARIANT is "texel" (the built-in shader as the backend uses it), "tiled"
  * (the shared-memory shader) or "LABEL=FILE.spv,TM,TN[,S0,S1,...]": a
  * candidate compiled with glslc, dispatched as ceil(N/TN) x ceil(M/TM)
- * workgroups with int specialization constants S0.. (ids 0..).  Default:
+ * workgroups with int specialization constants S0.. (ids 0..); FILE may be
+ * prefixed "sa@" (A bound as a storage buffer) or "img@" (A and W as
+ * storage texel buffers, imageLoad); "cpu" times the CPU path's GEMM
+ * (OpenBLAS, 2 threads) as a yardstick of the share of the machine a run
+ * got.  Default:
  * texel and tiled.  The machine this runs on is shared and loaded, so the
  * variants are measured in alternation: each round times every variant once
  * (REPS dispatches in one submit, wall clock), and the median over rounds is
@@ -150,6 +154,9 @@ int main(int argc, char **argv) {
         if (!strncmp(file, "sa@", 3)) { /* A read from a storage buffer */
             file += 3;
             types[0] = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        } else if (!strncmp(file, "img@", 4)) { /* A and W as storage texel buffers (imageLoad) */
+            file += 4;
+            types[0] = types[1] = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
         }
         size_t size = 0;
         uint32_t *code = read_spv(file, &size);
@@ -193,12 +200,17 @@ int main(int argc, char **argv) {
         vkb_vk_view_create(c, bw.buf, 0, VK_WHOLE_SIZE, f16, &vw, &e))
         die("views", &e);
     VkDescriptorPool pool;
-    if (vkb_vk_pool_create(c, MAXV, 4 * MAXV, 2 * MAXV, &pool, &e)) die("pool", &e);
+    VkDescriptorPoolSize psz[3] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 4 * MAXV},
+                                   {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 2 * MAXV},
+                                   {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, 2 * MAXV}};
+    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = MAXV, .poolSizeCount = 3, .pPoolSizes = psz};
+    if (c->d.vkCreateDescriptorPool(c->dev, &pci, NULL, &pool) != VK_SUCCESS) die("pool", NULL);
     VkDescriptorSet sets[MAXV];
     for (int i = 0; i < nspecs; i++) {
         if (!v[i].use) continue;
-        int ta = v[i].use->types[0] == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
-        int tw = v[i].use->types[1] == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+        int ta = v[i].use->types[0] != VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        int tw = v[i].use->types[1] != VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         vkb_vk_bind b[4] = {{.buf = bx.buf, .range = VK_WHOLE_SIZE, .view = ta ? vx : 0},
                             {.buf = bw.buf, .range = VK_WHOLE_SIZE, .view = tw ? vw : 0},
                             {.buf = bb.buf, .range = VK_WHOLE_SIZE},

@@ -85,7 +85,15 @@ vkb_bench() { vkb bench --model "$CK" --device gpu --precision "$1" --batch "$2"
 
 # --- steps ---------------------------------------------------------------------
 s_env() {
-  for f in "$ROOT"/.gl/*.deb; do dpkg -x "$f" "$LIBS" || echo "cannot unpack $f"; done
+  # The Vulkan loader and glvnd go into / (the NVIDIA ICD, libGLX_nvidia, needs
+  # libGLdispatch); the other libraries into a private prefix seen only by vkbert.
+  for f in "$ROOT"/.gl/*.deb; do
+    case "$f" in
+      *libvulkan1*|*libglvnd0*|*libegl1*|*libgl1*|*libglx0*|*libgles2*|*libopengl0*) dpkg -x "$f" / ;;
+      *) dpkg -x "$f" "$LIBS" ;;
+    esac || echo "cannot unpack $f"
+  done
+  ldconfig
   {
     date -u; uname -a
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
@@ -97,6 +105,22 @@ s_env() {
   } > "$OUT/env.txt" 2>&1
   cat "$OUT/env.txt"
   ! grep -q "not found" "$OUT/env.txt"
+}
+s_coopmat() { # the cooperative-matrix GEMM: self-test + GFLOP/s vs tiled
+  LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread" \
+    "$ROOT/build/bench/coopmat_check" | tee "$OUT/coopmat.txt"
+}
+s_tests() { # the Vulkan op and model tests, on this device, validation off (no layer here)
+  local t rc=0
+  for t in test_vk_ops test_vk_model test_vk_coopmat; do
+    [ -x "$ROOT/build/tests/$t" ] || continue
+    (cd "$ROOT/tests" && LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread" \
+      VKB_SHARED=/nonexistent "$ROOT/build/tests/$t") || { echo "$t rc=$?"; rc=1; }
+  done
+  return $rc
+}
+s_bench_input() { # PRECISION: vkbert bench --input (reading+tokenizing+scoring, model loaded)
+  vkb bench --model "$CK" --device gpu --precision "$1" --input "$IMDB/reviews.jsonl" --json | tee -a "$OUT/bench_input.jsonl"
 }
 s_devices() { vkb devices | tee "$OUT/devices.txt"; }
 s_checkpoint() { # CK_ARGS: e.g. "--dim 64 --layers 2 --heads 2 --hidden 256" for a dry run
@@ -166,13 +190,15 @@ s_imdb_labels() {
   done
   "$PY" bench/peers/hf_oracle.py --reference "$OUT/imdb_vkbert_cpu_fp32.jsonl" "${args[@]}" | tee "$OUT/imdb_labels.jsonl"
 }
-export -f vkb vkb_check vkb_score vkb_bench s_env s_devices s_checkpoint s_check s_oracle s_score_oracle \
+export -f s_coopmat s_tests s_bench_input vkb vkb_check vkb_score vkb_bench s_env s_devices s_checkpoint s_check s_oracle s_score_oracle \
   s_compare_oracle s_vkbert_bench s_torch s_vkbert_imdb s_imdb_labels
 export ROOT OUT VKBERT IMDB CK SHAPES PY LIBS RES CK_ARGS
 
 # In order of importance; the budget cuts from the end.
 step env 60 s_env
 step devices 30 s_devices
+step coopmat 90 s_coopmat
+step tests 90 s_tests
 step checkpoint 120 s_checkpoint
 step check_fp32 90 s_check fp32
 step oracle_hf 90 s_oracle
@@ -185,6 +211,7 @@ step vkbert_bench_fp32 120 s_vkbert_bench fp32
 step torch_own_fp16 75 s_torch own fp16 --gemm
 step torch_hf_fp16 75 s_torch hf fp16
 step vkbert_imdb_gpu_fp16 60 s_vkbert_imdb gpu fp16
+step bench_input_fp16 60 s_bench_input fp16
 step torch_own_fp32 75 s_torch own fp32
 step torch_hf_fp32 75 s_torch hf fp32 --dump-logits "$OUT/imdb_hf_cuda_fp32.jsonl"
 step vkbert_imdb_gpu_fp32 60 s_vkbert_imdb gpu fp32
@@ -198,3 +225,8 @@ cat "$OUT/table.md"
 echo
 column -t "$OUT/steps.tsv" 2>/dev/null || cat "$OUT/steps.tsv"
 echo "total $(( $(date +%s) - T0 ))s; results in $OUT"
+# At most 8 files come back from $OUT: everything goes into one archive, with
+# the three summaries beside it.
+tar czf /tmp/gpu-run.tgz -C "$OUT" . && find "$OUT" -mindepth 1 -delete && mv /tmp/gpu-run.tgz "$OUT/" && \
+  tar xzf "$OUT/gpu-run.tgz" -C "$OUT" ./table.md ./steps.tsv ./results.jsonl 2>/dev/null
+ls -la "$OUT"

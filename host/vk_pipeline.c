@@ -102,7 +102,8 @@ int vkb_vk_set_create(vkb_vk_ctx *c, VkDescriptorPool pool, const vkb_vk_pipe *p
         w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                       .dstSet = *set, .dstBinding = (uint32_t)i,
                                       .descriptorCount = 1, .descriptorType = p->types[i]};
-        if (p->types[i] == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER) {
+        if (p->types[i] == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER ||
+            p->types[i] == VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER) {
             w[i].pTexelBufferView = &binds[i].view;
         } else {
             bi[i] = (VkDescriptorBufferInfo){.buffer = binds[i].buf, .offset = binds[i].off,
