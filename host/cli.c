@@ -188,20 +188,27 @@ int cli_batch_tokens(const cli_opts *o, int max_len) {
     return bt < max_len ? max_len : bt;
 }
 
+void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
+    memset(bo, 0, sizeof *bo);
+    bo->device = o->device ? o->device : "gpu";
+    bo->precision = o->precision;
+    bo->threads = o->threads;
+    bo->max_len = max_len;
+    bo->max_tokens = cli_batch_tokens(o, max_len);
+    bo->max_device_mem = o->max_device_mem;
+    /* The test suite sets VKB_VALIDATION=1: the Khronos validation layer
+     * then checks every Vulkan call, and any message is an error. */
+    const char *val = getenv("VKB_VALIDATION");
+    bo->validation = val && *val && strcmp(val, "0") != 0;
+}
+
 vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,
                               int max_len) {
-    vkb_backend_opts bo = {0};
-    bo.precision = o->precision;
-    bo.threads = o->threads;
+    vkb_backend_opts bo;
+    cli_backend_opts(o, max_len, &bo);
     bo.fp64_accum = fp64_accum;
-    bo.max_len = max_len;
-    bo.max_tokens = cli_batch_tokens(o, max_len);
-    bo.max_device_mem = o->max_device_mem;
-    const char *val = getenv("VKB_VALIDATION");
-    bo.validation = val && *val && strcmp(val, "0") != 0;
     vkb_backend *be = NULL;
     vkb_error e = {{0}};
-    bo.device = o->device ? o->device : "gpu";
     if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
     /* Only a missing Vulkan (no loader, no device) falls back to the CPU;
      * any other GPU failure is reported. */

@@ -42,6 +42,9 @@ void cli_install_signals(void);
 
 /* Loads --model (or the built-in model); prints the error and returns NULL. */
 vkb_model *cli_load_model(const cli_opts *o);
+/* Backend options from the command line (device, precision, threads, token
+ * budget, memory cap) and VKB_VALIDATION from the environment. */
+void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo);
 /* Creates the backend for --device (default gpu, falling back to cpu with a
  * note when no Vulkan device works); prints the error and returns NULL. */
 vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,

@@ -195,14 +195,9 @@ int cli_bench(cli_opts *o) {
         return CLI_USAGE;
     }
     /* the backend's token budget: this batch, or --batch-tokens when larger */
-    vkb_backend_opts bo = {0};
-    bo.device = o->device ? o->device : "gpu";
-    bo.precision = o->precision;
-    bo.threads = o->threads;
-    bo.max_len = L;
+    vkb_backend_opts bo;
+    cli_backend_opts(o, L, &bo);
     bo.max_tokens = o->batch_tokens > B * L ? o->batch_tokens : B * L;
-    const char *val = getenv("VKB_VALIDATION");
-    bo.validation = val && *val && strcmp(val, "0") != 0;
     vkb_backend *be = NULL;
     vkb_error e = {{0}};
     double t1 = now_s();

@@ -221,14 +221,8 @@ static void backend_note(void *ctx, const char *msg) {
  * device runs out of memory; *tokens gets the budget that fit. */
 static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *dev,
                              int max_len, int *tokens) {
-    vkb_backend_opts bo = {0};
-    bo.precision = o->precision;
-    bo.threads = o->threads;
-    bo.max_len = max_len;
-    bo.max_tokens = cli_batch_tokens(o, max_len);
-    bo.max_device_mem = o->max_device_mem;
-    const char *val = getenv("VKB_VALIDATION");
-    bo.validation = val && *val && strcmp(val, "0") != 0;
+    vkb_backend_opts bo;
+    cli_backend_opts(o, max_len, &bo);
     bo.device = dev ? dev : "gpu";
     vkb_backend *be = NULL;
     vkb_error e = {{0}};
