@@ -67,6 +67,11 @@ static int upload_tensor(vk_backend *be, const vkb_tensor *t, const char *name,
     if (!t->data || t->numel != want)
         return vkb_fail(err, "tensor %s: expected %lld values, checkpoint has %lld",
                         name, (long long)want, (long long)(t->data ? t->numel : 0));
+    if (be->f16 && t->dtype == VKB_DT_F16) { /* already what the device stores */
+        if (vkb_vk_upload(be->c, &be->w, off, t->data, (VkDeviceSize)want * 2, err))
+            return vkb_fail(err, "uploading %s: %s", name, err->msg);
+        return 0;
+    }
     float *f = malloc((size_t)want * sizeof *f);
     void *packed = be->f16 ? malloc((size_t)want * 2) : f;
     if (!f || !packed) { free(f); if (be->f16) free(packed); return vkb_fail(err, "out of memory converting %s", name); }

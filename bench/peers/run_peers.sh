@@ -13,7 +13,8 @@
 # vkbert: its results come from `vkbert bench --json` lines given with
 # --vkbert-json, or are measured in this sitting with --vkbert-bin (assumed
 # CLI: `vkbert bench --model DIR --batch B --seq L --json`, and for the IMDB
-# workload `vkbert bench --model DIR --imdb reviews.jsonl --json`; see README).
+# workload `vkbert bench --model DIR --input reviews.jsonl --json`, on every
+# device in VKB_DEVICES, default "gpu cpu").
 #
 # Defaults: the distilbert-base-shape random checkpoint bench/work/distilbert-base
 # (made when missing, ~265 MB, git-ignored), shapes 1x128,8x128,32x128,32x256,
@@ -117,17 +118,21 @@ fi
 
 # -- vkbert (measured now, or given) ---------------------------------------------
 if [ -n "$VKBIN" ]; then
-  step "vkbert bench ($VKBIN)"
+  # every device in VKB_DEVICES (default: the best Vulkan device and the CPU
+  # reference), VKB_ITERS timed batches each (default 3: lavapipe is slow)
   IFS=, read -r -a SH <<< "$SHAPES"
-  for s in "${SH[@]}"; do
-    b=${s%x*} l=${s#*x}
-    "$VKBIN" bench --model "$MODEL" --batch "$b" --seq "$l" --json >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" \
-      || FAILED+=("vkbert-$s")
+  for dev in ${VKB_DEVICES:-gpu cpu}; do
+    step "vkbert bench ($VKBIN, --device $dev)"
+    for s in "${SH[@]}"; do
+      b=${s%x*} l=${s#*x}
+      "$VKBIN" bench --model "$MODEL" --device "$dev" --batch "$b" --seq "$l" --iters "${VKB_ITERS:-3}" --json \
+        >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" || FAILED+=("vkbert-$dev-$s")
+    done
+    if [ $NO_IMDB = 0 ]; then
+      "$VKBIN" bench --model "$MODEL" --device "$dev" --input "$(dirname "$IMDB")/reviews.jsonl" --json \
+        >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" || FAILED+=("vkbert-$dev-imdb")
+    fi
   done
-  if [ $NO_IMDB = 0 ]; then
-    "$VKBIN" bench --model "$MODEL" --imdb "$(dirname "$IMDB")/reviews.jsonl" --json >> "$OUTDIR/vkbert.jsonl" \
-      2>> "$OUTDIR/vkbert.log" || FAILED+=(vkbert-imdb)
-  fi
   VKJSON+=("$OUTDIR/vkbert.jsonl")
 fi
 for f in "${VKJSON[@]+"${VKJSON[@]}"}"; do
