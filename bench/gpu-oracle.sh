@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 OUT=${OUT:-/tmp/vkb-oracle}; mkdir -p "$OUT"
-IMDB=bench/work/imdb CK=/tmp/vkb-bench/distilbert-base LIBS=/tmp/vkb-libs
+IMDB=${IMDB:-bench/work/imdb} CK=${CK:-/tmp/vkb-bench/distilbert-base} LIBS=${LIBS:-/tmp/vkb-libs}
 for f in .gl/*.deb; do
   case "$f" in *libvulkan1*|*libglvnd0*|*libegl1*|*libgl1*|*libglx0*|*libgles2*|*libopengl0*) dpkg -x "$f" / ;;
                *) dpkg -x "$f" "$LIBS" ;; esac
@@ -15,7 +15,7 @@ done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 export LD_LIBRARY_PATH_VKB="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread"
 vkb() { LD_LIBRARY_PATH="$LD_LIBRARY_PATH_VKB" ./build/vkbert "$@"; }
-timeout 60 python3 bench/peers/bench_checkpoint.py --out "$CK" --vocab "$IMDB/vocab.txt" > "$OUT/checkpoint.log" 2>&1
+[ -f "$CK/model.safetensors" ] || timeout 60 python3 bench/peers/bench_checkpoint.py --out "$CK" --vocab "$IMDB/vocab.txt" > "$OUT/checkpoint.log" 2>&1
 { printf '%s\n' '{"text": "A truly wonderful film."}' '{"text": "Terrible, boring, and far too long!"}' \
     '{"text": "x"}' '{"text": "Caf\u00e9 d\u00e9j\u00e0 vu \u2014 na\u00efve \u4e2d\u6587 \ud83d\ude00 OK?"}'
   head -n 196 "$IMDB/reviews.jsonl"; } > "$OUT/in.jsonl"
@@ -28,4 +28,4 @@ done
 timeout 180 python3 bench/peers/hf_oracle_ids.py --model "$CK" --texts "$OUT/in.jsonl" --ids "$OUT/ids.jsonl" \
   --compare "$OUT/vkbert_gpu_fp32.jsonl:1e-3" --compare "$OUT/vkbert_gpu_fp16.jsonl:2e-2" \
   --compare "$OUT/vkbert_cpu_fp32.jsonl:1e-3" 2>"$OUT/oracle.err" | tee "$OUT/oracle.jsonl"
-echo "oracle rc=${PIPESTATUS[0]}"; tail -3 "$OUT/oracle.err"; tail -2 "$OUT"/*.err | head -20
+rc=${PIPESTATUS[0]}; echo "oracle rc=$rc"; tail -n 3 "$OUT/oracle.err"; exit "$rc"

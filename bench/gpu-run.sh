@@ -130,26 +130,6 @@ s_checkpoint() { # CK_ARGS: e.g. "--dim 64 --layers 2 --heads 2 --hidden 256" fo
   cp "$CK/config.json" "$OUT/checkpoint_config.json"
 }
 s_check() { vkb_check "$1" | tee "$OUT/check_$1.txt"; }
-s_oracle() {
-  # 4 short texts + the first 60 workload reviews, the same file for everyone
-  {
-    printf '%s\n' '{"text": "A truly wonderful film."}' '{"text": "Terrible, boring, and far too long!"}' \
-      '{"text": "x"}' '{"text": "Caf\u00e9 d\u00e9j\u00e0 vu \u2014 na\u00efve \u4e2d\u6587 \ud83d\ude00 OK?"}'
-    head -n 60 "$IMDB/reviews.jsonl"
-  } > "$OUT/oracle_in.jsonl"
-  "$PY" bench/peers/hf_oracle.py --model "$CK" --texts "$OUT/oracle_in.jsonl" --out "$OUT/oracle_hf.jsonl"
-}
-s_score_oracle() { # DEVICE PRECISION
-  vkb_score "$1" "$2" "$OUT/oracle_in.jsonl" > "$OUT/oracle_vkbert_$1_$2.jsonl"
-}
-s_compare_oracle() {
-  local args=()
-  for f in "$OUT"/oracle_vkbert_*.jsonl; do
-    [ -f "$f" ] || continue
-    case "$f" in *fp16*) args+=(--compare "$f:2e-2") ;; *) args+=(--compare "$f:1e-3") ;; esac
-  done
-  "$PY" bench/peers/hf_oracle.py --reference "$OUT/oracle_hf.jsonl" "${args[@]}" | tee "$OUT/oracle_compare.jsonl"
-}
 s_vkbert_bench() { # PRECISION
   local s rc=0
   for s in $SHAPES; do
@@ -190,8 +170,8 @@ s_imdb_labels() {
   done
   "$PY" bench/peers/hf_oracle.py --reference "$OUT/imdb_vkbert_cpu_fp32.jsonl" "${args[@]}" | tee "$OUT/imdb_labels.jsonl"
 }
-export -f s_coopmat s_tests s_bench_input vkb vkb_check vkb_score vkb_bench s_env s_devices s_checkpoint s_check s_oracle s_score_oracle \
-  s_compare_oracle s_vkbert_bench s_torch s_vkbert_imdb s_imdb_labels
+export -f s_coopmat s_tests s_bench_input vkb vkb_check vkb_score vkb_bench s_env s_devices s_checkpoint s_check \
+  s_vkbert_bench s_torch s_vkbert_imdb s_imdb_labels
 export ROOT OUT VKBERT IMDB CK SHAPES PY LIBS RES CK_ARGS
 
 # In order of importance; the budget cuts from the end.
@@ -201,11 +181,8 @@ step coopmat 90 s_coopmat
 step tests 90 s_tests
 step checkpoint 120 s_checkpoint
 step check_fp32 90 s_check fp32
-step oracle_hf 90 s_oracle
-step score_oracle_gpu_fp32 45 s_score_oracle gpu fp32
-step score_oracle_gpu_fp16 45 s_score_oracle gpu fp16
-step score_oracle_cpu_fp32 60 s_score_oracle cpu fp32
-step compare_oracle 30 s_compare_oracle
+# The gold oracle: HF transformers on vkbert's token ids (bench/gpu-oracle.sh).
+step oracle 240 env OUT="$OUT/oracle" CK="$CK" IMDB="$IMDB" LIBS="$LIBS" bash "$ROOT/bench/gpu-oracle.sh"
 step vkbert_bench_fp16 120 s_vkbert_bench fp16
 step vkbert_bench_fp32 120 s_vkbert_bench fp32
 step torch_own_fp16 75 s_torch own fp16 --gemm
