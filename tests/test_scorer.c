@@ -3,57 +3,11 @@
  * batching, padding, truncation, out-of-memory retries, cancellation and
  * error propagation can all be checked without a real model. */
 #include "testutil.h"
-#include "backend.h"
+#include "fake_backend.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fake {
-    vkb_backend base;
-    vkb_model model;
-    int oom_above;     /* fail with "out of device memory" when B*L exceeds this */
-    int fail_at_call;  /* fail (not OOM) on this forward call, 1-based; 0 = never */
-    int calls, max_bl, bad_padding;
-} fake;
-
-/* logits[0] = sum of valid ids, logits[1] = length */
-static int fake_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
-    fake *f = (fake *)self;
-    f->calls++;
-    if (f->fail_at_call && f->calls == f->fail_at_call) {
-        snprintf(err->msg, sizeof err->msg, "device lost (simulated)");
-        return -1;
-    }
-    if (f->oom_above && b->B * b->L > f->oom_above) {
-        snprintf(err->msg, sizeof err->msg, "vkCreateBuffer: out of device memory (simulated)");
-        return -1;
-    }
-    if (b->B * b->L > f->max_bl) f->max_bl = b->B * b->L;
-    for (int i = 0; i < b->B; i++) {
-        double s = 0;
-        if (b->lens[i] > b->L || b->lens[i] < 1) f->bad_padding++;
-        for (int p = 0; p < b->L; p++) {
-            int32_t id = b->ids[i * b->L + p];
-            if (p < b->lens[i]) s += id;
-            else if (id != f->model.cfg.pad_token_id) f->bad_padding++;
-        }
-        out->logits[i * 2] = (float)s;
-        out->logits[i * 2 + 1] = (float)b->lens[i];
-    }
-    return 0;
-}
-static void fake_destroy(vkb_backend *self) { (void)self; }
-
-static void fake_init(fake *f) {
-    memset(f, 0, sizeof *f);
-    f->model.cfg.n_labels = 2;
-    f->model.cfg.max_pos = 512;
-    f->model.cfg.vocab_size = 1000;
-    f->model.cfg.pad_token_id = 0;
-    f->base.forward = fake_forward;
-    f->base.destroy = fake_destroy;
-    f->base.model = &f->model;
-}
 
 #define N 3000
 typedef struct seqs {

@@ -5,49 +5,17 @@
  * VKB_FAULT_AFTER_BATCHES device-loss hook, and mismatched models refused. */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include "backend.h"
+#include "fake_backend.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-typedef struct fake {
-    vkb_backend base;
-    vkb_model model;
-    int oom_above;  /* "out of device memory" when B*L exceeds this (0 = never) */
-    int calls;      /* forwards that succeeded; each fake runs on one worker only */
-    long bl_sum;    /* sum of B*L over those */
-} fake;
 
-/* logits[0] = sum of valid ids, logits[1] = length; 1 ms per forward so
- * that every worker gets batches */
-static int fake_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
-    fake *f = (fake *)self;
-    if (f->oom_above && b->B * b->L > f->oom_above) {
-        snprintf(err->msg, sizeof err->msg, "out of device memory (simulated)");
-        return -1;
-    }
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-    f->calls++;
-    f->bl_sum += (long)b->B * b->L;
-    for (int i = 0; i < b->B; i++) {
-        double s = 0;
-        for (int p = 0; p < b->lens[i]; p++) s += b->ids[i * b->L + p];
-        out->logits[i * 2] = (float)s;
-        out->logits[i * 2 + 1] = (float)b->lens[i];
-    }
-    return 0;
-}
-static void fake_destroy(vkb_backend *self) { (void)self; }
-static void fake_init(fake *f) {
-    memset(f, 0, sizeof *f);
-    f->model.cfg.n_labels = 2;
-    f->model.cfg.max_pos = 512;
-    f->model.cfg.vocab_size = 1000;
-    f->base.forward = fake_forward;
-    f->base.destroy = fake_destroy;
-    f->base.model = &f->model;
+/* each fake runs on one worker; 1 ms per forward so that every worker gets batches */
+static void init_fake(fake *f) {
+    fake_init(f);
+    f->delay_ns = 1000000;
 }
 
 #define N 1500
@@ -103,11 +71,11 @@ int main(void) {
     vkb_scorer_stats s1, s3;
     vkb_error e = {{0}};
 
-    fake_init(&f1[0]);
+    init_fake(&f1[0]);
     CHECK(run(f1, 1, &k, &s1, &e) == 0, "one backend: %s", e.msg);
     CHECK(k.delivered == N && k.wrong == 0, "one backend: %d delivered, %d wrong", k.delivered, k.wrong);
 
-    for (int i = 0; i < 3; i++) fake_init(&f3[i]);
+    for (int i = 0; i < 3; i++) init_fake(&f3[i]);
     CHECK(run(f3, 3, &k, &s3, &e) == 0, "three backends: %s", e.msg);
     CHECK(k.delivered == N && k.wrong == 0, "three backends: %d delivered, %d wrong", k.delivered, k.wrong);
     /* the same batches, whatever the number of workers */
@@ -116,13 +84,13 @@ int main(void) {
           (unsigned long long)s1.batches, (unsigned long long)s3.padded_tokens,
           (unsigned long long)s1.padded_tokens);
     int busy = 0, calls = 0;
-    for (int i = 0; i < 3; i++) { busy += f3[i].calls > 0; calls += f3[i].calls; }
+    for (int i = 0; i < 3; i++) { busy += f3[i].ok_calls > 0; calls += f3[i].ok_calls; }
     CHECK(calls == (int)s3.batches, "forwards %d != batches %llu", calls, (unsigned long long)s3.batches);
-    CHECK(busy >= 2, "only %d of 3 workers got batches (%d %d %d)", busy, f3[0].calls,
-          f3[1].calls, f3[2].calls);
+    CHECK(busy >= 2, "only %d of 3 workers got batches (%d %d %d)", busy, f3[0].ok_calls,
+          f3[1].ok_calls, f3[2].ok_calls);
 
     /* out of memory on one worker: the budget halves for all, same results */
-    for (int i = 0; i < 3; i++) fake_init(&f3[i]);
+    for (int i = 0; i < 3; i++) init_fake(&f3[i]);
     f3[1].oom_above = 300;
     notes = 0;
     CHECK(run(f3, 3, &k, &s3, &e) == 0, "oom: %s", e.msg);
@@ -132,18 +100,18 @@ int main(void) {
     /* simulated device loss after 7 forwards: an error naming it, and what
      * was delivered is an in-order prefix */
     setenv("VKB_FAULT_AFTER_BATCHES", "7", 1);
-    for (int i = 0; i < 3; i++) fake_init(&f3[i]);
+    for (int i = 0; i < 3; i++) init_fake(&f3[i]);
     int rc = run(f3, 3, &k, &s3, &e);
     unsetenv("VKB_FAULT_AFTER_BATCHES");
     CHECK(rc != 0 && strstr(e.msg, "device lost") && strstr(e.msg, "VKB_FAULT_AFTER_BATCHES"),
           "fault hook: rc %d, %s", rc, e.msg);
     CHECK(k.wrong == 0 && k.delivered < N, "fault hook: %d delivered, %d wrong", k.delivered, k.wrong);
-    CHECK(f3[0].calls + f3[1].calls + f3[2].calls == 7, "fault hook: %d forwards",
-          f3[0].calls + f3[1].calls + f3[2].calls);
+    CHECK(f3[0].ok_calls + f3[1].ok_calls + f3[2].ok_calls == 7, "fault hook: %d forwards",
+          f3[0].ok_calls + f3[1].ok_calls + f3[2].ok_calls);
 
     /* backends of different models are refused */
-    fake_init(&f3[0]);
-    fake_init(&f3[1]);
+    init_fake(&f3[0]);
+    init_fake(&f3[1]);
     f3[1].model.cfg.n_labels = 3;
     vkb_backend *bes[2] = {&f3[0].base, &f3[1].base};
     vkb_scorer *s = NULL;
