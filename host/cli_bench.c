@@ -64,6 +64,9 @@ static void put_info(cli_buf *b, const vkb_bench_info *bi, int json) {
         cb_printf(b, ",\"peak_mem_bytes\":%llu,\"weight_bytes\":%llu,\"activation_bytes\":%llu",
                   (unsigned long long)bi->peak_mem_bytes, (unsigned long long)bi->weight_bytes,
                   (unsigned long long)bi->activation_bytes);
+        if (bi->gpu)
+            cb_printf(b, ",\"token_budget\":%d,\"passes_per_batch\":%d", bi->token_budget,
+                      bi->last_passes);
     } else {
         cb_printf(b, "device       %s (vendor %s; driver %s)\n", bi->device, bi->vendor, bi->driver);
         cb_printf(b, "precision    fp%d\n", bi->precision_bits);
@@ -72,6 +75,9 @@ static void put_info(cli_buf *b, const vkb_bench_info *bi, int json) {
                          "device-local)\n",
                       bi->peak_mem_bytes / 1048576.0, bi->weight_bytes / 1048576.0,
                       bi->activation_bytes / 1048576.0);
+        if (bi->gpu && bi->last_passes > 1)
+            cb_printf(b, "passes       %d per batch (one pass holds %d tokens)\n", bi->last_passes,
+                      bi->token_budget);
     }
 }
 

@@ -44,6 +44,7 @@ typedef struct vk_backend {
     char gemm_note[160];          /* coopmat: why it is not used (vk_coopmat.c) */
     size_t es;                    /* bytes per stored value */
     int T, max_len;               /* token budget, longest sequence */
+    int last_passes;              /* device passes of the last forward */
     int D, NL, nh, hd, hid, vocab, nlab, has_head;
     vkb_vk_buffer w;              /* all weights */
     wslice word, pos, eln_g, eln_b, pre_w, pre_b, cls_w, cls_b;
@@ -62,25 +63,12 @@ typedef struct vk_backend {
 
 /* ---------------------------------------------------------------- weights */
 
-static int upload_tensor(vk_backend *be, const vkb_tensor *t, const char *name,
+static int upload_tensor(vkb_vk_uploader *up, const vkb_tensor *t, const char *name,
                          int64_t want, VkDeviceSize off, vkb_error *err) {
     if (!t->data || t->numel != want)
         return vkb_fail(err, "tensor %s: expected %lld values, checkpoint has %lld",
                         name, (long long)want, (long long)(t->data ? t->numel : 0));
-    if (be->f16 && t->dtype == VKB_DT_F16) { /* already what the device stores */
-        if (vkb_vk_upload(be->c, &be->w, off, t->data, (VkDeviceSize)want * 2, err))
-            return vkb_fail(err, "uploading %s: %s", name, err->msg);
-        return 0;
-    }
-    float *f = malloc((size_t)want * sizeof *f);
-    void *packed = be->f16 ? malloc((size_t)want * 2) : f;
-    if (!f || !packed) { free(f); if (be->f16) free(packed); return vkb_fail(err, "out of memory converting %s", name); }
-    vkb_tensor_to_f32(t, f);
-    if (be->f16) vkb_vk_pack(f, packed, (size_t)want, 1);
-    int rc = vkb_vk_upload(be->c, &be->w, off, packed, (VkDeviceSize)want * be->es, err);
-    if (be->f16) free(packed);
-    free(f);
-    if (rc) return vkb_fail(err, "uploading %s: %s", name, err->msg);
+    if (vkb_vk_uploader_put(up, t, off, err)) return vkb_fail(err, "uploading %s: %s", name, err->msg);
     return 0;
 }
 
@@ -99,7 +87,7 @@ static VkDeviceSize place(vk_backend *be, VkDeviceSize *at, wslice *s, int64_t n
     return *at;
 }
 
-static int upload_weights(vk_backend *be, const vkb_model *m, vkb_error *err) {
+static int upload_weights(vk_backend *be, const vkb_model *m, int threads, vkb_error *err) {
     const vkb_weights *w = &m->w;
     int64_t D = be->D, hid = be->hid;
     VkDeviceSize at = 0;
@@ -120,22 +108,24 @@ static int upload_weights(vk_backend *be, const vkb_model *m, vkb_error *err) {
         place(be, &at, &be->pre_w, D * D);            place(be, &at, &be->pre_b, D);
         place(be, &at, &be->cls_w, be->nlab * D);     place(be, &at, &be->cls_b, be->nlab);
     }
-    if (vkb_vk_buffer_create(be->c, at, 0, "weights", &be->w, err)) return -1;
+    if (vkb_vk_buffer_create(be->c, at, VKB_MEM_DEVICE_MAPPED, "weights", &be->w, err)) return -1;
     if ((VkDeviceSize)be->word.bytes > be->c->props.limits.maxStorageBufferRange)
         return vkb_fail(err, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
                         "exceeds the device's maxStorageBufferRange (%u bytes)",
                         (double)be->word.bytes / 1048576.0, be->c->props.limits.maxStorageBufferRange);
     char name[128];
     int rc = 0;
-    rc = rc || upload_tensor(be, &w->word_emb, "embeddings.word_embeddings.weight", (int64_t)be->vocab * D, be->word.off, err);
-    rc = rc || upload_tensor(be, &w->pos_emb, "embeddings.position_embeddings.weight", (int64_t)m->cfg.max_pos * D, be->pos.off, err);
-    rc = rc || upload_tensor(be, &w->emb_ln_w, "embeddings.LayerNorm.weight", D, be->eln_g.off, err);
-    rc = rc || upload_tensor(be, &w->emb_ln_b, "embeddings.LayerNorm.bias", D, be->eln_b.off, err);
+    vkb_vk_uploader up_, *up = &up_;
+    vkb_vk_uploader_init(up, be->c, &be->w, be->f16, threads);
+    rc = rc || upload_tensor(up, &w->word_emb, "embeddings.word_embeddings.weight", (int64_t)be->vocab * D, be->word.off, err);
+    rc = rc || upload_tensor(up, &w->pos_emb, "embeddings.position_embeddings.weight", (int64_t)m->cfg.max_pos * D, be->pos.off, err);
+    rc = rc || upload_tensor(up, &w->emb_ln_w, "embeddings.LayerNorm.weight", D, be->eln_g.off, err);
+    rc = rc || upload_tensor(up, &w->emb_ln_b, "embeddings.LayerNorm.bias", D, be->eln_b.off, err);
     for (int l = 0; l < be->NL && !rc; l++) {
         const vkb_layer_weights *s = &w->layers[l];
         layer_w *L = &be->lw[l];
 #define UP(t, nm, n, off) (snprintf(name, sizeof name, "transformer.layer.%d.%s", l, nm), \
-                           upload_tensor(be, &s->t, name, n, off, err))
+                           upload_tensor(up, &s->t, name, n, off, err))
         rc = rc || UP(q_w, "attention.q_lin.weight", D * D, L->qkv_w.off);
         rc = rc || UP(k_w, "attention.k_lin.weight", D * D, L->qkv_w.off + D * D * be->es);
         rc = rc || UP(v_w, "attention.v_lin.weight", D * D, L->qkv_w.off + 2 * D * D * be->es);
@@ -155,10 +145,10 @@ static int upload_weights(vk_backend *be, const vkb_model *m, vkb_error *err) {
 #undef UP
     }
     if (be->has_head && !rc) {
-        rc = rc || upload_tensor(be, &w->pre_w, "pre_classifier.weight", D * D, be->pre_w.off, err);
-        rc = rc || upload_tensor(be, &w->pre_b, "pre_classifier.bias", D, be->pre_b.off, err);
-        rc = rc || upload_tensor(be, &w->cls_w, "classifier.weight", (int64_t)be->nlab * D, be->cls_w.off, err);
-        rc = rc || upload_tensor(be, &w->cls_b, "classifier.bias", be->nlab, be->cls_b.off, err);
+        rc = rc || upload_tensor(up, &w->pre_w, "pre_classifier.weight", D * D, be->pre_w.off, err);
+        rc = rc || upload_tensor(up, &w->pre_b, "pre_classifier.bias", D, be->pre_b.off, err);
+        rc = rc || upload_tensor(up, &w->cls_w, "classifier.weight", (int64_t)be->nlab * D, be->cls_w.off, err);
+        rc = rc || upload_tensor(up, &w->cls_b, "classifier.bias", be->nlab, be->cls_b.off, err);
     }
     return rc ? -1 : 0;
 }
@@ -344,25 +334,10 @@ static shape_cmd *get_shape(vk_backend *be, int B, int L, int hidden, vkb_error 
 
 /* ---------------------------------------------------------------- forward */
 
-static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
-    vk_backend *be = (vk_backend *)self;
+/* One device pass: a batch within the token budget. */
+static int forward_pass(vk_backend *be, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
     vkb_vk_ctx *c = be->c;
-    if (vkb_vk_ctx_check_validation(c, err)) return -1;
     int B = b->B, L = b->L, T = B * L;
-    if (L > be->max_len)
-        return vkb_fail(err, "sequence length %d exceeds this backend's max_len %d", L, be->max_len);
-    if ((long long)B * L > be->T)
-        return vkb_fail(err, "batch of %d x %d = %lld tokens exceeds the Vulkan backend's "
-                        "budget of %d tokens (try a smaller batch)", B, L, (long long)B * L, be->T);
-    if (out->logits && !be->has_head)
-        return vkb_fail(err, "the model has no classifier head (a base DistilBertModel): no logits");
-    for (int i = 0; i < T; i++)
-        if (b->ids[i] < 0 || b->ids[i] >= be->vocab)
-            return vkb_fail(err, "token id %d (sequence %d, position %d) outside the vocabulary "
-                            "of %d", b->ids[i], i / L, i % L, be->vocab);
-    for (int i = 0; i < B; i++)
-        if (b->lens[i] < 1 || b->lens[i] > L)
-            return vkb_fail(err, "length %d of sequence %d outside 1..%d", b->lens[i], i, L);
     int hidden = out->hidden != NULL;
     VkDeviceSize hbytes = (VkDeviceSize)(be->NL + 1) * T * be->D * be->es;
     if (hidden && be->out_hidden.size < hbytes) {
@@ -388,6 +363,69 @@ static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, v
     if (out->logits) vkb_vk_unpack(be->out_logits.map, out->logits, (size_t)B * be->nlab, be->f16);
     if (hidden) vkb_vk_unpack(be->out_hidden.map, out->hidden, (size_t)(be->NL + 1) * T * be->D, be->f16);
     return 0;
+}
+
+/* How a batch of B sequences of L tokens is cut into device passes: the
+ * fewest passes whose activations fit the token budget, with the sequences
+ * spread evenly so every pass but the last has the same shape (one recorded
+ * command buffer serves them all). */
+static int passes_for(const vk_backend *be, int B, int L, int *per_pass) {
+    int fit = be->T / L; /* >= 1: max_len <= T is checked at creation */
+    int n = (B + fit - 1) / fit;
+    *per_pass = (B + n - 1) / n;
+    return n;
+}
+
+void vkb_vk_backend_passes(const vkb_backend *self, int *token_budget, int *last_passes) {
+    const vk_backend *be = (const vk_backend *)self;
+    *token_budget = be->T;
+    *last_passes = be->last_passes;
+}
+
+/* A batch larger than the token budget (which sizes the activation buffers,
+ * and on some devices is capped by maxStorageBufferRange: 10,922 tokens of
+ * distilbert-base on lavapipe) runs as several passes over whole sequences;
+ * each sequence's result does not depend on its batch-mates. */
+static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
+    vk_backend *be = (vk_backend *)self;
+    if (vkb_vk_ctx_check_validation(be->c, err)) return -1;
+    int B = b->B, L = b->L;
+    if (B < 1 || L < 1) return vkb_fail(err, "empty batch (%d x %d)", B, L);
+    if (L > be->max_len)
+        return vkb_fail(err, "sequence length %d exceeds this backend's max_len %d", L, be->max_len);
+    if (out->logits && !be->has_head)
+        return vkb_fail(err, "the model has no classifier head (a base DistilBertModel): no logits");
+    for (long long i = 0; i < (long long)B * L; i++)
+        if (b->ids[i] < 0 || b->ids[i] >= be->vocab)
+            return vkb_fail(err, "token id %d (sequence %lld, position %lld) outside the vocabulary "
+                            "of %d", b->ids[i], i / L, i % L, be->vocab);
+    for (int i = 0; i < B; i++)
+        if (b->lens[i] < 1 || b->lens[i] > L)
+            return vkb_fail(err, "length %d of sequence %d outside 1..%d", b->lens[i], i, L);
+    int per, n = passes_for(be, B, L, &per);
+    be->last_passes = n;
+    if (n == 1) {
+        if (forward_pass(be, b, out, err)) return -1;
+        if (be->prof.on) be->prof.forwards++;
+        return 0;
+    }
+    /* hidden states are [layer][token][dim] per pass: gather them per pass */
+    size_t row = (size_t)be->D, per_layer = (size_t)per * L * row;
+    float *hs = out->hidden ? malloc((be->NL + 1) * per_layer * sizeof *hs) : NULL;
+    if (out->hidden && !hs) return vkb_fail(err, "out of memory for hidden states");
+    int rc = 0;
+    for (int i0 = 0; i0 < B && !rc; i0 += per) {
+        int bs = B - i0 < per ? B - i0 : per;
+        vkb_batch sub = {bs, L, b->ids + (size_t)i0 * L, b->lens + i0};
+        vkb_outputs so = {out->logits ? out->logits + (size_t)i0 * be->nlab : NULL, hs};
+        rc = forward_pass(be, &sub, &so, err);
+        for (int l = 0; hs && !rc && l <= be->NL; l++)
+            memcpy(out->hidden + ((size_t)l * B + i0) * L * row, hs + (size_t)l * bs * L * row,
+                   (size_t)bs * L * row * sizeof *hs);
+    }
+    free(hs);
+    if (!rc && be->prof.on) be->prof.forwards++;
+    return rc;
 }
 
 /* ----------------------------------------------------------- create/free */
@@ -524,7 +562,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     int rc = vkb_vk_kernels_create(c, be->f16, be->hd, &be->k, err);
     rc = rc || vkb_vk_gemm_confirm(c, &be->k, gemm_forced, &be->variant, be->gemm_note,
                                    sizeof be->gemm_note, err); /* coopmat self-test */
-    rc = rc || upload_weights(be, m, err);
+    rc = rc || upload_weights(be, m, o->threads, err);
     rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "X", &be->X, err);
     rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "X1", &be->X1, err);
     rc = rc || vkb_vk_buffer_create(c, T * D * es, 0, "F", &be->F, err);

@@ -1,7 +1,8 @@
 /* vk_internal.h - the Vulkan runtime shared by the vk_*.c files (internal).
  *
  * vk_context.c  instance, device, queue, validation messenger, VkResult text
- * vk_memory.c   buffers, staging uploads and downloads, fp16 conversion
+ * vk_memory.c   buffers, staging uploads and downloads, fp16 packing
+ * vk_upload.c   weight upload: tensors converted straight into staging memory
  * vk_pipeline.c shader modules, specialization constants, descriptor sets
  * vk_devices.c  the device report behind `vkbert devices`
  * vk_backend.c  the forward pass: recorded once per batch shape, replayed
@@ -13,6 +14,7 @@
 #define VKB_VK_INTERNAL_H
 #include <volk.h>
 #include "vkbert.h"
+#include "half.h"
 #include "cpu_ops.h"
 
 typedef struct vkb_vk_features {
@@ -91,9 +93,12 @@ typedef struct vkb_vk_buffer {
     VkDeviceSize mem_bytes;    /* allocated, counted in ctx->mem_used */
 } vkb_vk_buffer;
 
-/* Device-local (host_visible = 0) or host-visible coherent buffer usable as
- * storage/texel buffer and transfer source/destination. */
-int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int host_visible,
+/* Buffer memory: device-local; host-visible coherent (staging, readback);
+ * or device-local and also mapped where the device shares host memory
+ * (CPU implementations, integrated GPUs; b->map set), else plain device-local. */
+enum { VKB_MEM_DEVICE = 0, VKB_MEM_HOST = 1, VKB_MEM_DEVICE_MAPPED = 2 };
+/* A buffer usable as storage/texel buffer and transfer source/destination. */
+int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int mode,
                          const char *what, vkb_vk_buffer *b, vkb_error *err);
 void vkb_vk_buffer_destroy(vkb_vk_ctx *c, vkb_vk_buffer *b);
 /* Copies host memory into / out of a device buffer through the staging
@@ -102,8 +107,30 @@ int vkb_vk_upload(vkb_vk_ctx *c, vkb_vk_buffer *dst, VkDeviceSize off,
                   const void *src, VkDeviceSize n, vkb_error *err);
 int vkb_vk_download(vkb_vk_ctx *c, vkb_vk_buffer *src, VkDeviceSize off,
                     void *dst, VkDeviceSize n, vkb_error *err);
-uint16_t vkb_f32_to_f16(float f);
-float vkb_f16_to_f32(uint16_t h);
+/* The staging buffer (created on first use), and one submit copying regions. */
+int vkb_vk_stage_ready(vkb_vk_ctx *c, vkb_error *err);
+int vkb_vk_copy_regions(vkb_vk_ctx *c, VkBuffer src, VkBuffer dst, const VkBufferCopy *regions,
+                        uint32_t n, const char *what, vkb_error *err);
+/* ---- vk_upload.c: weights converted straight into staging/mapped memory ---- */
+struct vkb_tensor;
+#define VKB_UPLOAD_REGIONS 256
+typedef struct vkb_vk_uploader {
+    vkb_vk_ctx *c;
+    vkb_vk_buffer *dst;
+    int f16, threads;          /* storage precision; conversion threads */
+    VkDeviceSize used;         /* bytes of the staging buffer filled */
+    uint32_t nreg;
+    VkBufferCopy reg[VKB_UPLOAD_REGIONS]; /* pending copies staging -> dst */
+} vkb_vk_uploader;
+/* threads <= 0: one per online CPU. */
+void vkb_vk_uploader_init(vkb_vk_uploader *u, vkb_vk_ctx *c, vkb_vk_buffer *dst, int f16,
+                          int threads);
+/* Converts all of t into dst at byte offset off (queued: the copy may
+ * happen at a later put or at flush). */
+int vkb_vk_uploader_put(vkb_vk_uploader *u, const struct vkb_tensor *t, VkDeviceSize off,
+                        vkb_error *err);
+int vkb_vk_uploader_flush(vkb_vk_uploader *u, vkb_error *err);
+
 /* Host float array -> storage bytes (fp32 copy or fp16 conversion). */
 void vkb_vk_pack(const float *src, void *dst, size_t n, int f16);
 void vkb_vk_unpack(const void *src, float *dst, size_t n, int f16);
@@ -235,7 +262,8 @@ typedef struct vkb_vk_prof {
     VkQueryPool pool;
     double period_ns;         /* timestampPeriod */
     uint64_t mask;            /* from timestampValidBits */
-    double ms[VKB_K_COUNT];   /* summed over `forwards` passes */
+    double ms[VKB_K_COUNT];   /* summed over `forwards` batches (a batch over
+                                 the token budget is several passes) */
     uint32_t calls[VKB_K_COUNT];
     int forwards;
 } vkb_vk_prof;
@@ -268,4 +296,7 @@ int vkb_vk_backend_gemm_variant(const vkb_backend *be);
 vkb_vk_prof *vkb_vk_backend_prof(vkb_backend *be);
 void vkb_vk_backend_rerecord(vkb_backend *be);
 void vkb_vk_backend_bytes(const vkb_backend *be, uint64_t *weights, uint64_t *activations);
+/* The token budget one device pass holds, and how many passes the last
+ * forward took. */
+void vkb_vk_backend_passes(const vkb_backend *be, int *token_budget, int *last_passes);
 #endif

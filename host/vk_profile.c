@@ -80,7 +80,6 @@ int vkb_vk_prof_collect(vkb_vk_ctx *c, vkb_vk_prof *p, const vkb_vk_marks *m, vk
         p->ms[m->cat[i]] += (double)d * p->period_ns * 1e-6;
         p->calls[m->cat[i]]++;
     }
-    p->forwards++;
     return 0;
 }
 
@@ -143,6 +142,7 @@ int vkb_backend_bench_info(vkb_backend *be, vkb_bench_info *o, vkb_error *err) {
     o->peak_mem_bytes = c->mem_peak;
     o->mem_bytes = c->mem_used;
     vkb_vk_backend_bytes(be, &o->weight_bytes, &o->activation_bytes);
+    vkb_vk_backend_passes(be, &o->token_budget, &o->last_passes);
     vkb_vk_prof *p = vkb_vk_backend_prof(be);
     if (p && p->forwards > 0) {
         o->timestamps = 1;

@@ -227,6 +227,9 @@ typedef struct vkb_bench_info {
     uint64_t mem_bytes;      /* the same sum now */
     uint64_t weight_bytes;   /* the weight buffer */
     uint64_t activation_bytes; /* the activation buffers (one token budget) */
+    int token_budget;        /* tokens one device pass holds (B*L); a bigger batch
+                                runs as several passes over whole sequences */
+    int last_passes;         /* device passes the last forward took */
     int timestamps;          /* 1: per-kernel times below (profiling was on) */
     int forwards;            /* profiled forwards the times are averaged over */
     int n_kernels;

@@ -17,6 +17,9 @@ typedef struct vkb_tensor {
 
 /* Converts numel elements to f32 (handles F16/BF16 and unaligned data). */
 void vkb_tensor_to_f32(const vkb_tensor *t, float *dst);
+/* Converts elements [first, first + n) to f32, or to IEEE half (round to
+ * nearest even) when to_half: what a device stores, without an f32 copy. */
+void vkb_tensor_convert(const vkb_tensor *t, int64_t first, int64_t n, void *dst, int to_half);
 
 typedef struct vkb_layer_weights {
     vkb_tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b; /* attention.{q,k,v,out}_lin */
