@@ -10,9 +10,15 @@ int vkb_backend_create(const vkb_model *m, const vkb_backend_opts *opts,
     if (!opts) opts = &def;
     const char *dev = opts->device ? opts->device : "gpu";
     *out = NULL;
+    vkb_backend_opts resolved;
+    if (strcmp(dev, "auto") == 0) {
+        resolved = *opts;
+        dev = resolved.device = vkb_auto_device(NULL, 0);
+        opts = &resolved;
+    }
     if (strcmp(dev, "cpu") == 0) return vkb_cpu_backend_create(m, opts, out, err);
     if (strncmp(dev, "gpu", 3) == 0) return vkb_vk_backend_create(m, opts, out, err);
-    return vkb_fail(err, "unknown device '%s' (expected cpu, gpu or gpu:N)", dev);
+    return vkb_fail(err, "unknown device '%s' (expected cpu, gpu, gpu:N or auto)", dev);
 }
 
 int vkb_forward(vkb_backend *be, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {

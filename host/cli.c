@@ -188,9 +188,20 @@ int cli_batch_tokens(const cli_opts *o, int max_len) {
     return bt < max_len ? max_len : bt;
 }
 
+/* No --device: a hardware Vulkan device if there is one, else the CPU
+ * reference (vkb_auto_device), with a note saying why when a CPU-only
+ * Vulkan device such as lavapipe was passed over or Vulkan is missing. */
+static const char *auto_device(const cli_opts *o) {
+    char why[300];
+    const char *d = vkb_auto_device(why, sizeof why);
+    if (!strcmp(d, "cpu") && !o->quiet)
+        fprintf(stderr, "vkbert: note: using the CPU reference: %s\n", why);
+    return d;
+}
+
 void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
     memset(bo, 0, sizeof *bo);
-    bo->device = o->device ? o->device : "gpu";
+    bo->device = o->device && strcmp(o->device, "auto") ? o->device : auto_device(o);
     bo->precision = o->precision;
     bo->threads = o->threads;
     bo->max_len = max_len;
@@ -210,14 +221,6 @@ vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_ac
     vkb_backend *be = NULL;
     vkb_error e = {{0}};
     if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
-    /* Only a missing Vulkan (no loader, no device) falls back to the CPU;
-     * any other GPU failure is reported. */
-    if (!o->device && (strstr(e.msg, "no Vulkan") || strstr(e.msg, "not implemented"))) {
-        if (!o->quiet)
-            fprintf(stderr, "vkbert: note: %s; using the CPU reference (--device cpu)\n", e.msg);
-        bo.device = "cpu";
-        if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
-    }
     fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
     return NULL;
 }
@@ -273,8 +276,8 @@ typedef struct command {
 #define COMMON "model device precision max-len batch-tokens threads quiet help"
 #define COMMON_HELP \
     "  -m, --model DIR        checkpoint directory (default: the built-in model)\n" \
-    "  -d, --device DEV       cpu, gpu (best Vulkan device) or gpu:N; default gpu,\n" \
-    "                         falling back to cpu when no Vulkan device exists\n" \
+    "  -d, --device DEV       cpu, gpu (best Vulkan device), gpu:N or auto (default:\n" \
+    "                         a hardware GPU if any, else cpu, faster than lavapipe)\n" \
     "      --precision P      fp32 or fp16 storage on the GPU (default: device's best)\n" \
     "      --max-len N        truncate texts to N tokens (default min(512, model max))\n" \
     "      --batch-tokens N   token budget per batch, B*L (default 8192)\n" \
@@ -445,8 +448,9 @@ int main(int argc, char **argv) {
             o.device = optarg;
             if (!strcmp(c->name, "score") && (strchr(optarg, ',') || !strcmp(optarg, "all")))
                 break; /* a device list: checked by cli_device_list */
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "gpu") && strncmp(optarg, "gpu:", 4)) {
-                fprintf(stderr, "vkbert: --device: expected cpu, gpu or gpu:N, got '%s'\n", optarg);
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "gpu") && strncmp(optarg, "gpu:", 4) &&
+                strcmp(optarg, "auto")) {
+                fprintf(stderr, "vkbert: --device: expected cpu, gpu, gpu:N or auto, got '%s'\n", optarg);
                 bad = 1;
             }
             break;

@@ -222,17 +222,11 @@ static void backend_note(void *ctx, const char *msg) {
 static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *dev,
                              int max_len, int *tokens) {
     vkb_backend_opts bo;
-    cli_backend_opts(o, max_len, &bo);
-    bo.device = dev ? dev : "gpu";
+    cli_backend_opts(o, max_len, &bo); /* no --device: the automatic choice */
+    if (dev) bo.device = dev;
     vkb_backend *be = NULL;
     vkb_error e = {{0}};
     if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) return be;
-    if (!dev && (strstr(e.msg, "no Vulkan") || strstr(e.msg, "not implemented"))) {
-        if (!o->quiet)
-            fprintf(stderr, "vkbert: note: %s; using the CPU reference (--device cpu)\n", e.msg);
-        bo.device = "cpu";
-        if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) return be;
-    }
     fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
     return NULL;
 }

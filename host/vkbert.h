@@ -66,7 +66,7 @@ int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out,
 typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_precision;
 
 typedef struct vkb_backend_opts {
-    const char *device;      /* "cpu", "gpu" (best), "gpu:N"; NULL = "gpu" */
+    const char *device;      /* "cpu", "gpu" (best), "gpu:N", "auto"; NULL = "gpu" */
     vkb_precision precision; /* weight/activation storage on the GPU */
     int threads;             /* CPU backend threads; 0 = all cores */
     int fp64_accum;          /* CPU backend: accumulate in double */
@@ -210,6 +210,11 @@ void vkb_scorer_free(vkb_scorer *s); /* cancels and joins if still running */
  * matrix).  `json` nonzero gives {"devices":[{...}]}, else readable text.
  * *out is malloc'd (free() it).  Fails when there is no Vulkan loader. */
 int vkb_devices_report(int json, char **out, vkb_error *err);
+/* What device "auto" (the CLI's default) resolves to: "gpu" when a hardware
+ * Vulkan device (discrete, integrated or virtual GPU) exists, else "cpu" -
+ * the CPU reference, faster on the CPU than a CPU Vulkan implementation such
+ * as lavapipe.  When it picks "cpu", why (may be NULL) gets the reason. */
+const char *vkb_auto_device(char *why, size_t n);
 
 /* ---- benchmarking (host/vk_profile.c) ---------------------------------------
  * Additive section owned by the performance work (`vkbert bench`): what a

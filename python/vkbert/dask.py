@@ -13,8 +13,8 @@ per-process cache keyed by (path, device, options): the functions shipped to
 workers are plain module functions (pickled by name), so workers need this
 package importable (PYTHONPATH) and libvkbert.so findable (VKBERT_LIBRARY).
 device=None means "the worker's VKBERT_DEVICE environment variable, else
-gpu": start one worker per GPU with VKBERT_DEVICE=gpu:N to pin it (Vulkan
-has no CUDA_VISIBLE_DEVICES).  See docs/python.md.
+auto" (a hardware GPU, else the CPU reference): start one worker per GPU
+with VKBERT_DEVICE=gpu:N to pin it (Vulkan has no CUDA_VISIBLE_DEVICES).  See docs/python.md.
 """
 import json
 import os
@@ -41,10 +41,10 @@ def worker_index(name):
 
 
 def resolve_device(device=None):
-    """device, else $VKBERT_DEVICE, else "gpu".  "gpu:worker" pins worker
+    """device, else $VKBERT_DEVICE, else "auto".  "gpu:worker" pins worker
     process number i (see worker_index) to Vulkan device gpu:i, which gives
     one GPU per process with a single `dask worker --nworkers N` command."""
-    device = device or os.environ.get("VKBERT_DEVICE") or "gpu"
+    device = device or os.environ.get("VKBERT_DEVICE") or "auto"
     if device == "gpu:worker":
         from distributed import get_worker
         try:

@@ -19,7 +19,7 @@ try:  # numpy is optional: logits() returns lists of lists without it
 except ImportError:  # pragma: no cover - depends on the installation
     _np = None
 
-DEVICES_HELP = 'device must be "cpu", "gpu" (the best Vulkan device) or "gpu:N"'
+DEVICES_HELP = ('device must be "auto", "cpu", "gpu" (the best Vulkan device) or "gpu:N"')
 
 
 def default_model_path():
@@ -42,7 +42,9 @@ class Model:
     loaded on a device.
 
     path:         model directory; None = the built-in models/default
-    device:       "gpu" (best Vulkan device), "gpu:N" or "cpu"
+    device:       "auto" (a hardware Vulkan GPU if there is one, else the CPU
+                  reference, which is faster than a CPU Vulkan such as
+                  lavapipe), "gpu" (best Vulkan device), "gpu:N" or "cpu"
     precision:    GPU storage: None/"auto", "fp32" or "fp16"
     max_len:      truncate inputs to this many ids (clipped to the model's
                   max_position_embeddings and tokenizer model_max_length)
@@ -56,7 +58,7 @@ class Model:
     validation:   Vulkan: enable the Khronos validation layer
     """
 
-    def __init__(self, path=None, device="gpu", precision=None, max_len=512,
+    def __init__(self, path=None, device="auto", precision=None, max_len=512,
                  batch_tokens=8192, threads=0, fp64_accum=False,
                  tokenizer_threads=1, window=2048, validation=False):
         self._model = None
