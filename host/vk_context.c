@@ -53,16 +53,16 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(
     if (type == VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT &&
         sev < VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)
         return VK_FALSE;
-    if (c->val_count++ == 0)
+    /* atomic: pipelines are created on several threads (vk_pipeline.c) */
+    if (__atomic_fetch_add(&c->val_count, 1, __ATOMIC_SEQ_CST) == 0)
         snprintf(c->val_msg, sizeof c->val_msg, "%s",
                  data && data->pMessage ? data->pMessage : "(no text)");
     return VK_FALSE;
 }
 
 int vkb_vk_ctx_check_validation(vkb_vk_ctx *c, vkb_error *err) {
-    if (!c || c->val_count == 0) return 0;
-    int n = c->val_count;
-    c->val_count = 0;
+    if (!c || __atomic_load_n(&c->val_count, __ATOMIC_SEQ_CST) == 0) return 0;
+    int n = __atomic_exchange_n(&c->val_count, 0, __ATOMIC_SEQ_CST);
     return vkb_fail(err, "Vulkan validation layer reported %d message(s); first: %s",
                     n, c->val_msg);
 }

@@ -2,6 +2,7 @@
  * sets, texel-buffer views, and the kernel set a backend uses. */
 #include "vk_internal.h"
 #include "error.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -151,6 +152,28 @@ void vkb_vk_barrier(vkb_vk_ctx *c, VkCommandBuffer cmd) {
 #define SB VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
 #define TB VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
 
+/* One pipeline to create (on its own thread). */
+typedef struct pipe_job {
+    const char *fmt; /* shader name, %s = f16/f32 */
+    int nbind;
+    const VkDescriptorType *types;
+    uint32_t push_size;
+    const int32_t *spec;
+    int nspec;
+    vkb_vk_pipe *out;
+    vkb_vk_ctx *c;
+    char name[64];
+    int rc;
+    vkb_error err;
+} pipe_job;
+
+static void *pipe_job_run(void *p) {
+    pipe_job *j = p;
+    j->rc = vkb_vk_pipe_create(j->c, j->name, j->nbind, j->types, j->push_size, j->spec,
+                               j->nspec, j->out, &j->err);
+    return NULL;
+}
+
 int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
                           vkb_vk_kernels *k, vkb_error *err) {
     memset(k, 0, sizeof *k);
@@ -160,7 +183,6 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
         return vkb_fail(err, "fp16 storage requested but device %s lacks "
                         "storageBuffer16BitAccess (use --precision fp32)", c->props.deviceName);
     const char *sfx = f16 ? "f16" : "f32";
-    char name[64];
     static const VkDescriptorType ln_t[6] = {SB, SB, SB, SB, SB, SB};
     static const VkDescriptorType tiled_t[4] = {SB, SB, SB, SB};
     static const VkDescriptorType texel_t[4] = {TB, TB, SB, SB};
@@ -169,7 +191,6 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
     int tk = (int)(c->props.limits.maxComputeSharedMemorySize / (2u * 4u * (uint32_t)head_dim));
     if (tk > 32) tk = 32;
     if (tk < 1) return vkb_fail(err, "head dim %d too large for the device's shared memory", head_dim);
-    int rc = 0;
     /* CPU implementations (lavapipe): the subgroup forms of LayerNorm and
      * attention, where compute shaders have subgroup arithmetic/shuffles;
      * they were measured several times faster there (`vkbert bench`
@@ -182,21 +203,40 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
     int ln_sg = sg_ok && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     int attn_sg = sg_ok && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     int32_t sgsize = (int32_t)sgp.subgroupSize;
-    snprintf(name, sizeof name, ln_sg ? "embed_sg_%s" : "embed_%s", sfx);
-    rc = rc || vkb_vk_pipe_create(c, name, 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->embed, err);
-    snprintf(name, sizeof name, ln_sg ? "add_ln_sg_%s" : "add_ln_%s", sfx);
-    rc = rc || vkb_vk_pipe_create(c, name, 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->add_ln, err);
-    snprintf(name, sizeof name, "gemm_tiled_%s", sfx);
-    rc = rc || vkb_vk_pipe_create(c, name, 4, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled, err);
-    snprintf(name, sizeof name, "gemm_texel_%s", sfx);
-    rc = rc || vkb_vk_pipe_create(c, name, 4, texel_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_texel, err);
     /* attention_sg: keys broadcast through register shuffles instead of
      * loaded by every lane (3.4 s -> 0.37 s per 8x128 distilbert-base pass) */
     int32_t aspec[3] = {head_dim, tk, (int32_t)sgp.subgroupSize};
-    snprintf(name, sizeof name, attn_sg ? "attention_sg_%s" : "attention_%s", sfx);
-    rc = rc || vkb_vk_pipe_create(c, name, 3, attn_t, sizeof(vkb_vk_attn_pc), aspec, attn_sg ? 3 : 2,
-                                  &k->attn, err);
-    if (rc) { vkb_vk_kernels_destroy(c, k); return -1; }
+#define JOB(f, nb, t, ps, sp, ns, o) \
+    {.fmt = (f), .nbind = (nb), .types = (t), .push_size = (ps), .spec = (sp), .nspec = (ns), .out = (o)}
+    pipe_job jobs[5] = {
+        JOB(ln_sg ? "embed_sg_%s" : "embed_%s", 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->embed),
+        JOB(ln_sg ? "add_ln_sg_%s" : "add_ln_%s", 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->add_ln),
+        JOB("gemm_tiled_%s", 4, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled),
+        JOB("gemm_texel_%s", 4, texel_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_texel),
+        JOB(attn_sg ? "attention_sg_%s" : "attention_%s", 3, attn_t, sizeof(vkb_vk_attn_pc), aspec,
+            attn_sg ? 3 : 2, &k->attn),
+    };
+#undef JOB
+    /* Drivers compile SPIR-V to machine code here (llvmpipe: ~40 ms per
+     * shader), and pipeline creation is thread-safe, so the kernels compile
+     * on one thread each. */
+    pthread_t th[5];
+    int started[5] = {0};
+    for (int i = 0; i < 5; i++) {
+        jobs[i].c = c;
+        snprintf(jobs[i].name, sizeof jobs[i].name, jobs[i].fmt, sfx);
+    }
+    for (int i = 1; i < 5; i++) started[i] = pthread_create(&th[i], NULL, pipe_job_run, &jobs[i]) == 0;
+    for (int i = 0; i < 5; i++)
+        if (!started[i]) pipe_job_run(&jobs[i]);
+    for (int i = 1; i < 5; i++)
+        if (started[i]) pthread_join(th[i], NULL);
+    for (int i = 0; i < 5; i++)
+        if (jobs[i].rc) {
+            *err = jobs[i].err;
+            vkb_vk_kernels_destroy(c, k);
+            return -1;
+        }
     return 0;
 }
 
