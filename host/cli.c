@@ -359,7 +359,10 @@ static const command commands[] = {
      "      --input FILE       end to end instead: score FILE (JSON lines, CSV, text)\n"
      "                         like `vkbert score`, reading and tokenizing included,\n"
      "                         and report reviews/s\n"
-     "      --json             one JSON object instead of text\n"},
+     "      --json             one JSON object instead of text (one per device)\n"
+     "  -d, --device LIST      also: all (every Vulkan device) or a list such as\n"
+     "                         gpu:0,gpu:1,cpu: the same run on each in turn, then\n"
+     "                         a side-by-side table\n"},
     {"devices", cli_devices, "json help quiet",
      "usage: vkbert devices [--json]\n"
      "Lists the Vulkan devices and the features vkbert uses.\n"},
@@ -446,7 +449,8 @@ int main(int argc, char **argv) {
         case O_MODEL: o.model = optarg; break;
         case O_DEVICE:
             o.device = optarg;
-            if (!strcmp(c->name, "score") && (strchr(optarg, ',') || !strcmp(optarg, "all")))
+            if ((!strcmp(c->name, "score") || !strcmp(c->name, "bench")) &&
+                (strchr(optarg, ',') || !strcmp(optarg, "all")))
                 break; /* a device list: checked by cli_device_list */
             if (strcmp(optarg, "cpu") && strcmp(optarg, "gpu") && strncmp(optarg, "gpu:", 4) &&
                 strcmp(optarg, "auto")) {

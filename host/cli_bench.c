@@ -1,4 +1,6 @@
-/* cli_bench.c - `vkbert bench`: how fast the forward pass is on one device.
+/* cli_bench.c - `vkbert bench`: how fast the forward pass is on a device,
+ * or on several in turn (--device all or a list: the same model and batch on
+ * each, then a side-by-side table; the cross-vendor comparison).
  *
  * Batch mode (default): B sequences of L random ids (every token real, as the
  * peer scripts in bench/ do), 2 untimed warm-up batches (the first records
@@ -93,8 +95,23 @@ static vkb_model *load(const cli_opts *o) {
     return m;
 }
 
+/* One device's result, for the side-by-side table of a multi-device run. */
+typedef struct bench_row {
+    char device[300], precision[8];
+    double speed, ms, gflops, load_s; /* speed: seq/s (batch) or reviews/s (--input) */
+    uint64_t peak_mem;
+    int gpu;
+} bench_row;
+
+static void fill_row(bench_row *r, const vkb_bench_info *bi, const char *desc) {
+    snprintf(r->device, sizeof r->device, "%s", bi->gpu ? bi->device : desc);
+    snprintf(r->precision, sizeof r->precision, "fp%d", bi->precision_bits);
+    r->peak_mem = bi->peak_mem_bytes;
+    r->gpu = bi->gpu;
+}
+
 /* --input FILE: reviews/s through the scorer. */
-static int bench_e2e(cli_opts *o, vkb_model *m, double t_load) {
+static int bench_e2e(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
     int max_len = cli_max_len(o, m);
     double t0 = now_s();
     vkb_backend *be = cli_open_backend(o, m, 0, max_len);
@@ -148,6 +165,9 @@ static int bench_e2e(cli_opts *o, vkb_model *m, double t_load) {
         vkb_backend_bench_info(be, &bi, &e);
         cli_buf b = {0};
         double rps = wall > 0 ? (double)done / wall : 0;
+        fill_row(row, &bi, vkb_backend_device(be));
+        row->speed = rps;
+        row->load_s = t_load + t_up;
         if (o->json) {
             cb_printf(&b, "{\"mode\":\"end-to-end\",\"input\":");
             cb_json_str(&b, o->input);
@@ -178,26 +198,12 @@ static int bench_e2e(cli_opts *o, vkb_model *m, double t_load) {
     return rc;
 }
 
-int cli_bench(cli_opts *o) {
-    cli_install_signals();
-    if (o->shape && o->model) {
-        fprintf(stderr, "vkbert bench: give --model or --shape, not both\n");
-        return CLI_USAGE;
-    }
-    double t0 = now_s();
-    vkb_model *m = load(o);
-    if (!m) return CLI_FAILED;
-    double t_load = now_s() - t0;
-    if (o->input) {
-        int rc = bench_e2e(o, m, t_load);
-        vkb_model_free(m);
-        return rc;
-    }
+/* Batch mode on one device (o->device). */
+static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
     const vkb_config *c = vkb_model_config(m);
     int B = o->batch > 0 ? o->batch : 8, L = o->seq > 0 ? o->seq : 128;
     if (L > c->max_pos) {
         fprintf(stderr, "vkbert bench: --seq %d exceeds the model's %d positions\n", L, c->max_pos);
-        vkb_model_free(m);
         return CLI_USAGE;
     }
     /* the backend's token budget: this batch, or --batch-tokens when larger */
@@ -209,7 +215,6 @@ int cli_bench(cli_opts *o) {
     double t1 = now_s();
     if (vkb_backend_create(m, &bo, &be, &e)) {
         fprintf(stderr, "vkbert bench: cannot open device %s: %s\n", bo.device, e.msg);
-        vkb_model_free(m);
         return CLI_FAILED;
     }
     double t_up = now_s() - t1;
@@ -260,6 +265,11 @@ int cli_bench(cli_opts *o) {
         double med = ms[iters / 2], flops = cli_bench_flops(c, B, L);
         double sps = B / (med * 1e-3), gfs = flops / (med * 1e-3) * 1e-9;
         double kern_total = 0;
+        fill_row(row, &bi, vkb_backend_device(be));
+        row->speed = sps;
+        row->ms = med;
+        row->gflops = gfs;
+        row->load_s = t_load + t_up;
         for (int k = 0; k < bi.n_kernels; k++) kern_total += bi.kernel_ms[k];
         cli_buf b = {0};
         if (o->json) {
@@ -304,6 +314,65 @@ int cli_bench(cli_opts *o) {
     }
     free(ids); free(lens); free(logits); free(ms);
     vkb_backend_free(be);
+    return rc;
+}
+
+#define MAX_BENCH_DEVICES 16
+
+/* The side-by-side table of a multi-device run (text mode). */
+static void print_table(const cli_opts *o, const bench_row *rows, char **devs, int n) {
+    printf("\n%-8s  %-44s  %-4s  %12s  %10s  %9s  %9s  %7s  %s\n", "--device", "device", "prec",
+           o->input ? "reviews/s" : "seq/s", o->input ? "" : "ms/batch", o->input ? "" : "GFLOP/s",
+           "peak MiB", "load s", "vs first");
+    for (int i = 0; i < n; i++) {
+        const bench_row *r = &rows[i];
+        if (!r->device[0]) { printf("%-8s  (failed)\n", devs[i]); continue; }
+        char ms[16] = "", gf[16] = "", mem[16] = "-", ratio[16] = "";
+        if (!o->input) {
+            snprintf(ms, sizeof ms, "%.2f", r->ms);
+            snprintf(gf, sizeof gf, "%.1f", r->gflops);
+        }
+        if (r->gpu) snprintf(mem, sizeof mem, "%.1f", r->peak_mem / 1048576.0);
+        if (rows[0].speed > 0) snprintf(ratio, sizeof ratio, "%.2fx", r->speed / rows[0].speed);
+        printf("%-8s  %-44.44s  %-4s  %12.2f  %10s  %9s  %9s  %7.3f  %s\n", devs[i], r->device,
+               r->precision, r->speed, ms, gf, mem, r->load_s, ratio);
+    }
+}
+
+int cli_bench(cli_opts *o) {
+    cli_install_signals();
+    if (o->shape && o->model) {
+        fprintf(stderr, "vkbert bench: give --model or --shape, not both\n");
+        return CLI_USAGE;
+    }
+    /* --device all / a list: the same run on each device in turn (one JSON
+     * object each with --json; else each report, then one table) */
+    char *devs[MAX_BENCH_DEVICES], *storage = NULL;
+    int n_dev = 1;
+    devs[0] = (char *)o->device;
+    if (o->device && (strchr(o->device, ',') || !strcmp(o->device, "all"))) {
+        n_dev = cli_device_list(o->device, devs, MAX_BENCH_DEVICES, &storage);
+        if (n_dev < 0) return CLI_USAGE;
+    }
+    double t0 = now_s();
+    vkb_model *m = load(o);
+    if (!m) { free(storage); return CLI_FAILED; }
+    double t_load = now_s() - t0;
+    bench_row rows[MAX_BENCH_DEVICES];
+    memset(rows, 0, sizeof rows);
+    int rc = CLI_OK;
+    for (int i = 0; i < n_dev; i++) {
+        cli_opts od = *o;
+        od.device = devs[i];
+        if (n_dev > 1 && !o->json) printf("%s== --device %s\n", i ? "\n" : "", devs[i]);
+        fflush(stdout);
+        int r = o->input ? bench_e2e(&od, m, t_load, &rows[i]) : bench_batch(&od, m, t_load, &rows[i]);
+        fflush(stdout);
+        if (r == CLI_INTERRUPTED || r == CLI_USAGE) { rc = r; break; }
+        if (r != CLI_OK) rc = r; /* a failed device: report it, go on with the rest */
+    }
+    if (n_dev > 1 && !o->json && rc != CLI_INTERRUPTED && rc != CLI_USAGE) print_table(o, rows, devs, n_dev);
+    free(storage);
     vkb_model_free(m);
     return rc;
 }

@@ -54,6 +54,24 @@ assert o["mode"] == "end-to-end" and o["reviews"] == 40 and o["skipped"] == 1, o
 assert o["reviews_per_s"] > 0
 PY
 
+# several devices in turn: one JSON object each, in order; a table in text mode
+LIST=$([ "$DEV" = gpu ] && echo gpu,cpu || echo cpu,cpu)
+"$BIN" bench --model data/tiny-f32 --device "$LIST" --batch 2 --seq 8 --iters 1 --json > "$tmp/m.json" \
+  || fail "bench --device $LIST exited $?"
+$PY - "$tmp/m.json" "$DEV" <<'PY' || exit 1
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+assert len(rows) == 2, "two devices, %d objects" % len(rows)
+assert all(r["batch"] == 2 and r["seq"] == 8 and r["seq_per_s"] > 0 for r in rows)
+assert rows[1]["vendor"] == "cpu"
+assert (rows[0]["vendor"] != "cpu") == (sys.argv[2] == "gpu"), rows[0]["vendor"]
+PY
+"$BIN" bench --model data/tiny-f32 --device "$LIST" --batch 2 --seq 8 --iters 1 > "$tmp/m.txt" \
+  || fail "bench --device $LIST (text) exited $?"
+grep -q "^--device .*vs first" "$tmp/m.txt" || fail "no side-by-side table"
+[ "$(grep -c "^cpu  .*CPU reference" "$tmp/m.txt")" -ge 1 ] || fail "table lacks the cpu row"
+"$BIN" bench --model data/tiny-f32 --device gpu,tpu >/dev/null 2>&1; [ $? = 2 ] || fail "bad device list accepted"
+
 # usage errors
 "$BIN" bench --model data/tiny-f32 --shape distilbert-base >/dev/null 2>&1; [ $? = 2 ] || fail "--model with --shape"
 "$BIN" bench --model data/tiny-f32 --device "$DEV" --seq 100000 >/dev/null 2>&1; [ $? = 2 ] || fail "--seq past max_pos"
