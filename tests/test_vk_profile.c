@@ -5,7 +5,8 @@
  *  - profiling does not change the results (logits bit-identical);
  *  - the memory figures: the weight buffer holds at least every parameter
  *    at the storage precision, the activations are sized for the token
- *    budget, and the peak covers both;
+ *    budget (QKV, CTX and the FFN hidden layer sharing one buffer), and the
+ *    peak covers both;
  *  - the CPU backend reports itself and refuses per-kernel times.
  * Runs with the validation layer when VKB_VALIDATION=1.  Skips (77) when
  * there is no Vulkan device. */
@@ -69,9 +70,11 @@ int main(void) {
         CHECK(bi.weight_bytes >= params * es && bi.weight_bytes < params * es + 64 * 1024,
               "weight bytes %llu for %llu parameters", (unsigned long long)bi.weight_bytes,
               (unsigned long long)params);
-        /* activations: X, X1, F, CTX, P of [T, D], QKV [T, 3D], H [T, F] */
-        uint64_t act = 64 * (5 * D + 3 * D + F) * es;
-        CHECK(bi.activation_bytes >= act && bi.activation_bytes < 2 * act + 64 * 1024,
+        /* activations: X, X1, F of [T, D] and one scratch buffer holding H
+         * [T, F], or QKV [T, 3D] + CTX [T, D] where that is larger (they
+         * share it: vk_backend.c), plus alignment slack */
+        uint64_t act = 64 * (3 * D + (F > 4 * D ? F : 4 * D)) * es;
+        CHECK(bi.activation_bytes >= act && bi.activation_bytes < act + 16 * 1024,
               "activation bytes %llu, expected about %llu", (unsigned long long)bi.activation_bytes,
               (unsigned long long)act);
         CHECK(bi.peak_mem_bytes >= bi.weight_bytes + bi.activation_bytes, "peak %llu",
