@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/gpu-run.sh - ALL the GPU work of one session on the lent H100 machine,
-# in one run; every result lands under $OUT.  DRAFT: the vkbert CLI may still
-# change - the assumed command lines are all in the vkb_* functions below.
+# in one run; every result lands under $OUT.  The vkbert command lines it uses
+# are all in the vkb_* functions below.
 #
 # Run it from the device tool, from the repository root:
 #   run(command="bash bench/gpu-run.sh", carry=[".gl", "build/vkbert", "bench/work/imdb"],
