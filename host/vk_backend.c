@@ -97,7 +97,8 @@ static VkDeviceSize place(vk_backend *be, VkDeviceSize *at, wslice *s, int64_t n
     return *at;
 }
 
-static int upload_weights(vk_backend *be, const vkb_model *m, int threads, vkb_error *err) {
+static int upload_weights(vk_backend *be, const vkb_model *m, int threads, int staged,
+                          vkb_error *err) {
     const vkb_weights *w = &m->w;
     int64_t D = be->D, hid = be->hid;
     VkDeviceSize at = 0;
@@ -118,7 +119,9 @@ static int upload_weights(vk_backend *be, const vkb_model *m, int threads, vkb_e
         place(be, &at, &be->pre_w, D * D);            place(be, &at, &be->pre_b, D);
         place(be, &at, &be->cls_w, be->nlab * D);     place(be, &at, &be->cls_b, be->nlab);
     }
-    if (vkb_vk_buffer_create(be->c, at, VKB_MEM_DEVICE_MAPPED, "weights", &be->w, err)) return -1;
+    if (vkb_vk_buffer_create(be->c, at, staged ? VKB_MEM_DEVICE : VKB_MEM_DEVICE_MAPPED, "weights",
+                             &be->w, err))
+        return -1;
     if ((VkDeviceSize)be->word.bytes > be->c->props.limits.maxStorageBufferRange)
         return vkb_fail(err, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
                         "exceeds the device's maxStorageBufferRange (%u bytes)",
@@ -160,6 +163,7 @@ static int upload_weights(vk_backend *be, const vkb_model *m, int threads, vkb_e
         rc = rc || upload_tensor(up, &w->cls_w, "classifier.weight", (int64_t)be->nlab * D, be->cls_w.off, err);
         rc = rc || upload_tensor(up, &w->cls_b, "classifier.bias", be->nlab, be->cls_b.off, err);
     }
+    rc = rc || vkb_vk_uploader_flush(up, err); /* the last staging fill */
     return rc ? -1 : 0;
 }
 
@@ -553,6 +557,15 @@ void vkb_vk_backend_bytes(const vkb_backend *self, uint64_t *weights, uint64_t *
 
 int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
                           vkb_backend **out, vkb_error *err) {
+    return vkb_vk_backend_create_staged(m, o, 0, out, err);
+}
+
+int vkb_vk_backend_weights_mapped(const vkb_backend *self) {
+    return ((const vk_backend *)self)->w.map != NULL;
+}
+
+int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, int staged,
+                                 vkb_backend **out, vkb_error *err) {
     *out = NULL;
     const vkb_config *cfg = &m->cfg;
     if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads)
@@ -613,7 +626,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     int rc = vkb_vk_kernels_create(c, be->f16, be->hd, &be->k, err);
     rc = rc || vkb_vk_gemm_confirm(c, &be->k, gemm_forced, &be->variant, be->gemm_note,
                                    sizeof be->gemm_note, err); /* coopmat self-test */
-    rc = rc || upload_weights(be, m, o->threads, err);
+    rc = rc || upload_weights(be, m, o->threads, staged, err);
     rc = rc || make_acts(be, err);
     rc = rc || vkb_vk_buffer_create(c, T * 4, 1, "ids", &be->ids, err);
     rc = rc || vkb_vk_buffer_create(c, T * 4, 1, "lens", &be->lens, err);

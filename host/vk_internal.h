@@ -296,6 +296,12 @@ int vkb_vk_backend_gemm_variant(const vkb_backend *be);
 vkb_vk_prof *vkb_vk_backend_prof(vkb_backend *be);
 void vkb_vk_backend_rerecord(vkb_backend *be);
 void vkb_vk_backend_bytes(const vkb_backend *be, uint64_t *weights, uint64_t *activations);
+/* Test hook: create the backend with the weights uploaded through the
+ * staging buffer (what discrete GPUs do) even where the device could map
+ * them (lavapipe); and whether a backend's weights are mapped. */
+int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, int staged,
+                                 vkb_backend **out, vkb_error *err);
+int vkb_vk_backend_weights_mapped(const vkb_backend *be);
 /* The token budget one device pass holds, and how many passes the last
  * forward took. */
 void vkb_vk_backend_passes(const vkb_backend *be, int *token_budget, int *last_passes);
