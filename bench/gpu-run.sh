@@ -110,9 +110,9 @@ s_coopmat() { # the cooperative-matrix GEMM: self-test + GFLOP/s vs tiled
   LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread" \
     "$ROOT/build/bench/coopmat_check" | tee "$OUT/coopmat.txt"
 }
-s_tests() { # the Vulkan op and model tests, on this device, validation off (no layer here)
+s_tests() { # the Vulkan op, model, upload-path and profiling tests, on this device, validation off (no layer here)
   local t rc=0
-  for t in test_vk_ops test_vk_model test_vk_coopmat; do
+  for t in test_vk_ops test_vk_model test_vk_upload test_vk_profile test_vk_coopmat; do
     [ -x "$ROOT/build/tests/$t" ] || continue
     (cd "$ROOT/tests" && LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread" \
       VKB_SHARED=/nonexistent "$ROOT/build/tests/$t") || { echo "$t rc=$?"; rc=1; }
