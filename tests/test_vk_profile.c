@@ -48,7 +48,7 @@ int main(void) {
 
     for (int f16 = 0; f16 < 2; f16++) {
         vkb_backend_opts o = {.device = "gpu", .precision = f16 ? VKB_PREC_FP16 : VKB_PREC_FP32,
-                              .max_tokens = 64, .max_len = 16, .validation = validation()};
+                              .max_tokens = 4096, .max_len = 16, .validation = validation()};
         vkb_backend *be = NULL;
         if (vkb_backend_create(m, &o, &be, &err)) {
             CHECK(f16, "fp32 backend: %s", err.msg); /* fp16 may be unsupported */
@@ -72,9 +72,11 @@ int main(void) {
               (unsigned long long)params);
         /* activations: X, X1, F of [T, D] and one scratch buffer holding H
          * [T, F], or QKV [T, 3D] + CTX [T, D] where that is larger (they
-         * share it: vk_backend.c), plus alignment slack */
-        uint64_t act = 64 * (3 * D + (F > 4 * D ? F : 4 * D)) * es;
-        CHECK(bi.activation_bytes >= act && bi.activation_bytes < act + 16 * 1024,
+         * share it: vk_backend.c), plus slack for the driver's size
+         * rounding (up to 64 KiB a buffer).  At this budget a buffer each
+         * for QKV, CTX and P (8*D + F values a token) would exceed the bound. */
+        uint64_t act = 4096 * (3 * D + (F > 4 * D ? F : 4 * D)) * es;
+        CHECK(bi.activation_bytes >= act && bi.activation_bytes < act + 4 * 64 * 1024,
               "activation bytes %llu, expected about %llu", (unsigned long long)bi.activation_bytes,
               (unsigned long long)act);
         CHECK(bi.peak_mem_bytes >= bi.weight_bytes + bi.activation_bytes, "peak %llu",
