@@ -29,12 +29,7 @@ static int find(const vkb_bench_info *bi, const char *name) {
 
 int main(void) {
     vkb_error err = {{0}};
-    vkb_vk_ctx *probe = NULL;
-    if (vkb_vk_ctx_create("gpu", 0, &probe, &err)) {
-        fprintf(stderr, "test_vk_profile: skipped: %s\n", err.msg);
-        return VKB_SKIP;
-    }
-    vkb_vk_ctx_destroy(probe);
+    if (!vkb_test_have_vulkan("test_vk_profile")) return VKB_SKIP; /* no Vulkan device */
 
     vkb_model *m = NULL;
     REQUIRE(vkb_model_load("data/tiny-f32", &m, &err) == 0, "%s", err.msg);

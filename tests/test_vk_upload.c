@@ -66,12 +66,7 @@ static void run(const char *name, const vkb_model *m) {
 
 int main(void) {
     vkb_error err = {{0}};
-    vkb_vk_ctx *probe = NULL;
-    if (vkb_vk_ctx_create("gpu", 0, &probe, &err)) {
-        fprintf(stderr, "test_vk_upload: skipped: %s\n", err.msg);
-        return VKB_SKIP;
-    }
-    vkb_vk_ctx_destroy(probe);
+    if (!vkb_test_have_vulkan("test_vk_upload")) return VKB_SKIP; /* no Vulkan device */
     static const char *ckpts[] = {"data/tiny-f32", "data/odd-f16", "data/tiny-bf16", "data/base-f32"};
     for (size_t i = 0; i < sizeof ckpts / sizeof ckpts[0]; i++) {
         vkb_model *m = NULL;

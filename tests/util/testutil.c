@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "vk_internal.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -39,4 +40,15 @@ void vkb_test_rand(float *x, size_t n, float scale, uint64_t *s) {
         uint32_t r = (uint32_t)(*s >> 40); /* 24 bits */
         x[i] = scale * (2.0f * (float)r / 16777216.0f - 1.0f);
     }
+}
+
+int vkb_test_have_vulkan(const char *test) {
+    vkb_error err = {{0}};
+    vkb_vk_ctx *probe = NULL;
+    if (vkb_vk_ctx_create("gpu", 0, &probe, &err)) {
+        fprintf(stderr, "%s: skipped: %s\n", test, err.msg);
+        return 0;
+    }
+    vkb_vk_ctx_destroy(probe);
+    return 1;
 }

@@ -21,6 +21,9 @@ int vkb_test_done(const char *name);
 const char *vkb_test_shared(const char *rel, char *buf, size_t n);
 /* Reads a whole file; NULL on failure. */
 char *vkb_test_read_file(const char *path, size_t *len);
+/* 1 when a Vulkan device can be opened; else prints "TEST: skipped: why"
+ * and returns 0 (the test then returns VKB_SKIP). */
+int vkb_test_have_vulkan(const char *test);
 /* Deterministic uniform floats in [-scale, scale]. */
 void vkb_test_rand(float *x, size_t n, float scale, uint64_t *state);
 #endif
