@@ -7,68 +7,15 @@
  *    by OpenBLAS's cblas_sgemm and attention loops laid out so the compiler
  *    vectorizes them (keys transposed per head so the inner loop is a
  *    contiguous axpy, never a float reduction that -O3 may not reorder).
- * Work is split over `threads` pthreads; every task writes disjoint rows, so
+ * Work is split over `threads` threads (parallel.c); every task writes disjoint rows, so
  * results do not depend on the thread count. */
 #define _GNU_SOURCE
 #include "cpu_ops.h"
+#include "parallel.h"
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* ---- a tiny fork-join helper ---------------------------------------------
- * Runs fn(ctx, task, slot) for task in [0, n_tasks) on `slots` threads (the
- * caller's thread is slot 0); slot s takes tasks s, s+slots, ...  Threads are
- * created per call: the ops are coarse (a GEMM epilogue, a whole attention),
- * so ~30 us per call is noise next to the work, and no pool outlives a call. */
-typedef void (*task_fn)(void *ctx, int task, int slot);
-
-typedef struct {
-    task_fn fn;
-    void *ctx;
-    int n_tasks, stride, slot;
-} worker_arg;
-
-static void *worker_main(void *p) {
-    worker_arg *a = p;
-    for (int t = a->slot; t < a->n_tasks; t += a->stride) a->fn(a->ctx, t, a->slot);
-    return NULL;
-}
-
-#define MAX_SLOTS 64
-
-/* How many threads a call with n_tasks tasks will use. */
-static int n_slots(int threads, int n_tasks) {
-    int T = threads;
-    if (T <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        T = n > 0 ? (int)n : 1;
-    }
-    if (T > n_tasks) T = n_tasks;
-    if (T > MAX_SLOTS) T = MAX_SLOTS;
-    return T < 1 ? 1 : T;
-}
-
-static void run_parallel(int slots, int n_tasks, task_fn fn, void *ctx) {
-    if (slots <= 1) {
-        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
-        return;
-    }
-    pthread_t tid[MAX_SLOTS];
-    int started[MAX_SLOTS] = {0};
-    worker_arg args[MAX_SLOTS];
-    for (int i = 0; i < slots; i++) args[i] = (worker_arg){fn, ctx, n_tasks, slots, i};
-    for (int i = 1; i < slots; i++)
-        started[i] = pthread_create(&tid[i], NULL, worker_main, &args[i]) == 0;
-    worker_main(&args[0]);
-    /* A slot whose thread could not be created is run here instead. */
-    for (int i = 1; i < slots; i++)
-        if (!started[i]) worker_main(&args[i]);
-    for (int i = 1; i < slots; i++)
-        if (started[i]) pthread_join(tid[i], NULL);
-}
 
 /* Row blocks: split M rows into tasks of about `block` rows. */
 static int n_blocks(int M, int block) { return (M + block - 1) / block; }
@@ -130,7 +77,7 @@ void vkb_cpu_linear(const float *X, const float *W, const float *b, float *Y,
     if (fp64) {
         c.block = 8;
         int nb = n_blocks(M, c.block);
-        run_parallel(n_slots(threads, nb), nb, linear_f64_task, &c);
+        vkb_parallel_run(vkb_parallel_slots(threads, nb), nb, linear_f64_task, &c);
         return;
     }
     if (K <= 0) {
@@ -143,7 +90,7 @@ void vkb_cpu_linear(const float *X, const float *W, const float *b, float *Y,
     if (!b && act == VKB_ACT_NONE) return;
     c.block = 64;
     int nb = n_blocks(M, c.block);
-    run_parallel(n_slots(threads, nb), nb, bias_act_task, &c);
+    vkb_parallel_run(vkb_parallel_slots(threads, nb), nb, bias_act_task, &c);
 }
 
 /* ---- LayerNorm ---------------------------------------------------------------
@@ -368,7 +315,7 @@ void vkb_cpu_attention(const float *q, const float *k, const float *v,
     if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return;
     attn_ctx c = {q, k, v, ctx, B, L, H, hd, lens, fp64, NULL, NULL, 0, 0};
     int tasks = B * H;
-    int slots = n_slots(threads, tasks);
+    int slots = vkb_parallel_slots(threads, tasks);
     /* Scratch per slot: padded keys, values, scores and output rows (fp32),
      * or one score row in double (fp64); about 1.3 MB at L=512, hd=64.  The
      * void API has no way to report failure: on allocation failure we retry
@@ -387,6 +334,6 @@ void vkb_cpu_attention(const float *q, const float *k, const float *v,
         return;
     }
     if (fp64) c.dscratch = mem; else c.scratch = mem;
-    run_parallel(slots, tasks, attn_task, &c);
+    vkb_parallel_run(slots, tasks, attn_task, &c);
     free(mem);
 }

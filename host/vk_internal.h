@@ -122,7 +122,7 @@ typedef struct vkb_vk_uploader {
     uint32_t nreg;
     VkBufferCopy reg[VKB_UPLOAD_REGIONS]; /* pending copies staging -> dst */
 } vkb_vk_uploader;
-/* threads <= 0: one per online CPU. */
+/* threads <= 0: one per online CPU (vkb_parallel_slots). */
 void vkb_vk_uploader_init(vkb_vk_uploader *u, vkb_vk_ctx *c, vkb_vk_buffer *dst, int f16,
                           int threads);
 /* Converts all of t into dst at byte offset off (queued: the copy may

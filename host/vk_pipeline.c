@@ -2,7 +2,7 @@
  * sets, texel-buffer views, and the kernel set a backend uses. */
 #include "vk_internal.h"
 #include "error.h"
-#include <pthread.h>
+#include "parallel.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -167,11 +167,11 @@ typedef struct pipe_job {
     vkb_error err;
 } pipe_job;
 
-static void *pipe_job_run(void *p) {
-    pipe_job *j = p;
+static void pipe_job_run(void *p, int task, int slot) {
+    (void)slot;
+    pipe_job *j = (pipe_job *)p + task;
     j->rc = vkb_vk_pipe_create(j->c, j->name, j->nbind, j->types, j->push_size, j->spec,
                                j->nspec, j->out, &j->err);
-    return NULL;
 }
 
 int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
@@ -220,17 +220,11 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
     /* Drivers compile SPIR-V to machine code here (llvmpipe: ~40 ms per
      * shader), and pipeline creation is thread-safe, so the kernels compile
      * on one thread each. */
-    pthread_t th[5];
-    int started[5] = {0};
     for (int i = 0; i < 5; i++) {
         jobs[i].c = c;
         snprintf(jobs[i].name, sizeof jobs[i].name, jobs[i].fmt, sfx);
     }
-    for (int i = 1; i < 5; i++) started[i] = pthread_create(&th[i], NULL, pipe_job_run, &jobs[i]) == 0;
-    for (int i = 0; i < 5; i++)
-        if (!started[i]) pipe_job_run(&jobs[i]);
-    for (int i = 1; i < 5; i++)
-        if (started[i]) pthread_join(th[i], NULL);
+    vkb_parallel_run(5, 5, pipe_job_run, jobs);
     for (int i = 0; i < 5; i++)
         if (jobs[i].rc) {
             *err = jobs[i].err;

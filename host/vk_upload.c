@@ -10,48 +10,32 @@
 #include "vk_internal.h"
 #include "error.h"
 #include "model.h"
-#include <pthread.h>
+#include "parallel.h"
 #include <string.h>
-#include <unistd.h>
 
 #define PAR_MIN (1 << 20) /* values: below this, one thread converts */
-#define MAX_THREADS 16
+#define CHUNK (1 << 18)   /* values per conversion task */
 
-typedef struct conv_job {
+typedef struct conv_ctx {
     const vkb_tensor *t;
     int64_t first, n;
-    void *dst;
+    char *dst;
     int f16;
-} conv_job;
+} conv_ctx;
 
-static void *conv_run(void *p) {
-    conv_job *j = p;
-    vkb_tensor_convert(j->t, j->first, j->n, j->dst, j->f16);
-    return NULL;
+static void conv_task(void *p, int task, int slot) {
+    (void)slot;
+    const conv_ctx *c = p;
+    int64_t at = (int64_t)task * CHUNK, k = c->n - at < CHUNK ? c->n - at : CHUNK;
+    vkb_tensor_convert(c->t, c->first + at, k, c->dst + (size_t)at * (c->f16 ? 2 : 4), c->f16);
 }
 
 /* Converts values [first, first + n) of t into dst, split over threads. */
 static void convert(const vkb_vk_uploader *u, const vkb_tensor *t, int64_t first, int64_t n,
                     void *dst) {
-    int nt = n >= PAR_MIN ? u->threads : 1;
-    if (nt > MAX_THREADS) nt = MAX_THREADS;
-    if (nt < 1) nt = 1;
-    size_t es = u->f16 ? 2 : 4;
-    int64_t per = (n + nt - 1) / nt;
-    per = (per + 63) / 64 * 64;
-    conv_job jobs[MAX_THREADS];
-    pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    int nj = 0;
-    for (int64_t at = 0; at < n; at += per, nj++)
-        jobs[nj] = (conv_job){t, first + at, n - at < per ? n - at : per,
-                              (char *)dst + (size_t)at * es, u->f16};
-    for (int i = 1; i < nj; i++)
-        started[i] = pthread_create(&th[i], NULL, conv_run, &jobs[i]) == 0;
-    for (int i = 0; i < nj; i++)
-        if (!started[i]) conv_run(&jobs[i]); /* job 0, and any thread that failed to start */
-    for (int i = 1; i < nj; i++)
-        if (started[i]) pthread_join(th[i], NULL);
+    conv_ctx c = {t, first, n, dst, u->f16};
+    int tasks = (int)((n + CHUNK - 1) / CHUNK);
+    vkb_parallel_run(n >= PAR_MIN ? vkb_parallel_slots(u->threads, tasks) : 1, tasks, conv_task, &c);
 }
 
 void vkb_vk_uploader_init(vkb_vk_uploader *u, vkb_vk_ctx *c, vkb_vk_buffer *dst, int f16,
@@ -60,10 +44,6 @@ void vkb_vk_uploader_init(vkb_vk_uploader *u, vkb_vk_ctx *c, vkb_vk_buffer *dst,
     u->c = c;
     u->dst = dst;
     u->f16 = f16;
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
     u->threads = threads;
 }
 
