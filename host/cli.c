@@ -337,7 +337,7 @@ static const command commands[] = {
      "                         instead of Markdown)\n"
      "      --balanced N       N/2 examples of label 1 and N/2 of label 0, drawn\n"
      "                         with a fixed seed (--seed, default 42)\n"},
-    {"check", cli_check, COMMON " shape seed random",
+    {"check", cli_check, COMMON " shape seed random json format text-column",
      "usage: vkbert check [options] [FILE]\n"
      "Runs the CPU reference (fp64 accumulation) and the GPU on the same padded\n"
      "mixed-length batches and prints per layer the max abs/rel error and cosine\n"
@@ -346,7 +346,10 @@ static const command commands[] = {
      "Inputs: built-in sentences plus random id sequences, or the texts of FILE.\n"
      "      --shape distilbert-base  random weights of that shape instead of --model\n"
      "      --random N         random id sequences (default 8)\n"
-     "      --seed S           seed for random weights/ids (default 42)\n"},
+     "      --seed S           seed for random weights/ids (default 42)\n"
+     "      --format F, --text-column C  how to read FILE (as for score); a record\n"
+     "                         that cannot be read (e.g. no text field) fails\n"
+     "      --json             one JSON object (for CI) instead of the table\n"},
     {"bench", cli_bench, COMMON " shape seed json batch seq iters input",
      "usage: vkbert bench [options]\n"
      "Measures the forward pass on one batch shape (random ids, every token real):\n"

@@ -30,6 +30,12 @@ static uint64_t rng_next(uint64_t *s) {
 
 typedef struct { int32_t *ids; int n; } seq;
 
+/* a number for JSON: non-finite values (a NaN from the device) are null */
+static void json_num(cli_buf *b, double v) {
+    if (isfinite(v)) cb_printf(b, "%.9g", v);
+    else cb_puts(b, "null");
+}
+
 int cli_check(cli_opts *o) {
     vkb_model *m = NULL;
     vkb_error e = {{0}};
@@ -53,6 +59,12 @@ int cli_check(cli_opts *o) {
     seq *q = NULL;
     int nq = 0, cap = 0, rc = CLI_OK;
     vkb_input *in = NULL;
+    if (o->nargs > 0 && !tok) {
+        fprintf(stderr, "vkbert check: %s has no vocabulary, so it cannot tokenize the texts of %s\n",
+                o->shape ? "a random --shape model" : "the model", o->args[0]);
+        vkb_model_free(m);
+        return CLI_USAGE;
+    }
     if (tok && o->nargs > 0) {
         vkb_input_opts io = {o->format, o->text_column, NULL, 0, NULL};
         if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {
@@ -68,8 +80,21 @@ int cli_check(cli_opts *o) {
         vkb_record r = {0};
         if (in) {
             int k = vkb_input_next(in, &r, &e);
-            if (k != 1) break;
-            if (r.error) { vkb_record_clear(&r); continue; }
+            if (k == 0) break;
+            if (k < 0) {
+                fprintf(stderr, "vkbert check: %s\n", k == -1 ? e.msg : "interrupted");
+                rc = CLI_FAILED;
+                break;
+            }
+            /* A record that cannot be read (e.g. no "text" field) fails the
+             * check: checking fewer texts than the file has would pass
+             * having checked nothing. */
+            if (r.error) {
+                fprintf(stderr, "vkbert check: %s line %ld: %s\n", r.source, r.line, r.error);
+                vkb_record_clear(&r);
+                rc = CLI_FAILED;
+                break;
+            }
             t = r.text; tl = r.text_len;
         } else {
             if (i >= N_SENT) break;
@@ -81,9 +106,22 @@ int cli_check(cli_opts *o) {
         vkb_record_clear(&r);
         if (q[nq].n < 1) { free(q[nq].ids); continue; }
         nq++; n_text++;
-        if (n_text >= 4096) break;
+        if (n_text >= 4096) {
+            if (!o->quiet) fprintf(stderr, "vkbert check: note: checking the first 4096 texts of %s\n", o->args[0]);
+            break;
+        }
     }
     vkb_input_close(in);
+    if (rc == CLI_OK && in && n_text == 0) {
+        fprintf(stderr, "vkbert check: no texts to check in %s\n", o->args[0]);
+        rc = CLI_FAILED;
+    }
+    if (rc != CLI_OK) {
+        for (int i = 0; i < nq; i++) free(q[i].ids);
+        free(q);
+        vkb_model_free(m);
+        return rc;
+    }
     uint64_t st = o->seed ^ 0x5EEDULL;
     int n_rand = o->n_random;
     if (o->shape && n_rand == 8) n_rand = 4;
@@ -185,34 +223,66 @@ int cli_check(cli_opts *o) {
         }
     }
     if (rc == CLI_OK) {
-        printf("reference: %s\ntested:    %s\n", vkb_backend_device(ref), dev);
-        printf("model: %s (%d layers, dim %d, %d heads, vocab %d)\n",
-               o->shape ? "random distilbert-base shape" : (o->model ? o->model : "built-in"),
-               c->n_layers, c->dim, c->n_heads, c->vocab_size);
-        printf("inputs: %d sequences (%d texts, %d random), lengths %d..%d, %d padded batches\n\n",
-               nq, n_text, nq - n_text, minl, maxl, nb);
-        printf("%-12s %12s %12s %12s\n", "state", "max_abs", "max_rel", "min_cos");
-        for (int l = 0; l < NL; l++) {
-            char name[32];
-            if (l == 0) snprintf(name, sizeof name, "embeddings");
-            else snprintf(name, sizeof name, "layer %d", l - 1);
-            printf("%-12s %12.3e %12.3e %12.8f\n", name, mabs[l],
-                   mref[l] > 0 ? mabs[l] / mref[l] : mabs[l], mcos[l]);
-        }
-        if (nlab) {
-            int ok = lmax <= tol && agree == nq;
-            printf("\nlogits: max abs error %.3e (tolerance %.0e, %s storage); labels agree %d/%d\n",
-                   lmax, tol, fp16 ? "fp16" : "fp32", agree, nq);
-            printf("%s\n", ok ? "PASS" : "FAIL");
-            if (!ok) rc = CLI_FAILED;
+        /* a base model has no logits: its output is the last hidden state,
+         * held to the same absolute tolerance */
+        double err = nlab ? lmax : mabs[NL - 1];
+        int ok = err <= tol && (!nlab || agree == nq);
+        if (!ok) rc = CLI_FAILED;
+        const char *prec = fp16 ? "fp16" : "fp32";
+        const char *mname = o->shape ? "random distilbert-base shape" : (o->model ? o->model : "built-in");
+        if (o->json) {
+            /* one JSON object for CI (--json) */
+            cli_buf b = {0};
+            cb_puts(&b, "{\"reference\": ");
+            cb_json_str(&b, vkb_backend_device(ref));
+            cb_puts(&b, ", \"device\": ");
+            cb_json_str(&b, dev);
+            cb_printf(&b, ", \"precision\": \"%s\", \"model\": ", prec);
+            cb_json_str(&b, mname);
+            cb_printf(&b, ", \"inputs\": %d, \"texts\": %d, \"random\": %d, \"batches\": %d, "
+                      "\"layers\": [", nq, n_text, nq - n_text, nb);
+            for (int l = 0; l < NL; l++) {
+                char name[32];
+                if (l == 0) snprintf(name, sizeof name, "embeddings");
+                else snprintf(name, sizeof name, "layer %d", l - 1);
+                cb_printf(&b, "%s{\"state\": \"%s\", \"max_abs\": ", l ? ", " : "", name);
+                json_num(&b, mabs[l]);
+                cb_puts(&b, ", \"max_rel\": ");
+                json_num(&b, mref[l] > 0 ? mabs[l] / mref[l] : mabs[l]);
+                cb_puts(&b, ", \"min_cos\": ");
+                json_num(&b, mcos[l]);
+                cb_puts(&b, "}");
+            }
+            cb_puts(&b, "], ");
+            cb_puts(&b, "\"max_abs_error\": ");
+            json_num(&b, err);
+            cb_puts(&b, ", ");
+            cb_printf(&b, "\"compared\": \"%s\", \"tolerance\": %g, ", nlab ? "logits" : "last_hidden_state", tol);
+            if (nlab) cb_printf(&b, "\"labels_agree\": %d, \"labels_total\": %d, ", agree, nq);
+            cb_printf(&b, "\"pass\": %s}\n", ok ? "true" : "false");
+            fputs(b.p, stdout);
+            free(b.p);
         } else {
-            /* A base model has no logits: its output is the last hidden
-             * state, held to the same absolute tolerance. */
-            int ok = mabs[NL - 1] <= tol;
-            printf("\nlast hidden state (no classifier head): max abs error %.3e (tolerance %.0e, %s storage)\n",
-                   mabs[NL - 1], tol, fp16 ? "fp16" : "fp32");
+            printf("reference: %s\ntested:    %s\n", vkb_backend_device(ref), dev);
+            printf("model: %s (%d layers, dim %d, %d heads, vocab %d)\n", mname, c->n_layers, c->dim,
+                   c->n_heads, c->vocab_size);
+            printf("inputs: %d sequences (%d texts, %d random), lengths %d..%d, %d padded batches\n\n",
+                   nq, n_text, nq - n_text, minl, maxl, nb);
+            printf("%-12s %12s %12s %12s\n", "state", "max_abs", "max_rel", "min_cos");
+            for (int l = 0; l < NL; l++) {
+                char name[32];
+                if (l == 0) snprintf(name, sizeof name, "embeddings");
+                else snprintf(name, sizeof name, "layer %d", l - 1);
+                printf("%-12s %12.3e %12.3e %12.8f\n", name, mabs[l],
+                       mref[l] > 0 ? mabs[l] / mref[l] : mabs[l], mcos[l]);
+            }
+            if (nlab)
+                printf("\nlogits: max abs error %.3e (tolerance %.0e, %s storage); labels agree %d/%d\n",
+                       lmax, tol, prec, agree, nq);
+            else
+                printf("\nlast hidden state (no classifier head): max abs error %.3e (tolerance %.0e, %s storage)\n",
+                       err, tol, prec);
             printf("%s\n", ok ? "PASS" : "FAIL");
-            if (!ok) rc = CLI_FAILED;
         }
     }
     free(mabs); free(mref); free(mcos); free(h1); free(h2); free(l1); free(l2); free(ids);
