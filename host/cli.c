@@ -3,6 +3,7 @@
  * the commands (host/cli_*.c). */
 #define _GNU_SOURCE
 #include "cli.h"
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -231,7 +232,7 @@ enum {
     O_MODEL = 'm', O_DEVICE = 'd', O_OUTPUT = 'o', O_QUIET = 'q', O_HELP = 'h',
     O_PRECISION = 256, O_MAXLEN, O_BATCHTOK, O_THREADS, O_FORMAT, O_TEXTCOL, O_LABELCOL,
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
-    O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT,
+    O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK,
 };
 
 static const struct option long_opts[] = {
@@ -263,6 +264,7 @@ static const struct option long_opts[] = {
     {"seq", required_argument, 0, O_SEQ},
     {"iters", required_argument, 0, O_ITERS},
     {"input", required_argument, 0, O_INPUT},
+    {"top-k", required_argument, 0, O_TOPK},
     {0, 0, 0, 0},
 };
 
@@ -270,28 +272,32 @@ typedef struct command {
     const char *name;
     int (*run)(cli_opts *o);
     const char *allowed; /* option names, space separated */
+    int max_args;        /* positional arguments taken (-1: any number) */
     const char *usage;
 } command;
 
 #define COMMON "model device precision max-len batch-tokens threads quiet help"
-#define COMMON_HELP \
-    "  -m, --model DIR        checkpoint directory (default: the built-in model)\n" \
-    "  -d, --device DEV       cpu, gpu (best Vulkan device), gpu:N or auto (default:\n" \
-    "                         a hardware GPU if any, else cpu, faster than lavapipe)\n" \
-    "      --precision P      fp32 or fp16 storage on the GPU (default: device's best)\n" \
-    "      --max-len N        truncate texts to N tokens (default min(512, model max))\n" \
-    "      --batch-tokens N   token budget per batch, B*L (default 8192)\n" \
-    "      --threads N        CPU threads (tokenizers; CPU backend)\n" \
-    "  -q, --quiet            no progress bar, notes or summary\n"
+#define NO_BATCH "model device precision max-len threads quiet help"
+static const struct { const char *name, *help; } common_help[] = {
+    {"model", "  -m, --model DIR        checkpoint directory (default: the built-in model)\n"},
+    {"device", "  -d, --device DEV       cpu, gpu (best Vulkan device), gpu:N or auto (default:\n"
+               "                         a hardware GPU if any, else cpu, faster than lavapipe)\n"},
+    {"precision", "      --precision P      fp32 or fp16 storage on the GPU (default: device's best)\n"},
+    {"max-len", "      --max-len N        truncate texts to N tokens (default min(512, model max))\n"},
+    {"batch-tokens", "      --batch-tokens N   token budget per batch, B*L (default 8192)\n"},
+    {"threads", "      --threads N        CPU threads (tokenizers; CPU backend)\n"},
+    {"quiet", "  -q, --quiet            no progress bar, notes or summary\n"},
+};
 
 static const command commands[] = {
-    {"tokenize", cli_tokenize, COMMON,
-     "usage: vkbert tokenize [options] < lines\n"
-     "Reads lines from stdin (JSON objects with a \"text\" field, or plain text) and\n"
-     "prints one JSON array of token ids per line ([CLS] ... [SEP]).\n"},
+    {"tokenize", cli_tokenize, "model max-len quiet help text-column", -1,
+     "usage: vkbert tokenize [options] [TEXT...]   (stdin lines when none, or -)\n"
+     "Prints one JSON array of token ids ([CLS] ... [SEP]) per TEXT argument, or\n"
+     "per stdin line (a JSON object with a \"text\" field, or plain text).\n"
+     "      --text-column C    JSON field with the text on stdin (default text)\n"},
     {"score", cli_score,
      COMMON " format text-column label-column all-scores logits no-sort resume output window"
-     " shard max-device-mem",
+     " shard max-device-mem top-k", -1,
      "usage: vkbert score [options] [FILE|DIR ...]   (stdin when none)\n"
      "Scores texts and writes one JSON object per input, in input order:\n"
      "pass-through fields, \"label\" and \"score\" (probability of that label).\n"
@@ -303,6 +309,8 @@ static const command commands[] = {
      "                         else JSON lines when the input starts with '{')\n"
      "      --text-column C    field/column with the text (default text)\n"
      "      --all-scores       add \"scores\": probability per label\n"
+     "      --top-k K          add \"top_k\": the K best labels with their\n"
+     "                         probabilities, best first (K = all: every label)\n"
      "      --logits           add \"logits\": array\n"
      "      --no-sort          do not group inputs of similar length\n"
      "      --window N         inputs sorted together (default 2048)\n"
@@ -321,11 +329,15 @@ static const command commands[] = {
      "                         tools/merge_shards.py s0 s1 ... (docs/scaling.md)\n"
      "      --max-device-mem B cap vkbert's Vulkan allocations at B bytes (or NK,\n"
      "                         NM, NG); out of memory then shrinks the batches\n"},
-    {"classify", cli_classify, COMMON,
-     "usage: vkbert classify [options] TEXT...\n"
+    {"classify", cli_classify, COMMON " top-k", -1,
+     "usage: vkbert classify [options] [TEXT...]   (stdin lines when none, or -)\n"
      "Prints what HF's text-classification pipeline prints, e.g.\n"
-     "[{'label': 'POSITIVE', 'score': 0.9998}] as JSON.\n"},
-    {"eval", cli_eval, COMMON " format text-column label-column json balanced seed no-sort window",
+     "[{'label': 'POSITIVE', 'score': 0.9998}] as JSON: one entry per text, or per\n"
+     "line of stdin (one text per line; empty lines are skipped).\n"
+     "      --top-k K          as the pipeline's top_k: 1 (default) = the best label\n"
+     "                         only; K > 1 or all (top_k=None) = a list of the K best\n"
+     "                         labels per text, best first\n"},
+    {"eval", cli_eval, COMMON " format text-column label-column json balanced seed no-sort window", -1,
      "usage: vkbert eval [options] [FILE|DIR]   (stdin when none)\n"
      "Scores labeled data (JSON lines with \"label\" as index or name, CSV with a\n"
      "label column, or an IMDB directory) and prints the model card table as\n"
@@ -337,7 +349,7 @@ static const command commands[] = {
      "                         instead of Markdown)\n"
      "      --balanced N       N/2 examples of label 1 and N/2 of label 0, drawn\n"
      "                         with a fixed seed (--seed, default 42)\n"},
-    {"check", cli_check, COMMON " shape seed random json format text-column",
+    {"check", cli_check, NO_BATCH " shape seed random json format text-column", -1,
      "usage: vkbert check [options] [FILE]\n"
      "Runs the CPU reference (fp64 accumulation) and the GPU on the same padded\n"
      "mixed-length batches and prints per layer the max abs/rel error and cosine\n"
@@ -350,7 +362,7 @@ static const command commands[] = {
      "      --format F, --text-column C  how to read FILE (as for score); a record\n"
      "                         that cannot be read (e.g. no text field) fails\n"
      "      --json             one JSON object (for CI) instead of the table\n"},
-    {"bench", cli_bench, COMMON " shape seed json batch seq iters input",
+    {"bench", cli_bench, COMMON " shape seed json batch seq iters input format text-column window", 0,
      "usage: vkbert bench [options]\n"
      "Measures the forward pass on one batch shape (random ids, every token real):\n"
      "sequences/s, ms per batch (median), GFLOP/s, peak device memory, model load\n"
@@ -361,12 +373,13 @@ static const command commands[] = {
      "      --iters N          timed batches after warm-up (default 10; CPU 3)\n"
      "      --input FILE       end to end instead: score FILE (JSON lines, CSV, text)\n"
      "                         like `vkbert score`, reading and tokenizing included,\n"
-     "                         and report reviews/s\n"
+     "                         and report reviews/s (--format, --text-column,\n"
+     "                         --window, --max-len as for score)\n"
      "      --json             one JSON object instead of text (one per device)\n"
      "  -d, --device LIST      also: all (every Vulkan device) or a list such as\n"
      "                         gpu:0,gpu:1,cpu: the same run on each in turn, then\n"
      "                         a side-by-side table\n"},
-    {"devices", cli_devices, "json help quiet",
+    {"devices", cli_devices, "json help quiet", 0,
      "usage: vkbert devices [--json]\n"
      "Lists the Vulkan devices and the features vkbert uses.\n"},
 };
@@ -392,6 +405,94 @@ static int allowed(const command *c, const char *name) {
     for (const char *p = c->allowed; (p = strstr(p, name)); p += n)
         if ((p == c->allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
     return 0;
+}
+
+/* ---- suggestions for unknown options --------------------------------------- */
+
+static int edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int d[64];
+    for (size_t j = 0; j <= lb; j++) d[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = d[0];
+        d[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = d[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (d[j - 1] + 1 < best) best = d[j - 1] + 1;
+            d[j] = best;
+            diag = up;
+        }
+    }
+    return d[lb];
+}
+
+/* What Hugging Face (transformers pipelines, tokenizers) and ONNX Runtime
+ * call vkbert's options (README: "Coming from Hugging Face or ONNX Runtime"). */
+static const struct { const char *theirs, *ours, *note; } aliases[] = {
+    {"batch-size", "batch-tokens", "a batch is a budget of padded tokens (B*L), not a count of texts"},
+    {"per-device-eval-batch-size", "batch-tokens", "a batch is a budget of padded tokens (B*L)"},
+    {"max-length", "max-len", NULL},
+    {"max-seq-length", "max-len", NULL},
+    {"model-max-length", "max-len", NULL},
+    {"truncation", "max-len", "texts are always truncated to --max-len tokens, as truncation=True"},
+    {"providers", "device", "cpu, gpu, gpu:N or auto"},
+    {"provider", "device", "cpu, gpu, gpu:N or auto"},
+    {"execution-provider", "device", "cpu, gpu, gpu:N or auto"},
+    {"device-id", "device", "gpu:N"},
+    {"return-all-scores", "top-k", "--top-k all"},
+    {"function-to-apply", "all-scores", "scores are always the softmax"},
+    {"model-name-or-path", "model", NULL},
+    {"num-threads", "threads", NULL},
+    {"intra-op-num-threads", "threads", NULL},
+    {"torch-dtype", "precision", "fp32 or fp16"},
+    {"dtype", "precision", "fp32 or fp16"},
+    {"fp16", "precision", "--precision fp16"},
+    {"half", "precision", "--precision fp16"},
+    {"out", "output", NULL},
+    {"output-file", "output", NULL},
+    {"column", "text-column", NULL},
+    {"text-field", "text-column", NULL},
+    {"label-field", "label-column", NULL},
+};
+
+/* "unknown option" plus the closest option this command takes. */
+static void unknown_option(const command *c, const char *arg) {
+    char name[64];
+    const char *p = arg;
+    while (*p == '-') p++;
+    size_t n = strcspn(p, "=");
+    if (n >= sizeof name) n = sizeof name - 1;
+    for (size_t i = 0; i < n; i++) name[i] = p[i] == '_' ? '-' : (char)tolower((unsigned char)p[i]);
+    name[n] = 0;
+    fprintf(stderr, "vkbert %s: unknown option '%s'", c->name, arg);
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(name, aliases[i].theirs) && allowed(c, aliases[i].ours)) {
+            fprintf(stderr, "; did you mean --%s?%s%s%s\n", aliases[i].ours,
+                    aliases[i].note ? " (" : "", aliases[i].note ? aliases[i].note : "",
+                    aliases[i].note ? ")" : "");
+            return;
+        }
+    const char *best = NULL;
+    int bd = 99;
+    for (const struct option *lo = long_opts; lo->name; lo++) {
+        if (!allowed(c, lo->name)) continue;
+        int d = edit_distance(name, lo->name);
+        /* also a misspelt prefix: --batch-token for --batch-tokens */
+        if (strlen(name) >= 4 && !strncmp(lo->name, name, strlen(name)) && d > 1) d = 1;
+        if (d < bd) { bd = d; best = lo->name; }
+    }
+    int limit = (int)strlen(name) / 3 > 2 ? (int)strlen(name) / 3 : 2;
+    if (best && *name && bd <= limit) fprintf(stderr, "; did you mean --%s?\n", best);
+    else fprintf(stderr, "\n");
+}
+
+static int valid_device(const char *d) {
+    if (!strcmp(d, "cpu") || !strcmp(d, "gpu") || !strcmp(d, "auto")) return 1;
+    if (strncmp(d, "gpu:", 4) || !d[4] || strlen(d + 4) > 6) return 0;
+    return strspn(d + 4, "0123456789") == strlen(d + 4);
 }
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
@@ -438,9 +539,19 @@ int main(int argc, char **argv) {
         for (const struct option *lo = long_opts; lo->name; lo++)
             if (lo->val == ch) name = lo->name;
         if (ch == '?' || ch == ':' || !name || !allowed(c, name)) {
-            if (ch == '?' || !name)
-                fprintf(stderr, "vkbert %s: unknown option or missing argument: %s\n", c->name,
-                        argv[optind - 1]);
+            const char *arg = argv[optind - 1];
+            const char *missing = NULL; /* a known option given without its argument */
+            for (const struct option *lo = long_opts; lo->name && optopt; lo++)
+                if (lo->val == optopt && lo->has_arg == required_argument) missing = lo->name;
+            if ((ch == '?' || ch == ':') && missing && allowed(c, missing))
+                fprintf(stderr, "vkbert %s: option --%s needs an argument\n", c->name, missing);
+            else if ((ch == '?' || ch == ':') && missing)
+                fprintf(stderr, "vkbert %s: option --%s does not apply to this command\n", c->name,
+                        missing);
+            else if ((ch == '?' || ch == ':') && optopt > 0 && optopt < 128 && !strchr("mdoqh", optopt))
+                fprintf(stderr, "vkbert %s: unknown option '-%c'\n", c->name, optopt);
+            else if (ch == '?' || !name)
+                unknown_option(c, arg);
             else
                 fprintf(stderr, "vkbert %s: option --%s does not apply to this command\n",
                         c->name, name);
@@ -455,9 +566,10 @@ int main(int argc, char **argv) {
             if ((!strcmp(c->name, "score") || !strcmp(c->name, "bench")) &&
                 (strchr(optarg, ',') || !strcmp(optarg, "all")))
                 break; /* a device list: checked by cli_device_list */
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "gpu") && strncmp(optarg, "gpu:", 4) &&
-                strcmp(optarg, "auto")) {
-                fprintf(stderr, "vkbert: --device: expected cpu, gpu, gpu:N or auto, got '%s'\n", optarg);
+            if (!valid_device(optarg)) {
+                fprintf(stderr, "vkbert: --device: expected cpu, gpu, gpu:N or auto%s, got '%s'\n",
+                        !strcmp(c->name, "score") || !strcmp(c->name, "bench")
+                            ? " (or all, or a list such as gpu:0,gpu:1)" : "", optarg);
                 bad = 1;
             }
             break;
@@ -473,7 +585,22 @@ int main(int argc, char **argv) {
         case O_WINDOW: bad = parse_int("window", optarg, 1, 1 << 24, &o.window); break;
         case O_RANDOM: bad = parse_int("random", optarg, 0, 100000, &o.n_random); break;
         case O_BALANCED: bad = parse_int("balanced", optarg, 2, INT_MAX, &o.balanced); break;
-        case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || *end || end == optarg || optarg[0] == '-') {
+                fprintf(stderr, "vkbert: --seed: expected a non-negative integer, got '%s'\n", optarg);
+                bad = 1;
+            }
+            o.seed = v;
+            o.seed_set = 1;
+            break;
+        }
+        case O_TOPK:
+            if (!strcmp(optarg, "all") || !strcasecmp(optarg, "none")) o.top_k = -1;
+            else bad = parse_int("top-k", optarg, 1, 65536, &o.top_k);
+            break;
         case O_SHARD: {
             int used = 0;
             if (sscanf(optarg, "%d/%d%n", &o.shard_i, &o.shard_n, &used) != 2 ||
@@ -507,7 +634,11 @@ int main(int argc, char **argv) {
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
             printf("%s", c->usage);
-            if (strstr(c->allowed, "model")) printf("common options:\n%s", COMMON_HELP);
+            if (allowed(c, "model")) {
+                printf("common options:\n");
+                for (size_t i = 0; i < sizeof common_help / sizeof common_help[0]; i++)
+                    if (allowed(c, common_help[i].name)) printf("%s", common_help[i].help);
+            }
             return CLI_OK;
         case O_FORMAT:
             if (!strcmp(optarg, "jsonl")) o.format = VKB_FMT_JSONL;
@@ -527,6 +658,10 @@ int main(int argc, char **argv) {
         case O_JSON:
             o.json = 1;
             o.json_file = optarg;
+            if (optarg && strcmp(c->name, "eval")) {
+                fprintf(stderr, "vkbert %s: --json takes no argument (got '%s')\n", c->name, optarg);
+                bad = 1;
+            }
             /* eval takes `--json FILE` (getopt only binds `--json=FILE`) */
             if (!optarg && !strcmp(c->name, "eval")) {
                 if (optind >= argc) {
@@ -549,6 +684,12 @@ int main(int argc, char **argv) {
     }
     o.args = argv + optind;
     o.nargs = argc - optind;
+    if (c->max_args >= 0 && o.nargs > c->max_args) {
+        fprintf(stderr, "vkbert %s: unexpected argument '%s'%s\n", c->name, o.args[c->max_args],
+                !strcmp(c->name, "bench") ? " (bench --input FILE measures scoring a file)" : "");
+        fprintf(stderr, "%s", c->usage);
+        return CLI_USAGE;
+    }
     if (o.resume && !o.output) {
         fprintf(stderr, "vkbert score: --resume needs -o FILE\n");
         return CLI_USAGE;

@@ -25,12 +25,14 @@ typedef struct cli_opts {
     int json;                 /* devices --json */
     int balanced;             /* eval --balanced N */
     uint64_t seed;
+    int seed_set;             /* --seed given */
     const char *shape;        /* check --shape distilbert-base */
     int n_random;             /* check: random id sequences */
     int shard_i, shard_n;     /* score --shard I/N (shard_n 0 = off) */
     uint64_t max_device_mem;  /* --max-device-mem BYTES (0 = no cap) */
     int batch, seq, iters;    /* bench --batch B --seq L --iters N */
     const char *input;        /* bench --input FILE (end-to-end mode) */
+    int top_k;                /* --top-k: 0 = not given, -1 = all labels */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;

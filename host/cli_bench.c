@@ -345,6 +345,17 @@ int cli_bench(cli_opts *o) {
         fprintf(stderr, "vkbert bench: give --model or --shape, not both\n");
         return CLI_USAGE;
     }
+    /* options of the other mode would be ignored: refuse them */
+    if (o->input && (o->batch || o->seq || o->iters)) {
+        fprintf(stderr, "vkbert bench: --batch, --seq and --iters do not apply with --input "
+                        "(it scores the whole file)\n");
+        return CLI_USAGE;
+    }
+    if (!o->input && (o->max_len || o->format || o->text_column || o->window)) {
+        fprintf(stderr, "vkbert bench: --max-len, --format, --text-column and --window apply "
+                        "only with --input FILE (batch mode: --seq L)\n");
+        return CLI_USAGE;
+    }
     /* --device all / a list: the same run on each device in turn (one JSON
      * object each with --json; else each report, then one table) */
     char *devs[MAX_BENCH_DEVICES], *storage = NULL;

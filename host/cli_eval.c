@@ -10,6 +10,7 @@
  * by --seed (default 42), the first N/2 of each are kept, in input order. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +46,15 @@ static int on_result(void *ctx, const vkb_score *s) {
 }
 
 int cli_eval(cli_opts *o) {
+    if (o->balanced % 2) {
+        fprintf(stderr, "vkbert eval: --balanced N takes N/2 examples of each label: N must be even, got %d\n",
+                o->balanced);
+        return CLI_USAGE;
+    }
+    if (o->seed_set && !o->balanced) {
+        fprintf(stderr, "vkbert eval: --seed only applies with --balanced N\n");
+        return CLI_USAGE;
+    }
     cli_install_signals();
     vkb_model *m = cli_load_model(o);
     if (!m) return CLI_FAILED;
@@ -59,14 +69,23 @@ int cli_eval(cli_opts *o) {
         return CLI_FAILED;
     }
     ex *xs = NULL;
-    int n = 0, cap = 0, bad = 0, k;
+    int n = 0, cap = 0, bad = 0, unknown = 0, k;
+    const char *lcol = o->label_column ? o->label_column : "label";
     vkb_record r;
     while ((k = vkb_input_next(in, &r, &e)) == 1) {
         int g = r.error ? -1 : cli_label_index(cfg, r.label);
         if (g < 0) {
-            if (bad++ < 5)
-                fprintf(stderr, "vkbert eval: %s line %ld: %s\n", r.source, r.line,
-                        r.error ? r.error : r.label ? "label not known to the model" : "no label");
+            if (!r.error && r.label) unknown++;
+            if (bad++ < 5) {
+                if (r.error)
+                    fprintf(stderr, "vkbert eval: %s line %ld: %s\n", r.source, r.line, r.error);
+                else if (r.label)
+                    fprintf(stderr, "vkbert eval: %s line %ld: label '%.100s': label not known to the model\n",
+                            r.source, r.line, r.label);
+                else
+                    fprintf(stderr, "vkbert eval: %s line %ld: no usable \"%s\" field (a label index or name; "
+                            "--label-column names another)\n", r.source, r.line, lcol);
+            }
             vkb_record_clear(&r);
             continue;
         }
@@ -88,13 +107,20 @@ int cli_eval(cli_opts *o) {
         if (k == -1) fprintf(stderr, "vkbert eval: %s\n", e.msg);
         rc = k == -2 ? CLI_INTERRUPTED : CLI_FAILED;
     }
-    if (bad) {
-        fprintf(stderr, "vkbert eval: %d record(s) without a usable label were left out\n", bad);
+    if (bad && rc == CLI_OK) {
+        /* metrics over a silently smaller set would be a wrong answer: no table */
+        fprintf(stderr, "vkbert eval: %d record(s) without a usable label; no metrics computed\n", bad);
+        if (unknown) {
+            fprintf(stderr, "vkbert eval: the model's labels are:");
+            for (int i = 0; i < nl; i++)
+                fprintf(stderr, " %d=%s", i, cfg->labels && cfg->labels[i] ? cfg->labels[i] : "?");
+            fprintf(stderr, "\n");
+        }
         rc = CLI_FAILED;
     }
     /* --balanced: which examples take part */
     int *sel = malloc(sizeof(int) * (size_t)(n ? n : 1)), ns = 0;
-    if (o->balanced && rc != CLI_INTERRUPTED) {
+    if (o->balanced && rc == CLI_OK) {
         if (nl != 2) {
             fprintf(stderr, "vkbert eval: --balanced needs a binary model (this one has %d labels)\n", nl);
             rc = CLI_FAILED; n = 0;
@@ -120,11 +146,19 @@ int cli_eval(cli_opts *o) {
     } else {
         for (int i = 0; i < n; i++) sel[ns++] = i;
     }
-    if (ns == 0 || rc == CLI_INTERRUPTED) {
+    if (ns == 0 || rc != CLI_OK) {
         if (rc == CLI_OK) { fprintf(stderr, "vkbert eval: no labeled examples\n"); rc = CLI_FAILED; }
         for (int i = 0; i < n; i++) free(xs[i].text);
         free(xs); free(sel); vkb_model_free(m);
         return rc;
+    }
+    int to_stdout_json = o->json_file && !strcmp(o->json_file, "-");
+    FILE *jf = NULL;
+    if (o->json_file && !to_stdout_json && !(jf = fopen(o->json_file, "w"))) {
+        fprintf(stderr, "vkbert eval: cannot write %s: %s\n", o->json_file, strerror(errno));
+        for (int i = 0; i < n; i++) free(xs[i].text);
+        free(xs); free(sel); vkb_model_free(m);
+        return CLI_FAILED;
     }
     int max_len = cli_max_len(o, m);
     vkb_backend *be = cli_open_backend(o, m, 0, max_len);
@@ -175,7 +209,6 @@ int cli_eval(cli_opts *o) {
         const char *dev = vkb_backend_device(be);
         int npos = 0;
         for (int i = 0; i < ns; i++) npos += xs[sel[i]].gold == 1;
-        int to_stdout_json = o->json_file && !strcmp(o->json_file, "-");
         if (!to_stdout_json) {
             printf("| Metric | Value |\n| --- | --- |\n");
             printf("| Accuracy | %.4f |\n| F1 | %.4f |\n| Precision | %.4f |\n| Recall | %.4f |\n",
@@ -187,11 +220,9 @@ int cli_eval(cli_opts *o) {
                    binary ? "positive class = label 1" : "macro averages", dev);
         }
         if (o->json_file) {
-            FILE *f = to_stdout_json ? stdout : fopen(o->json_file, "w");
-            if (!f) {
-                fprintf(stderr, "vkbert eval: cannot write %s\n", o->json_file);
-                rc = CLI_FAILED;
-            } else {
+            FILE *f = to_stdout_json ? stdout : jf;
+            jf = NULL;
+            {
                 cli_buf b = {0};
                 cb_printf(&b, "{\"accuracy\": %.6f, \"f1\": %.6f, \"precision\": %.6f, \"recall\": %.6f, "
                           "\"ms_per_example\": %.4f, \"examples\": %d, \"positive\": %d, \"average\": \"%s\", "
@@ -202,13 +233,17 @@ int cli_eval(cli_opts *o) {
                 cb_puts(&b, "}\n");
                 fputs(b.p, f);
                 free(b.p);
-                if (f != stdout && fclose(f)) rc = CLI_FAILED;
+                if (f != stdout && fclose(f)) {
+                    fprintf(stderr, "vkbert eval: cannot write %s: %s\n", o->json_file, strerror(errno));
+                    rc = CLI_FAILED;
+                }
             }
         }
         free(tp); free(fp); free(fn); free(present);
     } else if (rc == CLI_OK) {
         rc = CLI_FAILED;
     }
+    if (jf) { fclose(jf); remove(o->json_file); } /* nothing to write: no table */
     free(pred);
     vkb_backend_free(be);
     for (int i = 0; i < n; i++) free(xs[i].text);

@@ -1,5 +1,5 @@
-/* cli_tokenize.c - `vkbert tokenize`: stdin lines -> JSON arrays of ids.
- * A line is a JSON object with a string "text" field when it parses as one,
+/* cli_tokenize.c - `vkbert tokenize [TEXT...]`: each TEXT argument, or
+ * else each stdin line, -> a JSON array of ids.  A stdin line is a JSON object with a string "text" field when it parses as one,
  * else plain text; empty lines are skipped like everywhere else. */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -21,11 +21,12 @@ int cli_tokenize(cli_opts *o) {
     }
     int max_len = cli_max_len(o, m);
     const char *col = o->text_column ? o->text_column : "text";
+    int from_stdin = o->nargs == 0 || (o->nargs == 1 && !strcmp(o->args[0], "-"));
     vkb_input_opts io = {VKB_FMT_TEXT, NULL, NULL, 0, cli_interrupt_flag()};
     vkb_input *in = NULL;
     vkb_error e = {{0}};
     const char *stdin_only[1] = {"-"};
-    if (vkb_input_open(stdin_only, 1, &io, &in, &e)) {
+    if (from_stdin && vkb_input_open(stdin_only, 1, &io, &in, &e)) {
         fprintf(stderr, "vkbert tokenize: %s\n", e.msg);
         vkb_model_free(m);
         return CLI_FAILED;
@@ -33,6 +34,25 @@ int cli_tokenize(cli_opts *o) {
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)max_len);
     cli_buf b = {0};
     int rc = CLI_OK;
+    if (!from_stdin) {
+        /* TEXT arguments: one array each */
+        for (int i = 0; i < o->nargs && ids && rc == CLI_OK; i++) {
+            int n = vkb_tokenize(tok, o->args[i], strlen(o->args[i]), max_len, ids);
+            if (n < 0) { fprintf(stderr, "vkbert tokenize: tokenizer failed\n"); rc = CLI_FAILED; break; }
+            b.n = 0;
+            cb_puts(&b, "[");
+            for (int j = 0; j < n; j++) cb_printf(&b, j ? ", %d" : "%d", ids[j]);
+            cb_puts(&b, "]\n");
+            if (cli_write_all(1, b.p, b.n)) {
+                if (errno == EPIPE) rc = 141;
+                else { fprintf(stderr, "vkbert tokenize: write error: %s\n", strerror(errno)); rc = CLI_FAILED; }
+            }
+        }
+        free(ids);
+        free(b.p);
+        vkb_model_free(m);
+        return rc;
+    }
     vkb_record r;
     int k;
     while (ids && (k = vkb_input_next(in, &r, &e)) == 1) {

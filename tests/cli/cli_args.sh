@@ -42,4 +42,88 @@ assert [l["state"] for l in j["layers"]] == ["embeddings", "layer 0", "layer 1"]
 PYEOF
 ok "check --json"
 
+# ---- tokenize TEXT...: the arguments are tokenized (not ignored for stdin)
+a=$("$B" tokenize --model "$M" "hello world" "a" < /dev/null) || fail "tokenize args rc"
+b=$(printf 'hello world\na\n' | "$B" tokenize --model "$M") || fail "tokenize stdin rc"
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "tokenize TEXT... differs from the same lines on stdin: '$a' vs '$b'"
+[ "$(printf '{"t": "hello world"}\n' | "$B" tokenize --model "$M" --text-column t -)" = "$(echo "$a" | head -1)" ] \
+    || fail "tokenize - --text-column t"
+ok "tokenize TEXT..."
+
+# ---- options a command would ignore, stray arguments: refused (exit 2)
+usage() { # usage DESCRIPTION PATTERN CMD...: exit 2 and stderr matching PATTERN
+    local what=$1 pat=$2; shift 2
+    "$@" < /dev/null > "$T/u.out" 2> "$T/u.err"; local st=$?
+    [ $st -eq 2 ] && grep -qE -- "$pat" "$T/u.err" && [ ! -s "$T/u.out" ] \
+        || fail "$what: rc $st, stderr: $(head -c 300 "$T/u.err")"
+}
+usage "tokenize --device" "does not apply" "$B" tokenize --model "$M" --device cpu x
+usage "check --batch-tokens" "does not apply" "$B" check --model "$M" --batch-tokens 64
+usage "bench with an argument" "unexpected argument 'x.jsonl'.*--input" "$B" bench --model "$M" x.jsonl
+usage "bench --input with --seq" "do not apply with --input" "$B" bench --model "$M" --input x --seq 8
+usage "bench --max-len without --input" "only with --input" "$B" bench --model "$M" --max-len 8
+usage "devices --json=FILE" "takes no argument" "$B" devices --json=x
+usage "--seed 12abc" "--seed" "$B" eval --model "$M" --balanced 2 --seed 12abc
+usage "--top-k 0" "--top-k" "$B" classify --model "$M" --top-k 0 x
+usage "--device gpu0" "--device" "$B" classify --model "$M" --device gpu0 x
+usage "--device gpu:1x" "--device" "$B" classify --model "$M" --device gpu:1x x
+usage "--model without its argument" "--model needs an argument" "$B" classify --model
+# unknown options suggest the closest real one, HF / ONNX Runtime names included
+usage "--batch-size" "did you mean --batch-tokens" "$B" score --batch-size 32
+usage "--batch_size=32" "did you mean --batch-tokens" "$B" classify --batch_size=32 x
+usage "--max-length" "did you mean --max-len" "$B" classify --max-length 64 x
+usage "--truncation" "did you mean --max-len" "$B" classify --truncation x
+usage "--providers" "did you mean --device" "$B" score --providers cpu
+usage "--top_k" "did you mean --top-k" "$B" classify --top_k 2 x
+usage "--devcie" "did you mean --device" "$B" classify --devcie cpu x
+usage "--all-score" "did you mean --all-scores" "$B" score --all-scoress
+"$B" score --frobnicate-widely < /dev/null 2>&1 | grep -q "did you mean" && fail "a far-off option got a suggestion"
+ok "ignored options and arguments are refused, with suggestions"
+
+# ---- eval: edge cases end in a clean failure, no table
+$PY -c "
+import json
+for i in range(300): print(json.dumps({'text': 'film %d' % i, 'label': i % 2}))" > "$T/l300.jsonl"
+E() { "$B" eval --model "$M" --device "$DEV" --quiet "$@"; }
+E --balanced 1000 --json "$T/b.json" "$T/l300.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
+[ $st -eq 1 ] && [ ! -s "$T/e.out" ] && [ ! -s "$T/b.json" ] && grep -q "needs 500 examples" "$T/e.err" \
+    || fail "eval --balanced 1000 on 300: rc $st, stdout: $(head -c 200 "$T/e.out")"
+grep -q balanced "$T/e.out" && fail "eval --balanced 1000 on 300 printed a table footed balanced"
+usage "eval --balanced 11 (odd)" "must be even" "$B" eval --model "$M" --balanced 11 "$T/l300.jsonl"
+usage "eval --seed without --balanced" "only applies with --balanced" "$B" eval --model "$M" --seed 3 "$T/l300.jsonl"
+printf '{"text":"x","label":"MAYBE"}\n{"text":"y","label":1}\n' > "$T/unk.jsonl"
+E "$T/unk.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
+[ $st -eq 1 ] && [ ! -s "$T/e.out" ] && grep -q "0=NEGATIVE 1=POSITIVE" "$T/e.err" \
+    || fail "eval with a label not in id2label: rc $st, $(cat "$T/e.out" "$T/e.err")"
+printf '{"text":"x","stars":1}\n' > "$T/nolab.jsonl"
+E "$T/nolab.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
+[ $st -eq 1 ] && [ ! -s "$T/e.out" ] && grep -q '"label"' "$T/e.err" || fail "eval without labels: rc $st"
+E --label-column stars "$T/nolab.jsonl" > "$T/e.out" 2>&1 && grep -q "^| Accuracy" "$T/e.out" \
+    || fail "eval --label-column stars: $(cat "$T/e.out")"
+E "$T/empty.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
+[ $st -eq 1 ] && [ ! -s "$T/e.out" ] && grep -q "no labeled examples" "$T/e.err" || fail "eval on 0 examples: rc $st"
+E --json /nonexistent/dir/x.json "$T/l300.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
+[ $st -eq 1 ] && [ ! -s "$T/e.out" ] || fail "eval --json to an unwritable path: rc $st, printed a table"
+ok "eval edge cases"
+
+# ---- classify: stdin (no TEXT, or -) and --top-k as the HF pipeline's top_k
+C() { "$B" classify --model "$M" --device "$DEV" --quiet "$@"; }
+args=$(C "a good movie" "bad plot") || fail "classify rc"
+[ "$(printf 'a good movie\n\nbad plot\n' | C)" = "$args" ] || fail "classify from stdin differs from TEXT args"
+[ "$(printf 'a good movie\nbad plot\n' | C -)" = "$args" ] || fail "classify - differs from TEXT args"
+C < /dev/null > /dev/null 2>&1; [ $? -eq 2 ] || fail "classify with empty stdin: not exit 2"
+C --top-k all "a good movie" "bad plot" > "$T/k.json" || fail "classify --top-k all rc"
+C --top-k 1 "a good movie" "bad plot" > "$T/k1.json" || fail "classify --top-k 1 rc"
+$PY - "$T/k.json" "$T/k1.json" "$args" <<'PYEOF' || fail "classify --top-k"
+import json, sys
+allk = json.load(open(sys.argv[1])); k1 = json.load(open(sys.argv[2])); best = json.loads(sys.argv[3])
+assert len(allk) == 2 and all(len(x) == 2 for x in allk), allk
+for lst, b, one in zip(allk, best, k1):
+    assert lst[0] == b and one == [b], (lst, b, one)           # best first, as the default
+    assert lst[0]["score"] >= lst[1]["score"], lst
+    assert {d["label"] for d in lst} == {"NEGATIVE", "POSITIVE"}, lst
+    assert abs(sum(d["score"] for d in lst) - 1) < 1e-5, lst
+PYEOF
+ok "classify stdin and --top-k"
+
 done_test

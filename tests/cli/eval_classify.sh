@@ -54,7 +54,7 @@ echo "$out" | grep -Eq '^\[\{"label": "(POSITIVE|NEGATIVE)", "score": 0\.[0-9]{4
     || fail "classify format: $out"
 lab=$(printf '{"text":"a good movie"}\n' | S | $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['label'])")
 echo "$out" | grep -q "^\[{\"label\": \"$lab\"" || fail "classify and score disagree: $out vs $lab"
-"$B" classify --model "$M" > /dev/null 2>&1; [ $? -eq 2 ] || fail "classify without text"
+"$B" classify --model "$M" < /dev/null > /dev/null 2>&1; [ $? -eq 2 ] || fail "classify without text"
 ok "classify: $out"
 
 printf 'hello world\n{"text": "hello world"}\n\n' | "$B" tokenize --model "$M" > "$T/tok.out" || fail "tokenize rc"
