@@ -88,15 +88,8 @@ void cb_printf(cli_buf *b, const char *fmt, ...) {
 }
 
 void cb_float(cli_buf *b, double v) {
-    if (!isfinite(v)) { cb_puts(b, "null"); return; }
     char tmp[40];
-    float f = (float)v;
-    /* shortest digits that give back the same float32, Python repr style */
-    for (int p = 1; p <= 9; p++) {
-        snprintf(tmp, sizeof tmp, "%.*g", p, (double)f);
-        if (strtof(tmp, NULL) == f) break;
-    }
-    if (!strpbrk(tmp, ".e")) strcat(tmp, ".0");
+    vkb_float_repr((float)v, tmp, sizeof tmp); /* the output line's float format */
     cb_puts(b, tmp);
 }
 

@@ -89,54 +89,31 @@ static void free_user(rec_user *u) {
     free(u);
 }
 
+/* The line itself comes from the library (vkb_result_json, vkb_error_json),
+ * the one output contract shared with the Python binding. */
+static void put_line(score_ctx *c, int rc, char *line, size_t n, vkb_error *e) {
+    if (rc) { fprintf(stderr, "vkbert score: %s\n", e->msg); exit(1); }
+    cb_put(&c->line, line, n);
+    vkb_free(line);
+}
+
 /* {"line": N, "error": "..."} plus the record's id (and file, when several
  * inputs were given). */
 static void error_line(score_ctx *c, const rec_user *u) {
-    cli_buf *b = &c->line;
-    cb_printf(b, "{\"line\":%ld,\"error\":", u->line);
-    cb_json_str(b, u->error);
-    if (u->id_json) { cb_puts(b, ",\"id\":"); cb_puts(b, u->id_json); }
-    if (c->multi_src && u->source) { cb_puts(b, ",\"file\":"); cb_json_str(b, u->source); }
-    cb_puts(b, "}\n");
-}
-
-static void label_name(cli_buf *b, const vkb_config *cfg, int i) {
-    if (cfg->labels && cfg->labels[i]) cb_json_str(b, cfg->labels[i]);
-    else cb_printf(b, "\"LABEL_%d\"", i);
+    char *l;
+    size_t n;
+    vkb_error e = {{0}};
+    int rc = vkb_error_json(u->line, u->error, u->id_json, c->multi_src ? u->source : NULL, &l, &n, &e);
+    put_line(c, rc, l, n, &e);
 }
 
 static void result_line(score_ctx *c, const rec_user *u, const float *logits, int nl) {
-    cli_buf *b = &c->line;
-    float p[nl];
-    memcpy(p, logits, sizeof p);
-    vkb_softmax(p, nl);
-    int best = 0;
-    for (int i = 1; i < nl; i++) if (logits[i] > logits[best]) best = i;
-    cb_puts(b, "{");
-    if (u->extra && *u->extra) { cb_puts(b, u->extra); cb_puts(b, ","); }
-    cb_puts(b, "\"label\":");
-    label_name(b, c->cfg, best);
-    cb_puts(b, ",\"score\":");
-    cb_float(b, p[best]);
-    if (c->o->all_scores) {
-        cb_puts(b, ",\"scores\":{");
-        for (int i = 0; i < nl; i++) {
-            if (i) cb_puts(b, ",");
-            label_name(b, c->cfg, i);
-            cb_puts(b, ":");
-            cb_float(b, p[i]);
-        }
-        cb_puts(b, "}");
-    }
-    if (c->o->logits) {
-        cb_puts(b, ",\"logits\":[");
-        for (int i = 0; i < nl; i++) {
-            if (i) cb_puts(b, ",");
-            cb_float(b, logits[i]);
-        }
-        cb_puts(b, "]");
-    }
-    cb_puts(b, "}\n");
+    char *l;
+    size_t n;
+    vkb_error e = {{0}};
+    unsigned flags = (c->o->all_scores ? VKB_OUT_ALL_SCORES : 0) | (c->o->logits ? VKB_OUT_LOGITS : 0);
+    int rc = vkb_result_json(c->cfg, u->extra, logits, nl, flags, c->o->top_k, &l, &n, &e);
+    put_line(c, rc, l, n, &e);
 }
 
 static int on_result(void *ctx, const vkb_score *s) {

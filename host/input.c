@@ -114,7 +114,7 @@ int vkb_json_quote(char **buf, size_t *len, size_t *cap, const char *s, size_t n
     return rc;
 }
 
-static const char *const reserved[] = {"label", "score", "scores", "logits", "error", NULL};
+static const char *const reserved[] = {"label", "score", "scores", "logits", "top_k", "error", NULL};
 
 static int is_reserved(const char *k) {
     for (int i = 0; reserved[i]; i++) if (strcmp(k, reserved[i]) == 0) return 1;
@@ -746,4 +746,30 @@ int vkb_input_next(vkb_input *in, vkb_record *rec, vkb_error *err) {
         in->cur++;
     }
     return 0;
+}
+
+/* ---- one JSON line for front ends that read lines themselves ------------- */
+/* (vkbert.h: the Python binding's Dask recipe parses records with this, so
+ * that its output lines are the same bytes as `vkbert score`'s) */
+int vkb_record_parse_json(const char *line, size_t n, const char *text_column, char **text,
+                          size_t *text_len, char **extra, char **id_json, char **error) {
+    *text = *extra = *id_json = *error = NULL;
+    *text_len = 0;
+    if (n && line[n - 1] == '\n') n--;
+    if (n && line[n - 1] == '\r') n--;
+    if (blank(line, n)) return 1; /* not a record: skipped, as by the reader */
+    vkb_input in;
+    memset(&in, 0, sizeof in);
+    in.text_col = text_column ? text_column : "text";
+    in.label_col = "label";
+    vkb_record r;
+    memset(&r, 0, sizeof r);
+    size_t max = (size_t)64 << 20;
+    if (n > max) r.error = xprintf("line longer than %zu bytes", max);
+    else parse_json_line(&in, line, n, &r);
+    if (!r.error && !r.text) r.error = xstrdup("out of memory");
+    *text = r.text; *text_len = r.text_len;
+    *extra = r.extra; *id_json = r.id_json; *error = r.error;
+    free(r.label);
+    return *error || *text ? 0 : -1;
 }

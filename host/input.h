@@ -30,7 +30,7 @@ typedef struct vkb_record {
     size_t text_len;
     /* Pass-through fields as JSON object members without the braces
      * ("\"id\":7,\"lang\":\"en\""), or NULL.  Members named label, score,
-     * scores, logits or error are renamed input_<name> so that they cannot
+     * scores, top_k, logits or error are renamed input_<name> so that they cannot
      * clash with what `vkbert score` writes. */
     char *extra;
     char *label;         /* gold label as text (an int index is written in decimal), or NULL */

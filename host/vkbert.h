@@ -252,6 +252,37 @@ int vkb_backend_bench_info(vkb_backend *be, vkb_bench_info *out, vkb_error *err)
 /* In-place softmax over n values. */
 void vkb_softmax(float *x, int n);
 
+/* ---- the output line: one contract for every front end ------------------- */
+/* `vkbert score`, the Python binding and its Dask recipe all write a record's
+ * result with these, so that the same input gives the same bytes.  Strings
+ * returned through char** are malloc'ed: release them with vkb_free. */
+#define VKB_OUT_ALL_SCORES 1u /* "scores": {label: probability, ...} in label order */
+#define VKB_OUT_LOGITS 2u     /* "logits": [...] */
+/* One scored record as a JSON line, newline included:
+ * {<extra>,"label":L,"score":P[,"scores":{...}][,"top_k":[{"label":L,"score":P},...]][,"logits":[...]]}
+ * extra: the record's pass-through members without braces (as
+ * vkb_record_parse_json gives them), or NULL.  label = the arg-max of the
+ * logits, score = its softmax probability; floats are written as Python's
+ * repr of a float32 (shortest round trip).  top_k: 0 = no "top_k", K = the K
+ * best labels by probability, best first, -1 = all of them. */
+int vkb_result_json(const vkb_config *cfg, const char *extra, const float *logits, int n_labels,
+                    unsigned flags, int top_k, char **out, size_t *out_len, vkb_error *err);
+/* A record that could not be read or scored: {"line":N,"error":E[,"id":ID][,"file":F]}\n.
+ * id_json: the record's id as JSON, or NULL; source: the file name, given
+ * when several inputs are read, else NULL. */
+int vkb_error_json(long line, const char *error, const char *id_json, const char *source,
+                   char **out, size_t *out_len, vkb_error *err);
+/* Parses one JSON line exactly as the JSON-lines input reader does (a final
+ * "\n" or "\r\n" is ignored).  Returns 1 for a blank line (not a record),
+ * 0 for a record: then either *error is set (invalid JSON, no text string,
+ * ...; *id_json may be set too) or *text (valid UTF-8, NUL-terminated) and
+ * *extra (pass-through members, or NULL) are.  -1: out of memory. */
+int vkb_record_parse_json(const char *line, size_t n, const char *text_column, char **text,
+                          size_t *text_len, char **extra, char **id_json, char **error);
+/* A float32 as the output line writes it (at least 32 bytes; non-finite: null). */
+int vkb_float_repr(float f, char *buf, size_t n);
+void vkb_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

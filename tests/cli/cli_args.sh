@@ -126,4 +126,21 @@ for lst, b, one in zip(allk, best, k1):
 PYEOF
 ok "classify stdin and --top-k"
 
+# ---- score --top-k: "top_k" as the pipeline's list, best first; an input
+# field named top_k cannot clash with it
+printf '{"id": 1, "text": "a good movie", "top_k": 3}\n' > "$T/tk.jsonl"
+S --top-k all --all-scores "$T/tk.jsonl" > "$T/tk.out" || fail "score --top-k rc"
+$PY - "$T/tk.out" <<'PYEOF' || fail "score --top-k: $(cat "$T/tk.out")"
+import json, sys
+line = open(sys.argv[1]).read()
+r = json.loads(line)
+assert list(r) == ["id", "input_top_k", "label", "score", "scores", "top_k"], list(r)
+assert r["top_k"][0] == {"label": r["label"], "score": r["score"]}, r
+assert sorted(d["label"] for d in r["top_k"]) == sorted(r["scores"]), r
+assert all(r["scores"][d["label"]] == d["score"] for d in r["top_k"]), r
+assert r["top_k"][0]["score"] >= r["top_k"][1]["score"], r
+PYEOF
+S --top-k 1 "$T/tk.jsonl" | grep -q ',"top_k":\[{"label":"[A-Z]*","score":[0-9.e-]*}\]}$' || fail "score --top-k 1"
+ok "score --top-k"
+
 done_test
