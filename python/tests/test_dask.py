@@ -6,8 +6,9 @@ vkbert.dask.score_files, and the JSONL parts must equal a single-process run.
 scores.  Both sides use the CPU reference with fp64 accumulation, which
 computes each sequence the same way whatever batch it lands in (asserted by
 tests/test_cpu_forward.c and python/tests/test_model.py), so the different
-batching of each worker's partitions cannot change a single bit; the JSON
-text round-trips Python floats exactly.  (In fp32 the CPU path goes through
+batching of each worker's partitions cannot change a single bit: the parts
+are the same bytes as one Model.score_lines call (the output line of
+`vkbert score`, float32 scores in their shortest repr).  (In fp32 the CPU path goes through
 BLAS, whose blocking depends on the batch shape: ~1e-6 differences.)
 Also checked: every worker loaded the model exactly once and both workers
 scored partitions.  Skips (77) without dask/distributed or ../shared data."""
@@ -15,6 +16,7 @@ import gzip
 import itertools
 import json
 import os
+import struct
 import sys
 import tempfile
 import time
@@ -56,6 +58,7 @@ def main():
     t0 = time.time()
     with vkbert.Model(model, device="cpu", fp64_accum=True, threads=1) as m:
         want = m.score([r["text"] for r in recs])
+        want_lines = m.score_lines(lines)
     t_single = time.time() - t0
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,10 +80,11 @@ def main():
             t_dask = time.time() - t0
             stats = client.run(vd.worker_stats)
             pinned = client.run(vd.resolve_device, "gpu:worker")
-        got = []
+        got, got_lines = [], []
         for p in sorted(parts):
             with open(p, encoding="utf-8") as f:
-                got += [json.loads(l) for l in f]
+                got_lines += f.read().split("\n")[:-1]
+        got = [json.loads(l) for l in got_lines]
 
     print("model %s; single process %.2fs; cluster start %.2fs; dask %d parts %.2fs"
           % (os.path.relpath(model, REPO), t_single, t_start, len(parts), t_dask))
@@ -88,10 +92,16 @@ def main():
     assert len(parts) >= 4, parts
     assert len(got) == N, len(got)
     assert [g["id"] for g in got] == [r["id"] for r in recs], "ids out of input order"
+    # the output line writes a float32's shortest repr: compare as float32
+    f32 = lambda x: struct.unpack("f", struct.pack("f", x))[0]  # noqa: E731
     bad = [(r["id"], g, w) for r, g, w in zip(recs, got, want)
-           if g.get("label") != w["label"] or g.get("score") != w["score"]]
+           if g.get("label") != w["label"] or f32(g.get("score")) != f32(w["score"])]
     assert not bad, "%d results differ, e.g. %s" % (len(bad), bad[:3])
-    assert set(got[0]) == {"id", "label", "score"}, got[0]
+    # one output contract with `vkbert score`: every input field but the text
+    # passes through (label, rating: the gold label renamed input_label)
+    assert list(got[0]) == ["id", "input_label", "rating", "label", "score"], got[0]
+    assert [g["input_label"] for g in got] == [r["label"] for r in recs]
+    assert got_lines == want_lines, "dask lines differ from a single Model.score_lines"
     assert len(stats) == 2, stats
     for addr, s in stats.items():
         assert s["loads"] == 1 and s["models"] == 1, (addr, s)  # loaded once per worker

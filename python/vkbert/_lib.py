@@ -92,7 +92,23 @@ _PROTOS = {
     "vkb_scorer_free": (None, [_P]),
     "vkb_softmax": (None, [ctypes.POINTER(ctypes.c_float), ctypes.c_int]),
     "vkb_devices_report": (ctypes.c_int, [ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), _ERR]),
+    # the output line, one contract with `vkbert score` (vkbert.h)
+    "vkb_result_json": (ctypes.c_int, [ctypes.POINTER(vkb_config), ctypes.c_void_p,
+                                       ctypes.POINTER(ctypes.c_float), ctypes.c_int,
+                                       ctypes.c_uint, ctypes.c_int, ctypes.POINTER(_P),
+                                       ctypes.POINTER(ctypes.c_size_t), _ERR]),
+    "vkb_error_json": (ctypes.c_int, [ctypes.c_long, ctypes.c_char_p, ctypes.c_void_p,
+                                      ctypes.c_char_p, ctypes.POINTER(_P),
+                                      ctypes.POINTER(ctypes.c_size_t), _ERR]),
+    "vkb_record_parse_json": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                             ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t),
+                                             ctypes.POINTER(_P), ctypes.POINTER(_P),
+                                             ctypes.POINTER(_P)]),
+    "vkb_free": (None, [ctypes.c_void_p]),
 }
+
+OUT_ALL_SCORES = 1
+OUT_LOGITS = 2
 
 _lock = threading.Lock()
 _lib = None

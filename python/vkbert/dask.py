@@ -4,9 +4,9 @@
     import vkbert.dask as vd
     client = Client("tcp://scheduler:8786")          # or Client(LocalCluster(...))
     parts = vd.score_files("reviews-*.jsonl.gz", "out/", path="models/default",
-                           device=None, text_key="text", id_key="id")
-    # out/part-00000.jsonl ...: {"id": ..., "label": ..., "score": ...} per
-    # input record, in input order (cat out/part-*.jsonl keeps that order)
+                           device=None, text_key="text")
+    # out/part-00000.jsonl ...: per input record, in input order, the line
+    # `vkbert score` writes: {<pass-through fields>,"label":...,"score":...}
 
 Each worker process loads the model once, on first use, and keeps it in a
 per-process cache keyed by (path, device, options): the functions shipped to
@@ -103,59 +103,64 @@ def release_models():
         _models.clear()
 
 
-def score_partition(records, path=None, device=None, text_key="text", id_key="id",
-                    all_scores=False, with_logits=False, model_options=None):
-    """Scores one partition: records are dicts or JSON lines; returns one
-    dict per record, in order: {"id", "label", "score"} (+ "scores",
-    "logits"), or {"id", "error"} for a record without a text string (as
-    `vkbert score` does, so one bad record does not fail a long job)."""
-    recs = []
-    for r in records:
-        if isinstance(r, (str, bytes)):
-            if not r.strip():
-                continue  # blank line
-            try:
-                r = json.loads(r)
-            except ValueError as e:
-                recs.append((None, None, "invalid JSON: %s" % e))
-                continue
-        if not isinstance(r, dict):
-            recs.append((None, None, "record is a %s, not an object" % type(r).__name__))
-            continue
-        rid = r.get(id_key) if id_key else None
-        text = r.get(text_key)
-        if not isinstance(text, str):
-            recs.append((rid, None, "field %r is missing or not a string" % text_key))
-            continue
-        recs.append((rid, text, None))
+def _as_line(r):
+    """A record of a bag as a JSON line: lines pass as they are; a dict is
+    written compactly (its members then come out as `vkbert score` would
+    write them for that line)."""
+    if isinstance(r, (str, bytes)):
+        return r
+    if isinstance(r, dict):
+        return json.dumps(r, ensure_ascii=False, separators=(",", ":"))
+    raise TypeError("records must be JSON lines (str/bytes) or dicts, not %s"
+                    % type(r).__name__)
+
+
+def score_partition(records, path=None, device=None, text_key="text", all_scores=False,
+                    with_logits=False, top_k=0, model_options=None, with_file=False):
+    """Scores one partition: records are JSON lines (str or bytes), dicts,
+    or (line, path) pairs (dask.bag.read_text(..., include_path=True)).
+    Returns one output line (str, no newline) per record, in order: exactly
+    what `vkbert score` writes for it (Model.score_lines: every pass-through
+    field, "label", "score", ...; {"line": N, "error": ...} for a record it
+    cannot read, so one bad record does not fail a long job).  N counts the
+    lines of the partition (the file's line numbers when a file is one
+    partition).  with_file adds "file" to error lines, as `vkbert score`
+    does when given several files."""
     model = worker_model(path, device, **(model_options or {}))
-    scored = model.score([t for _, t, e in recs if e is None],
-                         all_scores=all_scores, with_logits=with_logits)
-    out, k = [], 0
-    for rid, _, e in recs:
-        if e is not None:
-            res = {"error": e}
-        else:
-            res = scored[k]
-            k += 1
-            res.pop("n_tokens", None)
-        row = {"id": rid} if id_key else {}
-        row.update(res)
-        out.append(row)
+    out = []
+    group, src, first = [], None, 1
+
+    def flush():
+        if group:
+            out.extend(model.score_lines(group, text_key=text_key, all_scores=all_scores,
+                                         with_logits=with_logits, top_k=top_k,
+                                         source=src if with_file else None, first_line=first))
+
+    for r in records:
+        p = None
+        if isinstance(r, tuple) and len(r) == 2:
+            r, p = r
+        if p != src:
+            flush()
+            group, src, first = [], p, 1
+        group.append(_as_line(r))
+    flush()
     with _lock:
         _stats["partitions"] += 1
         _stats["records"] += len(out)
     return out
 
 
-def score_bag(bag, path=None, device=None, text_key="text", id_key="id",
-              all_scores=False, with_logits=False, **model_options):
-    """A lazy bag of result dicts for a bag of records (dicts or JSON lines),
-    partition by partition.  model_options go to vkbert.Model (precision,
-    max_len, batch_tokens, threads, fp64_accum, ...)."""
-    return bag.map_partitions(score_partition, path=path, device=device,
-                              text_key=text_key, id_key=id_key, all_scores=all_scores,
-                              with_logits=with_logits, model_options=model_options)
+def score_bag(bag, path=None, device=None, text_key="text", all_scores=False,
+              with_logits=False, top_k=0, with_file=False, **model_options):
+    """A lazy bag of output lines (str, no newline; `vkbert score`'s exact
+    bytes) for a bag of records (JSON lines, dicts or (line, path) pairs),
+    partition by partition; .map(json.loads) gives dicts.  model_options go
+    to vkbert.Model (precision, max_len, batch_tokens, threads, fp64_accum,
+    ...)."""
+    return bag.map_partitions(score_partition, path=path, device=device, text_key=text_key,
+                              all_scores=all_scores, with_logits=with_logits, top_k=top_k,
+                              model_options=model_options, with_file=with_file)
 
 
 def _part_name(i):
@@ -163,26 +168,38 @@ def _part_name(i):
 
 
 def write_jsonl(results, out_dir, compute_kwargs=None):
-    """Writes a bag of result dicts as out_dir/part-NNNNN.jsonl, one part per
-    partition (in partition order), and returns the paths.  Runs on the
-    current Dask client, if any."""
+    """Writes a bag of output lines (score_bag) as out_dir/part-NNNNN.jsonl,
+    one part per partition (in partition order), and returns the paths.
+    Runs on the current Dask client, if any."""
     os.makedirs(out_dir, exist_ok=True)
-    return results.map(json.dumps).to_textfiles(
+    return results.to_textfiles(
         os.path.join(os.fspath(out_dir), "part-*.jsonl"), name_function=_part_name,
-        last_endline=True, **(compute_kwargs or {}))
+        last_endline=True, encoding="utf-8",
+        **(compute_kwargs or {}))
 
 
-def score_files(inputs, out_dir, path=None, device=None, text_key="text", id_key="id",
+def score_files(inputs, out_dir, path=None, device=None, text_key="text",
                 blocksize=None, npartitions=None, all_scores=False, with_logits=False,
-                compute_kwargs=None, **model_options):
+                top_k=0, compute_kwargs=None, **model_options):
     """Scores JSONL files (a path, glob or list; .gz read transparently) into
-    out_dir/part-*.jsonl and returns the part paths.  blocksize splits
-    uncompressed files into partitions of that many bytes (e.g. "64MiB"; a
-    .gz file is one partition), npartitions repartitions after reading.
-    compute_kwargs go to Dask's compute (e.g. resources={"GPU": 1})."""
-    bag = db.read_text(inputs, blocksize=blocksize)
+    out_dir/part-*.jsonl and returns the part paths; `cat` of the parts is
+    byte for byte what `vkbert score` writes for the same files.  By default
+    each file is one partition (give many files); blocksize splits
+    uncompressed files into partitions of that many bytes (e.g. "64MiB"; it
+    cannot split compressed files: Dask refuses), npartitions repartitions
+    after reading.  compute_kwargs go to Dask's compute (e.g.
+    resources={"GPU": 1})."""
+    bag = db.read_text(inputs, blocksize=blocksize, linedelimiter="\n", include_path=True,
+                       encoding="utf-8", errors="surrogateescape")
+    with_file = len(_paths(inputs)) > 1  # as `vkbert score FILE...`
     if npartitions:
         bag = bag.repartition(npartitions)
-    res = score_bag(bag, path=path, device=device, text_key=text_key, id_key=id_key,
-                    all_scores=all_scores, with_logits=with_logits, **model_options)
+    res = score_bag(bag, path=path, device=device, text_key=text_key, all_scores=all_scores,
+                    with_logits=with_logits, top_k=top_k, with_file=with_file, **model_options)
     return write_jsonl(res, out_dir, compute_kwargs)
+
+
+def _paths(inputs):
+    """The files a read_text urlpath names (for "several files")."""
+    from fsspec.core import get_fs_token_paths
+    return get_fs_token_paths(inputs)[2]

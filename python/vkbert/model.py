@@ -37,6 +37,14 @@ def _encode(text):
     return text.encode("utf-8", "surrogatepass")
 
 
+def _encode_line(line):
+    # A line read as text with errors="surrogateescape" gets its raw bytes
+    # back, so invalid UTF-8 reaches the library as `vkbert score` reads it.
+    if not isinstance(line, str):
+        raise TypeError("lines must be str or bytes, not %s" % type(line).__name__)
+    return line.encode("utf-8", "surrogateescape")
+
+
 class Model:
     """A model directory (HF DistilBertForSequenceClassification layout)
     loaded on a device.
@@ -288,6 +296,74 @@ class Model:
         items = self._as_list(texts)
         buf, ntok = self._run(items, as_ids=False)
         return self._results(buf, ntok, all_scores, with_logits)
+
+    def score_lines(self, lines, text_key="text", all_scores=False, with_logits=False,
+                    top_k=0, source=None, first_line=1):
+        """`vkbert score` for JSON lines: one output line (str, no newline)
+        per record of `lines` (str or bytes, one JSON object each), byte for
+        byte what `vkbert score` writes for the same input and options: the
+        library parses each record and formats its line (vkb_record_parse_json,
+        vkb_result_json, vkb_error_json), so every pass-through field, the key
+        order, spacing and float format are the CLI's.  Blank lines are
+        skipped; a record that cannot be read gives {"line":N,"error":...}
+        (N counts lines from first_line; source, when given, adds "file" as
+        `vkbert score` does with several input files).  top_k: 0 (no
+        "top_k" field), K, or "all" (every label), as `--top-k`; all_scores
+        and with_logits as `--all-scores` and `--logits`."""
+        if top_k == "all":
+            top_k = -1
+        top_k = int(top_k)
+        if top_k < -1:
+            raise ValueError("top_k must be 0, a positive K or 'all'")
+        L = self._L
+        tcol = _encode(text_key)
+        src = _encode(source) if source is not None else None
+        recs = []     # (line number, text pointer or None, extra, id_json, error)
+        texts = []
+        try:
+            for i, ln in enumerate(lines):
+                b = ln if isinstance(ln, bytes) else _encode_line(ln)
+                text, extra, idj, err = (ctypes.c_void_p() for _ in range(4))
+                tlen = ctypes.c_size_t()
+                rc = L.vkb_record_parse_json(b, len(b), tcol, ctypes.byref(text),
+                                             ctypes.byref(tlen), ctypes.byref(extra),
+                                             ctypes.byref(idj), ctypes.byref(err))
+                if rc == 1:
+                    continue  # blank line
+                if rc != 0:
+                    raise MemoryError("out of memory parsing a record")
+                recs.append((first_line + i, text, extra, idj, err))
+                if not err:
+                    texts.append(ctypes.string_at(text, tlen.value))
+            buf, _ = self._run(texts, as_ids=False)
+            nl = self.n_labels
+            cfg = L.vkb_model_config(self._model)
+            flags = (_lib.OUT_ALL_SCORES if all_scores else 0) | (_lib.OUT_LOGITS if with_logits else 0)
+            out, k = [], 0
+            base = ctypes.addressof(buf)
+            e = _lib.vkb_error()
+            for line_no, text, extra, idj, err in recs:
+                p = ctypes.c_void_p()
+                n = ctypes.c_size_t()
+                if err:
+                    rc = L.vkb_error_json(line_no, ctypes.string_at(err), idj, src,
+                                          ctypes.byref(p), ctypes.byref(n), ctypes.byref(e))
+                else:
+                    row = ctypes.cast(base + k * nl * 4, ctypes.POINTER(ctypes.c_float))
+                    k += 1
+                    rc = L.vkb_result_json(cfg, extra, row, nl, flags, top_k,
+                                           ctypes.byref(p), ctypes.byref(n), ctypes.byref(e))
+                _lib.check(rc, e)
+                try:
+                    out.append(ctypes.string_at(p, n.value)[:-1].decode("utf-8", "surrogateescape"))
+                finally:
+                    L.vkb_free(p)
+            return out
+        finally:
+            for _, text, extra, idj, err in recs:
+                for ptr in (text, extra, idj, err):
+                    if ptr:
+                        L.vkb_free(ptr)
 
     def classify(self, inputs, top_k=1):
         """Hugging Face text-classification pipeline style.  A str gives a
