@@ -9,3 +9,10 @@ else()
   add_test(NAME tools_python COMMAND sh -c "echo '/usr/bin/python3 not found: skipping'; exit 77")
 endif()
 set_tests_properties(tools_python PROPERTIES SKIP_RETURN_CODE 77)
+
+# The tools end in a message, never a traceback, on missing arguments, files
+# or PyTorch (tools/test_tool_errors.py; needs no PyTorch).
+if(VKB_SYS_PYTHON)
+  add_test(NAME tools_errors COMMAND ${VKB_SYS_PYTHON} ${CMAKE_SOURCE_DIR}/tools/test_tool_errors.py)
+  set_tests_properties(tools_errors PROPERTIES ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endif()

@@ -170,7 +170,12 @@ class BertTokenizer:
 if __name__ == "__main__":
     # Usage: bert_basic_tokenizer.py VOCAB [TEXT...]: prints ids, one text a line
     # (texts from stdin when none are given).
-    tok = BertTokenizer(sys.argv[1])
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit("usage: bert_basic_tokenizer.py VOCAB [TEXT...]  (texts from stdin when none)")
+    try:
+        tok = BertTokenizer(sys.argv[1])
+    except (OSError, UnicodeDecodeError) as e:
+        sys.exit("bert_basic_tokenizer.py: %s: %s" % (sys.argv[1], e))
     texts = sys.argv[2:] or [line.rstrip("\n") for line in sys.stdin]
     inv = {i: t for t, i in tok.vocab.items()}
     for t in texts:

@@ -15,7 +15,11 @@ import json
 import os
 import sys
 
-import torch
+try:
+    import torch
+except ImportError as _e:  # a message, not a traceback
+    sys.exit("%s: needs PyTorch (Debian: apt-get install python3-torch): %s"
+             % (os.path.basename(__file__), _e))
 
 DTYPES = {
     torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
@@ -79,4 +83,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as e:  # a missing or unreadable file: a message, not a traceback
+        sys.exit("%s: %s" % (os.path.basename(__file__), e))

@@ -20,10 +20,15 @@ Usage: /usr/bin/python3 tools/make_checkpoint.py OUT_DIR --dim 32 --layers 2
 import argparse
 import json
 import os
+import sys
 import struct
 
 import numpy as np
-import torch
+try:
+    import torch
+except ImportError as _e:  # a message, not a traceback
+    sys.exit("%s: needs PyTorch (Debian: apt-get install python3-torch): %s"
+             % (os.path.basename(__file__), _e))
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = ["the", "a", "movie", "film", "good", "bad", "great", "not", "was", "is",
@@ -173,4 +178,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as e:  # a missing or unreadable file: a message, not a traceback
+        sys.exit("%s: %s" % (os.path.basename(__file__), e))

@@ -26,10 +26,15 @@ import argparse
 import json
 import math
 import os
+import sys
 import struct
 
 import numpy as np
-import torch
+try:
+    import torch
+except ImportError as _e:  # a message, not a traceback
+    sys.exit("%s: needs PyTorch (Debian: apt-get install python3-torch): %s"
+             % (os.path.basename(__file__), _e))
 import torch.nn.functional as F
 
 DT = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2)}
@@ -141,4 +146,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as e:  # a missing or unreadable file: a message, not a traceback
+        sys.exit("%s: %s" % (os.path.basename(__file__), e))

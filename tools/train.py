@@ -25,7 +25,11 @@ import random
 import sys
 import time
 
-import torch
+try:
+    import torch
+except ImportError as _e:  # a message, not a traceback
+    sys.exit("%s: needs PyTorch (Debian: apt-get install python3-torch): %s"
+             % (os.path.basename(__file__), _e))
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -313,4 +317,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as e:  # a missing or unreadable file: a message, not a traceback
+        sys.exit("%s: %s" % (os.path.basename(__file__), e))

@@ -143,4 +143,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, EOFError) as e:  # a missing or unreadable file: a message, not a traceback
+        sys.exit("%s: %s" % (os.path.basename(__file__), e))
