@@ -3,6 +3,7 @@
  * the commands (host/cli_*.c). */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "vkb_git.h" /* VKB_GIT_COMMIT, generated at build time */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -368,7 +369,10 @@ static const command commands[] = {
      "                         like `vkbert score`, reading and tokenizing included,\n"
      "                         and report reviews/s (--format, --text-column,\n"
      "                         --window, --max-len as for score)\n"
-     "      --json             one JSON object instead of text (one per device)\n"
+     "      --json             one JSON object instead of text (one per device), with\n"
+     "                         vkbert's version and git commit, host CPU, OS, a UTC\n"
+     "                         timestamp and the model's dimensions, for tables\n"
+     "                         across machines\n"
      "  -d, --device LIST      also: all (every Vulkan device) or a list such as\n"
      "                         gpu:0,gpu:1,cpu: the same run on each in turn, then\n"
      "                         a side-by-side table\n"},
@@ -508,7 +512,7 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
-        printf("vkbert %s\n", VKB_VERSION);
+        printf("vkbert %s (%s)\n", VKB_VERSION, VKB_GIT_COMMIT);
         return CLI_OK;
     }
     const command *c = NULL;

@@ -21,9 +21,12 @@
  * library's scorer, reported as reviews (records) per second. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "vkb_git.h" /* VKB_GIT_COMMIT, generated at build time */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void) {
     struct timespec ts;
@@ -52,6 +55,61 @@ static int count_result(void *ctx, const vkb_score *s) {
     (void)s;
     (*(uint64_t *)ctx)++;
     return 0;
+}
+
+/* The host CPU's model name (/proc/cpuinfo; "unknown" elsewhere). */
+static void cpu_model(char *out, size_t n) {
+    snprintf(out, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        /* x86: "model name"; arm64: "Model" or "CPU part" is all there is */
+        if (!strncmp(line, "model name", 10) || !strncmp(line, "Model\t", 6)) {
+            char *v = strchr(line, ':');
+            if (!v) continue;
+            v++;
+            while (*v == ' ' || *v == '\t') v++;
+            v[strcspn(v, "\n")] = 0;
+            snprintf(out, n, "%s", v);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* What makes results from different machines comparable in one table:
+ * vkbert's version and commit, the host, the time and the model's shape. */
+static void put_env(cli_buf *b, const cli_opts *o, const vkb_config *c) {
+    char cpu[256], ts[32];
+    struct utsname u;
+    int have_u = uname(&u) == 0;
+    cpu_model(cpu, sizeof cpu);
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    cb_printf(b, ",\"vkbert_version\":\"%s\",\"git_commit\":", VKB_VERSION);
+    cb_json_str(b, VKB_GIT_COMMIT);
+    cb_puts(b, ",\"timestamp\":");
+    cb_json_str(b, ts);
+    cb_puts(b, ",\"host_cpu\":");
+    cb_json_str(b, cpu);
+    cb_printf(b, ",\"host_cpus\":%ld,\"os\":", sysconf(_SC_NPROCESSORS_ONLN));
+    if (have_u) {
+        char os[600];
+        snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
+        cb_json_str(b, os);
+        cb_puts(b, ",\"hostname\":");
+        cb_json_str(b, u.nodename);
+    } else {
+        cb_puts(b, "\"unknown\",\"hostname\":\"unknown\"");
+    }
+    cb_puts(b, ",\"model_name\":");
+    cb_json_str(b, o->shape ? o->shape : o->model ? o->model : "built-in");
+    cb_printf(b, ",\"model_dims\":{\"layers\":%d,\"dim\":%d,\"heads\":%d,\"hidden\":%d,"
+                 "\"vocab\":%d,\"labels\":%d,\"max_pos\":%d}",
+              c->n_layers, c->dim, c->n_heads, c->hidden_dim, c->vocab_size, c->n_labels, c->max_pos);
 }
 
 static void put_info(cli_buf *b, const vkb_bench_info *bi, int json) {
@@ -156,6 +214,15 @@ static int bench_e2e(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
         rc = CLI_FAILED;
     }
     double wall = now_s() - t1;
+    if (rc == CLI_OK && done == 0) {
+        /* a speed measured on nothing is no result */
+        fprintf(stderr, "vkbert bench: no text scored from %s (%llu record(s) could not be read; "
+                        "see --format, --text-column)\n", o->input, (unsigned long long)skipped);
+        rc = CLI_FAILED;
+    } else if (rc == CLI_OK && skipped && !o->quiet) {
+        fprintf(stderr, "vkbert bench: note: %llu record(s) of %s could not be read and were "
+                        "skipped\n", (unsigned long long)skipped, o->input);
+    }
     vkb_scorer_stats st = {0};
     if (s) vkb_scorer_get_stats(s, &st);
     vkb_scorer_free(s);
@@ -180,6 +247,7 @@ static int bench_e2e(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
                       (unsigned long long)st.batches, st.forward_seconds, t_load, t_up, max_len,
                       st.batch_tokens);
             put_info(&b, &bi, 1);
+            put_env(&b, o, vkb_model_config(m));
             cb_puts(&b, "}\n");
         } else {
             cb_printf(&b, "end to end   %s: %llu reviews in %.2f s = %.2f reviews/s "
@@ -282,6 +350,7 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
                       B, L, iters, sps, med, ms[0], ms[iters - 1], gfs, flops * 1e-9,
                       t_load + t_up, t_load, t_up);
             put_info(&b, &bi, 1);
+            put_env(&b, o, c);
             cb_puts(&b, ",\"kernels\":{");
             for (int k = 0; k < bi.n_kernels; k++)
                 cb_printf(&b, "%s\"%s\":%.3f", k ? "," : "", bi.kernel[k], bi.kernel_ms[k]);

@@ -143,4 +143,29 @@ PYEOF
 S --top-k 1 "$T/tk.jsonl" | grep -q ',"top_k":\[{"label":"[A-Z]*","score":[0-9.e-]*}\]}$' || fail "score --top-k 1"
 ok "score --top-k"
 
+# ---- bench --json: what makes runs from different machines comparable
+"$B" bench --model "$M" --device "$DEV" --quiet --json --batch 2 --seq 8 --iters 1 > "$T/bj.json" \
+    || fail "bench --json rc"
+"$B" bench --model "$M" --device "$DEV" --quiet --json --input "$T/l300.jsonl" > "$T/be.json" \
+    || fail "bench --json --input rc"
+$PY - "$T/bj.json" "$T/be.json" "$("$B" --version)" <<'PYEOF' || fail "bench --json fields"
+import json, re, sys, datetime
+for path in sys.argv[1:3]:
+    lines = open(path).read().splitlines()
+    assert len(lines) == 1, lines
+    j = json.loads(lines[0])
+    assert j["vkbert_version"] and j["vkbert_version"] in sys.argv[3], j
+    assert j["git_commit"] and j["git_commit"] in sys.argv[3], (j["git_commit"], sys.argv[3])
+    assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?|unknown|.*-g[0-9a-f]+(-dirty)?", j["git_commit"]), j
+    t = datetime.datetime.strptime(j["timestamp"], "%Y-%m-%dT%H:%M:%SZ")
+    assert abs((datetime.datetime.utcnow() - t).total_seconds()) < 600, j["timestamp"]
+    assert j["host_cpu"] and j["os"].startswith("Linux ") and j["host_cpus"] >= 1, j
+    assert j["model_dims"] == {"layers": 2, "dim": 32, "heads": 4, "hidden": 64, "vocab": j["model_dims"]["vocab"],
+                               "labels": 2, "max_pos": 64}, j["model_dims"]
+    assert j["device"] and j["precision"] in ("fp32", "fp16"), j
+PYEOF
+"$B" bench --model "$M" --device "$DEV" --quiet --input "$T/notext.jsonl" > "$T/bn.out" 2> "$T/bn.err"; st=$?
+[ $st -eq 1 ] && grep -q "no text scored" "$T/bn.err" || fail "bench --input on a file without texts: rc $st"
+ok "bench --json"
+
 done_test
