@@ -197,7 +197,26 @@ def test_errors():
         raise AssertionError("precision fp8 accepted")
     except ValueError:
         pass
+    # options out of range or of the wrong type are refused, not taken silently
+    for kw in (dict(threads=-3), dict(window=0), dict(tokenizer_threads=-1), dict(max_len=1),
+               dict(max_len=-1), dict(max_len=True), dict(batch_tokens=-1), dict(threads=1.5)):
+        try:
+            vkbert.Model(TINY, device="cpu", **kw)
+            raise AssertionError("Model(%s) accepted" % kw)
+        except (ValueError, TypeError) as e:
+            assert list(kw)[0] in str(e), str(e)
     m = vkbert.Model(TINY, device="cpu")
+    for k in (0, -2, "3"):
+        try:
+            m.classify(["a"], top_k=k)
+            raise AssertionError("classify top_k=%r accepted" % (k,))
+        except (ValueError, TypeError) as e:
+            assert "top_k" in str(e), str(e)
+    try:
+        m.score_lines(['{"text": "a"}'], top_k=-5)
+        raise AssertionError("score_lines top_k=-5 accepted")
+    except ValueError:
+        pass
     try:
         m.logits_from_ids([[2, 100000, 3]])
         raise AssertionError("out-of-vocabulary id accepted")

@@ -37,6 +37,18 @@ def _encode(text):
     return text.encode("utf-8", "surrogatepass")
 
 
+def _int_opt(name, v, lo, none_ok=False):
+    """An integer option >= lo (bool and float refused: max_len=True or
+    threads=-3 would otherwise be taken silently)."""
+    if v is None and none_ok:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError("%s must be an int%s, not %r" % (name, " or None" if none_ok else "", v))
+    if v < lo:
+        raise ValueError("%s must be at least %d, got %d" % (name, lo, v))
+    return v
+
+
 def _encode_line(line):
     # A line read as text with errors="surrogateescape" gets its raw bytes
     # back, so invalid UTF-8 reaches the library as `vkbert score` reads it.
@@ -77,6 +89,11 @@ class Model:
                              % (precision,))
         if not isinstance(device, str):
             raise TypeError(DEVICES_HELP)
+        max_len = _int_opt("max_len", max_len, 2, none_ok=True)
+        batch_tokens = _int_opt("batch_tokens", batch_tokens, 2)
+        threads = _int_opt("threads", threads, 0)
+        tokenizer_threads = _int_opt("tokenizer_threads", tokenizer_threads, 1)
+        window = _int_opt("window", window, 1)
         self.path = os.fspath(path) if path is not None else default_model_path()
         self._L = L = _lib.lib()
         err = _lib.vkb_error()
@@ -371,6 +388,8 @@ class Model:
         text: a dict (top_k=1) or a list of the top_k dicts, best first
         (top_k=None: every label)."""
         single = isinstance(inputs, (str, bytes))
+        if top_k is not None:
+            _int_opt("top_k", top_k, 1)
         items = self._as_list(inputs)
         buf, ntok = self._run(items, as_ids=False)
         res = self._results(buf, ntok, all_scores=True, with_logits=False)
