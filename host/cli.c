@@ -174,7 +174,12 @@ int cli_max_len(const cli_opts *o, const vkb_model *m) {
     const vkb_tokenizer *t = vkb_model_tokenizer(m);
     if (o->max_len <= 0 && t && vkb_tokenizer_max_len(t) > 0 && vkb_tokenizer_max_len(t) < ml)
         ml = vkb_tokenizer_max_len(t);
-    if (ml > c->max_pos) ml = c->max_pos;
+    if (ml > c->max_pos) {
+        if (o->max_len > 0 && !o->quiet)
+            fprintf(stderr, "vkbert: note: --max-len %d exceeds the model's %d positions; using %d\n",
+                    o->max_len, c->max_pos, c->max_pos);
+        ml = c->max_pos;
+    }
     return ml;
 }
 
@@ -197,6 +202,9 @@ static const char *auto_device(const cli_opts *o) {
 void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
     memset(bo, 0, sizeof *bo);
     bo->device = o->device && strcmp(o->device, "auto") ? o->device : auto_device(o);
+    if (!strcmp(bo->device, "cpu") && o->precision == VKB_PREC_FP16 && !o->quiet)
+        fprintf(stderr, "vkbert: note: --precision fp16 is for GPU storage; the CPU reference "
+                        "computes in fp32\n");
     bo->precision = o->precision;
     bo->threads = o->threads;
     bo->max_len = max_len;
@@ -290,7 +298,7 @@ static const command commands[] = {
      "per stdin line (a JSON object with a \"text\" field, or plain text).\n"
      "      --text-column C    JSON field with the text on stdin (default text)\n"},
     {"score", cli_score,
-     COMMON " format text-column label-column all-scores logits no-sort resume output window"
+     COMMON " format text-column all-scores logits no-sort resume output window"
      " shard max-device-mem top-k", -1,
      "usage: vkbert score [options] [FILE|DIR ...]   (stdin when none)\n"
      "Scores texts and writes one JSON object per input, in input order:\n"
@@ -552,7 +560,7 @@ int main(int argc, char **argv) {
             else
                 fprintf(stderr, "vkbert %s: option --%s does not apply to this command\n",
                         c->name, name);
-            fprintf(stderr, "%s", c->usage);
+            fprintf(stderr, "(vkbert %s --help lists its options)\n", c->name);
             return CLI_USAGE;
         }
         int bad = 0;
@@ -685,6 +693,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "vkbert %s: unexpected argument '%s'%s\n", c->name, o.args[c->max_args],
                 !strcmp(c->name, "bench") ? " (bench --input FILE measures scoring a file)" : "");
         fprintf(stderr, "%s", c->usage);
+        return CLI_USAGE;
+    }
+    if (o.device && !strcmp(o.device, "cpu") && o.precision == VKB_PREC_FP16) {
+        fprintf(stderr, "vkbert %s: --precision fp16 is GPU storage; --device cpu (the C reference) "
+                        "computes in fp32\n", c->name);
         return CLI_USAGE;
     }
     if (o.resume && !o.output) {

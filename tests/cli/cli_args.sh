@@ -67,6 +67,10 @@ usage "--seed 12abc" "--seed" "$B" eval --model "$M" --balanced 2 --seed 12abc
 usage "--top-k 0" "--top-k" "$B" classify --model "$M" --top-k 0 x
 usage "--device gpu0" "--device" "$B" classify --model "$M" --device gpu0 x
 usage "--device gpu:1x" "--device" "$B" classify --model "$M" --device gpu:1x x
+usage "score --label-column (score has no gold labels)" "does not apply" "$B" score --label-column y
+usage "--device cpu --precision fp16 (the CPU computes in fp32)" "fp32" "$B" classify --model "$M" --device cpu --precision fp16 x
+"$B" classify --model "$M" --device "$DEV" --max-len 100000 x 2>&1 >/dev/null | grep -q "exceeds the model's 64 positions" \
+    || fail "--max-len beyond the model: no note"
 usage "--model without its argument" "--model needs an argument" "$B" classify --model
 # unknown options suggest the closest real one, HF / ONNX Runtime names included
 usage "--batch-size" "did you mean --batch-tokens" "$B" score --batch-size 32
