@@ -26,6 +26,8 @@ int cli_tokenize(cli_opts *o) {
     vkb_input *in = NULL;
     vkb_error e = {{0}};
     const char *stdin_only[1] = {"-"};
+    if (from_stdin && isatty(0) && !o->quiet)
+        fprintf(stderr, "vkbert tokenize: reading lines from stdin (Ctrl-D ends; or give TEXT arguments)\n");
     if (from_stdin && vkb_input_open(stdin_only, 1, &io, &in, &e)) {
         fprintf(stderr, "vkbert tokenize: %s\n", e.msg);
         vkb_model_free(m);
