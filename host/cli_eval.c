@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +55,26 @@ int cli_eval(cli_opts *o) {
     if (o->seed_set && !o->balanced) {
         fprintf(stderr, "vkbert eval: --seed only applies with --balanced N\n");
         return CLI_USAGE;
+    }
+    /* --json takes the OUTPUT file: `eval --json dev.jsonl` would otherwise
+     * read stdin and overwrite the data set meant as input */
+    if (o->json_file && strcmp(o->json_file, "-")) {
+        struct stat js;
+        int exists = stat(o->json_file, &js) == 0;
+        if (exists && o->nargs == 0) {
+            fprintf(stderr, "vkbert eval: --json %s: that file exists and no input was given; --json "
+                            "takes the file to write (e.g. --json metrics.json INPUT, or --json - INPUT)\n",
+                    o->json_file);
+            return CLI_USAGE;
+        }
+        for (int i = 0; exists && i < o->nargs; i++) {
+            struct stat is;
+            if (stat(o->args[i], &is) == 0 && is.st_dev == js.st_dev && is.st_ino == js.st_ino) {
+                fprintf(stderr, "vkbert eval: --json %s is also an input: refusing to overwrite it\n",
+                        o->json_file);
+                return CLI_USAGE;
+            }
+        }
     }
     cli_install_signals();
     vkb_model *m = cli_load_model(o);

@@ -108,6 +108,11 @@ E "$T/empty.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
 [ $st -eq 1 ] && [ ! -s "$T/e.out" ] && grep -q "no labeled examples" "$T/e.err" || fail "eval on 0 examples: rc $st"
 E --json /nonexistent/dir/x.json "$T/l300.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
 [ $st -eq 1 ] && [ ! -s "$T/e.out" ] || fail "eval --json to an unwritable path: rc $st, printed a table"
+# --json takes the output file: never the input data set
+cp "$T/l300.jsonl" "$T/keep.jsonl"
+usage "eval --json INPUT (no other input)" "takes the file to write" "$B" eval --model "$M" --json "$T/keep.jsonl"
+usage "eval --json INPUT INPUT" "also an input" "$B" eval --model "$M" --json "$T/keep.jsonl" "$T/keep.jsonl"
+cmp -s "$T/keep.jsonl" "$T/l300.jsonl" || fail "eval --json overwrote its input"
 ok "eval edge cases"
 
 # ---- classify: stdin (no TEXT, or -) and --top-k as the HF pipeline's top_k
