@@ -81,6 +81,11 @@ int cli_eval(cli_opts *o) {
     if (!m) return CLI_FAILED;
     const vkb_config *cfg = vkb_model_config(m);
     int nl = cfg->n_labels;
+    if (nl < 1) {
+        fprintf(stderr, "vkbert eval: the model has no classifier head (no labels) to evaluate\n");
+        vkb_model_free(m);
+        return CLI_FAILED;
+    }
     vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag()};
     vkb_input *in = NULL;
     vkb_error e = {{0}};

@@ -108,6 +108,8 @@ E "$T/empty.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
 [ $st -eq 1 ] && [ ! -s "$T/e.out" ] && grep -q "no labeled examples" "$T/e.err" || fail "eval on 0 examples: rc $st"
 E --json /nonexistent/dir/x.json "$T/l300.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
 [ $st -eq 1 ] && [ ! -s "$T/e.out" ] || fail "eval --json to an unwritable path: rc $st, printed a table"
+"$B" eval --model data/base-f32 --device "$DEV" --quiet "$T/l300.jsonl" > "$T/e.out" 2> "$T/e.err"; st=$?
+[ $st -eq 1 ] && [ ! -s "$T/e.out" ] && grep -q "no classifier head" "$T/e.err" || fail "eval of a base model: rc $st"
 # --json takes the output file: never the input data set
 cp "$T/l300.jsonl" "$T/keep.jsonl"
 usage "eval --json INPUT (no other input)" "takes the file to write" "$B" eval --model "$M" --json "$T/keep.jsonl"
