@@ -50,29 +50,6 @@ static char *xstrndup(const char *s, size_t n) {
     return p;
 }
 
-/* Returns 1 if s[0..n) is valid UTF-8. */
-static int utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
-        size_t k;
-        uint32_t cp, min;
-        if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; min = 0x80; }
-        else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; min = 0x800; }
-        else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; min = 0x10000; }
-        else return 0;
-        if (i + k >= n) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static void tok_alloc_free(vkb_tokenizer *t) {
     if (!t) return;
     if (t->tok)
@@ -159,7 +136,7 @@ static int parse_vocab_txt(const char *file, const char *buf, size_t len, vkb_to
             tok_alloc_free(t);
             return vkb_fail(err, "%s: line %d: NUL byte in token", file, id + 1);
         }
-        if (!utf8_valid((const unsigned char *)buf + pos, n)) {
+        if (!vkb_utf8_valid((const unsigned char *)buf + pos, n)) {
             tok_alloc_free(t);
             return vkb_fail(err, "%s: line %d: token is not valid UTF-8", file, id + 1);
         }
@@ -274,6 +251,10 @@ static cJSON *parse_json_file(const char *path, int *missing, vkb_error *err) {
         vkb_fail(err, "%s: more than %d JSON values (limit)", path, VKB_MAX_TOKENIZER_VALUES);
         return NULL;
     }
+    if (vkb_json_check_text(buf, len, path, err)) {
+        free(buf);
+        return NULL;
+    }
     const char *end = NULL;
     /* len + 1: the NUL read_file appends; cJSON wants it when
      * require_null_terminated is set. */
@@ -282,6 +263,9 @@ static cJSON *parse_json_file(const char *path, int *missing, vkb_error *err) {
         size_t off = end ? (size_t)(end - buf) : 0, line = 1;
         for (size_t i = 0; i < off && i < len; i++) line += buf[i] == '\n';
         vkb_fail(err, "%s: invalid JSON near line %zu (byte %zu)", path, line, off);
+    } else if (vkb_json_check_tree(j, buf, len, "field", path, err)) {
+        cJSON_Delete(j);
+        j = NULL;
     }
     free(buf);
     return j;
@@ -308,7 +292,10 @@ static int read_config(const char *path, tok_settings *s, vkb_error *err) {
     if ((s->strip_accents = json_bool(j, "strip_accents", path, err)) == -2) goto done;
     const cJSON *ml = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
     if (ml && !cJSON_IsNull(ml)) {
-        if (!cJSON_IsNumber(ml) || ml->valuedouble != floor(ml->valuedouble)) {
+        /* An integer; a float is allowed only as "no limit" (1e30 and
+         * the like, which some tools write), never to be truncated. */
+        if (!cJSON_IsNumber(ml) || ml->valuedouble != floor(ml->valuedouble) ||
+            ((ml->type & VKB_JSON_NOT_INT) && ml->valuedouble <= VKB_MAX_LEN_SANE)) {
             vkb_fail(err, "%s: field \"model_max_length\" must be an integer", path);
             goto done;
         }
@@ -374,14 +361,13 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     t = tok_new(n);
     if (!t) { vkb_fail(err, "%s: out of memory", path); goto done; }
     for (const cJSON *e = vocab->child; e; e = e->next) {
-        double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
-        if (d < 0 || d >= n || d != floor(d)) {
+        int64_t id;
+        if (vkb_json_int(e, 0, n - 1, &id)) {
             vkb_fail(err, "%s: model.vocab[\"%s\"]: id must be an integer in [0, %d)", path, e->string, n);
             goto done;
         }
-        int id = (int)d;
         if (t->tok[id]) {
-            vkb_fail(err, "%s: model.vocab: id %d given to both \"%s\" and \"%s\"", path, id,
+            vkb_fail(err, "%s: model.vocab: id %d given to both \"%s\" and \"%s\"", path, (int)id,
                      t->tok[id], e->string);
             goto done;
         }
@@ -399,12 +385,13 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     }
     const cJSON *mc = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
     if (mc && !cJSON_IsNull(mc)) {
-        if (!cJSON_IsNumber(mc) || mc->valuedouble < 1 || mc->valuedouble > VKB_MAX_WORD_CHARS) {
+        int64_t v;
+        if (vkb_json_int(mc, 1, VKB_MAX_WORD_CHARS, &v)) {
             vkb_fail(err, "%s: model.max_input_chars_per_word must be an integer in [1, %d]", path,
                      VKB_MAX_WORD_CHARS);
             goto done;
         }
-        t->max_chars_per_word = (int)mc->valuedouble;
+        t->max_chars_per_word = (int)v;
     }
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(j, "normalizer");
     if (cJSON_IsObject(norm)) {
@@ -434,8 +421,8 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
         }
         /* Range and integrality first: converting an out-of-range double
          * (1e300) to int is undefined behaviour (found by fuzz_vocab). */
-        double dv = id->valuedouble;
-        int v = dv >= 0 && dv < n && dv == floor(dv) ? (int)dv : -1;
+        int64_t v;
+        if (vkb_json_int(id, 0, n - 1, &v)) v = -1;
         if (v < 0 || strcmp(t->tok[v], content->valuestring) != 0) {
             vkb_fail(err, "%s: added_tokens[%d] (\"%s\", id %g) does not match model.vocab", path, ai,
                      content->valuestring, id->valuedouble);

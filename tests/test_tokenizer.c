@@ -252,6 +252,16 @@ static void test_dir(void) {
     load("do_lower_case string", "\"do_lower_case\" must be true or false", "tokenizer_config.json");
     put_file("tokenizer_config.json", "{\"do_lower_case\": true,\n \"x\": [1, 2}");
     load("invalid JSON", "invalid JSON near line 2", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"model_max_length\": 128.0}");
+    load("model_max_length 128.0", "\"model_max_length\" must be an integer", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"model_max_length\": 1.28e2}");
+    load("model_max_length 1.28e2", "\"model_max_length\" must be an integer", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"do_lower_case\": true, \"do_lower_case\": false}");
+    load("duplicate do_lower_case", "'do_lower_case' appears twice", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"unk_token\": \"[UNK]\\u0000x\"}");
+    load("\\u0000 in unk_token", "\\u0000", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"unk_token\": \"[UNK]\xc3\"}");
+    load("invalid UTF-8 in unk_token", "invalid UTF-8", "tokenizer_config.json");
     put_file("tokenizer_config.json", "[1]");
     load("not an object", "expected a JSON object", "tokenizer_config.json");
     put_file("tokenizer_config.json", "{\"unk_token\": \"<unk>\"}");
@@ -286,6 +296,17 @@ static void test_dir(void) {
         {"vocab not an object", "[1, 2]}}", "missing object \"model.vocab\""},
         {"no [SEP]", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2}}}", "sep_token"},
         {"added token id mismatch", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[SEP]\": 2, \"[CLS]\": 3}}}", "added_tokens[0]"},
+        /* Issue 11 items 11/12 and siblings: ids written as floats, NULs
+         * hidden by escapes, invalid UTF-8, a duplicate token key. */
+        {"vocab id 3.0", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3.0}}}", "model.vocab[\"[SEP]\"]: id must be"},
+        {"vocab id 3e0", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3e0}}}", "model.vocab[\"[SEP]\"]: id must be"},
+        {"\\u0000 in a token", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"a\\u0000b\": 4}}}", "\\u0000"},
+        {"invalid UTF-8 token", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"a\xfe\": 4}}}", "invalid UTF-8"},
+        {"duplicate token key", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"[SEP]\": 4}}}", "'[SEP]' appears twice"},
+        {"max_input_chars_per_word 1.5", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3}, "
+         "\"max_input_chars_per_word\": 1.5}}", "max_input_chars_per_word must be an integer"},
+        {"max_input_chars_per_word 100.0", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3}, "
+         "\"max_input_chars_per_word\": 100.0}}", "max_input_chars_per_word must be an integer"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(js, sizeof js, "%s%s", head, bad[i].vocab);
@@ -304,6 +325,13 @@ static void test_dir(void) {
     load("truncated tokenizer.json", "invalid JSON", "tokenizer.json");
     put_file("tokenizer.json", "{}");
     load("no model", "missing object \"model\"", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"added_tokens\": [{\"id\": 0.0, \"content\": \"[UNK]\"}]}");
+    load("added token id 0.0", "added_tokens[0]", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\\u0000x\", \"vocab\": {\"[UNK]\": 0}}}");
+    load("\\u0000 in model.type", "\\u0000", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}, \"type\": \"BPE\"}}");
+    load("duplicate model.type", "'type' appears twice", "tokenizer.json");
     put_file("tokenizer.json", NULL);
     rmdir(tmpdir);
 }
