@@ -7,8 +7,14 @@
  * tokenizer_config.json overrides do_lower_case / strip_accents and gives
  * model_max_length.  Every malformed input is an error naming the file and the
  * line or field. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getrandom */
+#endif
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,37 +86,83 @@ static vkb_tokenizer *tok_new(int32_t n) {
     return t;
 }
 
+/* splitmix64: spreads a 64-bit value over all bits. */
+static uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Fresh secrets for t's table (vocab.h): getrandom() when it answers at
+ * once, else the table's address, the attempt and the clocks, all mixed. */
+static void draw_secrets(vkb_tokenizer *t, int attempt) {
+    uint64_t r[2] = {0, 0};
+    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec a = {0, 0}, b = {0, 0};
+        clock_gettime(CLOCK_REALTIME, &a);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        r[0] = mix64((uint64_t)(uintptr_t)t ^ (uint64_t)a.tv_nsec << 20 ^ (uint64_t)a.tv_sec);
+        r[1] = mix64(r[0] ^ (uint64_t)b.tv_nsec ^ (uint64_t)b.tv_sec << 32 ^ (uint64_t)attempt);
+    }
+    t->seed = mix64(r[0] ^ (uint64_t)attempt);
+    t->key = mix64(r[1] + (uint64_t)attempt);
+}
+
+/* One build of the table with the current secrets: 0 done, 1 an insert
+ * probed more than VKB_VOCAB_MAX_PROBE slots (rebuild), -1 error set. */
+static int tok_build(vkb_tokenizer *t, const char *file, int ids_are_lines, vkb_error *err) {
+    memset(t->slot, 0xff, (t->mask + 1) * sizeof *t->slot);
+    t->max_probe = 0;
+    t->build_probes = 0;
+    t->max_tok_bytes = 0;
+    for (int32_t id = 0; id < t->n; id++) {
+        uint32_t n = t->len[id];
+        t->hash[id] = vkb_fnv(t->seed, t->tok[id], n);
+        if (n == 0) continue;
+        /* Find-or-insert in one probe sequence: a repeated token is an error
+         * (HF would silently give it the later id). */
+        uint64_t h = t->hash[id], i = vkb_vocab_home(t, h);
+        uint32_t k = 0;
+        for (;; k++, i = (i + 1) & t->mask) {
+            if (k > VKB_VOCAB_MAX_PROBE) return 1;
+            int32_t o = t->slot[i];
+            if (o < 0) break;
+            if (t->hash[o] == h && t->len[o] == n && memcmp(t->tok[o], t->tok[id], n) == 0) {
+                if (ids_are_lines)
+                    return vkb_fail(err, "%s: line %d: duplicate token \"%s\" (first on line %d)",
+                                    file, id + 1, t->tok[id], o + 1);
+                return vkb_fail(err, "%s: duplicate token \"%s\" (ids %d and %d)", file,
+                                t->tok[id], o, id);
+            }
+        }
+        t->build_probes += k + 1;
+        if (k > t->max_probe) t->max_probe = k;
+        t->slot[i] = id;
+        if (n > t->max_tok_bytes) t->max_tok_bytes = n;
+    }
+    t->cont_seed = vkb_fnv(t->seed, "##", 2);
+    return 0;
+}
+
 /* Fills len/hash and the hash table once every tok[i] is set.  Empty tokens
- * (blank vocab.txt lines) keep their id but are never looked up.  A repeated
- * token is an error: HF would silently give it the later id. */
+ * (blank vocab.txt lines) keep their id but are never looked up.  Time is
+ * linear in the tokens' bytes: at most VKB_VOCAB_MAX_BUILDS builds of at most
+ * VKB_VOCAB_MAX_PROBE probes per token (vocab.h). */
 static int tok_index(vkb_tokenizer *t, const char *file, int ids_are_lines, vkb_error *err) {
     uint64_t cap = 16;
     while (cap < (uint64_t)t->n * 2 + 16) cap <<= 1;
     t->slot = malloc(cap * sizeof *t->slot);
     if (!t->slot) return vkb_fail(err, "%s: out of memory", file);
-    memset(t->slot, 0xff, cap * sizeof *t->slot);
     t->mask = cap - 1;
-    t->max_tok_bytes = 0;
-    for (int32_t id = 0; id < t->n; id++) {
-        size_t n = strlen(t->tok[id]);
-        t->len[id] = (uint32_t)n;
-        t->hash[id] = vkb_fnv(VKB_FNV_OFFSET, t->tok[id], n);
-        if (n == 0) continue;
-        int32_t prev = vkb_vocab_find(t, t->hash[id], t->tok[id], (uint32_t)n);
-        if (prev >= 0) {
-            if (ids_are_lines)
-                return vkb_fail(err, "%s: line %d: duplicate token \"%s\" (first on line %d)",
-                                file, id + 1, t->tok[id], prev + 1);
-            return vkb_fail(err, "%s: duplicate token \"%s\" (ids %d and %d)", file,
-                            t->tok[id], prev, id);
-        }
-        uint64_t i = t->hash[id] & t->mask;
-        while (t->slot[i] >= 0) i = (i + 1) & t->mask;
-        t->slot[i] = id;
-        if (n > t->max_tok_bytes) t->max_tok_bytes = (uint32_t)n;
+    for (int32_t id = 0; id < t->n; id++) t->len[id] = (uint32_t)strlen(t->tok[id]);
+    for (t->builds = 1; t->builds <= VKB_VOCAB_MAX_BUILDS; t->builds++) {
+        draw_secrets(t, t->builds);
+        int r = tok_build(t, file, ids_are_lines, err);
+        if (r <= 0) return r;
     }
-    t->cont_seed = vkb_fnv(VKB_FNV_OFFSET, "##", 2);
-    return 0;
+    return vkb_fail(err, "%s: too many hash collisions among the tokens (%d tables tried)", file,
+                    VKB_VOCAB_MAX_BUILDS);
 }
 
 /* vocab.txt: one token per line, id = 0-based line number, like
@@ -172,7 +224,7 @@ static int tok_finish(vkb_tokenizer *t, const char *file, const tok_settings *s,
     for (int k = 0; k < 5; k++) {
         const char *name = s->names[k] ? s->names[k] : default_names[k];
         size_t n = strlen(name);
-        ids[k] = n ? vkb_vocab_find(t, vkb_fnv(VKB_FNV_OFFSET, name, n), name, (uint32_t)n) : -1;
+        ids[k] = n ? vkb_vocab_find(t, vkb_fnv(t->seed, name, n), name, (uint32_t)n) : -1;
         if (ids[k] < 0 && k != NAME_MASK)
             return vkb_fail(err, "%s: special token %s \"%s\" is not in the vocabulary", file,
                             name_fields[k], name);
@@ -512,5 +564,5 @@ done:
 int32_t vkb_token_id(const vkb_tokenizer *t, const char *token) {
     size_t n = strlen(token);
     if (n == 0) return -1;
-    return vkb_vocab_find(t, vkb_fnv(VKB_FNV_OFFSET, token, n), token, (uint32_t)n);
+    return vkb_vocab_find(t, vkb_fnv(t->seed, token, n), token, (uint32_t)n);
 }

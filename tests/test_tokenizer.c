@@ -12,6 +12,7 @@
 
 #include "testutil.h"
 #include "tokenizer.h"
+#include "vocab.h" /* internals: the table's probe counters */
 #include "vkbert.h"
 
 static const char VOCAB[] =
@@ -336,7 +337,82 @@ static void test_dir(void) {
     rmdir(tmpdir);
 }
 
+/* Issue 11 item 18: a vocab.txt of tokens that all share one home slot
+ * under the old hash (unseeded FNV-1a, slot = hash & mask) made loading
+ * quadratic.  The tokens below are found by brute force; the old table's
+ * probe count is computed here (~n^2/2), the loader's own counter
+ * (build_probes) must stay linear.  Counts, not time: nothing flakes. */
+static void test_hash_flood(void) {
+    enum { N = 2000 };
+    const int32_t total = N + 5; /* the specials come first */
+    uint64_t cap = 16;
+    while (cap < (uint64_t)total * 2 + 16) cap <<= 1;
+    const uint64_t mask = cap - 1;
+    size_t bufcap = 64 + (size_t)N * 12, len = 0;
+    char *buf = malloc(bufcap);
+    REQUIRE(buf, "malloc");
+    len += (size_t)sprintf(buf, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
+    int found = 0;
+    char first[16] = "", last[16] = "";
+    /* Tokens "w" + 4 letters/digits, hashed incrementally: one FNV step per
+     * candidate (about cap * N steps in all). */
+    static const char cs[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const int m = (int)sizeof cs - 1;
+    uint64_t h0 = vkb_fnv(VKB_FNV_OFFSET, "w", 1);
+    for (int a = 0; a < m && found < N; a++) {
+        uint64_t h1 = vkb_fnv_step(h0, (unsigned char)cs[a]);
+        for (int b = 0; b < m && found < N; b++) {
+            uint64_t h2 = vkb_fnv_step(h1, (unsigned char)cs[b]);
+            for (int c = 0; c < m && found < N; c++) {
+                uint64_t h3 = vkb_fnv_step(h2, (unsigned char)cs[c]);
+                for (int d = 0; d < m && found < N; d++) {
+                    if ((vkb_fnv_step(h3, (unsigned char)cs[d]) & mask) != 0) continue;
+                    char tok[8] = {'w', cs[a], cs[b], cs[c], cs[d], 0};
+                    memcpy(buf + len, tok, 5);
+                    len += 5;
+                    buf[len++] = '\n';
+                    if (!found) strcpy(first, tok);
+                    strcpy(last, tok);
+                    found++;
+                }
+            }
+        }
+    }
+    REQUIRE(found == N, "only %d colliding tokens", found);
+    /* The old table: linear probing from slot 0 for every flooding token. */
+    uint64_t old_probes = 0;
+    for (int i = 0; i < N; i++) old_probes += (uint64_t)i + 1;
+
+    vkb_tokenizer *t = NULL;
+    vkb_error err = {{0}};
+    CHECK(vkb_tokenizer_from_vocab(buf, len, 0, 0, &t, &err) == 0, "flooding vocab: %s", err.msg);
+    if (t) {
+        printf("  hash flood: %d colliding tokens: old table %llu probes, new %llu (max probe %u, %d build(s))\n",
+               N, (unsigned long long)old_probes, (unsigned long long)t->build_probes, t->max_probe, t->builds);
+        CHECK(old_probes > (uint64_t)N * N / 3, "the tokens do not flood the old hash");
+        CHECK(t->build_probes <= (uint64_t)total * 8, "new table: %llu probes for %d tokens (not linear)",
+              (unsigned long long)t->build_probes, total);
+        CHECK(t->max_probe <= VKB_VOCAB_MAX_PROBE, "max probe %u", t->max_probe);
+        /* Every token is still found, and unknown ones are not. */
+        CHECK(vkb_token_id(t, first) == 5 && vkb_token_id(t, last) == total - 1, "lookups after flooding");
+        CHECK(vkb_token_id(t, "w") == -1 && vkb_token_id(t, "zz") == -1, "absent tokens");
+        int32_t ids[8];
+        int n = vkb_tokenize(t, last, strlen(last), 8, ids);
+        CHECK(n == 3 && ids[1] == total - 1, "tokenize a flooding token: %d ids", n);
+        vkb_tokenizer_free(t);
+    }
+    /* Two tables of the same vocabulary draw different secrets. */
+    vkb_tokenizer *t2 = NULL, *t3 = NULL;
+    if (vkb_tokenizer_from_vocab(VOCAB, sizeof VOCAB - 1, 1, 0, &t2, &err) == 0 &&
+        vkb_tokenizer_from_vocab(VOCAB, sizeof VOCAB - 1, 1, 0, &t3, &err) == 0)
+        CHECK(t2->seed != t3->seed || t2->key != t3->key, "hash secrets repeat across tables");
+    vkb_tokenizer_free(t2);
+    vkb_tokenizer_free(t3);
+    free(buf);
+}
+
 int main(void) {
+    test_hash_flood();
     test_basic();
     test_invalid_utf8();
     test_long_words();
