@@ -149,9 +149,17 @@ static int parse_root(const cJSON *root, const char *fname, vkb_st_file *f, vkb_
 
 int vkb_st_parse(const void *buf, size_t len, const char *fname, vkb_st_file *out,
                  vkb_error *err) {
+    return vkb_st_parse_header(buf, len, len, fname, out, err);
+}
+
+int vkb_st_parse_header(const void *buf, size_t avail, uint64_t file_len, const char *fname,
+                        vkb_st_file *out, vkb_error *err) {
     memset(out, 0, sizeof *out);
     const unsigned char *p = buf;
-    if (len < 8)
+    if (file_len > SIZE_MAX) file_len = SIZE_MAX; /* 32-bit hosts: only bounds checks see it */
+    size_t len = (size_t)file_len;
+    if (avail > len) avail = len;
+    if (len < 8 || avail < 8)
         return vkb_fail(err, "%s: file is %zu bytes, too short for a safetensors header (truncated?)", fname, len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];
@@ -161,6 +169,9 @@ int vkb_st_parse(const void *buf, size_t len, const char *fname, vkb_st_file *ou
     if (hlen > len - 8)
         return vkb_fail(err, "%s: header length %llu but only %zu bytes follow (truncated file?)", fname,
                         (unsigned long long)hlen, len - 8);
+    if (hlen > avail - 8)
+        return vkb_fail(err, "%s: header of %llu bytes not read (only %zu bytes given)", fname,
+                        (unsigned long long)hlen, avail - 8);
     const char *h = (const char *)p + 8;
     if (hlen < 2 || h[0] != '{')
         return vkb_fail(err, "%s: header is not a JSON object (must start with '{')", fname);
@@ -185,7 +196,8 @@ int vkb_st_parse(const void *buf, size_t len, const char *fname, vkb_st_file *ou
         cJSON_Delete(root);
         return vkb_fail(err, "%s: header is not a JSON object", fname);
     }
-    out->data = p + 8 + hlen;
+    out->data = avail == len ? p + 8 + hlen : NULL;
+    out->data_off = 8 + hlen;
     out->data_len = len - 8 - hlen;
     int rc = vkb_json_check_tree(root, h, hlen, "tensor name", fname, err);
     if (!rc) rc = parse_root(root, fname, out, err);
