@@ -342,6 +342,13 @@ static int read_config(const char *path, tok_settings *s, vkb_error *err) {
     if (!cJSON_IsObject(j)) { vkb_fail(err, "%s: expected a JSON object", path); goto done; }
     if ((s->lowercase = json_bool(j, "do_lower_case", path, err)) == -2) goto done;
     if ((s->strip_accents = json_bool(j, "strip_accents", path, err)) == -2) goto done;
+    /* Always on here (HF's handle_chinese_chars): refuse what we would ignore. */
+    int tcc = json_bool(j, "tokenize_chinese_chars", path, err);
+    if (tcc == -2) goto done;
+    if (tcc == 0) {
+        vkb_fail(err, "%s: field \"tokenize_chinese_chars\" = false is not supported", path);
+        goto done;
+    }
     const cJSON *ml = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
     if (ml && !cJSON_IsNull(ml)) {
         /* An integer; a float is allowed only as "no limit" (1e30 and
@@ -454,9 +461,28 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
         }
         int lc = json_bool(norm, "lowercase", path, err), sa = json_bool(norm, "strip_accents", path, err);
         if (lc == -2 || sa == -2) goto done;
+        /* Always on here: a file turning them off would be tokenized
+         * differently, without a word. */
+        static const char *const fixed[2] = {"clean_text", "handle_chinese_chars"};
+        for (int f = 0; f < 2; f++) {
+            int b = json_bool(norm, fixed[f], path, err);
+            if (b == -2) goto done;
+            if (b == 0) {
+                vkb_fail(err, "%s: normalizer.%s=false is not supported", path, fixed[f]);
+                goto done;
+            }
+        }
         /* tokenizer_config.json's do_lower_case wins, as in transformers. */
         if (s->lowercase < 0 && lc >= 0) s->lowercase = lc;
         if (s->strip_accents < 0 && sa >= 0) s->strip_accents = sa;
+    }
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer");
+    if (pt && !cJSON_IsNull(pt)) {
+        const cJSON *pty = cJSON_GetObjectItemCaseSensitive(pt, "type");
+        if (!cJSON_IsString(pty) || strcmp(pty->valuestring, "BertPreTokenizer") != 0) {
+            vkb_fail(err, "%s: pre_tokenizer.type must be \"BertPreTokenizer\"", path);
+            goto done;
+        }
     }
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(j, "added_tokens");
     if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) {

@@ -253,6 +253,8 @@ static void test_dir(void) {
     load("do_lower_case string", "\"do_lower_case\" must be true or false", "tokenizer_config.json");
     put_file("tokenizer_config.json", "{\"do_lower_case\": true,\n \"x\": [1, 2}");
     load("invalid JSON", "invalid JSON near line 2", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"tokenize_chinese_chars\": false}");
+    load("tokenize_chinese_chars false", "\"tokenize_chinese_chars\" = false is not supported", "tokenizer_config.json");
     put_file("tokenizer_config.json", "{\"model_max_length\": 128.0}");
     load("model_max_length 128.0", "\"model_max_length\" must be an integer", "tokenizer_config.json");
     put_file("tokenizer_config.json", "{\"model_max_length\": 1.28e2}");
@@ -322,6 +324,16 @@ static void test_dir(void) {
     put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
                                "\"normalizer\": {\"type\": \"NFC\"}}");
     load("other normalizer", "normalizer.type must be \"BertNormalizer\"", "tokenizer.json");
+    /* Siblings (issue 11): settings we do not implement must not be ignored. */
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"normalizer\": {\"type\": \"BertNormalizer\", \"handle_chinese_chars\": false}}");
+    load("handle_chinese_chars false", "handle_chinese_chars=false is not supported", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"normalizer\": {\"type\": \"BertNormalizer\", \"clean_text\": \"no\"}}");
+    load("clean_text a string", "\"clean_text\" must be true or false", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"pre_tokenizer\": {\"type\": \"Whitespace\"}}");
+    load("other pre_tokenizer", "pre_tokenizer.type must be", "tokenizer.json");
     put_file("tokenizer.json", "{\"model\": ");
     load("truncated tokenizer.json", "invalid JSON", "tokenizer.json");
     put_file("tokenizer.json", "{}");
