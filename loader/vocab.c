@@ -399,6 +399,10 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (!cJSON_IsObject(model)) { vkb_fail(err, "%s: missing object \"model\"", path); goto done; }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
+    if (type && !cJSON_IsNull(type) && !cJSON_IsString(type)) {
+        vkb_fail(err, "%s: model.type must be a string", path);
+        goto done;
+    }
     if (cJSON_IsString(type) && strcmp(type->valuestring, "WordPiece") != 0) {
         vkb_fail(err, "%s: model.type is \"%s\"; only WordPiece (BERT) is supported", path,
                  type->valuestring);
@@ -453,6 +457,10 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
         t->max_chars_per_word = (int)v;
     }
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(j, "normalizer");
+    if (norm && !cJSON_IsNull(norm) && !cJSON_IsObject(norm)) {
+        vkb_fail(err, "%s: \"normalizer\" must be an object", path);
+        goto done;
+    }
     if (cJSON_IsObject(norm)) {
         const cJSON *nt = cJSON_GetObjectItemCaseSensitive(norm, "type");
         if (!cJSON_IsString(nt) || strcmp(nt->valuestring, "BertNormalizer") != 0) {

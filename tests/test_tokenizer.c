@@ -334,6 +334,10 @@ static void test_dir(void) {
     put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
                                "\"pre_tokenizer\": {\"type\": \"Whitespace\"}}");
     load("other pre_tokenizer", "pre_tokenizer.type must be", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": 5, \"vocab\": {\"[UNK]\": 0}}}");
+    load("model.type a number", "model.type must be a string", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, \"normalizer\": true}");
+    load("normalizer not an object", "\"normalizer\" must be an object", "tokenizer.json");
     put_file("tokenizer.json", "{\"model\": ");
     load("truncated tokenizer.json", "invalid JSON", "tokenizer.json");
     put_file("tokenizer.json", "{}");
