@@ -2,6 +2,7 @@
  * label ordering, HF defaults and nulls, strict id keys, oversized fields. */
 #include "testutil.h"
 #include "config.h"
+#include "error.h"
 #include <string.h>
 
 #define SHAPE "\"dim\": 8, \"n_layers\": 1, \"n_heads\": 2, \"hidden_dim\": 16, " \
@@ -95,6 +96,20 @@ int main(void) {
     bad("{" SHAPE ", \"id2label\": {\"0\": \"A\\ud800\"}}", "invalid JSON");
     ok("{" SHAPE ", \"id2label\": {\"0\": \"caf\xc3\xa9 \\u00e9\\ud83d\\ude00\"}}", "UTF-8 label", &c);
     vkb_config_free_labels(&c);
+    /* Item 23: vkb_fail escapes what a terminal would act on, once. */
+    {
+        vkb_error e;
+        vkb_fail(&e, "x '%s'", "a\x1b[31mb\x9b\xc2\x85" "c\xe2\x80\xae" "d\x7f\t\xf0\x9f\x98\x80\xc3\xa9");
+        CHECK(!strcmp(e.msg, "x 'a\\x1b[31mb\\x9b\\u0085c\\u202ed\\x7f\\x09\xf0\x9f\x98\x80\xc3\xa9'"), "escaped: %s", e.msg);
+        vkb_error f;
+        vkb_fail(&f, "%s", e.msg);
+        CHECK(!strcmp(e.msg, f.msg), "escaping twice changed '%s' to '%s'", e.msg, f.msg);
+        char small[7];
+        vkb_escape_msg(small, sizeof small, "\x1b\x1b");
+        CHECK(!strcmp(small, "\\x1b"), "cut at a whole escape: '%s'", small);
+        vkb_escape_msg(small, 6, "abcd\xc3\xa9");
+        CHECK(!strcmp(small, "abcd"), "cut at a whole character: '%s'", small);
+    }
     /* NUL bytes inside the text are refused rather than silently cut. */
     vkb_error err;
     CHECK(vkb_config_parse("{}\0{}", 5, "config.json", &c, &err) != 0 && strstr(err.msg, "NUL"), "NUL: %s", err.msg);

@@ -190,6 +190,10 @@ static void test_vocab_txt(void) {
     expect_vocab_error("NUL", nul, sizeof nul - 1, "line 5: NUL byte");
     static const char bad[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nok\nfo\xffo\n";
     expect_vocab_error("invalid UTF-8", bad, sizeof bad - 1, "line 6: token is not valid UTF-8");
+    /* Issue 11 item 23: a token quoted in a message is escaped (ESC, C1). */
+    static const char esc[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n\x1b]0;x\x07\xc2\x9b\n\x1b]0;x\x07\xc2\x9b\n";
+    expect_vocab_error("escaped duplicate", esc, sizeof esc - 1,
+                       "line 6: duplicate token \"\\x1b]0;x\\x07\\u009b\" (first on line 5)");
 }
 
 static char tmpdir[256];
