@@ -27,7 +27,9 @@
 
 #define VKB_FNV_OFFSET 0xcbf29ce484222325ull
 #define VKB_FNV_PRIME 0x100000001b3ull
+#ifndef VKB_VOCAB_MAX_PROBE /* (overridable for a test of the rebuild path) */
 #define VKB_VOCAB_MAX_PROBE 256 /* slots one insert may probe (load <= 1/2) */
+#endif
 #define VKB_VOCAB_MAX_BUILDS 4  /* tables tried with fresh secrets */
 
 static inline uint64_t vkb_fnv_step(uint64_t h, unsigned char c) {
