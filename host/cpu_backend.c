@@ -50,7 +50,7 @@ typedef struct {
 static float *take(wconv *w, const vkb_tensor *t, int64_t numel, const char *name,
                    int layer) {
     if (w->failed) return NULL;
-    if (!t->data || t->numel != numel) {
+    if (!vkb_tensor_present(t) || t->numel != numel) {
         if (layer >= 0)
             vkb_fail(w->err, "CPU backend: layer %d tensor %s has %lld elements, expected %lld",
                      layer, name, (long long)t->numel, (long long)numel);
@@ -61,7 +61,10 @@ static float *take(wconv *w, const vkb_tensor *t, int64_t numel, const char *nam
         return NULL;
     }
     float *dst = w->next;
-    vkb_tensor_to_f32(t, dst);
+    if (vkb_tensor_to_f32(t, dst, w->err)) { /* model.safetensors shrank since it was validated */
+        w->failed = 1;
+        return NULL;
+    }
     w->next += numel;
     return dst;
 }

@@ -75,9 +75,9 @@ typedef struct vk_backend {
 
 static int upload_tensor(vkb_vk_uploader *up, const vkb_tensor *t, const char *name,
                          int64_t want, VkDeviceSize off, vkb_error *err) {
-    if (!t->data || t->numel != want)
+    if (!vkb_tensor_present(t) || t->numel != want)
         return vkb_fail(err, "tensor %s: expected %lld values, checkpoint has %lld",
-                        name, (long long)want, (long long)(t->data ? t->numel : 0));
+                        name, (long long)want, (long long)(vkb_tensor_present(t) ? t->numel : 0));
     if (vkb_vk_uploader_put(up, t, off, err)) return vkb_fail(err, "uploading %s: %s", name, err->msg);
     return 0;
 }

@@ -21,21 +21,26 @@ typedef struct conv_ctx {
     int64_t first, n;
     char *dst;
     int f16;
+    int failed; /* set (atomically) when a read of model.safetensors failed */
 } conv_ctx;
 
 static void conv_task(void *p, int task, int slot) {
     (void)slot;
-    const conv_ctx *c = p;
+    conv_ctx *c = p;
     int64_t at = (int64_t)task * CHUNK, k = c->n - at < CHUNK ? c->n - at : CHUNK;
-    vkb_tensor_convert(c->t, c->first + at, k, c->dst + (size_t)at * (c->f16 ? 2 : 4), c->f16);
+    if (vkb_tensor_convert(c->t, c->first + at, k, c->dst + (size_t)at * (c->f16 ? 2 : 4), c->f16, NULL))
+        __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
 }
 
-/* Converts values [first, first + n) of t into dst, split over threads. */
-static void convert(const vkb_vk_uploader *u, const vkb_tensor *t, int64_t first, int64_t n,
-                    void *dst) {
-    conv_ctx c = {t, first, n, dst, u->f16};
+/* Converts values [first, first + n) of t into dst, split over threads.
+ * Fails when the checkpoint file cannot be read (truncated while loading). */
+static int convert(const vkb_vk_uploader *u, const vkb_tensor *t, int64_t first, int64_t n,
+                   void *dst, vkb_error *err) {
+    conv_ctx c = {t, first, n, dst, u->f16, 0};
     int tasks = (int)((n + CHUNK - 1) / CHUNK);
     vkb_parallel_run(n >= PAR_MIN ? vkb_parallel_slots(u->threads, tasks) : 1, tasks, conv_task, &c);
+    if (c.failed) return vkb_tensor_convert(t, first, n, dst, u->f16, err); /* again, for the message */
+    return 0;
 }
 
 void vkb_vk_uploader_init(vkb_vk_uploader *u, vkb_vk_ctx *c, vkb_vk_buffer *dst, int f16,
@@ -62,8 +67,7 @@ int vkb_vk_uploader_put(vkb_vk_uploader *u, const vkb_tensor *t, VkDeviceSize of
     int64_t n = t->numel;
     if (off + (VkDeviceSize)n * es > u->dst->size) return vkb_fail(err, "upload past the end of a buffer");
     if (u->dst->map) { /* the device reads this memory: convert in place */
-        convert(u, t, 0, n, (char *)u->dst->map + off);
-        return 0;
+        return convert(u, t, 0, n, (char *)u->dst->map + off, err);
     }
     if (vkb_vk_stage_ready(u->c, err)) return -1;
     for (int64_t done = 0; done < n;) {
@@ -73,7 +77,7 @@ int vkb_vk_uploader_put(vkb_vk_uploader *u, const vkb_tensor *t, VkDeviceSize of
             continue;
         }
         int64_t k = n - done < (int64_t)room ? n - done : (int64_t)room;
-        convert(u, t, done, k, (char *)u->c->stage_map + u->used);
+        if (convert(u, t, done, k, (char *)u->c->stage_map + u->used, err)) return -1;
         u->reg[u->nreg++] = (VkBufferCopy){.srcOffset = u->used,
                                            .dstOffset = off + (VkDeviceSize)done * es,
                                            .size = (VkDeviceSize)k * es};

@@ -6,12 +6,14 @@
 #include "../host/error.h"
 #include "json_guard.h"
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Integer field: required ones fail when missing, optional ones (and JSON
- * null) keep *out.  Rejects strings, booleans and fractions. */
+ * null) keep *out.  Rejects strings, booleans and numbers not written as
+ * JSON integers (2.0, 2e0: Python's json reads those as floats). */
 static int get_int(const cJSON *root, const char *key, int required, const char *fname,
                    int *out, vkb_error *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
@@ -19,10 +21,11 @@ static int get_int(const cJSON *root, const char *key, int required, const char 
         if (required) return vkb_fail(err, "%s: field '%s' is missing", fname, key);
         return 0;
     }
-    double d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
-    if (!(d >= -2147483648.0 && d <= 2147483647.0) || d != (double)(int)d)
-        return vkb_fail(err, "%s: field '%s' must be an integer", fname, key);
-    *out = (int)d;
+    int64_t x;
+    if (vkb_json_int(v, INT32_MIN, INT32_MAX, &x))
+        return vkb_fail(err, "%s: field '%s' must be an integer (digits only, no fraction or exponent)",
+                        fname, key);
+    *out = (int)x;
     return 0;
 }
 
@@ -79,6 +82,19 @@ static int parse_id(const char *s, int n) {
     return v < n ? v : -1;
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Labels are written into every output line and shown on terminals: C0
+ * controls, DEL and C1 controls (U+0080..U+009F) are refused.  The text is
+ * valid UTF-8 here (vkb_json_check_text). */
+static int has_control(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) return 1;
+    return 0;
+}
+
 static int read_labels(const cJSON *root, const char *fname, vkb_config *c, vkb_error *err) {
     const cJSON *id2 = cJSON_GetObjectItemCaseSensitive(root, "id2label");
     const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(root, "label2id");
@@ -99,43 +115,36 @@ static int read_labels(const cJSON *root, const char *fname, vkb_config *c, vkb_
         if (!cJSON_IsString(it) || strlen(it->valuestring) > VKB_MAX_LABEL_BYTES)
             return vkb_fail(err, "%s: field 'id2label': label of id %d must be a string of at most %d bytes",
                             fname, id, VKB_MAX_LABEL_BYTES);
+        if (has_control(it->valuestring))
+            return vkb_fail(err, "%s: field 'id2label': label of id %d contains a control character", fname, id);
         if (!(c->labels[id] = strdup(it->valuestring))) return vkb_fail(err, "%s: out of memory", fname);
     }
+    /* Labels become the keys of each output line's "scores": two with one
+     * name would give duplicate keys. */
+    const char **sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) return vkb_fail(err, "%s: out of memory", fname);
+    memcpy(sorted, c->labels, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    for (int i = 1; i < n; i++)
+        if (!strcmp(sorted[i - 1], sorted[i])) {
+            int rc = vkb_fail(err, "%s: field 'id2label': label '%.60s' is given to two ids", fname, sorted[i]);
+            free(sorted);
+            return rc;
+        }
+    free(sorted);
     /* label2id is informational for us, but a contradicting one means a
      * broken config: each entry must map a label to its id. */
     for (const cJSON *it = l2i ? l2i->child : NULL; it; it = it->next) {
-        int id = -1;
-        if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < n &&
-            it->valuedouble == (double)(int)it->valuedouble)
-            id = (int)it->valuedouble;
+        int64_t id = -1;
+        if (vkb_json_int(it, 0, n - 1, &id)) id = -1;
         if (id < 0 || strcmp(c->labels[id], it->string) != 0)
             return vkb_fail(err, "%s: field 'label2id': entry '%.40s' does not match id2label", fname, it->string);
     }
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Python's json (hence HF) keeps the last of duplicate keys, cJSON the first:
- * rather than silently disagree, refuse them. */
-static int check_unique_keys(const cJSON *obj, const char *fname, vkb_error *err) {
-    int n = cJSON_GetArraySize(obj), k = 0, rc = 0;
-    const char **keys = malloc((n ? (size_t)n : 1) * sizeof *keys);
-    if (!keys) return vkb_fail(err, "%s: out of memory", fname);
-    for (const cJSON *it = obj->child; it; it = it->next) keys[k++] = it->string;
-    qsort(keys, (size_t)n, sizeof *keys, cmp_str);
-    for (int i = 1; i < n && !rc; i++)
-        if (!strcmp(keys[i - 1], keys[i]))
-            rc = vkb_fail(err, "%s: field '%.60s' appears twice", fname, keys[i]);
-    free(keys);
-    return rc;
-}
-
 static int parse_root(const cJSON *root, const char *fname, vkb_config *c, vkb_error *err) {
     if (!cJSON_IsObject(root)) return vkb_fail(err, "%s: not a JSON object", fname);
-    if (check_unique_keys(root, fname, err)) return -1;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (mt && !(cJSON_IsString(mt) && strcmp(mt->valuestring, "distilbert") == 0))
         return vkb_fail(err, "%s: field 'model_type' is %.40s, only 'distilbert' is supported", fname,
@@ -163,6 +172,7 @@ int vkb_config_parse(const char *text, size_t len, const char *fname, vkb_config
     if (len > VKB_MAX_CONFIG_BYTES)
         return vkb_fail(err, "%s: %zu bytes, more than the limit of %u", fname, len, VKB_MAX_CONFIG_BYTES);
     if (memchr(text, 0, len)) return vkb_fail(err, "%s: contains a NUL byte", fname);
+    if (vkb_json_check_text(text, len, fname, err)) return -1;
     if (vkb_json_values_bound(text, len) > VKB_MAX_CONFIG_VALUES)
         return vkb_fail(err, "%s: more than %d JSON values (limit)", fname, VKB_MAX_CONFIG_VALUES);
     const char *end = NULL;
@@ -176,7 +186,10 @@ int vkb_config_parse(const char *text, size_t len, const char *fname, vkb_config
             cJSON_Delete(root);
             return vkb_fail(err, "%s: trailing bytes after the JSON object at byte %zu", fname, (size_t)(q - text));
         }
-    int rc = parse_root(root, fname, cfg, err);
+    /* Python's json (hence HF) keeps the last of duplicate keys, cJSON the
+     * first: rather than silently disagree, check_tree refuses them. */
+    int rc = vkb_json_check_tree(root, text, len, "field", fname, err);
+    if (!rc) rc = parse_root(root, fname, cfg, err);
     cJSON_Delete(root);
     if (rc) vkb_config_free_labels(cfg);
     return rc;

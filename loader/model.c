@@ -1,5 +1,6 @@
 /* model.c - a checkpoint directory as HF writes it: config.json,
- * model.safetensors (mmapped read-only, tensors point into the mapping) and
+ * model.safetensors (its header read and validated at load, the tensors read
+ * with pread when a backend converts them; see model.h) and
  * the tokenizer files; plus in-memory random models for benchmarks and
  * GPU-vs-CPU checks.  Only fixed file names inside `dir` are ever opened. */
 #define _GNU_SOURCE /* O_CLOEXEC, strdup */
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +40,21 @@ static int open_regular(const char *path, off_t *size, vkb_error *err) {
     return fd;
 }
 
+/* Reads exactly n bytes at off (EINTR and short reads retried); -1 on an
+ * error or end of file. */
+static int pread_all(int fd, void *dst, size_t n, off_t off) {
+    for (size_t got = 0; got < n;) {
+        ssize_t r = pread(fd, (char *)dst + got, n - got, off + (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (r == 0) errno = EIO;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
 static char *read_config(const char *path, size_t *len, vkb_error *err) {
     off_t sz;
     int fd = open_regular(path, &sz, err);
@@ -61,7 +76,7 @@ static char *read_config(const char *path, size_t *len, vkb_error *err) {
 
 /* Binds one checkpoint tensor after checking dtype and shape against what
  * config.json implies (d1 < 0 for a 1-D tensor). */
-typedef struct { const vkb_st_file *st; const char *path, *prefix; } binder;
+typedef struct { const vkb_st_file *st; const vkb_tensor_file *file; const char *path, *prefix; } binder;
 
 static int bind(const binder *b, const char *name, int64_t d0, int64_t d1, vkb_tensor *t,
                 vkb_error *err) {
@@ -81,7 +96,7 @@ static int bind(const binder *b, const char *name, int64_t d0, int64_t d1, vkb_t
         else snprintf(want, sizeof want, "[%lld, %lld]", (long long)d0, (long long)d1);
         return vkb_fail(err, "%s: tensor '%s': shape %s but config.json implies %s", b->path, full, got, want);
     }
-    *t = (vkb_tensor){.data = b->st->data + e->begin, .dtype = e->vdt, .ndim = nd,
+    *t = (vkb_tensor){.file = b->file, .off = b->st->data_off + e->begin, .dtype = e->vdt, .ndim = nd,
                       .shape = {d0, nd == 2 ? d1 : 0}, .numel = e->numel};
     return 0;
 }
@@ -113,7 +128,7 @@ static int bind_all(vkb_model *m, const vkb_st_file *st, const char *path, vkb_e
     vkb_config *c = &m->cfg;
     const char *prefix = vkb_st_find(st, "embeddings.word_embeddings.weight") &&
                          !vkb_st_find(st, "distilbert.embeddings.word_embeddings.weight") ? "" : "distilbert.";
-    binder b = {st, path, prefix}, top = {st, path, ""};
+    binder b = {st, &m->file, path, prefix}, top = {st, &m->file, path, ""};
     vkb_weights *w = &m->w;
     if (bind(&b, "embeddings.word_embeddings.weight", c->vocab_size, c->dim, &w->word_emb, err) ||
         bind(&b, "embeddings.position_embeddings.weight", c->max_pos, c->dim, &w->pos_emb, err) ||
@@ -168,15 +183,32 @@ static int load_weights(vkb_model *m, const char *dir, vkb_error *err) {
         close(fd);
         return vkb_fail(err, "%s: file is %lld bytes, too short for a safetensors header (truncated?)", path, (long long)sz);
     }
-    m->map = mmap(NULL, (size_t)sz, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m->map == MAP_FAILED) {
-        m->map = NULL;
-        return vkb_fail(err, "%s: mmap failed: %s", path, strerror(errno));
+    /* The fd stays open for the model's lifetime: backends pread tensors. */
+    m->file.fd = fd;
+    m->file_size = (uint64_t)sz;
+    if (!(m->file.path = strdup(path))) return vkb_fail(err, "%s: out of memory", path);
+    unsigned char pre[8];
+    if (pread_all(fd, pre, 8, 0))
+        return vkb_fail(err, "%s: cannot read the header length: %s", path, strerror(errno));
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | pre[i];
+    /* Bounds are checked again by the parser; here they bound the read. */
+    if (hlen > VKB_MAX_HEADER_BYTES)
+        return vkb_fail(err, "%s: header length %llu exceeds the limit of %u bytes", path,
+                        (unsigned long long)hlen, VKB_MAX_HEADER_BYTES);
+    if (hlen > (uint64_t)sz - 8)
+        return vkb_fail(err, "%s: header length %llu but only %lld bytes follow (truncated file?)", path,
+                        (unsigned long long)hlen, (long long)sz - 8);
+    unsigned char *hdr = malloc(8 + (size_t)hlen);
+    if (!hdr) return vkb_fail(err, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
+    if (pread_all(fd, hdr, 8 + (size_t)hlen, 0)) {
+        free(hdr);
+        return vkb_fail(err, "%s: cannot read the header (file truncated while loading?)", path);
     }
-    m->map_len = (size_t)sz;
     vkb_st_file st;
-    if (vkb_st_parse(m->map, m->map_len, path, &st, err)) return -1;
+    int prc = vkb_st_parse_header(hdr, 8 + (size_t)hlen, (uint64_t)sz, path, &st, err);
+    free(hdr);
+    if (prc) return -1;
     int rc = bind_all(m, &st, path, err);
     vkb_st_free(&st);
     return rc;
@@ -189,6 +221,7 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err) {
         free(m);
         return vkb_fail(err, "%s: out of memory", dir);
     }
+    m->file.fd = -1;
     char path[PATH_MAX];
     size_t len = 0;
     char *text = NULL;
@@ -213,7 +246,8 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err) {
 void vkb_model_free(vkb_model *m) {
     if (!m) return;
     if (m->tok) vkb_tokenizer_free(m->tok);
-    if (m->map) munmap(m->map, m->map_len);
+    if (m->file.fd >= 0) close(m->file.fd);
+    free((char *)m->file.path);
     vkb_config_free_labels(&m->cfg);
     free(m->w.layers);
     free(m->owned);
@@ -271,6 +305,7 @@ int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out, vk
                         (long long)VKB_MAX_RANDOM_BYTES);
     vkb_model *m = calloc(1, sizeof *m);
     if (!m) return vkb_fail(err, "out of memory");
+    m->file.fd = -1;
     m->cfg = c;
     m->cfg.n_labels = 0;
     if (!(m->owned = malloc((size_t)total * sizeof(float))) ||

@@ -18,13 +18,13 @@ static const struct { const char *name; int size; int vdt; } kDtypes[] = {
     {"F8_E4M3", 1, -1}, {"F8_E5M2", 1, -1},
 };
 
-/* JSON numbers are doubles: accept only non-negative integers exactly
- * representable (<= 2^53), then the caller applies its own bound. */
+/* JSON numbers are doubles: accept only non-negative numbers written as JSON
+ * integers (serde refuses 2.0 for a usize) and exactly representable
+ * (<= 2^53), then the caller applies its own bound. */
 static int json_uint(const cJSON *v, uint64_t *out) {
-    if (!cJSON_IsNumber(v)) return -1;
-    double d = v->valuedouble;
-    if (!(d >= 0.0 && d <= 9007199254740992.0) || d != (double)(uint64_t)d) return -1;
-    *out = (uint64_t)d;
+    int64_t x;
+    if (vkb_json_int(v, 0, (int64_t)1 << 53, &x)) return -1;
+    *out = (uint64_t)x;
     return 0;
 }
 
@@ -111,6 +111,10 @@ static int parse_root(const cJSON *root, const char *fname, vkb_st_file *f, vkb_
     for (const cJSON *it = root->child; it; it = it->next) {
         if (strcmp(it->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(it)) return vkb_fail(err, "%s: '__metadata__' is not a JSON object", fname);
+            /* HF reads it as a map of strings to strings. */
+            for (const cJSON *m = it->child; m; m = m->next)
+                if (!cJSON_IsString(m))
+                    return vkb_fail(err, "%s: '__metadata__' entry '%.60s' is not a string", fname, m->string);
             continue;
         }
         size_t nl = strlen(it->string);
@@ -145,9 +149,17 @@ static int parse_root(const cJSON *root, const char *fname, vkb_st_file *f, vkb_
 
 int vkb_st_parse(const void *buf, size_t len, const char *fname, vkb_st_file *out,
                  vkb_error *err) {
+    return vkb_st_parse_header(buf, len, len, fname, out, err);
+}
+
+int vkb_st_parse_header(const void *buf, size_t avail, uint64_t file_len, const char *fname,
+                        vkb_st_file *out, vkb_error *err) {
     memset(out, 0, sizeof *out);
     const unsigned char *p = buf;
-    if (len < 8)
+    if (file_len > SIZE_MAX) file_len = SIZE_MAX; /* 32-bit hosts: only bounds checks see it */
+    size_t len = (size_t)file_len;
+    if (avail > len) avail = len;
+    if (len < 8 || avail < 8)
         return vkb_fail(err, "%s: file is %zu bytes, too short for a safetensors header (truncated?)", fname, len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];
@@ -157,10 +169,14 @@ int vkb_st_parse(const void *buf, size_t len, const char *fname, vkb_st_file *ou
     if (hlen > len - 8)
         return vkb_fail(err, "%s: header length %llu but only %zu bytes follow (truncated file?)", fname,
                         (unsigned long long)hlen, len - 8);
+    if (hlen > avail - 8)
+        return vkb_fail(err, "%s: header of %llu bytes not read (only %zu bytes given)", fname,
+                        (unsigned long long)hlen, avail - 8);
     const char *h = (const char *)p + 8;
     if (hlen < 2 || h[0] != '{')
         return vkb_fail(err, "%s: header is not a JSON object (must start with '{')", fname);
     if (memchr(h, 0, hlen)) return vkb_fail(err, "%s: header contains a NUL byte", fname);
+    if (vkb_json_check_text(h, hlen, fname, err)) return -1;
     if (vkb_json_values_bound(h, hlen) > VKB_MAX_HEADER_VALUES)
         return vkb_fail(err, "%s: header has more than %d JSON values (limit)", fname, VKB_MAX_HEADER_VALUES);
 
@@ -180,9 +196,11 @@ int vkb_st_parse(const void *buf, size_t len, const char *fname, vkb_st_file *ou
         cJSON_Delete(root);
         return vkb_fail(err, "%s: header is not a JSON object", fname);
     }
-    out->data = p + 8 + hlen;
+    out->data = avail == len ? p + 8 + hlen : NULL;
+    out->data_off = 8 + hlen;
     out->data_len = len - 8 - hlen;
-    int rc = parse_root(root, fname, out, err);
+    int rc = vkb_json_check_tree(root, h, hlen, "tensor name", fname, err);
+    if (!rc) rc = parse_root(root, fname, out, err);
     cJSON_Delete(root);
     if (rc) vkb_st_free(out);
     return rc;

@@ -22,7 +22,9 @@ typedef struct vkb_st_entry {
 } vkb_st_entry;
 
 typedef struct vkb_st_file {
-    const unsigned char *data; /* the data section (inside the caller's buffer) */
+    const unsigned char *data; /* the data section (inside the caller's buffer), or
+                                  NULL when the buffer held only the header */
+    uint64_t data_off;         /* its offset in the file: 8 + header length */
     uint64_t data_len;
     int n;
     vkb_st_entry *e;           /* sorted by name */
@@ -34,6 +36,11 @@ typedef struct vkb_st_file {
  * `fname` prefixes error messages.  On failure *out is left empty. */
 int vkb_st_parse(const void *buf, size_t len, const char *fname,
                  vkb_st_file *out, vkb_error *err);
+/* The same when buf[0..avail) holds only the start of a file of file_len
+ * bytes (at least the length prefix and the header; else an error): the
+ * data section is then checked against file_len and data is NULL. */
+int vkb_st_parse_header(const void *buf, size_t avail, uint64_t file_len, const char *fname,
+                        vkb_st_file *out, vkb_error *err);
 /* Entry by exact name, or NULL. */
 const vkb_st_entry *vkb_st_find(const vkb_st_file *f, const char *name);
 void vkb_st_free(vkb_st_file *f);

@@ -1,10 +1,14 @@
-/* tensor.c - converting checkpoint tensors to f32 or f16.  Data come straight
- * from the mmapped file at any byte offset, so every element is read bytewise
- * (little-endian, as safetensors stores it) rather than through a typed,
- * possibly misaligned pointer. */
+/* tensor.c - converting checkpoint tensors to f32 or f16.  Data come from
+ * model.safetensors by pread() (see model.h) or from memory at any byte
+ * offset, so every element is read bytewise (little-endian, as safetensors
+ * stores it) rather than through a typed, possibly misaligned pointer. */
+#define _XOPEN_SOURCE 700 /* pread */
 #include "model.h"
 #include "half.h"
+#include "../host/error.h"
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 static float bits_f32(uint32_t u) {
     float f;
@@ -60,12 +64,48 @@ static void to_f16(vkb_dtype dt, const unsigned char *p, uint16_t *dst, size_t n
 
 static size_t dtype_bytes(vkb_dtype dt) { return dt == VKB_DT_F32 ? 4 : 2; }
 
-void vkb_tensor_convert(const vkb_tensor *t, int64_t first, int64_t n, void *dst, int to_half) {
-    const unsigned char *p = (const unsigned char *)t->data + (size_t)first * dtype_bytes(t->dtype);
-    if (to_half) to_f16(t->dtype, p, dst, (size_t)n);
-    else to_f32(t->dtype, p, dst, (size_t)n);
+static void convert_mem(vkb_dtype dt, const unsigned char *p, size_t n, void *dst, int to_half) {
+    if (to_half) to_f16(dt, p, dst, n);
+    else to_f32(dt, p, dst, n);
 }
 
-void vkb_tensor_to_f32(const vkb_tensor *t, float *dst) {
-    vkb_tensor_convert(t, 0, t->numel, dst, 0);
+/* Reads exactly n bytes at off; -1 on an error or end of file. */
+static int read_at(int fd, void *dst, size_t n, uint64_t off) {
+    for (size_t got = 0; got < n;) {
+        ssize_t r = pread(fd, (char *)dst + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+int vkb_tensor_convert(const vkb_tensor *t, int64_t first, int64_t n, void *dst, int to_half,
+                       vkb_error *err) {
+    const size_t es = dtype_bytes(t->dtype), os = to_half ? 2 : 4;
+    if (!t->file) {
+        convert_mem(t->dtype, (const unsigned char *)t->data + (size_t)first * es, (size_t)n, dst, to_half);
+        return 0;
+    }
+    uint64_t off = t->off + (uint64_t)first * es;
+    if (es == os && HOST_LE && t->dtype != VKB_DT_BF16) { /* F32 -> f32, F16 -> f16: read in place */
+        if (read_at(t->file->fd, dst, (size_t)n * es, off) == 0) return 0;
+    } else {
+        unsigned char buf[16384];
+        const size_t per = sizeof buf / es;
+        size_t done = 0;
+        for (; done < (size_t)n; done += per) {
+            size_t k = (size_t)n - done < per ? (size_t)n - done : per;
+            if (read_at(t->file->fd, buf, k * es, off + done * es)) break;
+            convert_mem(t->dtype, buf, k, (char *)dst + done * os, to_half);
+        }
+        if (done >= (size_t)n) return 0;
+    }
+    return vkb_fail(err, "%s: cannot read %lld bytes of tensor data at byte %llu (file truncated or "
+                         "changed while loading?)", t->file->path, (long long)((int64_t)n * (int64_t)es),
+                    (unsigned long long)off);
+}
+
+int vkb_tensor_to_f32(const vkb_tensor *t, float *dst, vkb_error *err) {
+    return vkb_tensor_convert(t, 0, t->numel, dst, 0, err);
 }

@@ -20,7 +20,7 @@
  * Cf/P/Mn are treated as such here but as ordinary letters by HF.
  *
  * Speed: ASCII bytes take a table-driven path; words are buffered on the
- * stack and looked up by incremental FNV hashing; nothing is allocated. */
+ * stack and looked up by incremental (seeded) FNV hashing; nothing is allocated. */
 #include <string.h>
 
 #include <utf8proc.h>
@@ -58,7 +58,8 @@ static inline void emit(enc *e, int32_t id) {
 
 /* Id of "##" + s[0..n) given the hash of that string, or -1. */
 static inline int32_t find_cont(const vkb_tokenizer *t, uint64_t h, const char *s, uint32_t n) {
-    for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
+    uint64_t i = vkb_vocab_home(t, h);
+    for (uint32_t k = 0; k <= t->max_probe; k++, i = (i + 1) & t->mask) {
         int32_t id = t->slot[i];
         if (id < 0) return -1;
         const char *tok = t->tok[id];
@@ -66,6 +67,7 @@ static inline int32_t find_cont(const vkb_tokenizer *t, uint64_t h, const char *
             memcmp(tok + 2, s, n) == 0)
             return id;
     }
+    return -1;
 }
 
 /* Greedy longest-match-first WordPiece on the buffered word.  Pieces are
@@ -83,7 +85,7 @@ static void wordpiece(enc *e) {
         uint32_t room = t->max_tok_bytes > (cont ? 2u : 0u) ? t->max_tok_bytes - (cont ? 2u : 0u) : 0;
         uint32_t lim = len - start < room ? len : start + room;
         /* Hashes of every candidate w[start..end) at char boundaries. */
-        uint64_t h = cont ? t->cont_seed : VKB_FNV_OFFSET;
+        uint64_t h = cont ? t->cont_seed : t->seed;
         int k = 0;
         for (uint32_t p = start; p < lim;) {
             h = vkb_fnv_step(h, (unsigned char)w[p++]);

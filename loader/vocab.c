@@ -7,8 +7,14 @@
  * tokenizer_config.json overrides do_lower_case / strip_accents and gives
  * model_max_length.  Every malformed input is an error naming the file and the
  * line or field. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getrandom */
+#endif
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,29 +56,6 @@ static char *xstrndup(const char *s, size_t n) {
     return p;
 }
 
-/* Returns 1 if s[0..n) is valid UTF-8. */
-static int utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
-        size_t k;
-        uint32_t cp, min;
-        if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; min = 0x80; }
-        else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; min = 0x800; }
-        else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; min = 0x10000; }
-        else return 0;
-        if (i + k >= n) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static void tok_alloc_free(vkb_tokenizer *t) {
     if (!t) return;
     if (t->tok)
@@ -103,37 +86,83 @@ static vkb_tokenizer *tok_new(int32_t n) {
     return t;
 }
 
+/* splitmix64: spreads a 64-bit value over all bits. */
+static uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Fresh secrets for t's table (vocab.h): getrandom() when it answers at
+ * once, else the table's address, the attempt and the clocks, all mixed. */
+static void draw_secrets(vkb_tokenizer *t, int attempt) {
+    uint64_t r[2] = {0, 0};
+    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec a = {0, 0}, b = {0, 0};
+        clock_gettime(CLOCK_REALTIME, &a);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        r[0] = mix64((uint64_t)(uintptr_t)t ^ (uint64_t)a.tv_nsec << 20 ^ (uint64_t)a.tv_sec);
+        r[1] = mix64(r[0] ^ (uint64_t)b.tv_nsec ^ (uint64_t)b.tv_sec << 32 ^ (uint64_t)attempt);
+    }
+    t->seed = mix64(r[0] ^ (uint64_t)attempt);
+    t->key = mix64(r[1] + (uint64_t)attempt);
+}
+
+/* One build of the table with the current secrets: 0 done, 1 an insert
+ * probed more than VKB_VOCAB_MAX_PROBE slots (rebuild), -1 error set. */
+static int tok_build(vkb_tokenizer *t, const char *file, int ids_are_lines, vkb_error *err) {
+    memset(t->slot, 0xff, (t->mask + 1) * sizeof *t->slot);
+    t->max_probe = 0;
+    t->build_probes = 0;
+    t->max_tok_bytes = 0;
+    for (int32_t id = 0; id < t->n; id++) {
+        uint32_t n = t->len[id];
+        t->hash[id] = vkb_fnv(t->seed, t->tok[id], n);
+        if (n == 0) continue;
+        /* Find-or-insert in one probe sequence: a repeated token is an error
+         * (HF would silently give it the later id). */
+        uint64_t h = t->hash[id], i = vkb_vocab_home(t, h);
+        uint32_t k = 0;
+        for (;; k++, i = (i + 1) & t->mask) {
+            if (k > VKB_VOCAB_MAX_PROBE) return 1;
+            int32_t o = t->slot[i];
+            if (o < 0) break;
+            if (t->hash[o] == h && t->len[o] == n && memcmp(t->tok[o], t->tok[id], n) == 0) {
+                if (ids_are_lines)
+                    return vkb_fail(err, "%s: line %d: duplicate token \"%s\" (first on line %d)",
+                                    file, id + 1, t->tok[id], o + 1);
+                return vkb_fail(err, "%s: duplicate token \"%s\" (ids %d and %d)", file,
+                                t->tok[id], o, id);
+            }
+        }
+        t->build_probes += k + 1;
+        if (k > t->max_probe) t->max_probe = k;
+        t->slot[i] = id;
+        if (n > t->max_tok_bytes) t->max_tok_bytes = n;
+    }
+    t->cont_seed = vkb_fnv(t->seed, "##", 2);
+    return 0;
+}
+
 /* Fills len/hash and the hash table once every tok[i] is set.  Empty tokens
- * (blank vocab.txt lines) keep their id but are never looked up.  A repeated
- * token is an error: HF would silently give it the later id. */
+ * (blank vocab.txt lines) keep their id but are never looked up.  Time is
+ * linear in the tokens' bytes: at most VKB_VOCAB_MAX_BUILDS builds of at most
+ * VKB_VOCAB_MAX_PROBE probes per token (vocab.h). */
 static int tok_index(vkb_tokenizer *t, const char *file, int ids_are_lines, vkb_error *err) {
     uint64_t cap = 16;
     while (cap < (uint64_t)t->n * 2 + 16) cap <<= 1;
     t->slot = malloc(cap * sizeof *t->slot);
     if (!t->slot) return vkb_fail(err, "%s: out of memory", file);
-    memset(t->slot, 0xff, cap * sizeof *t->slot);
     t->mask = cap - 1;
-    t->max_tok_bytes = 0;
-    for (int32_t id = 0; id < t->n; id++) {
-        size_t n = strlen(t->tok[id]);
-        t->len[id] = (uint32_t)n;
-        t->hash[id] = vkb_fnv(VKB_FNV_OFFSET, t->tok[id], n);
-        if (n == 0) continue;
-        int32_t prev = vkb_vocab_find(t, t->hash[id], t->tok[id], (uint32_t)n);
-        if (prev >= 0) {
-            if (ids_are_lines)
-                return vkb_fail(err, "%s: line %d: duplicate token \"%s\" (first on line %d)",
-                                file, id + 1, t->tok[id], prev + 1);
-            return vkb_fail(err, "%s: duplicate token \"%s\" (ids %d and %d)", file,
-                            t->tok[id], prev, id);
-        }
-        uint64_t i = t->hash[id] & t->mask;
-        while (t->slot[i] >= 0) i = (i + 1) & t->mask;
-        t->slot[i] = id;
-        if (n > t->max_tok_bytes) t->max_tok_bytes = (uint32_t)n;
+    for (int32_t id = 0; id < t->n; id++) t->len[id] = (uint32_t)strlen(t->tok[id]);
+    for (t->builds = 1; t->builds <= VKB_VOCAB_MAX_BUILDS; t->builds++) {
+        draw_secrets(t, t->builds);
+        int r = tok_build(t, file, ids_are_lines, err);
+        if (r <= 0) return r;
     }
-    t->cont_seed = vkb_fnv(VKB_FNV_OFFSET, "##", 2);
-    return 0;
+    return vkb_fail(err, "%s: too many hash collisions among the tokens (%d tables tried)", file,
+                    VKB_VOCAB_MAX_BUILDS);
 }
 
 /* vocab.txt: one token per line, id = 0-based line number, like
@@ -159,7 +188,7 @@ static int parse_vocab_txt(const char *file, const char *buf, size_t len, vkb_to
             tok_alloc_free(t);
             return vkb_fail(err, "%s: line %d: NUL byte in token", file, id + 1);
         }
-        if (!utf8_valid((const unsigned char *)buf + pos, n)) {
+        if (!vkb_utf8_valid((const unsigned char *)buf + pos, n)) {
             tok_alloc_free(t);
             return vkb_fail(err, "%s: line %d: token is not valid UTF-8", file, id + 1);
         }
@@ -195,7 +224,7 @@ static int tok_finish(vkb_tokenizer *t, const char *file, const tok_settings *s,
     for (int k = 0; k < 5; k++) {
         const char *name = s->names[k] ? s->names[k] : default_names[k];
         size_t n = strlen(name);
-        ids[k] = n ? vkb_vocab_find(t, vkb_fnv(VKB_FNV_OFFSET, name, n), name, (uint32_t)n) : -1;
+        ids[k] = n ? vkb_vocab_find(t, vkb_fnv(t->seed, name, n), name, (uint32_t)n) : -1;
         if (ids[k] < 0 && k != NAME_MASK)
             return vkb_fail(err, "%s: special token %s \"%s\" is not in the vocabulary", file,
                             name_fields[k], name);
@@ -274,6 +303,10 @@ static cJSON *parse_json_file(const char *path, int *missing, vkb_error *err) {
         vkb_fail(err, "%s: more than %d JSON values (limit)", path, VKB_MAX_TOKENIZER_VALUES);
         return NULL;
     }
+    if (vkb_json_check_text(buf, len, path, err)) {
+        free(buf);
+        return NULL;
+    }
     const char *end = NULL;
     /* len + 1: the NUL read_file appends; cJSON wants it when
      * require_null_terminated is set. */
@@ -282,6 +315,9 @@ static cJSON *parse_json_file(const char *path, int *missing, vkb_error *err) {
         size_t off = end ? (size_t)(end - buf) : 0, line = 1;
         for (size_t i = 0; i < off && i < len; i++) line += buf[i] == '\n';
         vkb_fail(err, "%s: invalid JSON near line %zu (byte %zu)", path, line, off);
+    } else if (vkb_json_check_tree(j, buf, len, "field", path, err)) {
+        cJSON_Delete(j);
+        j = NULL;
     }
     free(buf);
     return j;
@@ -306,9 +342,19 @@ static int read_config(const char *path, tok_settings *s, vkb_error *err) {
     if (!cJSON_IsObject(j)) { vkb_fail(err, "%s: expected a JSON object", path); goto done; }
     if ((s->lowercase = json_bool(j, "do_lower_case", path, err)) == -2) goto done;
     if ((s->strip_accents = json_bool(j, "strip_accents", path, err)) == -2) goto done;
+    /* Always on here (HF's handle_chinese_chars): refuse what we would ignore. */
+    int tcc = json_bool(j, "tokenize_chinese_chars", path, err);
+    if (tcc == -2) goto done;
+    if (tcc == 0) {
+        vkb_fail(err, "%s: field \"tokenize_chinese_chars\" = false is not supported", path);
+        goto done;
+    }
     const cJSON *ml = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
     if (ml && !cJSON_IsNull(ml)) {
-        if (!cJSON_IsNumber(ml) || ml->valuedouble != floor(ml->valuedouble)) {
+        /* An integer; a float is allowed only as "no limit" (1e30 and
+         * the like, which some tools write), never to be truncated. */
+        if (!cJSON_IsNumber(ml) || ml->valuedouble != floor(ml->valuedouble) ||
+            ((ml->type & VKB_JSON_NOT_INT) && ml->valuedouble <= VKB_MAX_LEN_SANE)) {
             vkb_fail(err, "%s: field \"model_max_length\" must be an integer", path);
             goto done;
         }
@@ -353,6 +399,10 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (!cJSON_IsObject(model)) { vkb_fail(err, "%s: missing object \"model\"", path); goto done; }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
+    if (type && !cJSON_IsNull(type) && !cJSON_IsString(type)) {
+        vkb_fail(err, "%s: model.type must be a string", path);
+        goto done;
+    }
     if (cJSON_IsString(type) && strcmp(type->valuestring, "WordPiece") != 0) {
         vkb_fail(err, "%s: model.type is \"%s\"; only WordPiece (BERT) is supported", path,
                  type->valuestring);
@@ -374,14 +424,13 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     t = tok_new(n);
     if (!t) { vkb_fail(err, "%s: out of memory", path); goto done; }
     for (const cJSON *e = vocab->child; e; e = e->next) {
-        double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
-        if (d < 0 || d >= n || d != floor(d)) {
+        int64_t id;
+        if (vkb_json_int(e, 0, n - 1, &id)) {
             vkb_fail(err, "%s: model.vocab[\"%s\"]: id must be an integer in [0, %d)", path, e->string, n);
             goto done;
         }
-        int id = (int)d;
         if (t->tok[id]) {
-            vkb_fail(err, "%s: model.vocab: id %d given to both \"%s\" and \"%s\"", path, id,
+            vkb_fail(err, "%s: model.vocab: id %d given to both \"%s\" and \"%s\"", path, (int)id,
                      t->tok[id], e->string);
             goto done;
         }
@@ -399,14 +448,19 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     }
     const cJSON *mc = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
     if (mc && !cJSON_IsNull(mc)) {
-        if (!cJSON_IsNumber(mc) || mc->valuedouble < 1 || mc->valuedouble > VKB_MAX_WORD_CHARS) {
+        int64_t v;
+        if (vkb_json_int(mc, 1, VKB_MAX_WORD_CHARS, &v)) {
             vkb_fail(err, "%s: model.max_input_chars_per_word must be an integer in [1, %d]", path,
                      VKB_MAX_WORD_CHARS);
             goto done;
         }
-        t->max_chars_per_word = (int)mc->valuedouble;
+        t->max_chars_per_word = (int)v;
     }
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(j, "normalizer");
+    if (norm && !cJSON_IsNull(norm) && !cJSON_IsObject(norm)) {
+        vkb_fail(err, "%s: \"normalizer\" must be an object", path);
+        goto done;
+    }
     if (cJSON_IsObject(norm)) {
         const cJSON *nt = cJSON_GetObjectItemCaseSensitive(norm, "type");
         if (!cJSON_IsString(nt) || strcmp(nt->valuestring, "BertNormalizer") != 0) {
@@ -415,9 +469,28 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
         }
         int lc = json_bool(norm, "lowercase", path, err), sa = json_bool(norm, "strip_accents", path, err);
         if (lc == -2 || sa == -2) goto done;
+        /* Always on here: a file turning them off would be tokenized
+         * differently, without a word. */
+        static const char *const fixed[2] = {"clean_text", "handle_chinese_chars"};
+        for (int f = 0; f < 2; f++) {
+            int b = json_bool(norm, fixed[f], path, err);
+            if (b == -2) goto done;
+            if (b == 0) {
+                vkb_fail(err, "%s: normalizer.%s=false is not supported", path, fixed[f]);
+                goto done;
+            }
+        }
         /* tokenizer_config.json's do_lower_case wins, as in transformers. */
         if (s->lowercase < 0 && lc >= 0) s->lowercase = lc;
         if (s->strip_accents < 0 && sa >= 0) s->strip_accents = sa;
+    }
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer");
+    if (pt && !cJSON_IsNull(pt)) {
+        const cJSON *pty = cJSON_GetObjectItemCaseSensitive(pt, "type");
+        if (!cJSON_IsString(pty) || strcmp(pty->valuestring, "BertPreTokenizer") != 0) {
+            vkb_fail(err, "%s: pre_tokenizer.type must be \"BertPreTokenizer\"", path);
+            goto done;
+        }
     }
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(j, "added_tokens");
     if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) {
@@ -434,8 +507,8 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
         }
         /* Range and integrality first: converting an out-of-range double
          * (1e300) to int is undefined behaviour (found by fuzz_vocab). */
-        double dv = id->valuedouble;
-        int v = dv >= 0 && dv < n && dv == floor(dv) ? (int)dv : -1;
+        int64_t v;
+        if (vkb_json_int(id, 0, n - 1, &v)) v = -1;
         if (v < 0 || strcmp(t->tok[v], content->valuestring) != 0) {
             vkb_fail(err, "%s: added_tokens[%d] (\"%s\", id %g) does not match model.vocab", path, ai,
                      content->valuestring, id->valuedouble);
@@ -525,5 +598,5 @@ done:
 int32_t vkb_token_id(const vkb_tokenizer *t, const char *token) {
     size_t n = strlen(token);
     if (n == 0) return -1;
-    return vkb_vocab_find(t, vkb_fnv(VKB_FNV_OFFSET, token, n), token, (uint32_t)n);
+    return vkb_vocab_find(t, vkb_fnv(t->seed, token, n), token, (uint32_t)n);
 }

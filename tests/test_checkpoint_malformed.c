@@ -141,6 +141,72 @@ static void header_cases(void) {
     bad_header("missing dtype", "{\"w\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", "dtype");
     bad_header("__metadata__ not an object", "{\"__metadata__\": 3}", "__metadata__");
     bad_header("valid header, no tensors", "{}", "distilbert.embeddings.word_embeddings.weight");
+
+    /* Issue 11 item 12: an escaped NUL would cut the C string, so
+     * "classifier.bias\u0000evil" read as "classifier.bias". */
+    bad_header("\\u0000 in a tensor name",
+               "{\"classifier.bias\\u0000evil\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]}}",
+               "\\u0000");
+    bad_header("\\u0000 in a dtype",
+               "{\"w\": {\"dtype\": \"F32\\u0000junk\", \"shape\": [0], \"data_offsets\": [0, 0]}}", "\\u0000");
+    bad_header("\\u0000 in __metadata__",
+               "{\"__metadata__\": {\"format\": \"pt\\u0000x\"}}", "\\u0000");
+    bad_header("invalid UTF-8 in a tensor name",
+               "{\"w\xff\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]}}", "UTF-8");
+    /* Issue 11 item 11: integers must be JSON integers (serde refuses 2.0). */
+    bad_header("shape entry 1.0",
+               "{\"w\": {\"dtype\": \"F32\", \"shape\": [1.0], \"data_offsets\": [0, 4]}}", "shape entry 0");
+    bad_header("shape entry 1e0",
+               "{\"w\": {\"dtype\": \"F32\", \"shape\": [1e0], \"data_offsets\": [0, 4]}}", "shape entry 0");
+    bad_header("data_offsets 4.0",
+               "{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4.0]}}", "data_offsets");
+    /* Siblings: duplicate keys inside an entry or __metadata__ (cJSON sees
+     * the first, serde the last); metadata values that are not strings. */
+    bad_header("duplicate dtype key in an entry",
+               "{\"w\": {\"dtype\": \"F32\", \"dtype\": \"F16\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+               "'dtype' appears twice");
+    bad_header("duplicate __metadata__ key",
+               "{\"__metadata__\": {\"a\": \"1\", \"a\": \"2\"}}", "'a' appears twice");
+    bad_header("__metadata__ value not a string", "{\"__metadata__\": {\"a\": 1}}", "not a string");
+    /* A literal backslash-u0000 (an escaped backslash) is an ordinary name. */
+    bad_header("escaped backslash then u0000 is a plain name",
+               "{\"a\\\\u0000\": {\"dtype\": \"Q4\", \"shape\": [0], \"data_offsets\": [0, 0]}}",
+               "unknown dtype");
+}
+
+/* Issue 11 item 23: a tensor name quoted in a message must not carry
+ * terminal controls: ESC (retitle/clear), C1 CSI, bidi overrides. */
+static void escape_cases(void) {
+    static const char *const hdrs[] = {
+        "{\"\\u001b]0;pwned\\u0007\\u001b[2J\": {\"dtype\": \"Q4\", \"shape\": [0], \"data_offsets\": [0, 0]}}",
+        "{\"x\\u009b2J\\u202etxt.exe\\r\\n\": {\"dtype\": \"Q4\", \"shape\": [0], \"data_offsets\": [0, 0]}}",
+    };
+    for (int i = 0; i < 2; i++) {
+        ckw w;
+        char dir[600];
+        valid_dir(&w, dir, sizeof dir);
+        size_t hl = strlen(hdrs[i]);
+        unsigned char *buf = calloc(8 + hl, 1);
+        for (int k = 0; k < 8; k++) buf[k] = (unsigned char)((uint64_t)hl >> (8 * k));
+        memcpy(buf + 8, hdrs[i], hl);
+        ckw_write_file(dir, "model.safetensors", buf, 8 + hl);
+        free(buf);
+        vkb_model *m = NULL;
+        vkb_error err = {{0}};
+        int rc = vkb_model_load(dir, &m, &err);
+        g_cases++;
+        CHECK(rc != 0 && !m, "escape case %d loaded", i);
+        for (const unsigned char *p = (const unsigned char *)err.msg; *p; p++) {
+            CHECK(*p >= 0x20 && *p != 0x7F, "escape case %d: raw control 0x%02x in '%s'", i, *p, err.msg);
+            CHECK(!(p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F), "escape case %d: raw C1 in message", i);
+            CHECK(!(p[0] == 0xE2 && p[1] == 0x80 && p[2] == 0xAE), "escape case %d: raw U+202E in message", i);
+        }
+        CHECK(strstr(err.msg, i ? "x\\u009b2J\\u202etxt.exe\\x0d\\x0a" : "\\x1b]0;pwned\\x07\\x1b[2J"),
+              "escape case %d: message '%s'", i, err.msg);
+        printf("  %-34s -> %s\n", "escaped tensor name", err.msg);
+        if (!rc) vkb_model_free(m);
+        ckw_free(&w);
+    }
 }
 
 static void file_cases(void) {
@@ -224,6 +290,7 @@ int main(void) {
     bad_tensors("ignored extra out of bounds", m_extra_bad, "position_ids", "past the data section");
 
     header_cases();
+    escape_cases();
     file_cases();
 
     printf("%d malformed checkpoints rejected\n", g_cases);

@@ -50,7 +50,7 @@ int main(void) {
     CHECK(n == 4 + 32 + 4, "tensor count %d", n);
     for (int k = 0; k < n; k++) {
         float *f = malloc((size_t)nt[k].t->numel * sizeof(float));
-        vkb_tensor_to_f32(nt[k].t, f);
+        vkb_tensor_to_f32(nt[k].t, f, NULL);
         int bad = 0;
         for (int64_t i = 0; i < nt[k].t->numel; i++)
             bad += f[i] != (float)((7 * i + (int64_t)strlen(nt[k].name)) % 101 - 50) / 128.0f;

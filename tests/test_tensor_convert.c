@@ -56,7 +56,7 @@ static void check_to_f16(void) {
                 }
     /* three bytes in: no element is aligned */
     vkb_tensor t = {.data = raw + 3, .dtype = VKB_DT_F32, .ndim = 1, .shape = {(int64_t)n}, .numel = (int64_t)n};
-    vkb_tensor_convert(&t, 0, (int64_t)n, h, 1);
+    vkb_tensor_convert(&t, 0, (int64_t)n, h, 1, NULL);
     int bad = 0;
     for (i = 0; i < n; i++) {
         const unsigned char *p = raw + 3 + 4 * i;
@@ -69,7 +69,7 @@ static void check_to_f16(void) {
     }
     CHECK(bad == 0, "%d f32 -> f16 conversions wrong", bad);
     /* a sub-range lands where the whole conversion put it */
-    vkb_tensor_convert(&t, 12345, 1000, h2, 1);
+    vkb_tensor_convert(&t, 12345, 1000, h2, 1, NULL);
     CHECK(memcmp(h2, h + 12345, 2000) == 0, "sub-range conversion differs");
     CHECK(vkb_f32_to_f16(65519.996f) == 0x7bff && vkb_f32_to_f16(65520.0f) == 0x7c00 &&
           vkb_f32_to_f16(-1e10f) == 0xfc00, "overflow boundary");
@@ -83,12 +83,12 @@ static void check_to_f16(void) {
     uint16_t *o = malloc(2 * 65536);
     REQUIRE(o, "out of memory");
     vkb_tensor t16 = {.data = r16 + 1, .dtype = VKB_DT_F16, .ndim = 1, .shape = {65536}, .numel = 65536};
-    vkb_tensor_convert(&t16, 0, 65536, o, 1);
+    vkb_tensor_convert(&t16, 0, 65536, o, 1, NULL);
     bad = 0;
     for (uint32_t v = 0; v < 65536; v++) bad += o[v] != v;
     CHECK(bad == 0, "f16 -> f16 changed %d values", bad);
     t16.dtype = VKB_DT_BF16;
-    vkb_tensor_convert(&t16, 0, 65536, o, 1);
+    vkb_tensor_convert(&t16, 0, 65536, o, 1, NULL);
     bad = 0;
     for (uint32_t v = 0; v < 65536; v++) bad += o[v] != ref_to_f16(v << 16);
     CHECK(bad == 0, "bf16 -> f16: %d values wrong", bad);
@@ -108,7 +108,7 @@ static void convert_all(vkb_dtype dt, float *out) {
         raw[2 + 2 * i] = (unsigned char)(i >> 8);
     }
     vkb_tensor t = {.data = raw + 1, .dtype = dt, .ndim = 1, .shape = {65536}, .numel = 65536};
-    vkb_tensor_to_f32(&t, out);
+    vkb_tensor_to_f32(&t, out, NULL);
     free(raw);
 }
 
@@ -146,7 +146,7 @@ int main(void) {
     unsigned char raw[1 + sizeof src];
     memcpy(raw + 1, src, sizeof src);
     vkb_tensor t = {.data = raw + 1, .dtype = VKB_DT_F32, .ndim = 1, .shape = {5}, .numel = 5};
-    vkb_tensor_to_f32(&t, out);
+    vkb_tensor_to_f32(&t, out, NULL);
     for (int i = 0; i < 5; i++) CHECK(same(out[i], src[i]), "f32 element %d", i);
     free(out);
     check_to_f16();

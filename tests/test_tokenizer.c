@@ -12,6 +12,7 @@
 
 #include "testutil.h"
 #include "tokenizer.h"
+#include "vocab.h" /* internals: the table's probe counters */
 #include "vkbert.h"
 
 static const char VOCAB[] =
@@ -189,6 +190,10 @@ static void test_vocab_txt(void) {
     expect_vocab_error("NUL", nul, sizeof nul - 1, "line 5: NUL byte");
     static const char bad[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nok\nfo\xffo\n";
     expect_vocab_error("invalid UTF-8", bad, sizeof bad - 1, "line 6: token is not valid UTF-8");
+    /* Issue 11 item 23: a token quoted in a message is escaped (ESC, C1). */
+    static const char esc[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n\x1b]0;x\x07\xc2\x9b\n\x1b]0;x\x07\xc2\x9b\n";
+    expect_vocab_error("escaped duplicate", esc, sizeof esc - 1,
+                       "line 6: duplicate token \"\\x1b]0;x\\x07\\u009b\" (first on line 5)");
 }
 
 static char tmpdir[256];
@@ -252,6 +257,18 @@ static void test_dir(void) {
     load("do_lower_case string", "\"do_lower_case\" must be true or false", "tokenizer_config.json");
     put_file("tokenizer_config.json", "{\"do_lower_case\": true,\n \"x\": [1, 2}");
     load("invalid JSON", "invalid JSON near line 2", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"tokenize_chinese_chars\": false}");
+    load("tokenize_chinese_chars false", "\"tokenize_chinese_chars\" = false is not supported", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"model_max_length\": 128.0}");
+    load("model_max_length 128.0", "\"model_max_length\" must be an integer", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"model_max_length\": 1.28e2}");
+    load("model_max_length 1.28e2", "\"model_max_length\" must be an integer", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"do_lower_case\": true, \"do_lower_case\": false}");
+    load("duplicate do_lower_case", "'do_lower_case' appears twice", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"unk_token\": \"[UNK]\\u0000x\"}");
+    load("\\u0000 in unk_token", "\\u0000", "tokenizer_config.json");
+    put_file("tokenizer_config.json", "{\"unk_token\": \"[UNK]\xc3\"}");
+    load("invalid UTF-8 in unk_token", "invalid UTF-8", "tokenizer_config.json");
     put_file("tokenizer_config.json", "[1]");
     load("not an object", "expected a JSON object", "tokenizer_config.json");
     put_file("tokenizer_config.json", "{\"unk_token\": \"<unk>\"}");
@@ -286,6 +303,17 @@ static void test_dir(void) {
         {"vocab not an object", "[1, 2]}}", "missing object \"model.vocab\""},
         {"no [SEP]", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2}}}", "sep_token"},
         {"added token id mismatch", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[SEP]\": 2, \"[CLS]\": 3}}}", "added_tokens[0]"},
+        /* Issue 11 items 11/12 and siblings: ids written as floats, NULs
+         * hidden by escapes, invalid UTF-8, a duplicate token key. */
+        {"vocab id 3.0", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3.0}}}", "model.vocab[\"[SEP]\"]: id must be"},
+        {"vocab id 3e0", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3e0}}}", "model.vocab[\"[SEP]\"]: id must be"},
+        {"\\u0000 in a token", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"a\\u0000b\": 4}}}", "\\u0000"},
+        {"invalid UTF-8 token", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"a\xfe\": 4}}}", "invalid UTF-8"},
+        {"duplicate token key", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"[SEP]\": 4}}}", "'[SEP]' appears twice"},
+        {"max_input_chars_per_word 1.5", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3}, "
+         "\"max_input_chars_per_word\": 1.5}}", "max_input_chars_per_word must be an integer"},
+        {"max_input_chars_per_word 100.0", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3}, "
+         "\"max_input_chars_per_word\": 100.0}}", "max_input_chars_per_word must be an integer"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(js, sizeof js, "%s%s", head, bad[i].vocab);
@@ -300,15 +328,111 @@ static void test_dir(void) {
     put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
                                "\"normalizer\": {\"type\": \"NFC\"}}");
     load("other normalizer", "normalizer.type must be \"BertNormalizer\"", "tokenizer.json");
+    /* Siblings (issue 11): settings we do not implement must not be ignored. */
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"normalizer\": {\"type\": \"BertNormalizer\", \"handle_chinese_chars\": false}}");
+    load("handle_chinese_chars false", "handle_chinese_chars=false is not supported", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"normalizer\": {\"type\": \"BertNormalizer\", \"clean_text\": \"no\"}}");
+    load("clean_text a string", "\"clean_text\" must be true or false", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"pre_tokenizer\": {\"type\": \"Whitespace\"}}");
+    load("other pre_tokenizer", "pre_tokenizer.type must be", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": 5, \"vocab\": {\"[UNK]\": 0}}}");
+    load("model.type a number", "model.type must be a string", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, \"normalizer\": true}");
+    load("normalizer not an object", "\"normalizer\" must be an object", "tokenizer.json");
     put_file("tokenizer.json", "{\"model\": ");
     load("truncated tokenizer.json", "invalid JSON", "tokenizer.json");
     put_file("tokenizer.json", "{}");
     load("no model", "missing object \"model\"", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, "
+                               "\"added_tokens\": [{\"id\": 0.0, \"content\": \"[UNK]\"}]}");
+    load("added token id 0.0", "added_tokens[0]", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\\u0000x\", \"vocab\": {\"[UNK]\": 0}}}");
+    load("\\u0000 in model.type", "\\u0000", "tokenizer.json");
+    put_file("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}, \"type\": \"BPE\"}}");
+    load("duplicate model.type", "'type' appears twice", "tokenizer.json");
     put_file("tokenizer.json", NULL);
     rmdir(tmpdir);
 }
 
+/* Issue 11 item 18: a vocab.txt of tokens that all share one home slot
+ * under the old hash (unseeded FNV-1a, slot = hash & mask) made loading
+ * quadratic.  The tokens below are found by brute force; the old table's
+ * probe count is computed here (~n^2/2), the loader's own counter
+ * (build_probes) must stay linear.  Counts, not time: nothing flakes. */
+static void test_hash_flood(void) {
+    enum { N = 2000 };
+    const int32_t total = N + 5; /* the specials come first */
+    uint64_t cap = 16;
+    while (cap < (uint64_t)total * 2 + 16) cap <<= 1;
+    const uint64_t mask = cap - 1;
+    size_t bufcap = 64 + (size_t)N * 12, len = 0;
+    char *buf = malloc(bufcap);
+    REQUIRE(buf, "malloc");
+    len += (size_t)sprintf(buf, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
+    int found = 0;
+    char first[16] = "", last[16] = "";
+    /* Tokens "w" + 4 letters/digits, hashed incrementally: one FNV step per
+     * candidate (about cap * N steps in all). */
+    static const char cs[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const int m = (int)sizeof cs - 1;
+    uint64_t h0 = vkb_fnv(VKB_FNV_OFFSET, "w", 1);
+    for (int a = 0; a < m && found < N; a++) {
+        uint64_t h1 = vkb_fnv_step(h0, (unsigned char)cs[a]);
+        for (int b = 0; b < m && found < N; b++) {
+            uint64_t h2 = vkb_fnv_step(h1, (unsigned char)cs[b]);
+            for (int c = 0; c < m && found < N; c++) {
+                uint64_t h3 = vkb_fnv_step(h2, (unsigned char)cs[c]);
+                for (int d = 0; d < m && found < N; d++) {
+                    if ((vkb_fnv_step(h3, (unsigned char)cs[d]) & mask) != 0) continue;
+                    char tok[8] = {'w', cs[a], cs[b], cs[c], cs[d], 0};
+                    memcpy(buf + len, tok, 5);
+                    len += 5;
+                    buf[len++] = '\n';
+                    if (!found) strcpy(first, tok);
+                    strcpy(last, tok);
+                    found++;
+                }
+            }
+        }
+    }
+    REQUIRE(found == N, "only %d colliding tokens", found);
+    /* The old table: linear probing from slot 0 for every flooding token. */
+    uint64_t old_probes = 0;
+    for (int i = 0; i < N; i++) old_probes += (uint64_t)i + 1;
+
+    vkb_tokenizer *t = NULL;
+    vkb_error err = {{0}};
+    CHECK(vkb_tokenizer_from_vocab(buf, len, 0, 0, &t, &err) == 0, "flooding vocab: %s", err.msg);
+    if (t) {
+        printf("  hash flood: %d colliding tokens: old table %llu probes, new %llu (max probe %u, %d build(s))\n",
+               N, (unsigned long long)old_probes, (unsigned long long)t->build_probes, t->max_probe, t->builds);
+        CHECK(old_probes > (uint64_t)N * N / 3, "the tokens do not flood the old hash");
+        CHECK(t->build_probes <= (uint64_t)total * 8, "new table: %llu probes for %d tokens (not linear)",
+              (unsigned long long)t->build_probes, total);
+        CHECK(t->max_probe <= VKB_VOCAB_MAX_PROBE, "max probe %u", t->max_probe);
+        /* Every token is still found, and unknown ones are not. */
+        CHECK(vkb_token_id(t, first) == 5 && vkb_token_id(t, last) == total - 1, "lookups after flooding");
+        CHECK(vkb_token_id(t, "w") == -1 && vkb_token_id(t, "zz") == -1, "absent tokens");
+        int32_t ids[8];
+        int n = vkb_tokenize(t, last, strlen(last), 8, ids);
+        CHECK(n == 3 && ids[1] == total - 1, "tokenize a flooding token: %d ids", n);
+        vkb_tokenizer_free(t);
+    }
+    /* Two tables of the same vocabulary draw different secrets. */
+    vkb_tokenizer *t2 = NULL, *t3 = NULL;
+    if (vkb_tokenizer_from_vocab(VOCAB, sizeof VOCAB - 1, 1, 0, &t2, &err) == 0 &&
+        vkb_tokenizer_from_vocab(VOCAB, sizeof VOCAB - 1, 1, 0, &t3, &err) == 0)
+        CHECK(t2->seed != t3->seed || t2->key != t3->key, "hash secrets repeat across tables");
+    vkb_tokenizer_free(t2);
+    vkb_tokenizer_free(t3);
+    free(buf);
+}
+
 int main(void) {
+    test_hash_flood();
     test_basic();
     test_invalid_utf8();
     test_long_words();

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                             .shape = {e->numel}, .numel = e->numel};
             float *out = malloc((size_t)e->numel * sizeof *out);
             FUZZ_ASSERT(out != NULL, "malloc");
-            vkb_tensor_to_f32(&t, out);
+            vkb_tensor_to_f32(&t, out, NULL);
             free(out);
         }
     }
