@@ -22,6 +22,15 @@ const volatile int *cli_interrupt_flag(void) {
     return (const volatile int *)&vkb_cli_interrupted;
 }
 
+void cli_on_source(void *user, const char *source, vkb_in_format fmt, const char *how,
+                   const char *compression) {
+    const cli_opts *o = user;
+    if (o->quiet) return;
+    fprintf(stderr, "vkbert: reading %s as %s%s%s (by %s)\n", strcmp(source, "-") ? source : "stdin",
+            compression ? compression : "", compression ? "-compressed " : "",
+            vkb_in_format_name(fmt), how);
+}
+
 static void on_sigint(int sig) {
     (void)sig;
     vkb_cli_interrupted = 1;

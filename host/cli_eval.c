@@ -50,7 +50,8 @@ int cli_eval(cli_opts *o) {
     if (!m) return CLI_FAILED;
     const vkb_config *cfg = vkb_model_config(m);
     int nl = cfg->n_labels;
-    vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag()};
+    vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag(),
+                         cli_on_source, o};
     vkb_input *in = NULL;
     vkb_error e = {{0}};
     if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {
