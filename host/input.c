@@ -890,6 +890,13 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
         rec->error = xprintf("invalid JSON at byte %ld", (long)(p - clean) + 1);
         goto done;
     }
+    for (int i = 0; i < k; i++)
+        if (key_is(&m[i], "id")) { /* for the error object too */
+            sbuf id = {0};
+            if (js_copy(&id, m[i].vs, m[i].ve) == 0) rec->id_json = id.p;
+            else free(id.p);
+            break;
+        }
     for (int i = 0; i < k; i++) sorted[i] = &m[i];
     qsort(sorted, (size_t)k, sizeof *sorted, member_cmp);
     for (int i = 1; i < k; i++)
@@ -905,11 +912,6 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
     const member *t = NULL;
     for (int i = 0; i < k; i++) {
         member *c = &m[i];
-        if (key_is(c, "id") && !rec->id_json) {
-            sbuf id = {0};
-            if (js_copy(&id, c->vs, c->ve) == 0) rec->id_json = id.p;
-            else free(id.p);
-        }
         if (key_is(c, in->label_col)) {
             if (*c->vs == '"') {
                 sbuf l = {0};
