@@ -1178,9 +1178,11 @@ static const char *binary_magic(const unsigned char *s, size_t n) {
     return NULL;
 }
 
-/* Text or not: more than 1 in 10 of the first bytes being control bytes
- * (other than tab, line ends, form feed, escape) or invalid UTF-8 is binary
- * data (or text in another encoding).  A NUL here and there is text. */
+/* Text or not: more than 1 in 10 of the first bytes (and at least 8) being
+ * control bytes (other than tab, line ends, form feed, escape) or invalid
+ * UTF-8 is binary data (or text in another encoding).  A NUL or a stray
+ * Latin-1 byte here and there is text (it is replaced, or left to the
+ * tokenizer, which drops control characters). */
 static int looks_binary(const unsigned char *s, size_t n, int whole, size_t *bad_out) {
     size_t bad = 0, i = 0;
     while (i < n) {
@@ -1197,7 +1199,7 @@ static int looks_binary(const unsigned char *s, size_t n, int whole, size_t *bad
         i += b;
     }
     *bad_out = bad;
-    return bad * 10 > n;
+    return bad * 10 > n && bad >= 8;
 }
 
 /* Looks at the first bytes of the open source: compression (sets up the
