@@ -370,6 +370,9 @@ struct vkb_input {
     /* JSON lines: records read ahead at the start of a source */
     int probe;           /* the open source still has to be probed */
     int last_missing;    /* the last JSON line was an object without the text field */
+    int last_object;     /* the last JSON line was an object */
+    int last_open_array; /* the last JSON line was an unfinished array ("[" ...) */
+    int first_open_array;
     vkb_record q[PROBE_MAX];
     int qn, qi;
 };
@@ -834,7 +837,7 @@ static char *label_from_number(const char *s, const char *e) {
 
 /* One JSON line -> record; in->last_missing tells an object without the text field. */
 static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *rec) {
-    in->last_missing = 0;
+    in->last_missing = in->last_object = in->last_open_array = 0;
     if (memchr(s, 0, n)) { rec->error = xstrdup("NUL byte in a JSON line"); return; }
     size_t cl;
     char *clean = vkb_utf8_sanitize(s, n, &cl);
@@ -842,6 +845,8 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(clean, cl + 1, &end, 0);
     if (!j) {
+        const char *f = js_ws(clean, clean + cl);
+        in->last_open_array = f < clean + cl && *f == '[';
         long off = end ? (long)(end - clean) : -1;
         rec->error = off >= 0 ? xprintf("invalid JSON at byte %ld", off + 1)
                               : xstrdup("invalid JSON");
@@ -857,6 +862,7 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
     }
     int is_obj = cJSON_IsObject(j);
     int nmem = cJSON_GetArraySize(j);
+    in->last_object = is_obj;
     cJSON_Delete(j);
     if (!is_obj) {
         rec->error = xstrdup("not a JSON object");
@@ -1202,63 +1208,75 @@ static int looks_binary(const unsigned char *s, size_t n, int whole, size_t *bad
     return bad * 10 > n && bad >= 8;
 }
 
-/* Looks at the first bytes of the open source: compression (sets up the
- * decoder), binary data (error), a UTF-8 byte order mark (skipped). */
-static int sniff_bytes(vkb_input *in, const char **comp, vkb_error *err) {
-    rd *r = &in->r;
-    const char *name = in->srcs[in->cur].path;
+/* Sets up decoding of a compressed stream whose first bytes are in buf. */
+static int rd_start_decoder(rd *r, int kind, const char *name, vkb_error *err) {
+    size_t n = r->end - r->pos;
+    r->raw_cap = n > ((size_t)1 << 16) ? n : (size_t)1 << 16;
+    r->raw = malloc(r->raw_cap);
+    if (!r->raw) return vkb_fail(err, "out of memory");
+    memcpy(r->raw, r->buf + r->pos, n); /* what was read is the decoder's input */
+    r->raw_pos = 0;
+    r->raw_end = n;
+    r->raw_eof = r->eof;
+    r->pos = r->end = 0;
+    r->eof = 0;
+    r->comp = kind;
+    if (kind == COMP_GZIP) {
+        memset(&r->z, 0, sizeof r->z);
+        if (inflateInit2(&r->z, 15 + 16) != Z_OK)
+            return vkb_fail(err, "%s: cannot start gzip decoding", name);
+        r->z_init = 1;
+        r->in_member = 1;
+        return 0;
+    }
+    r->zs = ZSTD_createDStream();
+    if (!r->zs || ZSTD_isError(ZSTD_initDStream(r->zs)))
+        return vkb_fail(err, "%s: cannot start zstd decoding", name);
+    /* bounded memory: frames needing a window over 128 MiB are refused */
+    ZSTD_DCtx_setParameter(r->zs, ZSTD_d_windowLogMax, 27);
+    r->zs_hint = 1;
+    return 0;
+}
+
+/* Reads until buf holds n bytes, a line end, or EOF (so that a slow pipe is
+ * not waited on for more than its first line). */
+static int rd_want(rd *r, size_t n, const volatile int *intr, vkb_error *err, const char *name) {
+    for (;;) {
+        size_t have = r->end - r->pos;
+        if (have >= n || memchr(r->buf + r->pos, '\n', have)) return 0;
+        int f = rd_more(r, intr, err, name);
+        if (f <= 0) return f;
+    }
+}
+
+/* Looks at the first bytes of a stream: compression (sets up the decoder;
+ * *comp = "gzip" or "zstd"), binary data (error), a UTF-8 byte order mark
+ * (skipped). */
+static int rd_sniff(rd *r, const volatile int *intr, const char *name, const char **comp,
+                    vkb_error *err) {
     *comp = NULL;
-    int f;
-    while (r->end - r->pos < 8 && (f = rd_more(r, in->o.interrupt, err, name)) != 0)
-        if (f < 0) return f;
+    int f = rd_want(r, 16, intr, err, name);
+    if (f < 0) return f;
     const unsigned char *u = (const unsigned char *)r->buf + r->pos;
     size_t n = r->end - r->pos;
-    int comp_kind = COMP_NONE;
-    if (n >= 2 && u[0] == 0x1f && u[1] == 0x8b) comp_kind = COMP_GZIP;
-    else if (n >= 4 && u[0] == 0x28 && u[1] == 0xb5 && u[2] == 0x2f && u[3] == 0xfd) comp_kind = COMP_ZSTD;
-    if (comp_kind != COMP_NONE) {
-        /* what was read is compressed: it becomes the decoder's input */
-        r->raw_cap = 1 << 16;
-        r->raw = malloc(r->raw_cap > n ? r->raw_cap : n);
-        if (!r->raw) return vkb_fail(err, "out of memory");
-        if (n > r->raw_cap) r->raw_cap = n;
-        memcpy(r->raw, u, n);
-        r->raw_pos = 0;
-        r->raw_end = n;
-        r->raw_eof = r->eof;
-        r->pos = r->end = 0;
-        r->eof = 0;
-        r->comp = comp_kind;
-        if (comp_kind == COMP_GZIP) {
-            memset(&r->z, 0, sizeof r->z);
-            if (inflateInit2(&r->z, 15 + 16) != Z_OK) return vkb_fail(err, "%s: cannot start gzip decoding", name);
-            r->z_init = 1;
-            r->in_member = 1;
-            *comp = "gzip";
-        } else {
-            r->zs = ZSTD_createDStream();
-            if (!r->zs || ZSTD_isError(ZSTD_initDStream(r->zs)))
-                return vkb_fail(err, "%s: cannot start zstd decoding", name);
-            /* bounded memory: frames needing a window over 128 MiB are refused */
-            ZSTD_DCtx_setParameter(r->zs, ZSTD_d_windowLogMax, 27);
-            r->zs_hint = 1;
-            *comp = "zstd";
-        }
-        while (r->end - r->pos < 4096 && (f = rd_more(r, in->o.interrupt, err, name)) != 0)
-            if (f < 0) return f;
-        u = (const unsigned char *)r->buf + r->pos;
-        n = r->end - r->pos;
-    } else {
-        while (r->end - r->pos < 4096 && (f = rd_more(r, in->o.interrupt, err, name)) != 0)
-            if (f < 0) return f;
+    int kind = COMP_NONE;
+    if (n >= 2 && u[0] == 0x1f && u[1] == 0x8b) kind = COMP_GZIP;
+    else if (n >= 4 && u[0] == 0x28 && u[1] == 0xb5 && u[2] == 0x2f && u[3] == 0xfd) kind = COMP_ZSTD;
+    if (kind != COMP_NONE) {
+        if (rd_start_decoder(r, kind, name, err)) return -1;
+        *comp = kind == COMP_GZIP ? "gzip" : "zstd";
+        f = rd_want(r, 16, intr, err, name);
+        if (f < 0) return f;
         u = (const unsigned char *)r->buf + r->pos;
         n = r->end - r->pos;
     }
     const char *what = binary_magic(u, n);
-    if (!what && (n >= 2 && u[0] == 0x1f && u[1] == 0x8b)) what = "gzip data inside compressed data";
-    if (what) return vkb_fail(err, "%s: refused: %s%s", name,
-                              *comp ? (*comp[0] == 'g' ? "the decompressed gzip data is " :
-                                       "the decompressed zstd data is ") : "", what);
+    if (!what && n >= 2 && u[0] == 0x1f && u[1] == 0x8b) what = "gzip data inside compressed data";
+    if (!what && n >= 4 && u[0] == 0x28 && u[1] == 0xb5 && u[2] == 0x2f && u[3] == 0xfd)
+        what = "zstd data inside compressed data";
+    const char *pre = !*comp ? "" : kind == COMP_GZIP ? "the decompressed gzip data is "
+                                                      : "the decompressed zstd data is ";
+    if (what) return vkb_fail(err, "%s: refused: %s%s", name, pre, what);
     if (n >= 3 && memcmp(u, "\xEF\xBB\xBF", 3) == 0) {
         r->pos += 3; /* a UTF-8 byte order mark is not text */
         r->consumed += 3;
@@ -1270,7 +1288,7 @@ static int sniff_bytes(vkb_input *in, const char **comp, vkb_error *err) {
         return vkb_fail(err, "%s: %sdoes not look like UTF-8 text (%zu of the first %zu bytes are "
                         "control bytes or invalid UTF-8): binary data, or text in another "
                         "encoding (convert it to UTF-8 first)", name,
-                        *comp ? (*comp[0] == 'g' ? "decompressed gzip data " : "decompressed zstd data ") : "",
+                        !*comp ? "" : kind == COMP_GZIP ? "decompressed gzip data " : "decompressed zstd data ",
                         bad, sample);
     return 0;
 }
@@ -1367,7 +1385,7 @@ static int open_src(vkb_input *in, vkb_error *err) {
     if (in->r.fd < 0) return vkb_fail(err, "%s: %s", s->path, strerror(errno));
     in->open = 1;
     const char *comp;
-    int rc = sniff_bytes(in, &comp, err);
+    int rc = rd_sniff(&in->r, in->o.interrupt, s->path, &comp, err);
     if (rc) return rc;
     if (in->fmt == VKB_FMT_AUTO && strcmp(s->path, "-") != 0) {
         in->fmt = by_extension(s->path);
@@ -1403,24 +1421,30 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
     if (fd < 0) {
         rec->error = xprintf("%s: %s", rel, strerror(errno));
     } else {
-        char tmp[65536];
-        ssize_t k;
-        int too_long = 0;
-        while ((k = read(fd, tmp, sizeof tmp)) != 0) {
-            if (k < 0) {
-                if (errno == EINTR) {
-                    if (in->o.interrupt && *in->o.interrupt) { close(fd); free(b.p); return -2; }
-                    continue;
-                }
-                rec->error = xprintf("%s: %s", rel, strerror(errno));
-                break;
-            }
-            if (b.n + (size_t)k > in->o.max_record) { too_long = 1; break; }
-            if (sb_put(&b, tmp, (size_t)k)) { close(fd); free(b.p); return vkb_fail(err, "out of memory"); }
+        /* each file may be gzip or zstd compressed; binary files are errors */
+        rd fr;
+        memset(&fr, 0, sizeof fr);
+        fr.fd = fd;
+        fr.cap = 1 << 16;
+        fr.buf = malloc(fr.cap);
+        if (!fr.buf) { close(fd); return vkb_fail(err, "out of memory"); }
+        vkb_error fe = {{0}};
+        const char *comp;
+        int rc = rd_sniff(&fr, in->o.interrupt, rel, &comp, &fe), too_long = 0;
+        while (rc == 0) {
+            int f = rd_fill(&fr, in->o.interrupt, &fe, rel);
+            if (f <= 0) { rc = f; break; }
+            size_t k = fr.end - fr.pos;
+            if (b.n + k > in->o.max_record) { too_long = 1; break; }
+            if (sb_put(&b, fr.buf + fr.pos, k)) rc = vkb_fail(&fe, "out of memory");
+            fr.pos = fr.end;
         }
+        rd_decoder_free(&fr);
+        free(fr.buf);
         close(fd);
-        if (too_long && !rec->error)
-            rec->error = xprintf("%s: longer than %zu bytes", rel, in->o.max_record);
+        if (rc == -2) { free(b.p); return -2; }
+        if (rc < 0) rec->error = xstrdup(fe.msg);
+        else if (too_long) rec->error = xprintf("%s: longer than %zu bytes", rel, in->o.max_record);
         if (!rec->error) {
             /* one review per file: trailing newlines are not part of it */
             while (b.n && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == '\r')) b.n--;
@@ -1447,7 +1471,7 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
 
 static int next_in_src(vkb_input *in, vkb_record *rec, vkb_error *err) {
     src *s = &in->srcs[in->cur];
-    in->last_missing = 0;
+    in->last_missing = in->last_object = 0;
     if (in->fmt == VKB_FMT_DIR) return next_dir(in, rec, err);
     if (in->fmt == VKB_FMT_CSV || in->fmt == VKB_FMT_TSV) {
         if (in->n_hdr == 0) return 0; /* empty file */
@@ -1503,9 +1527,11 @@ static int next_in_src(vkb_input *in, vkb_record *rec, vkb_error *err) {
     }
 }
 
-/* JSON lines: reads up to PROBE_MAX records ahead at the start of a source;
- * when every JSON object among them lacks the text field, the source fails
- * once (instead of one error per line). */
+/* JSON lines: reads up to PROBE_MAX records ahead at the start of a source,
+ * until the first object with the text field.  When every JSON object among
+ * them lacks the text field, or none of them is a JSON object at all (a
+ * pretty-printed JSON array), the source fails once instead of giving one
+ * error per line. */
 static int probe_jsonl(vkb_input *in, vkb_error *err) {
     int objects = 0, missing = 0;
     char *first = NULL;
@@ -1522,18 +1548,28 @@ static int probe_jsonl(vkb_input *in, vkb_error *err) {
             break;
         }
         t->progress = in->done_before + rd_progress(&in->r);
+        if (in->qn == 0) in->first_open_array = in->last_open_array;
         in->qn++;
         if (in->last_missing) {
             objects++;
             missing++;
             if (!first) { first = xstrdup(t->error); first_line = t->line; }
-        } else if (t->text || (t->error && strstr(t->error, "is not a string"))) {
+        } else if (in->last_object) {
             objects++;
             break; /* the field is there */
         }
     }
     int rc = 0;
-    if (objects && missing == objects)
+    if (in->qn && in->q[0].error && in->first_open_array)
+        rc = vkb_fail(err, "%s: not JSON lines: line %ld starts a JSON array that ends on a later "
+                      "line (convert it to JSON lines, e.g. jq -c '.[]')",
+                      in->srcs[in->cur].path, in->q[0].line);
+    else if (in->qn && !objects)
+        rc = vkb_fail(err, "%s: not JSON lines: line %ld: %s, and no line among the first %d is a "
+                      "JSON object (a JSON array? convert it with jq -c '.[]'; or say --format)",
+                      in->srcs[in->cur].path, in->q[0].line, in->q[0].error ? in->q[0].error : "?",
+                      in->qn);
+    else if (objects && missing == objects)
         rc = vkb_fail(err, "%s: line %ld: %s; no JSON object in the first %d line%s has a \"%s\" "
                       "field: use --text-column to name the text field",
                       in->srcs[in->cur].path, first_line, first ? first : "missing field",

@@ -229,6 +229,21 @@ int main(void) {
     CHECK(strcmp(x.r[2].extra, "\"file\":\"pos/10_9.txt\",\"input_label\":\"pos\"") == 0,
           "dir extra %s", x.r[2].extra);
     clear(&x);
+    /* sibling: compressed and binary files in a directory */
+    {
+        size_t gn;
+        unsigned char *g = gz("fine film\n", 10, &gn);
+        write_tmp("imdb/pos/11_8.txt.gz", (char *)g, gn);
+        write_tmp("imdb/neg/1_2.txt", (char *)g, gn - 5);
+        write_tmp("imdb/neg/2_2.txt", "BZh91AY&SY\1\2", 12);
+        free(g);
+        read_all(d, &o, &x);
+        REQUIRE(x.rc == 0 && x.n == 6, "dir2 rc %d n %d %s", x.rc, x.n, x.err.msg);
+        CHECK(has(x.r[1].error, "neg/1_2.txt: truncated gzip"), "truncated gzip in a dir: %s", x.r[1].error);
+        CHECK(has(x.r[2].error, "neg/2_2.txt: refused: bzip2"), "bzip2 in a dir: %s", x.r[2].error);
+        CHECK(!x.r[5].error && !strcmp(x.r[5].text, "fine film"), "gzip in a dir: %s", x.r[5].error);
+        clear(&x);
+    }
     snprintf(p, sizeof p, "%s/pos", d);
     read_all(p, &o, &x);
     CHECK(x.rc == -1 && has(x.err.msg, "pos/ and/or neg/"), "not imdb: %s", x.err.msg);
@@ -429,6 +444,16 @@ int main(void) {
     read_all(WLIT("m2.jsonl", "not json\n{\"id\":1,\"txt\":\"a\"}\n{\"id\":2,\"text\":\"b\"}\n"), &o, &x);
     CHECK(x.rc == 0 && x.n == 3 && has(x.r[1].error, "missing") && !strcmp(x.r[2].text, "b") && x.r[2].line == 3 &&
           x.r[2].progress == 48.0, "first line missing, second has it: rc %d n %d %s", x.rc, x.n, x.err.msg);
+    clear(&x);
+
+    /* sibling: a pretty-printed JSON array is not JSON lines: one error, not one per line */
+    read_all(WLIT("arr.json", "[\n  {\"text\": \"a\"},\n  {\"text\": \"b\"}\n]\n"), &o, &x);
+    CHECK(x.rc == -1 && x.n == 0 && has(x.err.msg, "arr.json: not JSON lines") && has(x.err.msg, "jq -c"),
+          "JSON array: %s", x.err.msg);
+    read_all(WLIT("nojson.jsonl", "a\nb\nc\nd\ne\nf\ng\nh\n{\"text\": \"late\"}\n"), &o, &x);
+    CHECK(x.rc == -1 && x.n == 0 && has(x.err.msg, "no line among the first 8 is a JSON object"), "no object: %s", x.err.msg);
+    read_all(WLIT("arr2.jsonl", "garbage\n{\"text\": \"ok\"}\n"), &o, &x);
+    CHECK(x.rc == 0 && x.n == 2 && x.r[0].error && !x.r[1].error, "bad first line, good second: rc %d", x.rc);
     clear(&x);
 
     /* ---- siblings: BOM, header-only CSV, duplicate columns, reserved column clash ---- */
