@@ -1295,7 +1295,7 @@ static int rd_sniff(rd *r, const volatile int *intr, const char *name, const cha
 
 /* The first non-blank line in the buffer (reading more, up to RD_MAX_BUF):
  * [*s, *s + *n). */
-static int peek_first_line(vkb_input *in, const char **s, size_t *n, vkb_error *err) {
+static int peek_first_line(vkb_input *in, const char **s, size_t *n, int *complete, vkb_error *err) {
     rd *r = &in->r;
     const char *name = in->srcs[in->cur].path;
     size_t from = 0;
@@ -1306,7 +1306,12 @@ static int peek_first_line(vkb_input *in, const char **s, size_t *n, vkb_error *
         from = (size_t)(p - b);
         const char *nl = p;
         while (nl < e && *nl != '\n' && *nl != '\r') nl++;
-        if (nl < e || r->eof || r->end - r->pos >= RD_MAX_BUF) { *s = p; *n = (size_t)(nl - p); return 0; }
+        if (nl < e || r->eof || r->end - r->pos >= RD_MAX_BUF) {
+            *s = p;
+            *n = (size_t)(nl - p);
+            *complete = nl < e || r->eof;
+            return 0;
+        }
         int f = rd_more(r, in->o.interrupt, err, name);
         if (f < 0) return f;
         (void)f; /* 0: EOF or the buffer is full, both seen above */
@@ -1336,8 +1341,11 @@ static int header_has(const char *s, size_t n, char delim, const char *col, int 
 static int sniff_format(vkb_input *in, vkb_error *err) {
     const char *s;
     size_t n;
-    int rc = peek_first_line(in, &s, &n, err);
+    int complete;
+    int rc = peek_first_line(in, &s, &n, &complete, err);
     if (rc) return rc;
+    in->fmt = VKB_FMT_JSONL;
+    if (!complete && *s == '{') return 0; /* a JSON object longer than the sniffing buffer */
     in->fmt = VKB_FMT_TEXT;
     if (n && *s == '{') {
         size_t cl;

@@ -369,6 +369,19 @@ int main(void) {
         read_all(WLIT("c.txt", "review\nx\n"), &o, &x);
         CHECK(x.rc == -1 && has(x.err.msg, "c.txt") && has(x.err.msg, "text lines"), "txt + --text-column: %s", x.err.msg);
         o.text_column = NULL;
+        /* a first JSON line longer than the sniffing buffer (1 MiB) is still JSON lines */
+        {
+            size_t ln = (3u << 19) + 32;
+            char *lj = malloc(ln);
+            memcpy(lj, "{\"text\": \"", 10);
+            memset(lj + 10, 'w', ln - 10);
+            memcpy(lj + ln - 17, "\"}\n{\"text\": \"b\"}\n", 17);
+            read_stdin(lj, ln, &o, &x);
+            CHECK(x.rc == 0 && x.n == 2 && ss.fmt == VKB_FMT_JSONL && !x.r[0].error && x.r[0].text_len == ln - 27,
+                  "long first JSON line: rc %d n %d fmt %d %s", x.rc, x.n, ss.fmt, x.err.msg);
+            clear(&x);
+            free(lj);
+        }
         /* a header with a text column makes stdin CSV even without --text-column */
         read_stdin("id,text\n1,hi\n", sizeof("id,text\n1,hi\n") - 1, &o, &x);
         CHECK(x.rc == 0 && x.n == 1 && ss.fmt == VKB_FMT_CSV && strcmp(x.r[0].text, "hi") == 0, "sniffed csv header");
