@@ -164,6 +164,35 @@ static char *xprintf(const char *fmt, ...) {
     return p;
 }
 
+/* Appends s[0..n) for an error message: control characters (C0, DEL, C1)
+ * become \xNN so that input quoted in a message cannot drive a terminal;
+ * at most max bytes of s, then "...". */
+static void sb_put_printable(sbuf *b, const char *s, size_t n, size_t max) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++) {
+        if (i >= max) { sb_put(b, "...", 3); return; }
+        char esc[8];
+        if (u[i] < 0x20 || u[i] == 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", u[i]);
+            sb_put(b, esc, 4);
+        } else if (u[i] == 0xC2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F) {
+            snprintf(esc, sizeof esc, "\\x%02x", u[i + 1]);
+            sb_put(b, esc, 4);
+            i++;
+        } else {
+            sb_putc(b, s[i]);
+        }
+    }
+}
+
+/* A malloc'ed printable copy of s (see sb_put_printable); "" when out of memory. */
+static char *printable(const char *s, size_t max) {
+    sbuf b = {0};
+    sb_put_printable(&b, s, strlen(s), max);
+    if (!b.p) b.p = xstrdup("");
+    return b.p;
+}
+
 /* ---- buffered reader on a file descriptor, optionally decompressing ------ */
 enum { COMP_NONE, COMP_GZIP, COMP_ZSTD };
 
@@ -940,7 +969,7 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
         if (rc) { rec->error = xstrdup("out of memory"); goto done; }
         if (keys.n < 300) {
             if (keys.n) sb_put(&keys, ", ", 2);
-            sb_put(&keys, c->key.p, strlen(c->key.p));
+            sb_put_printable(&keys, c->key.p, c->key.n, 100);
         }
     }
     if (!t) {
@@ -1134,8 +1163,10 @@ static int read_header(vkb_input *in, vkb_error *err) {
         qsort(sorted, (size_t)in->n_hdr, sizeof(char *), str_cmp);
         for (int i = 1; i < in->n_hdr; i++)
             if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-                rc = vkb_fail(err, "%s: the header names the column '%.200s' twice; "
-                              "column names must be unique", path, sorted[i]);
+                char *nm = printable(sorted[i], 200);
+                rc = vkb_fail(err, "%s: the header names the column '%s' twice; "
+                              "column names must be unique", path, nm);
+                free(nm);
                 break;
             }
     }
@@ -1150,7 +1181,7 @@ static int read_header(vkb_input *in, vkb_error *err) {
         sbuf cols = {0};
         for (int i = 0; i < in->n_hdr && cols.n < 400; i++) {
             if (i) sb_put(&cols, ", ", 2);
-            sb_put(&cols, in->hdr[i], strlen(in->hdr[i]));
+            sb_put_printable(&cols, in->hdr[i], strlen(in->hdr[i]), 100);
         }
         rc = vkb_fail(err, "%s: no column named '%s' in the header (columns: %s); "
                       "use --text-column", path, in->text_col, cols.p ? cols.p : "");
@@ -1424,10 +1455,15 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
     rec->line = in->file_i;
     rec->source = s->path;
     in->r.consumed += 1;
+    /* a file name is any bytes: valid UTF-8 for the output, printable for messages */
+    size_t rl;
+    char *relu = vkb_utf8_sanitize(rel, strlen(rel), &rl);
+    if (!relu) return vkb_fail(err, "out of memory");
+    char *relp = printable(relu, 300);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     sbuf b = {0};
     if (fd < 0) {
-        rec->error = xprintf("%s: %s", rel, strerror(errno));
+        rec->error = xprintf("%s: %s", relp, strerror(errno));
     } else {
         /* each file may be gzip or zstd compressed; binary files are errors */
         rd fr;
@@ -1435,12 +1471,12 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
         fr.fd = fd;
         fr.cap = 1 << 16;
         fr.buf = malloc(fr.cap);
-        if (!fr.buf) { close(fd); return vkb_fail(err, "out of memory"); }
+        if (!fr.buf) { close(fd); free(relu); free(relp); return vkb_fail(err, "out of memory"); }
         vkb_error fe = {{0}};
         const char *comp;
-        int rc = rd_sniff(&fr, in->o.interrupt, rel, &comp, &fe), too_long = 0;
+        int rc = rd_sniff(&fr, in->o.interrupt, relp, &comp, &fe), too_long = 0;
         while (rc == 0) {
-            int f = rd_fill(&fr, in->o.interrupt, &fe, rel);
+            int f = rd_fill(&fr, in->o.interrupt, &fe, relp);
             if (f <= 0) { rc = f; break; }
             size_t k = fr.end - fr.pos;
             if (b.n + k > in->o.max_record) { too_long = 1; break; }
@@ -1450,9 +1486,9 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
         rd_decoder_free(&fr);
         free(fr.buf);
         close(fd);
-        if (rc == -2) { free(b.p); return -2; }
+        if (rc == -2) { free(b.p); free(relu); free(relp); return -2; }
         if (rc < 0) rec->error = xstrdup(fe.msg);
-        else if (too_long) rec->error = xprintf("%s: longer than %zu bytes", rel, in->o.max_record);
+        else if (too_long) rec->error = xprintf("%s: longer than %zu bytes", relp, in->o.max_record);
         if (!rec->error) {
             /* one review per file: trailing newlines are not part of it */
             while (b.n && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == '\r')) b.n--;
@@ -1463,7 +1499,9 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
     sbuf x = {0};
     char *q = NULL;
     size_t ql = 0, qc = 0;
-    vkb_json_quote(&q, &ql, &qc, rel, strlen(rel));
+    vkb_json_quote(&q, &ql, &qc, relu, rl);
+    free(relp);
+    free(relu);
     extra_add(&x, "file", q ? q : "\"\"");
     const char *slash = strchr(rel, '/');
     size_t ll = slash ? (size_t)(slash - rel) : strlen(rel);

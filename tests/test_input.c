@@ -236,12 +236,17 @@ int main(void) {
         write_tmp("imdb/pos/11_8.txt.gz", (char *)g, gn);
         write_tmp("imdb/neg/1_2.txt", (char *)g, gn - 5);
         write_tmp("imdb/neg/2_2.txt", "BZh91AY&SY\1\2", 12);
+        write_tmp("imdb/neg/3_\xff\x1b]0;x\a.txt", "BZh91AY&SY\1\2", 12);
         free(g);
         read_all(d, &o, &x);
-        REQUIRE(x.rc == 0 && x.n == 6, "dir2 rc %d n %d %s", x.rc, x.n, x.err.msg);
+        REQUIRE(x.rc == 0 && x.n == 7, "dir2 rc %d n %d %s", x.rc, x.n, x.err.msg);
+        /* a hostile file name: valid UTF-8 in the output, no control bytes in the message */
+        CHECK(x.r[3].error && !strchr(x.r[3].error, 0x1b) && has(x.r[3].error, "\\x1b") &&
+              !strcmp(x.r[3].id_json, "\"neg/3_\xEF\xBF\xBD\\u001b]0;x\\u0007.txt\""),
+              "hostile name: %s / %s", x.r[3].error, x.r[3].id_json);
         CHECK(has(x.r[1].error, "neg/1_2.txt: truncated gzip"), "truncated gzip in a dir: %s", x.r[1].error);
         CHECK(has(x.r[2].error, "neg/2_2.txt: refused: bzip2"), "bzip2 in a dir: %s", x.r[2].error);
-        CHECK(!x.r[5].error && !strcmp(x.r[5].text, "fine film"), "gzip in a dir: %s", x.r[5].error);
+        CHECK(!x.r[6].error && !strcmp(x.r[6].text, "fine film"), "gzip in a dir: %s", x.r[6].error);
         clear(&x);
     }
     snprintf(p, sizeof p, "%s/pos", d);
@@ -478,6 +483,12 @@ int main(void) {
     clear(&x);
     read_all(WLIT("h.csv", "id,text\n"), &o, &x);
     CHECK(x.rc == 0 && x.n == 0, "header-only csv: rc %d n %d", x.rc, x.n);
+    read_all(WLIT("esc.csv", "a\x1b[2J,b\xc2\x9b\n1,2\n"), &o, &x);
+    CHECK(x.rc == -1 && !strchr(x.err.msg, 0x1b) && !strstr(x.err.msg, "\xc2\x9b") && has(x.err.msg, "a\\x1b[2J"),
+          "control bytes in column names are escaped: %s", x.err.msg);
+    read_all(WLIT("esc.jsonl", "{\"\\u001b]0;t\\u0007\": 1}\n"), &o, &x);
+    CHECK(x.rc == -1 && !strchr(x.err.msg, 0x1b) && !strchr(x.err.msg, 0x07) && has(x.err.msg, "\\x1b]0;t\\x07"),
+          "control bytes in JSON keys are escaped: %s", x.err.msg);
     read_all(WLIT("d.csv", "id,text,id\n1,a,2\n"), &o, &x);
     CHECK(x.rc == -1 && has(x.err.msg, "'id' twice"), "duplicate column: %s", x.err.msg);
     read_all(WLIT("r.csv", "text,label,input_label\na,1,2\n"), &o, &x);
