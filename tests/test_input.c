@@ -333,6 +333,10 @@ int main(void) {
         CHECK(x.rc == -1 && has(x.err.msg, "nuls.txt"), "NULs: %s", x.err.msg);
     }
 
+    /* sibling: an endless device is refused at once instead of read forever */
+    read_all("/dev/zero", &o, &x);
+    CHECK(x.rc == -1 && has(x.err.msg, "/dev/zero") && has(x.err.msg, "UTF-8"), "/dev/zero: %s", x.err.msg);
+
     /* ---- item 10: explicit format detection, reported ---- */
     {
         seen_src ss = {0};
