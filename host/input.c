@@ -282,7 +282,7 @@ static ssize_t rd_decode_step(rd *r, char *dst, size_t n, size_t *used, vkb_erro
     ZSTD_outBuffer out = {dst, n, 0};
     size_t ret = ZSTD_decompressStream(r->zs, &out, &in);
     if (ZSTD_isError(ret)) {
-        vkb_fail(err, "%s: corrupt zstd data: %s", name, ZSTD_getErrorName(ret));
+        vkb_fail(err, "%s: cannot decode zstd data: %s", name, ZSTD_getErrorName(ret));
         return -1;
     }
     if (in.pos || out.pos) r->zs_hint = ret; /* with no input it only hints at a next frame */
