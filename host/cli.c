@@ -24,6 +24,15 @@ const volatile int *cli_interrupt_flag(void) {
     return (const volatile int *)&vkb_cli_interrupted;
 }
 
+void cli_on_source(void *user, const char *source, vkb_in_format fmt, const char *how,
+                   const char *compression) {
+    const cli_opts *o = user;
+    if (o->quiet) return;
+    fprintf(stderr, "vkbert: reading %s as %s%s%s (by %s)\n", strcmp(source, "-") ? source : "stdin",
+            compression ? compression : "", compression ? "-compressed " : "",
+            vkb_in_format_name(fmt), how);
+}
+
 static void on_sigint(int sig) {
     (void)sig;
     vkb_cli_interrupted = 1;
@@ -304,11 +313,14 @@ static const command commands[] = {
      "Scores texts and writes one JSON object per input, in input order:\n"
      "pass-through fields, \"label\" and \"score\" (probability of that label).\n"
      "Input: JSON lines (\"text\" field), CSV/TSV (header row; --text-column),\n"
-     "plain text lines, or an IMDB-style directory with pos/ and neg/.\n"
+     "plain text lines, or an IMDB-style directory with pos/ and neg/; gzip and\n"
+     "zstd input is decompressed.  The format chosen is said on stderr.\n"
      "An input that cannot be parsed yields {\"line\": N, \"error\": ...} in its\n"
      "place (exit status 1).  Empty lines are skipped.\n"
      "      --format F         jsonl, csv, tsv, text or auto (default: by extension,\n"
-     "                         else JSON lines when the input starts with '{')\n"
+     "                         else by content: JSON lines when the first line is a\n"
+     "                         JSON object, CSV/TSV when it is a header naming the\n"
+     "                         text column, else text lines)\n"
      "      --text-column C    field/column with the text (default text)\n"
      "      --all-scores       add \"scores\": probability per label\n"
      "      --top-k K          add \"top_k\": the K best labels with their\n"

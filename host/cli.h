@@ -41,6 +41,10 @@ typedef struct cli_opts {
 extern volatile sig_atomic_t vkb_cli_interrupted;
 const volatile int *cli_interrupt_flag(void);
 void cli_install_signals(void);
+/* vkb_input_opts.on_source for score/eval: "vkbert: reading F as FORMAT (by
+ * extension)" on stderr unless --quiet; user is the cli_opts. */
+void cli_on_source(void *user, const char *source, vkb_in_format fmt, const char *how,
+                   const char *compression);
 
 /* Loads --model (or the built-in model); prints the error and returns NULL. */
 vkb_model *cli_load_model(const cli_opts *o);

@@ -66,7 +66,7 @@ int cli_check(cli_opts *o) {
         return CLI_USAGE;
     }
     if (tok && o->nargs > 0) {
-        vkb_input_opts io = {o->format, o->text_column, NULL, 0, NULL};
+        vkb_input_opts io = {o->format, o->text_column, NULL, 0, NULL, NULL, NULL};
         if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {
             fprintf(stderr, "vkbert check: %s\n", e.msg);
             vkb_model_free(m);

@@ -75,7 +75,7 @@ int cli_classify(cli_opts *o) {
     int rc = vkb_scorer_create(be, &so, on_result, &c, &s, &e), n = 0;
     if (from_stdin) {
         /* one text per line; empty lines are skipped, as everywhere else */
-        vkb_input_opts io = {VKB_FMT_TEXT, NULL, NULL, 0, NULL};
+        vkb_input_opts io = {VKB_FMT_TEXT, NULL, NULL, 0, NULL, NULL, NULL};
         vkb_input *in = NULL;
         const char *stdin_only[1] = {"-"};
         if (rc == 0 && isatty(0) && !o->quiet)

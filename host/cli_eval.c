@@ -86,7 +86,8 @@ int cli_eval(cli_opts *o) {
         vkb_model_free(m);
         return CLI_FAILED;
     }
-    vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag()};
+    vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag(),
+                         cli_on_source, o};
     vkb_input *in = NULL;
     vkb_error e = {{0}};
     if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {

@@ -243,7 +243,8 @@ int cli_score(cli_opts *o) {
             return CLI_FAILED;
         }
     }
-    vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag()};
+    vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag(),
+                         cli_on_source, o};
     vkb_input *in = NULL;
     vkb_error e = {{0}};
     if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {

@@ -22,7 +22,7 @@ int cli_tokenize(cli_opts *o) {
     int max_len = cli_max_len(o, m);
     const char *col = o->text_column ? o->text_column : "text";
     int from_stdin = o->nargs == 0 || (o->nargs == 1 && !strcmp(o->args[0], "-"));
-    vkb_input_opts io = {VKB_FMT_TEXT, NULL, NULL, 0, cli_interrupt_flag()};
+    vkb_input_opts io = {VKB_FMT_TEXT, NULL, NULL, 0, cli_interrupt_flag(), NULL, NULL};
     vkb_input *in = NULL;
     vkb_error e = {{0}};
     const char *stdin_only[1] = {"-"};

@@ -7,6 +7,9 @@
 #include "input.h"
 #include "error.h"
 #include <cjson/cJSON.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <math.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -161,29 +164,212 @@ static char *xprintf(const char *fmt, ...) {
     return p;
 }
 
-/* ---- buffered reader on a file descriptor --------------------------------- */
+/* Appends s[0..n) for an error message: control characters (C0, DEL, C1)
+ * become \xNN so that input quoted in a message cannot drive a terminal;
+ * at most max bytes of s, then "...". */
+static void sb_put_printable(sbuf *b, const char *s, size_t n, size_t max) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++) {
+        if (i >= max) { sb_put(b, "...", 3); return; }
+        char esc[8];
+        if (u[i] < 0x20 || u[i] == 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", u[i]);
+            sb_put(b, esc, 4);
+        } else if (u[i] == 0xC2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F) {
+            snprintf(esc, sizeof esc, "\\x%02x", u[i + 1]);
+            sb_put(b, esc, 4);
+            i++;
+        } else {
+            sb_putc(b, s[i]);
+        }
+    }
+}
+
+/* A malloc'ed printable copy of s (see sb_put_printable); "" when out of memory. */
+static char *printable(const char *s, size_t max) {
+    sbuf b = {0};
+    sb_put_printable(&b, s, strlen(s), max);
+    if (!b.p) b.p = xstrdup("");
+    return b.p;
+}
+
+/* ---- buffered reader on a file descriptor, optionally decompressing ------ */
+enum { COMP_NONE, COMP_GZIP, COMP_ZSTD };
+
 typedef struct {
     int fd;
-    char *buf;
+    char *buf;        /* decoded bytes buf[pos..end) */
     size_t pos, end, cap;
-    int eof;
+    int eof;          /* no more decoded bytes */
     long line;        /* lines fully consumed so far */
-    double consumed;  /* bytes consumed */
+    double consumed;  /* decoded bytes consumed */
+    int skip_lf;      /* the last line ended at a lone \r: a \n next belongs to it */
+    int comp;         /* COMP_* */
+    unsigned char *raw;  /* compressed bytes raw[raw_pos..raw_end) */
+    size_t raw_pos, raw_end, raw_cap;
+    int raw_eof;
+    double raw_used;  /* compressed bytes handed to the decoder */
+    z_stream z;
+    int z_init, in_member;
+    ZSTD_DStream *zs;
+    size_t zs_hint;   /* last ZSTD_decompressStream result: 0 = at a frame end */
 } rd;
 
-/* Fills the buffer; 1 data, 0 EOF, -1 error, -2 interrupted. */
-static int rd_fill(rd *r, const volatile int *intr, vkb_error *err, const char *name) {
-    if (r->pos < r->end) return 1;
-    if (r->eof) return 0;
+#define RD_MAX_BUF ((size_t)1 << 20) /* what format sniffing may buffer */
+
+/* Progress units consumed: compressed bytes for a compressed source. */
+static double rd_progress(const rd *r) { return r->comp ? r->raw_used : r->consumed; }
+
+/* read(2) with EINTR and interrupt handling: >0 bytes, 0 EOF, -1 error, -2 interrupted. */
+static ssize_t rd_read(rd *r, void *dst, size_t n, const volatile int *intr, vkb_error *err,
+                       const char *name) {
     for (;;) {
         if (intr && *intr) return -2;
-        ssize_t k = read(r->fd, r->buf, r->cap);
-        if (k > 0) { r->pos = 0; r->end = (size_t)k; return 1; }
-        if (k == 0) { r->eof = 1; return 0; }
+        ssize_t k = read(r->fd, dst, n);
+        if (k >= 0) return k;
         if (errno == EINTR) continue; /* the loop re-checks *intr */
         vkb_fail(err, "%s: read error: %s", name, strerror(errno));
         return -1;
     }
+}
+
+static void rd_decoder_free(rd *r) {
+    if (r->z_init) inflateEnd(&r->z);
+    r->z_init = 0;
+    if (r->zs) ZSTD_freeDStream(r->zs);
+    r->zs = NULL;
+    free(r->raw);
+    r->raw = NULL;
+    r->raw_pos = r->raw_end = r->raw_cap = 0;
+    r->raw_eof = 0;
+    r->comp = COMP_NONE;
+}
+
+/* One decoder step on the compressed bytes at hand: bytes produced into dst,
+ * or -1 (err set).  *used gets the compressed bytes consumed. */
+static ssize_t rd_decode_step(rd *r, char *dst, size_t n, size_t *used, vkb_error *err,
+                              const char *name) {
+    size_t avail = r->raw_end - r->raw_pos;
+    *used = 0;
+    if (r->comp == COMP_GZIP) {
+        if (!r->in_member) {
+            if (!avail) return 0;
+            /* concatenated gzip members (cat a.gz b.gz) are one stream */
+            if (r->raw[r->raw_pos] != 0x1f) {
+                vkb_fail(err, "%s: corrupt gzip data: trailing bytes after the last gzip member", name);
+                return -1;
+            }
+            r->in_member = 1;
+        }
+        r->z.next_in = r->raw + r->raw_pos;
+        r->z.avail_in = (uInt)avail;
+        r->z.next_out = (Bytef *)dst;
+        r->z.avail_out = (uInt)n;
+        int ret = inflate(&r->z, Z_NO_FLUSH);
+        *used = avail - r->z.avail_in;
+        size_t got = n - r->z.avail_out;
+        if (ret == Z_STREAM_END) {
+            r->in_member = 0;
+            inflateReset(&r->z);
+        } else if (ret != Z_OK && !(ret == Z_BUF_ERROR && (!avail || !n))) {
+            vkb_fail(err, "%s: corrupt gzip data: %s", name,
+                     r->z.msg ? r->z.msg : ret == Z_MEM_ERROR ? "out of memory" : "inflate failed");
+            return -1;
+        }
+        return (ssize_t)got;
+    }
+    ZSTD_inBuffer in = {r->raw + r->raw_pos, avail, 0};
+    ZSTD_outBuffer out = {dst, n, 0};
+    size_t ret = ZSTD_decompressStream(r->zs, &out, &in);
+    if (ZSTD_isError(ret)) {
+        vkb_fail(err, "%s: cannot decode zstd data: %s", name, ZSTD_getErrorName(ret));
+        return -1;
+    }
+    if (in.pos || out.pos) r->zs_hint = ret; /* with no input it only hints at a next frame */
+    *used = in.pos;
+    return (ssize_t)out.pos;
+}
+
+/* Decoded bytes into dst: >0 bytes, 0 EOF, -1 error, -2 interrupted. */
+static ssize_t rd_produce(rd *r, char *dst, size_t n, const volatile int *intr, vkb_error *err,
+                          const char *name) {
+    if (r->comp == COMP_NONE) return rd_read(r, dst, n, intr, err, name);
+    for (;;) {
+        if (intr && *intr) return -2;
+        size_t used;
+        ssize_t got = rd_decode_step(r, dst, n, &used, err, name);
+        if (got < 0) return -1;
+        r->raw_pos += used;
+        r->raw_used += (double)used;
+        if (got > 0) return got;
+        if (r->raw_pos < r->raw_end) {
+            if (used == 0) {
+                vkb_fail(err, "%s: corrupt %s data (the decoder made no progress)", name,
+                         r->comp == COMP_GZIP ? "gzip" : "zstd");
+                return -1;
+            }
+            continue;
+        }
+        if (r->raw_eof) {
+            int open_frame = r->comp == COMP_GZIP ? r->in_member : r->zs_hint != 0;
+            if (open_frame) {
+                vkb_fail(err, "%s: truncated %s data (the compressed stream ends early)", name,
+                         r->comp == COMP_GZIP ? "gzip" : "zstd");
+                return -1;
+            }
+            return 0;
+        }
+        ssize_t k = rd_read(r, r->raw, r->raw_cap, intr, err, name);
+        if (k < 0) return k;
+        r->raw_pos = 0;
+        r->raw_end = (size_t)k;
+        if (k == 0) r->raw_eof = 1;
+    }
+}
+
+/* Fills the buffer when empty; 1 data, 0 EOF, -1 error, -2 interrupted. */
+static int rd_fill(rd *r, const volatile int *intr, vkb_error *err, const char *name) {
+    if (r->pos < r->end) return 1;
+    if (r->eof) return 0;
+    ssize_t k = rd_produce(r, r->buf, r->cap, intr, err, name);
+    if (k < 0) return (int)k;
+    r->pos = 0;
+    r->end = (size_t)k;
+    if (k == 0) { r->eof = 1; return 0; }
+    return 1;
+}
+
+/* Appends more decoded bytes behind buf[pos..end) (growing the buffer up to
+ * RD_MAX_BUF); 1 more data, 0 EOF or full, <0 error/interrupted. */
+static int rd_more(rd *r, const volatile int *intr, vkb_error *err, const char *name) {
+    if (r->eof) return 0;
+    if (r->pos) {
+        memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+        r->end -= r->pos;
+        r->pos = 0;
+    }
+    if (r->end == r->cap) {
+        if (r->cap >= RD_MAX_BUF) return 0;
+        char *nb = realloc(r->buf, r->cap * 2);
+        if (!nb) return vkb_fail(err, "out of memory");
+        r->buf = nb;
+        r->cap *= 2;
+    }
+    ssize_t k = rd_produce(r, r->buf + r->end, r->cap - r->end, intr, err, name);
+    if (k < 0) return (int)k;
+    if (k == 0) { r->eof = 1; return 0; }
+    r->end += (size_t)k;
+    return 1;
+}
+
+/* Handles a \n that completes a \r line end seen before; <0 error. */
+static int rd_skip_lf(rd *r, const volatile int *intr, vkb_error *err, const char *name) {
+    if (!r->skip_lf) return 0;
+    int f = rd_fill(r, intr, err, name);
+    if (f < 0) return f;
+    r->skip_lf = 0;
+    if (f > 0 && r->buf[r->pos] == '\n') { r->pos++; r->consumed += 1; }
+    return 0;
 }
 
 /* ---- the reader ----------------------------------------------------------- */
@@ -191,6 +377,8 @@ typedef struct {
     char *path;      /* "-" for stdin */
     int is_dir;
 } src;
+
+#define PROBE_MAX 8  /* JSON lines: records read ahead to tell a missing text field */
 
 struct vkb_input {
     vkb_input_opts o;
@@ -201,18 +389,42 @@ struct vkb_input {
     vkb_in_format fmt;   /* of the open source */
     rd r;
     double total, done_before; /* progress units */
-    /* CSV state */
-    char **hdr;
+    /* CSV/TSV state */
+    char **hdr;          /* column names (sanitized) */
+    char **hdr_out;      /* their names in the output (reserved names renamed) */
     int n_hdr, text_idx, label_idx;
     /* directory state */
     char **files;        /* "neg/1_2.txt" ... */
     int n_files, file_i;
+    /* JSON lines: records read ahead at the start of a source */
+    int probe;           /* the open source still has to be probed */
+    int last_missing;    /* the last JSON line was an object without the text field */
+    int last_object;     /* the last JSON line was an object */
+    int last_open_array; /* the last JSON line was an unfinished array ("[" ...) */
+    int first_open_array;
+    vkb_record q[PROBE_MAX];
+    int qn, qi;
 };
 
+const char *vkb_in_format_name(vkb_in_format f) {
+    switch (f) {
+    case VKB_FMT_JSONL: return "JSON lines";
+    case VKB_FMT_CSV: return "CSV";
+    case VKB_FMT_TSV: return "TSV";
+    case VKB_FMT_TEXT: return "text lines";
+    case VKB_FMT_DIR: return "IMDB directory";
+    default: return "auto";
+    }
+}
+
 static void free_hdr(vkb_input *in) {
-    for (int i = 0; i < in->n_hdr; i++) free(in->hdr[i]);
+    for (int i = 0; i < in->n_hdr; i++) {
+        free(in->hdr[i]);
+        if (in->hdr_out) free(in->hdr_out[i]);
+    }
     free(in->hdr);
-    in->hdr = NULL;
+    free(in->hdr_out);
+    in->hdr = in->hdr_out = NULL;
     in->n_hdr = 0;
 }
 static void free_files(vkb_input *in) {
@@ -260,14 +472,24 @@ static int list_dir(vkb_input *in, const char *dir, vkb_error *err) {
     return 0;
 }
 
+/* Format by file name; a .gz/.zst/.zstd suffix is looked through. */
 static vkb_in_format by_extension(const char *p) {
-    const char *dot = strrchr(p, '.');
-    if (!dot || strchr(dot, '/')) return VKB_FMT_AUTO;
-    if (!strcasecmp(dot, ".jsonl") || !strcasecmp(dot, ".ndjson") || !strcasecmp(dot, ".json"))
-        return VKB_FMT_JSONL;
-    if (!strcasecmp(dot, ".csv")) return VKB_FMT_CSV;
-    if (!strcasecmp(dot, ".tsv") || !strcasecmp(dot, ".tab")) return VKB_FMT_TSV;
-    if (!strcasecmp(dot, ".txt") || !strcasecmp(dot, ".text")) return VKB_FMT_TEXT;
+    const char *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    size_t n = strlen(base);
+    static const char *const comp[] = {".gz", ".zst", ".zstd", NULL};
+    for (int i = 0; comp[i]; i++) {
+        size_t k = strlen(comp[i]);
+        if (n > k && !strcasecmp(base + n - k, comp[i])) { n -= k; break; }
+    }
+    static const struct { const char *ext; vkb_in_format f; } ext[] = {
+        {".jsonl", VKB_FMT_JSONL}, {".ndjson", VKB_FMT_JSONL}, {".json", VKB_FMT_JSONL},
+        {".csv", VKB_FMT_CSV}, {".tsv", VKB_FMT_TSV}, {".tab", VKB_FMT_TSV},
+        {".txt", VKB_FMT_TEXT}, {".text", VKB_FMT_TEXT}, {NULL, VKB_FMT_AUTO}};
+    for (int i = 0; ext[i].ext; i++) {
+        size_t k = strlen(ext[i].ext);
+        if (n > k && !strncasecmp(base + n - k, ext[i].ext, k)) return ext[i].f;
+    }
     return VKB_FMT_AUTO;
 }
 
@@ -318,12 +540,25 @@ int vkb_input_open(const char *const *paths, int n, const vkb_input_opts *opts,
 
 double vkb_input_total(const vkb_input *in) { return in->total; }
 
+void vkb_record_clear(vkb_record *r) {
+    free(r->text);
+    free(r->extra);
+    free(r->label);
+    free(r->error);
+    free(r->id_json);
+    memset(r, 0, sizeof *r);
+}
+
 static void close_src(vkb_input *in) {
-    if (in->r.fd > 0) close(in->r.fd);
+    if (in->r.fd >= 0) close(in->r.fd);
     in->r.fd = -1;
     in->open = 0;
+    rd_decoder_free(&in->r);
     free_hdr(in);
     free_files(in);
+    for (int i = in->qi; i < in->qn; i++) vkb_record_clear(&in->q[i]);
+    in->qi = in->qn = 0;
+    in->probe = 0;
 }
 
 void vkb_input_close(vkb_input *in) {
@@ -335,30 +570,26 @@ void vkb_input_close(vkb_input *in) {
     free(in);
 }
 
-void vkb_record_clear(vkb_record *r) {
-    free(r->text);
-    free(r->extra);
-    free(r->label);
-    free(r->error);
-    free(r->id_json);
-    memset(r, 0, sizeof *r);
-}
-
-/* Reads one line (without \n, and without a final \r) into b.  Lines longer
- * than max are consumed but only their first max bytes kept (*too_long set).
- * 1: a line; 0: EOF; -1 error; -2 interrupted. */
+/* Reads one line into b, without its end (\n, \r\n or a lone \r).  Lines
+ * longer than max are consumed but only their first max bytes kept
+ * (*too_long set).  1: a line; 0: EOF; -1 error; -2 interrupted. */
 static int read_line(vkb_input *in, sbuf *b, int *too_long, vkb_error *err) {
     rd *r = &in->r;
+    const char *name = in->srcs[in->cur].path;
     b->n = 0;
     *too_long = 0;
     int any = 0;
+    int f = rd_skip_lf(r, in->o.interrupt, err, name);
+    if (f < 0) return f;
     for (;;) {
-        int f = rd_fill(r, in->o.interrupt, err, in->srcs[in->cur].path);
+        f = rd_fill(r, in->o.interrupt, err, name);
         if (f < 0) return f;
         if (f == 0) break;
         char *s = r->buf + r->pos;
         size_t avail = r->end - r->pos;
         char *nl = memchr(s, '\n', avail);
+        char *cr = memchr(s, '\r', nl ? (size_t)(nl - s) : avail);
+        if (cr) nl = cr;
         size_t take = nl ? (size_t)(nl - s) : avail;
         any = 1;
         size_t keep = take;
@@ -369,12 +600,15 @@ static int read_line(vkb_input *in, sbuf *b, int *too_long, vkb_error *err) {
         if (keep && sb_put(b, s, keep)) return vkb_fail(err, "out of memory reading a line");
         r->pos += take + (nl ? 1 : 0);
         r->consumed += (double)(take + (nl ? 1 : 0));
-        if (nl) break;
+        if (nl) {
+            if (*nl == '\r') r->skip_lf = 1;
+            break;
+        }
     }
     if (!any) return 0;
     r->line++;
-    if (b->n && b->p[b->n - 1] == '\r') b->p[--b->n] = 0;
-    if (!b->p) sb_reserve(b, 0), b->p[0] = 0;
+    if (!b->p && sb_reserve(b, 0) == 0) b->p[0] = 0;
+    if (!b->p) return vkb_fail(err, "out of memory reading a line");
     return 1;
 }
 
@@ -388,8 +622,251 @@ static void set_text(vkb_record *rec, const char *s, size_t n) {
     rec->text = vkb_utf8_sanitize(s, n, &rec->text_len);
 }
 
-/* One JSON line -> record. */
+/* ---- JSON lines ------------------------------------------------------------
+ * cJSON validates each line; a small scanner over the validated text then
+ * finds each top-level member's key and the exact bytes of its value, so
+ * that pass-through values are copied, not re-printed from doubles.  The
+ * scanner is strict where cJSON is lax (numbers such as 01 or 1.). */
+
+static const char *js_ws(const char *p, const char *e) {
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* p at '"': returns the end of the string literal (after the quote), or NULL. */
+static const char *js_string(const char *p, const char *e) {
+    if (p >= e || *p != '"') return NULL;
+    for (p++; p < e; p++) {
+        if (*p == '"') return p + 1;
+        if (*p != '\\') continue;
+        if (++p >= e) return NULL;
+        if (*p == 'u') {
+            if (e - p < 5) return NULL;
+            for (int i = 1; i <= 4; i++) if (hexval(p[i]) < 0) return NULL;
+            p += 4;
+        } else if (!strchr("\"\\/bfnrt", *p) || !*p) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* RFC 8259 number. */
+static const char *js_number(const char *p, const char *e) {
+    if (p < e && *p == '-') p++;
+    if (p >= e) return NULL;
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9') while (p < e && *p >= '0' && *p <= '9') p++;
+    else return NULL;
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || *p < '0' || *p > '9') return NULL;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        if (p >= e || *p < '0' || *p > '9') return NULL;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+    }
+    return p;
+}
+
+/* Skips one value; returns its end or NULL. */
+static const char *js_value(const char *p, const char *e, int depth) {
+    if (p >= e || depth > 1000) return NULL;
+    if (*p == '"') return js_string(p, e);
+    if (*p == '-' || (*p >= '0' && *p <= '9')) return js_number(p, e);
+    static const char *const lit[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t k = strlen(lit[i]);
+        if ((size_t)(e - p) >= k && !memcmp(p, lit[i], k)) return p + k;
+    }
+    if (*p != '{' && *p != '[') return NULL;
+    char close = *p == '{' ? '}' : ']';
+    int obj = *p == '{';
+    p = js_ws(p + 1, e);
+    if (p < e && *p == close) return p + 1;
+    for (;;) {
+        if (obj) {
+            p = js_string(p, e);
+            if (!p) return NULL;
+            p = js_ws(p, e);
+            if (p >= e || *p != ':') return NULL;
+            p = js_ws(p + 1, e);
+        }
+        p = js_value(p, e, depth + 1);
+        if (!p) return NULL;
+        p = js_ws(p, e);
+        if (p < e && *p == ',') { p = js_ws(p + 1, e); continue; }
+        if (p < e && *p == close) return p + 1;
+        return NULL;
+    }
+}
+
+static void put_utf8(sbuf *b, unsigned cp) {
+    char u[4];
+    size_t k;
+    if (cp < 0x80) { u[0] = (char)cp; k = 1; }
+    else if (cp < 0x800) { u[0] = (char)(0xC0 | cp >> 6); u[1] = (char)(0x80 | (cp & 63)); k = 2; }
+    else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | cp >> 12); u[1] = (char)(0x80 | ((cp >> 6) & 63));
+        u[2] = (char)(0x80 | (cp & 63)); k = 3;
+    } else {
+        u[0] = (char)(0xF0 | cp >> 18); u[1] = (char)(0x80 | ((cp >> 12) & 63));
+        u[2] = (char)(0x80 | ((cp >> 6) & 63)); u[3] = (char)(0x80 | (cp & 63)); k = 4;
+    }
+    sb_put(b, u, k);
+}
+
+/* Decodes a (scanned) string literal [p, e) into b: escapes resolved,
+ * \u0000 kept as a NUL byte (the length says where the string ends), a lone
+ * surrogate becomes U+FFFD.  Returns 0, or -1 when out of memory. */
+static int js_decode(const char *p, const char *e, sbuf *b) {
+    b->n = 0;
+    if (sb_reserve(b, (size_t)(e - p))) return -1;
+    b->p[0] = 0;
+    for (p++, e--; p < e; p++) {
+        if (*p != '\\') { sb_putc(b, *p); continue; }
+        p++;
+        switch (*p) {
+        case 'b': sb_putc(b, '\b'); break;
+        case 'f': sb_putc(b, '\f'); break;
+        case 'n': sb_putc(b, '\n'); break;
+        case 'r': sb_putc(b, '\r'); break;
+        case 't': sb_putc(b, '\t'); break;
+        case 'u': {
+            unsigned cp = 0;
+            for (int i = 1; i <= 4; i++) cp = cp * 16 + (unsigned)hexval(p[i]);
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 7 && p[1] == '\\' && p[2] == 'u') {
+                unsigned lo = 0;
+                for (int i = 3; i <= 6; i++) lo = lo * 16 + (unsigned)hexval(p[i]);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
+            put_utf8(b, cp);
+            break;
+        }
+        default: sb_putc(b, *p); /* " \ / */
+        }
+    }
+    return b->p ? 0 : -1;
+}
+
+/* Appends value bytes [p, e) as JSON: raw control characters inside strings
+ * (which cJSON lets through) are escaped, everything else is copied. */
+static int js_copy(sbuf *x, const char *p, const char *e) {
+    int instr = 0;
+    for (; p < e; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (instr && c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            if (sb_put(x, esc, 6)) return -1;
+            continue;
+        }
+        if (sb_putc(x, (char)c)) return -1;
+        if (instr && c == '\\' && p + 1 < e) {
+            if (sb_putc(x, *++p)) return -1;
+        } else if (c == '"') {
+            instr = !instr;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *ks, *ke;   /* key literal */
+    const char *vs, *ve;   /* value bytes */
+    sbuf key;              /* decoded key */
+} member;
+
+static int member_cmp(const void *a, const void *b) {
+    const member *x = *(member *const *)a, *y = *(member *const *)b;
+    size_t n = x->key.n < y->key.n ? x->key.n : y->key.n;
+    int c = memcmp(x->key.p, y->key.p, n);
+    if (c) return c;
+    return x->key.n < y->key.n ? -1 : x->key.n > y->key.n;
+}
+
+static int key_is(const member *m, const char *s) {
+    return m->key.n == strlen(s) && memcmp(m->key.p, s, m->key.n) == 0;
+}
+
+/* The name of the member (or CSV column) `name` in the output: a reserved
+ * name gets input_ prefixes until it clashes with no input name
+ * (taken(user, candidate) says whether one exists).  *out_n: its length. */
+static char *out_name(const char *name, size_t n, int (*taken)(void *, const char *, size_t),
+                      void *user, size_t *out_n) {
+    char *nm = malloc(n + 1);
+    if (!nm) return NULL;
+    memcpy(nm, name, n);
+    nm[n] = 0;
+    *out_n = n;
+    if (strlen(nm) != n || !is_reserved(nm)) return nm;
+    do {
+        char *t = xprintf("input_%s", nm);
+        free(nm);
+        nm = t;
+    } while (nm && taken(user, nm, strlen(nm)));
+    if (nm) *out_n = strlen(nm);
+    return nm;
+}
+
+typedef struct { member **sorted; int n; } member_set;
+
+static int member_taken(void *u, const char *s, size_t n) {
+    member_set *ms = u;
+    member probe = {0};
+    probe.key.p = (char *)s;
+    probe.key.n = n;
+    member *pp = &probe;
+    return bsearch(&pp, ms->sorted, (size_t)ms->n, sizeof *ms->sorted, member_cmp) != NULL;
+}
+
+/* Appends ,"name":value to extra (value: JSON text copied with js_copy). */
+static int extra_put(sbuf *x, const char *name, size_t nl, const char *vs, const char *ve) {
+    if (x->n && sb_putc(x, ',')) return -1;
+    char *q = NULL;
+    size_t ql = 0, qc = 0;
+    int rc = vkb_json_quote(&q, &ql, &qc, name, nl);
+    if (rc == 0) rc = sb_put(x, q, ql);
+    if (rc == 0) rc = sb_putc(x, ':');
+    if (rc == 0) rc = js_copy(x, vs, ve);
+    free(q);
+    return rc;
+}
+
+/* A gold label from a JSON number: integers in decimal; anything else
+ * (fractions, out of the range of long long, 1e300) is no label. */
+static char *label_from_number(const char *s, const char *e) {
+    char tmp[64];
+    size_t n = (size_t)(e - s);
+    if (n >= sizeof tmp) return NULL;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    double d = strtod(tmp, NULL);
+    /* range first: converting an out-of-range double is undefined */
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return NULL;
+    long long v = (long long)d;
+    if ((double)v != d) return NULL;
+    return xprintf("%lld", v);
+}
+
+/* One JSON line -> record; in->last_missing tells an object without the text field. */
 static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *rec) {
+    in->last_missing = in->last_object = in->last_open_array = 0;
     if (memchr(s, 0, n)) { rec->error = xstrdup("NUL byte in a JSON line"); return; }
     size_t cl;
     char *clean = vkb_utf8_sanitize(s, n, &cl);
@@ -397,6 +874,8 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(clean, cl + 1, &end, 0);
     if (!j) {
+        const char *f = js_ws(clean, clean + cl);
+        in->last_open_array = f < clean + cl && *f == '[';
         long off = end ? (long)(end - clean) : -1;
         rec->error = off >= 0 ? xprintf("invalid JSON at byte %ld", off + 1)
                               : xstrdup("invalid JSON");
@@ -410,33 +889,107 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
         free(clean);
         return;
     }
-    free(clean);
-    if (!cJSON_IsObject(j)) {
+    int is_obj = cJSON_IsObject(j);
+    int nmem = cJSON_GetArraySize(j);
+    in->last_object = is_obj;
+    cJSON_Delete(j);
+    if (!is_obj) {
         rec->error = xstrdup("not a JSON object");
-        cJSON_Delete(j);
+        free(clean);
         return;
     }
-    cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
-    if (id) rec->id_json = cJSON_PrintUnformatted(id);
-    cJSON *lab = cJSON_GetObjectItemCaseSensitive(j, in->label_col);
-    if (cJSON_IsString(lab)) rec->label = xstrdup(lab->valuestring);
-    else if (cJSON_IsNumber(lab) && lab->valuedouble == (double)(long)lab->valuedouble)
-        rec->label = xprintf("%ld", (long)lab->valuedouble);
-    else if (cJSON_IsBool(lab)) rec->label = xstrdup(cJSON_IsTrue(lab) ? "1" : "0");
-    cJSON *t = cJSON_GetObjectItemCaseSensitive(j, in->text_col);
-    if (!t) rec->error = xprintf("missing \"%s\" field", in->text_col);
-    else if (!cJSON_IsString(t)) rec->error = xprintf("\"%s\" is not a string", in->text_col);
-    else set_text(rec, t->valuestring, strlen(t->valuestring));
-    sbuf x = {0};
-    for (cJSON *c = j->child; c; c = c->next) {
-        if (c == t || !c->string) continue;
-        char *v = cJSON_PrintUnformatted(c);
-        int rc = v ? extra_add(&x, c->string, v) : -1;
-        free(v);
-        if (rc) break;
+    /* the members, with the exact bytes of each value */
+    const char *e = clean + cl;
+    member *m = calloc((size_t)nmem + 1, sizeof *m);
+    member **sorted = calloc((size_t)nmem + 1, sizeof *sorted);
+    sbuf x = {0}, keys = {0};
+    int k = 0;
+    const char *p = js_ws(clean, e);
+    if (!m || !sorted) { rec->error = xstrdup("out of memory"); goto done; }
+    p = js_ws(p + 1, e); /* '{' */
+    while (p < e && *p != '}' && k < nmem) {
+        member *c = &m[k];
+        c->ks = p;
+        c->ke = js_string(p, e);
+        if (!c->ke) break;
+        p = js_ws(c->ke, e);
+        if (p >= e || *p != ':') break;
+        c->vs = js_ws(p + 1, e);
+        c->ve = js_value(c->vs, e, 1);
+        if (!c->ve || js_decode(c->ks, c->ke, &c->key)) break;
+        k++;
+        p = js_ws(c->ve, e);
+        if (p < e && *p == ',') p = js_ws(p + 1, e);
     }
+    if (k != nmem || p >= e || *p != '}') {
+        rec->error = xprintf("invalid JSON at byte %ld", (long)(p - clean) + 1);
+        goto done;
+    }
+    for (int i = 0; i < k; i++)
+        if (key_is(&m[i], "id")) { /* for the error object too */
+            sbuf id = {0};
+            if (js_copy(&id, m[i].vs, m[i].ve) == 0) rec->id_json = id.p;
+            else free(id.p);
+            break;
+        }
+    for (int i = 0; i < k; i++) sorted[i] = &m[i];
+    qsort(sorted, (size_t)k, sizeof *sorted, member_cmp);
+    for (int i = 1; i < k; i++)
+        if (member_cmp(&sorted[i - 1], &sorted[i]) == 0) {
+            char *q = NULL;
+            size_t ql = 0, qc = 0;
+            vkb_json_quote(&q, &ql, &qc, sorted[i]->key.p, sorted[i]->key.n < 200 ? sorted[i]->key.n : 200);
+            rec->error = xprintf("duplicate key %s", q ? q : "");
+            free(q);
+            goto done;
+        }
+    member_set ms = {sorted, k};
+    const member *t = NULL;
+    for (int i = 0; i < k; i++) {
+        member *c = &m[i];
+        if (key_is(c, in->label_col)) {
+            if (*c->vs == '"') {
+                sbuf l = {0};
+                if (js_decode(c->vs, c->ve, &l) == 0) {
+                    size_t ll;
+                    rec->label = vkb_utf8_sanitize(l.p, strlen(l.p), &ll);
+                }
+                free(l.p);
+            } else if (*c->vs == 't' || *c->vs == 'f') {
+                rec->label = xstrdup(*c->vs == 't' ? "1" : "0");
+            } else if (*c->vs != 'n' && *c->vs != '{' && *c->vs != '[') {
+                rec->label = label_from_number(c->vs, c->ve);
+            }
+        }
+        if (key_is(c, in->text_col)) { t = c; continue; }
+        size_t nl;
+        char *nm = out_name(c->key.p, c->key.n, member_taken, &ms, &nl);
+        int rc = nm ? extra_put(&x, nm, nl, c->vs, c->ve) : -1;
+        free(nm);
+        if (rc) { rec->error = xstrdup("out of memory"); goto done; }
+        if (keys.n < 300) {
+            if (keys.n) sb_put(&keys, ", ", 2);
+            sb_put_printable(&keys, c->key.p, c->key.n, 100);
+        }
+    }
+    if (!t) {
+        rec->error = xprintf("missing \"%s\" field (fields: %s)", in->text_col,
+                             keys.p ? keys.p : "none");
+        in->last_missing = 1;
+    } else if (*t->vs != '"') {
+        rec->error = xprintf("\"%s\" is not a string", in->text_col);
+    } else {
+        sbuf tb = {0};
+        if (js_decode(t->vs, t->ve, &tb) == 0) set_text(rec, tb.p, tb.n);
+        free(tb.p);
+    }
+done:
     rec->extra = x.p;
-    cJSON_Delete(j);
+    free(keys.p);
+    for (int i = 0; m && i < nmem; i++) free(m[i].key.p);
+    free(m);
+    free(sorted);
+    free(clean);
 }
 
 /* ---- CSV / TSV -------------------------------------------------------------- */
@@ -447,22 +1000,42 @@ static void fields_free(fields *fs) {
     free(fs->f);
 }
 
-/* Reads one record (RFC 4180; a quote opens a quoted field only at the start
- * of a field, as Python's csv does, so stray quotes inside TSV text are
- * literal).  1: record; 0: EOF; -1 error; -2 interrupted; *unterminated set
- * when EOF came inside quotes. */
-static int read_csv_record(vkb_input *in, char delim, fields *fs, int *unterminated,
-                           int *too_long, long *start_line, vkb_error *err) {
+/* Starts field number fs->n (0-based) of a record; -1 out of memory. */
+static int field_new(fields *fs) {
+    if (fs->n == fs->cap) {
+        int nc = fs->cap ? fs->cap * 2 : 8;
+        sbuf *nf = realloc(fs->f, sizeof(sbuf) * (size_t)nc);
+        if (!nf) return -1;
+        memset(nf + fs->cap, 0, sizeof(sbuf) * (size_t)(nc - fs->cap));
+        fs->f = nf;
+        fs->cap = nc;
+    }
+    sbuf *c = &fs->f[fs->n++];
+    c->n = 0;
+    if (sb_reserve(c, 0)) return -1;
+    c->p[0] = 0;
+    return 0;
+}
+
+/* Reads one CSV record (RFC 4180; a quote opens a quoted field only at the
+ * start of a field, as Python's csv does).  Records end at \n, \r\n or a
+ * lone \r outside quotes.  1: record; 0: EOF; -1 error; -2 interrupted;
+ * *unterminated set when EOF came inside quotes. */
+static int read_csv_record(vkb_input *in, fields *fs, int *unterminated, int *too_long,
+                           long *start_line, vkb_error *err) {
     rd *r = &in->r;
+    const char *name = in->srcs[in->cur].path;
     fs->n = 0;
     *unterminated = 0;
     *too_long = 0;
-    int inq = 0, at_start = 1, any = 0, was_quoted = 0;
+    int inq = 0, at_start = 1, any = 0;
     size_t total = 0;
+    int f = rd_skip_lf(r, in->o.interrupt, err, name);
+    if (f < 0) return f;
     *start_line = r->line + 1;
 #define CUR (&fs->f[fs->n - 1])
     for (;;) {
-        int f = rd_fill(r, in->o.interrupt, err, in->srcs[in->cur].path);
+        f = rd_fill(r, in->o.interrupt, err, name);
         if (f < 0) return f;
         if (f == 0) {
             if (!any) return 0;
@@ -474,19 +1047,12 @@ static int read_csv_record(vkb_input *in, char delim, fields *fs, int *untermina
         r->consumed += 1;
         if (!any) {
             any = 1;
-            if (fs->cap < 1) {
-                fs->f = calloc(8, sizeof(sbuf));
-                if (!fs->f) return vkb_fail(err, "out of memory");
-                fs->cap = 8;
-            }
-            fs->n = 1;
-            CUR->n = 0;
-            if (CUR->p) CUR->p[0] = 0;
+            if (field_new(fs)) return vkb_fail(err, "out of memory");
         }
         if (inq) {
             if (c == '"') {
                 /* "" is an escaped quote; a single quote closes the field */
-                int g = rd_fill(r, in->o.interrupt, err, in->srcs[in->cur].path);
+                int g = rd_fill(r, in->o.interrupt, err, name);
                 if (g < 0) return g;
                 if (g > 0 && r->buf[r->pos] == '"') {
                     r->pos++;
@@ -500,23 +1066,10 @@ static int read_csv_record(vkb_input *in, char delim, fields *fs, int *untermina
             }
         } else {
             if (c == '\n') { r->line++; break; }
-            if (c == '\r') {
-                int g = rd_fill(r, in->o.interrupt, err, in->srcs[in->cur].path);
-                if (g < 0) return g;
-                if (g == 0 || r->buf[r->pos] == '\n') continue; /* CRLF */
-            }
-            if (c == '"' && at_start) { inq = 1; at_start = 0; was_quoted = 1; continue; }
-            if (c == delim) {
-                if (fs->n == fs->cap) {
-                    sbuf *nf = realloc(fs->f, sizeof(sbuf) * (size_t)fs->cap * 2);
-                    if (!nf) return vkb_fail(err, "out of memory");
-                    memset(nf + fs->cap, 0, sizeof(sbuf) * (size_t)fs->cap);
-                    fs->f = nf;
-                    fs->cap *= 2;
-                }
-                fs->n++;
-                CUR->n = 0;
-                if (CUR->p) CUR->p[0] = 0;
+            if (c == '\r') { r->line++; r->skip_lf = 1; break; }
+            if (c == '"' && at_start) { inq = 1; at_start = 0; continue; }
+            if (c == ',') {
+                if (field_new(fs)) return vkb_fail(err, "out of memory");
                 at_start = 1;
                 continue;
             }
@@ -525,18 +1078,323 @@ static int read_csv_record(vkb_input *in, char delim, fields *fs, int *untermina
         if (++total > in->o.max_record) { *too_long = 1; continue; }
         if (sb_putc(CUR, c)) return vkb_fail(err, "out of memory");
     }
-    (void)was_quoted;
-    for (int i = 0; i < fs->n; i++)
-        if (!fs->f[i].p) { sb_reserve(&fs->f[i], 0); fs->f[i].p[0] = 0; }
 #undef CUR
     return 1;
+}
+
+/* One TSV record (IANA text/tab-separated-values): a line split at tabs,
+ * no quoting of any kind. */
+static int read_tsv_record(vkb_input *in, fields *fs, int *unterminated, int *too_long,
+                           long *start_line, vkb_error *err) {
+    sbuf line = {0};
+    *unterminated = 0;
+    fs->n = 0;
+    int rc = read_line(in, &line, too_long, err);
+    if (rc == 1) {
+        *start_line = in->r.line;
+        const char *p = line.p, *e = line.p + line.n;
+        for (;;) {
+            const char *t = memchr(p, '\t', (size_t)(e - p));
+            if (field_new(fs) || sb_put(&fs->f[fs->n - 1], p, t ? (size_t)(t - p) : (size_t)(e - p))) {
+                rc = vkb_fail(err, "out of memory");
+                break;
+            }
+            if (!t) break;
+            p = t + 1;
+        }
+    }
+    free(line.p);
+    return rc;
+}
+
+static int read_record(vkb_input *in, fields *fs, int *unterminated, int *too_long,
+                       long *start_line, vkb_error *err) {
+    return in->fmt == VKB_FMT_TSV ? read_tsv_record(in, fs, unterminated, too_long, start_line, err)
+                                  : read_csv_record(in, fs, unterminated, too_long, start_line, err);
 }
 
 static int csv_blank(const fields *fs) {
     return fs->n == 1 && blank(fs->f[0].p, fs->f[0].n);
 }
 
-/* ---- sources ---------------------------------------------------------------- */
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct { char **sorted; int n; } name_set;
+
+static int name_taken(void *u, const char *s, size_t n) {
+    (void)n;
+    name_set *ns = u;
+    return bsearch(&s, ns->sorted, (size_t)ns->n, sizeof(char *), str_cmp) != NULL;
+}
+
+/* Reads the header; -1 (err set) when it cannot serve: no text column, or
+ * a column name twice. */
+static int read_header(vkb_input *in, vkb_error *err) {
+    const char *path = in->srcs[in->cur].path;
+    fields fs = {0};
+    int unterm, tl, rc;
+    long sl;
+    do rc = read_record(in, &fs, &unterm, &tl, &sl, err);
+    while (rc == 1 && csv_blank(&fs));
+    if (rc <= 0) { fields_free(&fs); in->n_hdr = 0; in->text_idx = -1; return rc; }
+    in->hdr = calloc((size_t)fs.n, sizeof(char *));
+    in->hdr_out = calloc((size_t)fs.n, sizeof(char *));
+    char **sorted = calloc((size_t)fs.n, sizeof(char *));
+    if (!in->hdr || !in->hdr_out || !sorted) {
+        free(sorted);
+        fields_free(&fs);
+        return vkb_fail(err, "out of memory");
+    }
+    in->n_hdr = fs.n;
+    in->text_idx = in->label_idx = -1;
+    rc = 0;
+    for (int i = 0; i < fs.n; i++) {
+        size_t l;
+        in->hdr[i] = vkb_utf8_sanitize(fs.f[i].p, fs.f[i].n, &l);
+        if (!in->hdr[i]) { rc = vkb_fail(err, "out of memory"); break; }
+        if (in->text_idx < 0 && strcmp(in->hdr[i], in->text_col) == 0) in->text_idx = i;
+        if (in->label_idx < 0 && strcmp(in->hdr[i], in->label_col) == 0) in->label_idx = i;
+        sorted[i] = in->hdr[i];
+    }
+    fields_free(&fs);
+    if (rc == 0) {
+        qsort(sorted, (size_t)in->n_hdr, sizeof(char *), str_cmp);
+        for (int i = 1; i < in->n_hdr; i++)
+            if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+                char *nm = printable(sorted[i], 200);
+                rc = vkb_fail(err, "%s: the header names the column '%s' twice; "
+                              "column names must be unique", path, nm);
+                free(nm);
+                break;
+            }
+    }
+    name_set ns = {sorted, in->n_hdr};
+    for (int i = 0; rc == 0 && i < in->n_hdr; i++) {
+        size_t l;
+        in->hdr_out[i] = out_name(in->hdr[i], strlen(in->hdr[i]), name_taken, &ns, &l);
+        if (!in->hdr_out[i]) rc = vkb_fail(err, "out of memory");
+    }
+    free(sorted);
+    if (rc == 0 && in->text_idx < 0) {
+        sbuf cols = {0};
+        for (int i = 0; i < in->n_hdr && cols.n < 400; i++) {
+            if (i) sb_put(&cols, ", ", 2);
+            sb_put_printable(&cols, in->hdr[i], strlen(in->hdr[i]), 100);
+        }
+        rc = vkb_fail(err, "%s: no column named '%s' in the header (columns: %s); "
+                      "use --text-column", path, in->text_col, cols.p ? cols.p : "");
+        free(cols.p);
+    }
+    return rc;
+}
+
+/* ---- what a source is ------------------------------------------------------- */
+
+/* Names a binary format by its magic bytes, or NULL. */
+static const char *binary_magic(const unsigned char *s, size_t n) {
+    static const struct { const char *m; size_t n; const char *what; } mg[] = {
+        {"BZh", 3, "bzip2-compressed data (only gzip and zstd are read; decompress it first)"},
+        {"\xFD" "7zXZ\0", 6, "xz-compressed data (only gzip and zstd are read; decompress it first)"},
+        {"\x5D\0\0", 3, "lzma-compressed data (only gzip and zstd are read; decompress it first)"},
+        {"\x04\x22\x4D\x18", 4, "lz4-compressed data (only gzip and zstd are read; decompress it first)"},
+        {"PK\x03\x04", 4, "a zip archive (extract it first)"},
+        {"7z\xBC\xAF\x27\x1C", 6, "a 7-zip archive (extract it first)"},
+        {"\xFF\xFE\0\0", 4, "UTF-32 text (convert it to UTF-8, e.g. with iconv)"},
+        {"\xFF\xFE", 2, "UTF-16 text (convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)"},
+        {"\xFE\xFF", 2, "UTF-16 text (convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)"},
+        {"\x7F" "ELF", 4, "an executable (ELF)"},
+        {"\x89PNG", 4, "a PNG image"},
+        {"%PDF-", 5, "a PDF document"},
+        {"SQLite format 3", 16, "an SQLite database"},
+        {"PAR1", 4, "a Parquet file (convert it to JSON lines or CSV first)"},
+        {NULL, 0, NULL}};
+    for (int i = 0; mg[i].m; i++)
+        if (n >= mg[i].n && memcmp(s, mg[i].m, mg[i].n) == 0) return mg[i].what;
+    return NULL;
+}
+
+/* Text or not: more than 1 in 10 of the first bytes (and at least 8) being
+ * control bytes (other than tab, line ends, form feed, escape) or invalid
+ * UTF-8 is binary data (or text in another encoding).  A NUL or a stray
+ * Latin-1 byte here and there is text (it is replaced, or left to the
+ * tokenizer, which drops control characters). */
+static int looks_binary(const unsigned char *s, size_t n, int whole, size_t *bad_out) {
+    size_t bad = 0, i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1B) {
+            bad++;
+            i++;
+            continue;
+        }
+        size_t b, k = utf8_seq(s + i, n - i, &b);
+        if (k) { i += k; continue; }
+        if (!whole && i + b >= n) break; /* a sequence cut by the sample's end */
+        bad++;
+        i += b;
+    }
+    *bad_out = bad;
+    return bad * 10 > n && bad >= 8;
+}
+
+/* Sets up decoding of a compressed stream whose first bytes are in buf. */
+static int rd_start_decoder(rd *r, int kind, const char *name, vkb_error *err) {
+    size_t n = r->end - r->pos;
+    r->raw_cap = n > ((size_t)1 << 16) ? n : (size_t)1 << 16;
+    r->raw = malloc(r->raw_cap);
+    if (!r->raw) return vkb_fail(err, "out of memory");
+    memcpy(r->raw, r->buf + r->pos, n); /* what was read is the decoder's input */
+    r->raw_pos = 0;
+    r->raw_end = n;
+    r->raw_eof = r->eof;
+    r->pos = r->end = 0;
+    r->eof = 0;
+    r->comp = kind;
+    if (kind == COMP_GZIP) {
+        memset(&r->z, 0, sizeof r->z);
+        if (inflateInit2(&r->z, 15 + 16) != Z_OK)
+            return vkb_fail(err, "%s: cannot start gzip decoding", name);
+        r->z_init = 1;
+        r->in_member = 1;
+        return 0;
+    }
+    r->zs = ZSTD_createDStream();
+    if (!r->zs || ZSTD_isError(ZSTD_initDStream(r->zs)))
+        return vkb_fail(err, "%s: cannot start zstd decoding", name);
+    /* bounded memory: frames needing a window over 128 MiB are refused */
+    ZSTD_DCtx_setParameter(r->zs, ZSTD_d_windowLogMax, 27);
+    r->zs_hint = 1;
+    return 0;
+}
+
+/* Reads until buf holds n bytes, a line end, or EOF (so that a slow pipe is
+ * not waited on for more than its first line). */
+static int rd_want(rd *r, size_t n, const volatile int *intr, vkb_error *err, const char *name) {
+    for (;;) {
+        size_t have = r->end - r->pos;
+        if (have >= n || memchr(r->buf + r->pos, '\n', have)) return 0;
+        int f = rd_more(r, intr, err, name);
+        if (f <= 0) return f;
+    }
+}
+
+/* Looks at the first bytes of a stream: compression (sets up the decoder;
+ * *comp = "gzip" or "zstd"), binary data (error), a UTF-8 byte order mark
+ * (skipped). */
+static int rd_sniff(rd *r, const volatile int *intr, const char *name, const char **comp,
+                    vkb_error *err) {
+    *comp = NULL;
+    int f = rd_want(r, 16, intr, err, name);
+    if (f < 0) return f;
+    const unsigned char *u = (const unsigned char *)r->buf + r->pos;
+    size_t n = r->end - r->pos;
+    int kind = COMP_NONE;
+    if (n >= 2 && u[0] == 0x1f && u[1] == 0x8b) kind = COMP_GZIP;
+    else if (n >= 4 && u[0] == 0x28 && u[1] == 0xb5 && u[2] == 0x2f && u[3] == 0xfd) kind = COMP_ZSTD;
+    if (kind != COMP_NONE) {
+        if (rd_start_decoder(r, kind, name, err)) return -1;
+        *comp = kind == COMP_GZIP ? "gzip" : "zstd";
+        f = rd_want(r, 16, intr, err, name);
+        if (f < 0) return f;
+        u = (const unsigned char *)r->buf + r->pos;
+        n = r->end - r->pos;
+    }
+    const char *what = binary_magic(u, n);
+    if (!what && n >= 2 && u[0] == 0x1f && u[1] == 0x8b) what = "gzip data inside compressed data";
+    if (!what && n >= 4 && u[0] == 0x28 && u[1] == 0xb5 && u[2] == 0x2f && u[3] == 0xfd)
+        what = "zstd data inside compressed data";
+    const char *pre = !*comp ? "" : kind == COMP_GZIP ? "the decompressed gzip data is "
+                                                      : "the decompressed zstd data is ";
+    if (what) return vkb_fail(err, "%s: refused: %s%s", name, pre, what);
+    if (n >= 3 && memcmp(u, "\xEF\xBB\xBF", 3) == 0) {
+        r->pos += 3; /* a UTF-8 byte order mark is not text */
+        r->consumed += 3;
+        u += 3;
+        n -= 3;
+    }
+    size_t sample = n < 4096 ? n : 4096, bad;
+    if (sample && looks_binary(u, sample, r->eof && sample == n, &bad))
+        return vkb_fail(err, "%s: %sdoes not look like UTF-8 text (%zu of the first %zu bytes are "
+                        "control bytes or invalid UTF-8): binary data, or text in another "
+                        "encoding (convert it to UTF-8 first)", name,
+                        !*comp ? "" : kind == COMP_GZIP ? "decompressed gzip data " : "decompressed zstd data ",
+                        bad, sample);
+    return 0;
+}
+
+/* The first non-blank line in the buffer (reading more, up to RD_MAX_BUF):
+ * [*s, *s + *n). */
+static int peek_first_line(vkb_input *in, const char **s, size_t *n, int *complete, vkb_error *err) {
+    rd *r = &in->r;
+    const char *name = in->srcs[in->cur].path;
+    size_t from = 0;
+    for (;;) {
+        const char *b = r->buf + r->pos, *e = r->buf + r->end;
+        const char *p = b + from;
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\f' || *p == '\v')) p++;
+        from = (size_t)(p - b);
+        const char *nl = p;
+        while (nl < e && *nl != '\n' && *nl != '\r') nl++;
+        if (nl < e || r->eof || r->end - r->pos >= RD_MAX_BUF) {
+            *s = p;
+            *n = (size_t)(nl - p);
+            *complete = nl < e || r->eof;
+            return 0;
+        }
+        int f = rd_more(r, in->o.interrupt, err, name);
+        if (f < 0) return f;
+        (void)f; /* 0: EOF or the buffer is full, both seen above */
+    }
+}
+
+/* Does the header line s[0..n) split at delim have the column `col`? *nf: fields. */
+static int header_has(const char *s, size_t n, char delim, const char *col, int *nf) {
+    size_t cl = strlen(col);
+    int found = 0;
+    *nf = 0;
+    const char *p = s, *e = s + n;
+    for (;;) {
+        const char *d = memchr(p, delim, (size_t)(e - p));
+        const char *fe = d ? d : e;
+        const char *a = p, *b = fe;
+        if (delim == ',' && b - a >= 2 && *a == '"' && b[-1] == '"') { a++; b--; }
+        if ((size_t)(b - a) == cl && memcmp(a, col, cl) == 0) found = 1;
+        (*nf)++;
+        if (!d) break;
+        p = d + 1;
+    }
+    return found;
+}
+
+/* Chooses the format of a file or stdin whose name says nothing (rule 3 in input.h). */
+static int sniff_format(vkb_input *in, vkb_error *err) {
+    const char *s;
+    size_t n;
+    int complete;
+    int rc = peek_first_line(in, &s, &n, &complete, err);
+    if (rc) return rc;
+    in->fmt = VKB_FMT_JSONL;
+    if (!complete && *s == '{') return 0; /* a JSON object longer than the sniffing buffer */
+    in->fmt = VKB_FMT_TEXT;
+    if (n && *s == '{') {
+        size_t cl;
+        char *clean = vkb_utf8_sanitize(s, n, &cl);
+        if (!clean) return vkb_fail(err, "out of memory");
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(clean, cl + 1, &end, 0);
+        while (end && *end && strchr(" \t\f\v", *end)) end++;
+        if (j && cJSON_IsObject(j) && end && !*end) in->fmt = VKB_FMT_JSONL;
+        cJSON_Delete(j);
+        free(clean);
+        if (in->fmt == VKB_FMT_JSONL) return 0;
+    }
+    int explicit_col = in->o.text_column != NULL, nf;
+    if (header_has(s, n, '\t', in->text_col, &nf) && (nf >= 2 || explicit_col)) in->fmt = VKB_FMT_TSV;
+    else if (header_has(s, n, ',', in->text_col, &nf) && (nf >= 2 || explicit_col)) in->fmt = VKB_FMT_CSV;
+    return 0;
+}
 
 static int open_src(vkb_input *in, vkb_error *err) {
     src *s = &in->srcs[in->cur];
@@ -544,7 +1402,10 @@ static int open_src(vkb_input *in, vkb_error *err) {
     in->r.eof = 0;
     in->r.line = 0;
     in->r.consumed = 0;
+    in->r.raw_used = 0;
+    in->r.skip_lf = 0;
     in->fmt = in->o.format;
+    const char *how = in->fmt != VKB_FMT_AUTO ? "--format" : NULL;
     if (s->is_dir) {
         if (in->fmt != VKB_FMT_AUTO && in->fmt != VKB_FMT_DIR)
             return vkb_fail(err, "%s is a directory (only the IMDB layout is read from directories)",
@@ -552,6 +1413,7 @@ static int open_src(vkb_input *in, vkb_error *err) {
         in->fmt = VKB_FMT_DIR;
         if (list_dir(in, s->path, err)) return -1;
         in->open = 1;
+        if (in->o.on_source) in->o.on_source(in->o.user, s->path, in->fmt, "directory", NULL);
         return 0;
     }
     if (strcmp(s->path, "-") == 0) {
@@ -561,56 +1423,26 @@ static int open_src(vkb_input *in, vkb_error *err) {
     }
     if (in->r.fd < 0) return vkb_fail(err, "%s: %s", s->path, strerror(errno));
     in->open = 1;
-    if (in->fmt == VKB_FMT_AUTO) in->fmt = by_extension(s->path);
+    const char *comp;
+    int rc = rd_sniff(&in->r, in->o.interrupt, s->path, &comp, err);
+    if (rc) return rc;
+    if (in->fmt == VKB_FMT_AUTO && strcmp(s->path, "-") != 0) {
+        in->fmt = by_extension(s->path);
+        if (in->fmt != VKB_FMT_AUTO) how = "extension";
+    }
     if (in->fmt == VKB_FMT_AUTO) {
-        /* sniff the first non-blank byte: '{' means JSON lines */
-        int f = rd_fill(&in->r, in->o.interrupt, err, s->path);
-        if (f < 0) return f;
-        in->fmt = VKB_FMT_TEXT;
-        for (size_t i = in->r.pos; i < in->r.end; i++) {
-            char c = in->r.buf[i];
-            if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-            if (c == '{') in->fmt = VKB_FMT_JSONL;
-            break;
-        }
+        rc = sniff_format(in, err);
+        if (rc) return rc;
+        how = "content";
     }
-    if (in->fmt == VKB_FMT_CSV || in->fmt == VKB_FMT_TSV) {
-        char delim = in->fmt == VKB_FMT_CSV ? ',' : '\t';
-        fields fs = {0};
-        int unterm, tl;
-        long sl;
-        int rc;
-        do rc = read_csv_record(in, delim, &fs, &unterm, &tl, &sl, err);
-        while (rc == 1 && csv_blank(&fs));
-        if (rc < 0) { fields_free(&fs); return rc; }
-        if (rc == 0) { fields_free(&fs); in->n_hdr = 0; in->text_idx = -1; return 0; }
-        in->hdr = calloc((size_t)fs.n, sizeof(char *));
-        if (!in->hdr) { fields_free(&fs); return vkb_fail(err, "out of memory"); }
-        in->n_hdr = fs.n;
-        in->text_idx = in->label_idx = -1;
-        for (int i = 0; i < fs.n; i++) {
-            size_t l;
-            in->hdr[i] = vkb_utf8_sanitize(fs.f[i].p, fs.f[i].n, &l);
-            if (!in->hdr[i]) { fields_free(&fs); return vkb_fail(err, "out of memory"); }
-            /* a UTF-8 byte order mark in front of the first column name */
-            if (i == 0 && l >= 3 && memcmp(in->hdr[0], "\xEF\xBB\xBF", 3) == 0)
-                memmove(in->hdr[0], in->hdr[0] + 3, l - 2);
-            if (in->text_idx < 0 && strcmp(in->hdr[i], in->text_col) == 0) in->text_idx = i;
-            if (in->label_idx < 0 && strcmp(in->hdr[i], in->label_col) == 0) in->label_idx = i;
-        }
-        fields_free(&fs);
-        if (in->text_idx < 0) {
-            sbuf cols = {0};
-            for (int i = 0; i < in->n_hdr; i++) {
-                if (i) sb_put(&cols, ", ", 2);
-                sb_put(&cols, in->hdr[i], strlen(in->hdr[i]));
-            }
-            vkb_fail(err, "%s: no column named '%s' in the header (columns: %s); "
-                     "use --text-column", s->path, in->text_col, cols.p ? cols.p : "");
-            free(cols.p);
-            return -1;
-        }
-    }
+    if (in->fmt == VKB_FMT_TEXT && in->o.text_column)
+        return vkb_fail(err, "%s: read as text lines (chosen by %s), which have no fields: "
+                        "--text-column %s needs JSON lines, or CSV/TSV with a header naming "
+                        "that column (use --format to say which)",
+                        s->path, how, in->o.text_column);
+    if (in->o.on_source) in->o.on_source(in->o.user, s->path, in->fmt, how, comp);
+    if (in->fmt == VKB_FMT_CSV || in->fmt == VKB_FMT_TSV) return read_header(in, err);
+    if (in->fmt == VKB_FMT_JSONL) in->probe = 1;
     return 0;
 }
 
@@ -623,29 +1455,40 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
     rec->line = in->file_i;
     rec->source = s->path;
     in->r.consumed += 1;
+    /* a file name is any bytes: valid UTF-8 for the output, printable for messages */
+    size_t rl;
+    char *relu = vkb_utf8_sanitize(rel, strlen(rel), &rl);
+    if (!relu) return vkb_fail(err, "out of memory");
+    char *relp = printable(relu, 300);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     sbuf b = {0};
     if (fd < 0) {
-        rec->error = xprintf("%s: %s", rel, strerror(errno));
+        rec->error = xprintf("%s: %s", relp, strerror(errno));
     } else {
-        char tmp[65536];
-        ssize_t k;
-        int too_long = 0;
-        while ((k = read(fd, tmp, sizeof tmp)) != 0) {
-            if (k < 0) {
-                if (errno == EINTR) {
-                    if (in->o.interrupt && *in->o.interrupt) { close(fd); free(b.p); return -2; }
-                    continue;
-                }
-                rec->error = xprintf("%s: %s", rel, strerror(errno));
-                break;
-            }
-            if (b.n + (size_t)k > in->o.max_record) { too_long = 1; break; }
-            if (sb_put(&b, tmp, (size_t)k)) { close(fd); free(b.p); return vkb_fail(err, "out of memory"); }
+        /* each file may be gzip or zstd compressed; binary files are errors */
+        rd fr;
+        memset(&fr, 0, sizeof fr);
+        fr.fd = fd;
+        fr.cap = 1 << 16;
+        fr.buf = malloc(fr.cap);
+        if (!fr.buf) { close(fd); free(relu); free(relp); return vkb_fail(err, "out of memory"); }
+        vkb_error fe = {{0}};
+        const char *comp;
+        int rc = rd_sniff(&fr, in->o.interrupt, relp, &comp, &fe), too_long = 0;
+        while (rc == 0) {
+            int f = rd_fill(&fr, in->o.interrupt, &fe, relp);
+            if (f <= 0) { rc = f; break; }
+            size_t k = fr.end - fr.pos;
+            if (b.n + k > in->o.max_record) { too_long = 1; break; }
+            if (sb_put(&b, fr.buf + fr.pos, k)) rc = vkb_fail(&fe, "out of memory");
+            fr.pos = fr.end;
         }
+        rd_decoder_free(&fr);
+        free(fr.buf);
         close(fd);
-        if (too_long && !rec->error)
-            rec->error = xprintf("%s: longer than %zu bytes", rel, in->o.max_record);
+        if (rc == -2) { free(b.p); free(relu); free(relp); return -2; }
+        if (rc < 0) rec->error = xstrdup(fe.msg);
+        else if (too_long) rec->error = xprintf("%s: longer than %zu bytes", relp, in->o.max_record);
         if (!rec->error) {
             /* one review per file: trailing newlines are not part of it */
             while (b.n && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == '\r')) b.n--;
@@ -656,7 +1499,9 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
     sbuf x = {0};
     char *q = NULL;
     size_t ql = 0, qc = 0;
-    vkb_json_quote(&q, &ql, &qc, rel, strlen(rel));
+    vkb_json_quote(&q, &ql, &qc, relu, rl);
+    free(relp);
+    free(relu);
     extra_add(&x, "file", q ? q : "\"\"");
     const char *slash = strchr(rel, '/');
     size_t ll = slash ? (size_t)(slash - rel) : strlen(rel);
@@ -672,14 +1517,14 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
 
 static int next_in_src(vkb_input *in, vkb_record *rec, vkb_error *err) {
     src *s = &in->srcs[in->cur];
+    in->last_missing = in->last_object = 0;
     if (in->fmt == VKB_FMT_DIR) return next_dir(in, rec, err);
     if (in->fmt == VKB_FMT_CSV || in->fmt == VKB_FMT_TSV) {
         if (in->n_hdr == 0) return 0; /* empty file */
-        char delim = in->fmt == VKB_FMT_CSV ? ',' : '\t';
         fields fs = {0};
         int unterm, tl, rc;
         long sl;
-        do rc = read_csv_record(in, delim, &fs, &unterm, &tl, &sl, err);
+        do rc = read_record(in, &fs, &unterm, &tl, &sl, err);
         while (rc == 1 && csv_blank(&fs));
         if (rc != 1) { fields_free(&fs); return rc; }
         rec->line = sl;
@@ -700,7 +1545,7 @@ static int next_in_src(vkb_input *in, vkb_record *rec, vkb_error *err) {
                 char *q = NULL;
                 size_t ql = 0, qc = 0;
                 if (vkb_json_quote(&q, &ql, &qc, v, l) == 0) {
-                    extra_add(&x, in->hdr[i], q);
+                    extra_add(&x, in->hdr_out[i], q);
                     if (strcmp(in->hdr[i], "id") == 0 && !rec->id_json) rec->id_json = xstrdup(q);
                 }
                 free(q);
@@ -728,6 +1573,58 @@ static int next_in_src(vkb_input *in, vkb_record *rec, vkb_error *err) {
     }
 }
 
+/* JSON lines: reads up to PROBE_MAX records ahead at the start of a source,
+ * until the first object with the text field.  When every JSON object among
+ * them lacks the text field, or none of them is a JSON object at all (a
+ * pretty-printed JSON array), the source fails once instead of giving one
+ * error per line. */
+static int probe_jsonl(vkb_input *in, vkb_error *err) {
+    int objects = 0, missing = 0;
+    char *first = NULL;
+    long first_line = 0;
+    in->probe = 0;
+    in->qn = in->qi = 0;
+    while (in->qn < PROBE_MAX) {
+        vkb_record *t = &in->q[in->qn];
+        memset(t, 0, sizeof *t);
+        int rc = next_in_src(in, t, err);
+        if (rc != 1) {
+            vkb_record_clear(t);
+            if (rc < 0) { free(first); return rc; }
+            break;
+        }
+        t->progress = in->done_before + rd_progress(&in->r);
+        if (in->qn == 0) in->first_open_array = in->last_open_array;
+        in->qn++;
+        if (in->last_missing) {
+            objects++;
+            missing++;
+            if (!first) { first = xstrdup(t->error); first_line = t->line; }
+        } else if (in->last_object) {
+            objects++;
+            break; /* the field is there */
+        }
+    }
+    int rc = 0;
+    if (in->qn && in->q[0].error && in->first_open_array)
+        rc = vkb_fail(err, "%s: not JSON lines: line %ld starts a JSON array that ends on a later "
+                      "line (convert it to JSON lines, e.g. jq -c '.[]')",
+                      in->srcs[in->cur].path, in->q[0].line);
+    else if (in->qn && !objects)
+        rc = vkb_fail(err, "%s: not JSON lines: line %ld: %s, and no line among the first %d is a "
+                      "JSON object (a JSON array? convert it with jq -c '.[]'; or say --format)",
+                      in->srcs[in->cur].path, in->q[0].line, in->q[0].error ? in->q[0].error : "?",
+                      in->qn);
+    else if (objects && missing == objects)
+        rc = vkb_fail(err, "%s: line %ld: %s; no JSON object in the first %d line%s has a \"%s\" "
+                      "field: use --text-column to name the text field",
+                      in->srcs[in->cur].path, first_line, first ? first : "missing field",
+                      (int)in->q[in->qn - 1].line, in->q[in->qn - 1].line == 1 ? "" : "s",
+                      in->text_col);
+    free(first);
+    return rc;
+}
+
 int vkb_input_next(vkb_input *in, vkb_record *rec, vkb_error *err) {
     memset(rec, 0, sizeof *rec);
     while (in->cur < in->n_srcs) {
@@ -735,13 +1632,22 @@ int vkb_input_next(vkb_input *in, vkb_record *rec, vkb_error *err) {
             int rc = open_src(in, err);
             if (rc) return rc;
         }
+        if (in->probe) {
+            int rc = probe_jsonl(in, err);
+            if (rc) return rc;
+        }
+        if (in->qi < in->qn) {
+            *rec = in->q[in->qi++];
+            memset(&in->q[in->qi - 1], 0, sizeof *rec);
+            return 1;
+        }
         int rc = next_in_src(in, rec, err);
         if (rc == 1) {
-            rec->progress = in->done_before + in->r.consumed;
+            rec->progress = in->done_before + rd_progress(&in->r);
             return 1;
         }
         if (rc < 0) { vkb_record_clear(rec); return rc; }
-        in->done_before += in->r.consumed;
+        in->done_before += rd_progress(&in->r);
         close_src(in);
         in->cur++;
     }

@@ -129,14 +129,14 @@ def main():
                 scheduler="sync")
             got = "".join(l + "\n" for l in res).encode()
             assert got == want, "score_bag %s differs:\n%s\n---\n%s" % (flags, got, want)
-        assert b'"input_score":3' in want and b'"error":"missing \\"text\\" field"' in want, want
+        assert b'"input_score":3' in want and b'"error":"missing \\"text\\" field' in want, want
         print("ok: Model.score_lines and score_bag == vkbert score, byte for byte")
 
         # ---- 3. several files: "file" on error lines, as vkbert score FILE FILE
         bad = [os.path.join(tmp, "bad%d.jsonl" % i) for i in range(2)]
         for i, b in enumerate(bad):
             with open(b, "w") as f:
-                f.write('{"id": %d, "txt": "a"}\n{oops\n' % i)
+                f.write('{"id": %d, "text": "a"}\n{"id": %d, "txt": "a"}\n{oops\n' % (i, i))
         want = cli(vkbert_bin, opts + bad)
         outd = os.path.join(tmp, "scored_bad")
         vd.score_files(bad, outd, path=TINY, device="cpu", threads=1,

@@ -176,7 +176,7 @@ for path in sys.argv[1:3]:
     assert j["device"] and j["precision"] in ("fp32", "fp16"), j
 PYEOF
 "$B" bench --model "$M" --device "$DEV" --quiet --input "$T/notext.jsonl" > "$T/bn.out" 2> "$T/bn.err"; st=$?
-[ $st -eq 1 ] && grep -q "no text scored" "$T/bn.err" || fail "bench --input on a file without texts: rc $st"
+[ $st -eq 1 ] && grep -qE 'no text scored|missing "text" field' "$T/bn.err" || fail "bench --input on a file without texts: rc $st"
 ok "bench --json"
 
 done_test

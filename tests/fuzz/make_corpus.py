@@ -282,11 +282,60 @@ def gen_model_dir():
     case("bad-int-dtype", TINY, safetensors(t))
 
 
+# ---- batch input readers (host/input.c) ------------------------------------------
+def gen_inputs():
+    import gzip
+    jl = [
+        ("valid", b'{"id": 1, "text": "good one", "lang": "en", "label": 1}\n{"text": "two"}\n'),
+        ("crlf-blank", b'{"text": "a"}\r\n\r\n   \n{"text": "b", "label": "POSITIVE"}'),
+        ("cr-only", b'{"text": "a"}\r{"text": "b"}\r'),
+        ("bad-lines", b'not json\n[1, 2]\n{"text": 42}\n{"text": "a"} x\n{"text": "nul\x00"}\n{"id": 7}\n{"text": "ok"}\n'),
+        ("big-numbers", b'{"id": 1234567890123456789, "text": "t", "a": 9007199254740993, "b": 1e400, '
+                        b'"c": 0.30000000000000004, "d": {"x": [1, 2.50, -0.0]}, "label": 1e300}\n'),
+        ("reserved-names", b'{"text": "t", "label": 1, "input_label": 2, "score": 3, "scores": [], "error": null}\n'),
+        ("duplicate-key", b'{"text": "t", "k": 1, "k": 2}\n{"text": "t", "text": "u"}\n'),
+        ("escapes", b'{"text": "a\\u0000b \\ud83d\\ude00 \\ud800 \\"q\\" \\\\", "e": "\\u00e9\tx"}\n'),
+        ("lax-numbers", b'{"text": "t", "n": 01}\n{"text": "t", "n": 1.}\n{"text": "t", "n": -0.5e-3}\n'),
+        ("invalid-utf8", b'{"text": "bad \xff\xfe utf8", "\xc3": "\xe2\x82"}\n'),
+        ("missing-field", b'{"id": 1, "review": "x"}\n{"id": 2, "review": "y"}\n'),
+        ("bom", b'\xef\xbb\xbf{"text": "b"}\n'),
+        ("deep", b'{"text": "t", "d": ' + b'[' * 200 + b']' * 200 + b'}\n'),
+    ]
+    for name, d in jl:
+        put("jsonl", name, d)
+    put("jsonl", "gzip-valid", gzip.compress(jl[0][1], mtime=0))
+    put("jsonl", "gzip-two-members", gzip.compress(jl[0][1], mtime=0) + gzip.compress(jl[4][1], mtime=0))
+    put("jsonl", "gzip-truncated", gzip.compress(jl[3][1], mtime=0)[:-7])
+    csv = [
+        ("valid", b'\xef\xbb\xbfid,text,label\r\n1,"hello, ""world""",pos\r\n2,"multi\nline\r\nfield",neg\r\n'),
+        ("bad-rows", b'id,text\n3,plain "quoted" inside\n4,too,many\n5\n6,"unterminated\n'),
+        ("cr-only", b'id,text\r1,good\r2,"multi\rline"\r'),
+        ("no-text-column", b'a,b\n1,2\n'),
+        ("duplicate-columns", b'id,text,id\n1,a,2\n'),
+        ("header-only", b'id,text\n'),
+        ("reserved-columns", b'text,label,input_label,score\na,1,2,3\n'),
+        ("binary", bytes(range(256))),
+    ]
+    for name, d in csv:
+        put("csv", name, d)
+    put("csv", "gzip-valid", gzip.compress(csv[0][1], mtime=0))
+    tsv = [
+        ("valid", b'text\tid\nsays "hi" there\t7\n"quoted start\t8\n""\t9\n'),
+        ("cr-crlf", b'id\ttext\r1\tgood\r\n2\tbad\r'),
+        ("bad-rows", b'id\ttext\n1\n2\ta\tb\n\t\n'),
+        ("utf16", b'\xff\xfet\x00e\x00x\x00t\x00\n\x00'),
+    ]
+    for name, d in tsv:
+        put("tsv", name, d)
+    put("tsv", "gzip-valid", gzip.compress(tsv[0][1], mtime=0))
+
+
 if __name__ == "__main__":
     gen_safetensors()
     gen_config()
     gen_vocab()
     gen_tokenizer()
     gen_model_dir()
+    gen_inputs()
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     print("corpus: %d bytes" % total, file=sys.stderr)
