@@ -31,6 +31,7 @@ typedef struct cli_opts {
     uint64_t max_device_mem;  /* --max-device-mem BYTES (0 = no cap) */
     int batch, seq, iters;    /* bench --batch B --seq L --iters N */
     const char *input;        /* bench --input FILE (end-to-end mode) */
+    int ops;                  /* check --ops: the op test matrix (cli_check_ops.c) */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;
@@ -79,6 +80,7 @@ int cli_score(cli_opts *o);
 int cli_classify(cli_opts *o);
 int cli_eval(cli_opts *o);
 int cli_check(cli_opts *o);
+int cli_check_ops(cli_opts *o); /* host/cli_check_ops.c: `vkbert check --ops` */
 int cli_devices(cli_opts *o);
 int cli_bench(cli_opts *o);   /* host/cli_bench.c */
 

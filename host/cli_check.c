@@ -31,6 +31,7 @@ static uint64_t rng_next(uint64_t *s) {
 typedef struct { int32_t *ids; int n; } seq;
 
 int cli_check(cli_opts *o) {
+    if (o->ops) return cli_check_ops(o);
     vkb_model *m = NULL;
     vkb_error e = {{0}};
     if (o->shape) {

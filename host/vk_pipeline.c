@@ -174,11 +174,14 @@ static void pipe_job_run(void *p, int task, int slot) {
                                j->nspec, j->out, &j->err);
 }
 
-int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
+int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
                           vkb_vk_kernels *k, vkb_error *err) {
     memset(k, 0, sizeof *k);
+    int f16 = pol->f16;
     k->f16 = f16;
     k->hd = head_dim;
+    k->ln_form = pol->ln;
+    k->attn_form = pol->attn;
     if (f16 && !c->feat.f16_storage)
         return vkb_fail(err, "fp16 storage requested but device %s lacks "
                         "storageBuffer16BitAccess (use --precision fp32)", c->props.deviceName);
@@ -191,26 +194,24 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
     int tk = (int)(c->props.limits.maxComputeSharedMemorySize / (2u * 4u * (uint32_t)head_dim));
     if (tk > 32) tk = 32;
     if (tk < 1) return vkb_fail(err, "head dim %d too large for the device's shared memory", head_dim);
-    /* CPU implementations (lavapipe): the subgroup forms of LayerNorm and
-     * attention, where compute shaders have subgroup arithmetic/shuffles;
-     * they were measured several times faster there (`vkbert bench`
-     * per-kernel times), the shared-memory forms stay for GPUs. */
-    VkPhysicalDeviceSubgroupProperties sgp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sgp};
-    vkGetPhysicalDeviceProperties2(c->pdev, &p2);
-    int sg_ok = c->is_cpu && (sgp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-                sgp.subgroupSize >= 1 && sgp.subgroupSize <= 64;
-    int ln_sg = sg_ok && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-    int attn_sg = sg_ok && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-    int32_t sgsize = (int32_t)sgp.subgroupSize;
+    /* the LayerNorm and attention forms are the policy's (vk_policy.c) */
+    if ((pol->ln != VKB_LN_SHARED && pol->ln != VKB_LN_SUBGROUP) ||
+        (pol->attn != VKB_ATTN_SHARED && pol->attn != VKB_ATTN_SUBGROUP))
+        return vkb_fail(err, "internal: kernels created without a decided LayerNorm/attention form");
+    if ((pol->ln == VKB_LN_SUBGROUP && !c->caps.sg_arith) ||
+        (pol->attn == VKB_ATTN_SUBGROUP && !c->caps.sg_shuffle))
+        return vkb_fail(err, "internal: subgroup kernels on device %s without subgroup support",
+                        c->props.deviceName);
+    int ln_sg = pol->ln == VKB_LN_SUBGROUP, attn_sg = pol->attn == VKB_ATTN_SUBGROUP;
+    int32_t sgsize = (int32_t)c->caps.sg_size;
     /* attention_sg: keys broadcast through register shuffles instead of
      * loaded by every lane (3.4 s -> 0.37 s per 8x128 distilbert-base pass) */
-    int32_t aspec[3] = {head_dim, tk, (int32_t)sgp.subgroupSize};
+    int32_t aspec[3] = {head_dim, tk, sgsize};
 #define JOB(f, nb, t, ps, sp, ns, o) \
     {.fmt = (f), .nbind = (nb), .types = (t), .push_size = (ps), .spec = (sp), .nspec = (ns), .out = (o)}
     pipe_job jobs[5] = {
         JOB(ln_sg ? "embed_sg_%s" : "embed_%s", 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->embed),
-        JOB(ln_sg ? "add_ln_sg_%s" : "add_ln_%s", 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->add_ln),
+        JOB(ln_sg ? "add_ln_sg_%s" : "add_ln_%s", 5, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->add_ln),
         JOB("gemm_tiled_%s", 4, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled),
         JOB("gemm_texel_%s", 4, texel_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_texel),
         JOB(attn_sg ? "attention_sg_%s" : "attention_%s", 3, attn_t, sizeof(vkb_vk_attn_pc), aspec,
@@ -248,7 +249,7 @@ int vkb_vk_texel_ok(int K, int lda) { return K % 4 == 0 && lda % 4 == 0; }
 
 static uint32_t cdiv(int a, int b) { return (uint32_t)((a + b - 1) / b); }
 
-void vkb_vk_gemm_groups(int variant, int M, int N, uint32_t g[3]) {
+void vkb_vk_gemm_groups(vkb_gemm_variant variant, int M, int N, uint32_t g[3]) {
     if (variant == VKB_GEMM_COOPMAT) { vkb_vk_coopmat_groups(M, N, g); return; } /* vk_coopmat.c */
     if (variant == VKB_GEMM_TEXEL) { g[0] = cdiv(N, 64); g[1] = cdiv(M, 128); } /* 8x8 inv x 16x8 out */
     else { g[0] = cdiv(N, 64); g[1] = cdiv(M, 64); }                          /* 64x64 tiles */
