@@ -96,9 +96,9 @@ int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err
     if (k->gemm_coop.pipe) return 0;
     static const VkDescriptorType t[4] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                           VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
-    if (vkb_vk_pipe_create(c, "gemm_coopmat_f16", 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+    if (vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_F16, 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
                            &k->gemm_coop, err) ||
-        vkb_vk_pipe_create(c, "gemm_coopmat_s_f16", 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+        vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_S_F16, 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
                            &k->gemm_coop_s, err)) {
         vkb_vk_pipe_destroy(c, &k->gemm_coop);
         vkb_vk_pipe_destroy(c, &k->gemm_coop_s);

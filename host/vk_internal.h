@@ -1,12 +1,20 @@
 /* vk_internal.h - the Vulkan runtime shared by the vk_*.c files (internal).
  *
  * vk_context.c  instance, device, queue, validation messenger, VkResult text
+ * vk_policy.c   device capabilities and the one decision of which precision
+ *               and GEMM/LayerNorm/attention variants run; variant names
  * vk_memory.c   buffers, staging uploads and downloads, fp16 packing
  * vk_upload.c   weight upload: tensors converted straight into staging memory
- * vk_pipeline.c shader modules, specialization constants, descriptor sets
- * vk_devices.c  the device report behind `vkbert devices`
+ * vk_pipeline.c shader modules (by generated vkb_shader_id), specialization
+ *               constants, descriptor sets, the kernel set of a policy
+ * vk_coopmat.c  the cooperative-matrix GEMM: probe, pipelines, self-test,
+ *               its confirmation at backend creation
+ * vk_devices.c  the device report behind `vkbert devices`, --device auto
  * vk_backend.c  the forward pass: recorded once per batch shape, replayed
- * vk_ops.c      op-level entry points for tests (one shader on host arrays)
+ * vk_ops.c      one op on host arrays (tests, op matrix, self-test, benches),
+ *               including the one GEMM harness
+ * vk_opcheck.c  the op test matrix behind `vkbert check --ops`
+ * vk_profile.c  per-kernel timestamps and the figures of `vkbert bench`
  *
  * Device-level functions go through a per-context volk table (ctx->d), so
  * several devices can be open at once without global function pointers. */
@@ -16,6 +24,7 @@
 #include "vkbert.h"
 #include "half.h"
 #include "cpu_ops.h"
+#include "vkb_shaders.h" /* generated: vkb_shader_id, one per variant of shaders/shaders.cmake */
 
 typedef struct vkb_vk_features {
     int f16_storage;   /* storageBuffer16BitAccess */
@@ -190,10 +199,10 @@ typedef struct vkb_vk_bind {
     VkBufferView view;
 } vkb_vk_bind;
 
-/* Builds a compute pipeline from an embedded SPIR-V variant (`name` as in
- * shaders/shaders.cmake), with the given binding types, push-constant size
- * and int specialization constants (ids 0..nspec-1). */
-int vkb_vk_pipe_create(vkb_vk_ctx *c, const char *name, int nbind,
+/* Builds a compute pipeline from an embedded SPIR-V variant, with the given
+ * binding types, push-constant size and int specialization constants (ids
+ * 0..nspec-1). */
+int vkb_vk_pipe_create(vkb_vk_ctx *c, vkb_shader_id id, int nbind,
                        const VkDescriptorType *types, uint32_t push_size,
                        const int32_t *spec, int nspec, vkb_vk_pipe *p,
                        vkb_error *err);
