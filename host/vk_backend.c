@@ -654,8 +654,10 @@ int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, 
     rc = rc || make_sets(be, err);
     rc = rc || vkb_vk_ctx_check_validation(c, err);
     if (rc) { vk_destroy(&be->base); return -1; }
-    snprintf(be->base.device, sizeof be->base.device, "%.100s (Vulkan, %s, %s GEMM%s%.120s)",
-             c->props.deviceName, be->f16 ? "fp16" : "fp32", vkb_gemm_variant_name(be->variant),
+    snprintf(be->base.device, sizeof be->base.device,
+             "%.80s (Vulkan, %s, %s GEMM, %s layernorm, %s attention%s%.100s)", c->props.deviceName,
+             be->f16 ? "fp16" : "fp32", vkb_gemm_variant_name(be->variant),
+             vkb_ln_variant_name(be->k.ln_form), vkb_attn_variant_name(be->k.attn_form),
              be->gemm_note[0] ? "; " : "", be->gemm_note);
     *out = &be->base;
     return 0;
