@@ -55,13 +55,16 @@ int cli_check_ops(cli_opts *o) {
     }
     if (o->precision == VKB_PREC_FP32) add(precs, sizeof precs, "fp32");
     if (o->precision == VKB_PREC_FP16) add(precs, sizeof precs, "fp16");
-    vkb_backend_opts bo;
-    cli_backend_opts(o, 0, &bo); /* device and VKB_VALIDATION as every command */
+    /* a Vulkan device, also where `auto` would pick the CPU reference */
     const char *dev = o->device && strcmp(o->device, "auto") ? o->device : "gpu";
     if (!strcmp(dev, "cpu")) {
         fprintf(stderr, "vkbert check --ops: runs the Vulkan kernels: --device gpu or gpu:N\n");
         return CLI_USAGE;
     }
+    cli_opts od = *o;
+    od.device = dev;
+    vkb_backend_opts bo;
+    cli_backend_opts(&od, 0, &bo); /* VKB_VALIDATION as every command */
     vkb_op_check_opts co = {dev, bo.validation, ops[0] ? ops : NULL, vars[0] ? vars : NULL,
                             precs[0] ? precs : NULL};
     printf("%-14s %-9s %-5s %-32s %9s %8s  %s\n", "op", "variant", "prec", "shape", "error", "tol",
