@@ -584,18 +584,14 @@ void vkb_vk_backend_bytes(const vkb_backend *self, uint64_t *weights, uint64_t *
     *activations = n;
 }
 
-int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
-                          vkb_backend **out, vkb_error *err) {
-    return vkb_vk_backend_create_staged(m, o, 0, out, err);
-}
 
 int vkb_vk_backend_weights_mapped(const vkb_backend *self) {
     const vk_backend *be = as_vk(self);
     return be && be->w.map != NULL;
 }
 
-int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, int staged,
-                                 vkb_backend **out, vkb_error *err) {
+int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
+                          vkb_backend **out, vkb_error *err) {
     *out = NULL;
     const vkb_config *cfg = &m->cfg;
     if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads)
@@ -646,7 +642,7 @@ int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, 
     int rc = vkb_vk_kernels_create(c, &pol, be->hd, &be->k, err);
     rc = rc || vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, &be->variant, be->gemm_note,
                                    sizeof be->gemm_note, err); /* coopmat self-test */
-    rc = rc || upload_weights(be, m, o->threads, staged, err);
+    rc = rc || upload_weights(be, m, o->threads, !pol.mapped_weights, err);
     rc = rc || make_acts(be, err);
     rc = rc || vkb_vk_buffer_create(c, T * 4, VKB_MEM_HOST, "ids", &be->ids, err);
     rc = rc || vkb_vk_buffer_create(c, T * 4, VKB_MEM_HOST, "lens", &be->lens, err);

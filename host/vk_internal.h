@@ -61,6 +61,7 @@ typedef struct vkb_vk_policy {
     vkb_ln_variant ln;
     vkb_attn_variant attn;
     int gemm_forced;
+    int mapped_weights;    /* weights converted straight into mapped device memory */
 } vkb_vk_policy;
 /* Applies opts (NULL = all AUTO) to the device described by caps (named dev
  * in messages); fails when a forced variant or precision cannot run. */
@@ -352,11 +353,8 @@ vkb_attn_variant vkb_vk_backend_attn_variant(const vkb_backend *be);
 vkb_vk_prof *vkb_vk_backend_prof(vkb_backend *be);
 void vkb_vk_backend_rerecord(vkb_backend *be);
 void vkb_vk_backend_bytes(const vkb_backend *be, uint64_t *weights, uint64_t *activations);
-/* Test hook: create the backend with the weights uploaded through the
- * staging buffer (what discrete GPUs do) even where the device could map
- * them (lavapipe); and whether a backend's weights are mapped. */
-int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, int staged,
-                                 vkb_backend **out, vkb_error *err);
+/* Whether a backend's weights are in mapped memory (see
+ * vkb_vulkan_opts.staging_upload). */
 int vkb_vk_backend_weights_mapped(const vkb_backend *be);
 /* The token budget one device pass holds, and how many passes the last
  * forward took. */

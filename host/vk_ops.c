@@ -42,7 +42,7 @@ static int op_begin(op_run *o, vkb_vk_ctx *c, int f16, vkb_gemm_variant gemm, vk
     memset(o, 0, sizeof *o);
     o->c = c;
     o->k = &o->own;
-    vkb_vulkan_opts vo = {gemm, ln, attn};
+    vkb_vulkan_opts vo = {.gemm = gemm, .layernorm = ln, .attention = attn};
     if (vkb_vk_policy_for_ctx(c, f16 ? VKB_PREC_FP16 : VKB_PREC_FP32, &vo, pol, err)) return -1;
     if (vkb_vk_kernels_create(c, pol, hd, &o->own, err)) return -1;
     return op_setup(o, c, err);

@@ -102,6 +102,11 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
         break;
     default: return vkb_fail(err, "unknown attention variant %d", (int)o->attention);
     }
+    /* Weights: converted straight into device-local memory the host can map
+     * where device memory is host memory (no staging copy); else through the
+     * staging buffer (discrete GPUs: their host-visible window may be small
+     * and slow). */
+    p->mapped_weights = caps->uma && !o->staging_upload;
     return 0;
 }
 
@@ -111,7 +116,8 @@ int vkb_vk_policy_for_ctx(const vkb_vk_ctx *c, vkb_precision prec, const vkb_vul
 }
 
 void vkb_vk_policy_str(const vkb_vk_policy *p, char *out, size_t n) {
-    snprintf(out, n, "%s storage, %s GEMM%s, %s layernorm, %s attention", p->f16 ? "fp16" : "fp32",
+    snprintf(out, n, "%s storage (weights %s), %s GEMM%s, %s layernorm, %s attention",
+             p->f16 ? "fp16" : "fp32", p->mapped_weights ? "mapped" : "staged",
              vkb_gemm_variant_name(p->gemm),
              p->gemm == VKB_GEMM_COOPMAT ? " (tiled if its self-test fails)" : "",
              vkb_ln_variant_name(p->ln), vkb_attn_variant_name(p->attn));

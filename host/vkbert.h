@@ -79,6 +79,11 @@ typedef struct vkb_vulkan_opts {
     vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) */
     vkb_ln_variant layernorm;    /* embedding + residual LayerNorm kernels */
     vkb_attn_variant attention;
+    /* nonzero: weights go through the staging buffer into plain device-local
+     * memory (what discrete GPUs do) even where the device could have them
+     * converted straight into mapped memory (CPU implementations, integrated
+     * GPUs); lets that path be tested anywhere */
+    int staging_upload;
 } vkb_vulkan_opts;
 
 /* Names of the variants ("auto", "tiled", "texel", "coopmat"; "shared",

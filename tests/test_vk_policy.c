@@ -1,7 +1,8 @@
 /* test_vk_policy.c - the device policy (host/vk_policy.c) is what runs, and
  * every kernel variant can be forced through vkb_backend_opts.vulkan:
  *  - a backend opened with default options uses exactly the policy's
- *    precision, GEMM, LayerNorm and attention (backend getters), and
+ *    precision, weight memory, GEMM, LayerNorm and attention (backend
+ *    getters), and
  *    `vkbert devices` (vkb_devices_report) prints that same decision;
  *  - with each forceable combination (GEMM tiled/texel; shared-memory and,
  *    where the device has them, subgroup LayerNorm and attention; fp32 and
@@ -100,6 +101,8 @@ int main(void) {
                             strstr(vkb_backend_device(be), "coopmat")),
           "GEMM: backend %s, policy %s (%s)", vkb_gemm_variant_name(g), vkb_gemm_variant_name(pol.gemm),
           vkb_backend_device(be));
+    CHECK(vkb_vk_backend_weights_mapped(be) == pol.mapped_weights, "weights mapped: backend %d, policy %d",
+          vkb_vk_backend_weights_mapped(be), pol.mapped_weights);
     CHECK(vkb_vk_backend_ln_variant(be) == pol.ln, "layernorm: backend %s, policy %s",
           vkb_ln_variant_name(vkb_vk_backend_ln_variant(be)), vkb_ln_variant_name(pol.ln));
     CHECK(vkb_vk_backend_attn_variant(be) == pol.attn, "attention: backend %s, policy %s",
@@ -134,7 +137,8 @@ int main(void) {
                     /* the GEMM forms with both LN/attention pairs once; the
                      * mixed pairs with one GEMM */
                     if (gi == VKB_GEMM_TEXEL && li != ai) continue;
-                    vkb_vulkan_opts vo = {(vkb_gemm_variant)gi, (vkb_ln_variant)li, (vkb_attn_variant)ai};
+                    vkb_vulkan_opts vo = {.gemm = (vkb_gemm_variant)gi, .layernorm = (vkb_ln_variant)li,
+                                           .attention = (vkb_attn_variant)ai};
                     char what[128];
                     snprintf(what, sizeof what, "%s, %s GEMM, %s layernorm, %s attention", f ? "fp16" : "fp32",
                              vkb_gemm_variant_name(vo.gemm), vkb_ln_variant_name(vo.layernorm),
