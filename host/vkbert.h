@@ -238,7 +238,9 @@ void vkb_scorer_free(vkb_scorer *s); /* cancels and joins if still running */
  * name, vendor id, driver name/version, API version, type, memory heaps,
  * subgroup size, max shared memory and the optional features vkbert uses
  * (16-bit storage, float16 arithmetic, integer dot product, cooperative
- * matrix).  `json` nonzero gives {"devices":[{...}]}, else readable text.
+ * matrix), and what a backend opened there with default options runs: the
+ * device policy's storage precision, weight memory and GEMM / layernorm /
+ * attention variants (text: "vkbert uses ..."; JSON: "kernels").  `json` nonzero gives {"devices":[{...}]}, else readable text.
  * *out is malloc'd (free() it).  Fails when there is no Vulkan loader. */
 int vkb_devices_report(int json, char **out, vkb_error *err);
 /* What device "auto" (the CLI's default) resolves to: "gpu" when a hardware

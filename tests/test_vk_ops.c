@@ -1,6 +1,7 @@
 /* test_vk_ops.c - every shader against the CPU reference operator on random
  * inputs at odd sizes, with fp32 and (where the device has 16-bit storage)
- * fp16 storage.  For fp16 the inputs are first rounded to fp16 so that both
+ * fp16 storage: both GEMM forms, and the LayerNorm/attention forms the
+ * device policy picks (test_vk_opcheck forces each form).  For fp16 the inputs are first rounded to fp16 so that both
  * sides see the same operands; the tolerance then covers fp16 rounding of
  * the output only.  Runs with the validation layer when VKB_VALIDATION=1 and
  * fails on any message.  Skips (77) when there is no Vulkan device. */
