@@ -9,7 +9,8 @@
  * 3072, K=768) and at 4096 tokens (32x128: QKV, FF1, FF2).  For each shape
  * and variant it prints the max error vs the CPU, and GFLOP/s as the median
  * over ROUNDS of R back-to-back dispatches in one submit (wall clock around
- * submit + wait; the ~10 us submit cost is amortized over R).  It first
+ * submit + wait; the ~10 us submit cost is amortized over R), all through
+ * the library's one GEMM harness (vkb_vk_gemm_host, host/vk_ops.c).  It first
  * prints whether the device qualifies for coopmat and the self-test result.
  * Exit status: 0 all good, 1 a variant was wrong, 2 setup failure, 3
  * coopmat unavailable (tiled still measured). */
@@ -69,11 +70,14 @@ int main(int argc, char **argv) {
            dv >> 22, (dv >> 14) & 0xff, dv, VK_API_VERSION_MAJOR(c->props.apiVersion),
            VK_API_VERSION_MINOR(c->props.apiVersion), VK_API_VERSION_PATCH(c->props.apiVersion),
            c->feat.subgroup_size);
-    printf("coopmat: %s%s (NV ext %d, KHR ext %d)\n", c->coop_ok ? "supported" : "unavailable: ",
-           c->coop_ok ? "" : c->coop_why, c->feat.coop_nv, c->feat.coop_khr);
+    printf("coopmat: %s%s (NV ext %d, KHR ext %d)\n", c->caps.coop_ok ? "supported" : "unavailable: ",
+           c->caps.coop_ok ? "" : c->caps.coop_why, c->feat.coop_nv, c->feat.coop_khr);
     vkb_vk_kernels k;
-    if (vkb_vk_kernels_create(c, 1, 64, &k, &e)) die("kernels", &e);
-    int coop = c->coop_ok;
+    vkb_vk_policy pol;
+    if (vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, NULL, &pol, &e) ||
+        vkb_vk_kernels_create(c, &pol, 64, &k, &e))
+        die("kernels", &e);
+    int coop = c->caps.coop_ok;
     if (coop && vkb_vk_coopmat_pipes_create(c, &k, &e)) {
         printf("coopmat pipelines: FAILED: %s\n", e.msg);
         coop = 0;
@@ -89,22 +93,16 @@ int main(int argc, char **argv) {
     }
     if (!coop && !status) status = 3;
 
-    VkDescriptorPool pool;
-    if (vkb_vk_pool_create(c, 2u * (uint32_t)ns, 8u * (uint32_t)ns, 1, &pool, &e)) die("pool", &e);
-    VkCommandBuffer cmd;
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = c->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    if (c->d.vkAllocateCommandBuffers(c->dev, &ai, &cmd) != VK_SUCCESS) die("command buffer", NULL);
     uint64_t seed = 88172645463325252ull;
     printf("%-18s %-8s %12s %12s %10s\n", "M x N x K", "variant", "max err", "ms/GEMM", "GFLOP/s");
+    double *ms = calloc((size_t)rounds, sizeof *ms);
+    if (!ms) die("out of memory", NULL);
     for (int s = 0; s < ns; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         size_t nx = (size_t)M * K, nw = (size_t)N * K, ny = (size_t)M * N;
         float *X = malloc(nx * 4), *W = malloc(nw * 4), *b = malloc((size_t)N * 4);
         float *Y = malloc(ny * 4), *R = malloc(ny * 4);
-        uint16_t *h = malloc((nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw)) * 2);
-        if (!X || !W || !b || !Y || !R || !h) die("out of memory", NULL);
+        if (!X || !W || !b || !Y || !R) die("out of memory", NULL);
         float *all[3] = {X, W, b};
         size_t cnt[3] = {nx, nw, (size_t)N};
         for (int t = 0; t < 3; t++)
@@ -114,67 +112,30 @@ int main(int argc, char **argv) {
                 all[t][i] = vkb_f16_to_f32(vkb_f32_to_f16(v));
             }
         vkb_cpu_linear(X, W, b, R, M, N, K, VKB_ACT_NONE, 0, 8);
-        vkb_vk_buffer bx, bw, bb, by;
-        if (vkb_vk_buffer_create(c, nx * 2, 0, "X", &bx, &e) || vkb_vk_buffer_create(c, nw * 2, 0, "W", &bw, &e) ||
-            vkb_vk_buffer_create(c, (size_t)N * 2, 0, "b", &bb, &e) || vkb_vk_buffer_create(c, ny * 2, 0, "Y", &by, &e))
-            die("buffers", &e);
-        vkb_vk_pack(X, h, nx, 1);
-        if (vkb_vk_upload(c, &bx, 0, h, nx * 2, &e)) die("upload", &e);
-        vkb_vk_pack(W, h, nw, 1);
-        if (vkb_vk_upload(c, &bw, 0, h, nw * 2, &e)) die("upload", &e);
-        vkb_vk_pack(b, h, (size_t)N, 1);
-        if (vkb_vk_upload(c, &bb, 0, h, (size_t)N * 2, &e)) die("upload", &e);
-        vkb_vk_bind bind[4] = {{.buf = bx.buf, .range = VK_WHOLE_SIZE}, {.buf = bw.buf, .range = VK_WHOLE_SIZE},
-                               {.buf = bb.buf, .range = VK_WHOLE_SIZE}, {.buf = by.buf, .range = VK_WHOLE_SIZE}};
         for (int v = 0; v < 2; v++) {
-            int var = v ? VKB_GEMM_COOPMAT : VKB_GEMM_TILED;
+            vkb_gemm_variant var = v ? VKB_GEMM_COOPMAT : VKB_GEMM_TILED;
             if (var == VKB_GEMM_COOPMAT && !coop) continue;
-            const vkb_vk_pipe *p = var == VKB_GEMM_COOPMAT ? vkb_vk_coopmat_pipe(&k, M, N) : &k.gemm_tiled;
-            VkDescriptorSet set;
-            if (vkb_vk_set_create(c, pool, p, bind, &set, &e)) die("set", &e);
-            vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)K, (uint32_t)N, 0};
-            uint32_t g[3];
-            vkb_vk_gemm_groups(var, M, N, g);
-            double *ms = calloc((size_t)rounds + 1, sizeof *ms);
-            for (int r = 0; r <= rounds; r++) { /* round 0: correctness, warm-up */
-                int n = r ? reps : 1;
-                VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-                c->d.vkBeginCommandBuffer(cmd, &bi);
-                for (int i = 0; i < n; i++) {
-                    vkb_vk_dispatch(c, cmd, p, set, &pc, g[0], g[1], g[2]);
-                    vkb_vk_barrier(c, cmd);
-                }
-                c->d.vkEndCommandBuffer(cmd);
-                double t0 = now_s();
-                if (vkb_vk_submit_wait(c, cmd, 120ull * 1000000000ull, "gemm", &e)) die("run", &e);
-                ms[r] = (now_s() - t0) * 1e3 / n;
-                if (r == 0) {
-                    if (vkb_vk_download(c, &by, 0, h, ny * 2, &e)) die("download", &e);
-                    vkb_vk_unpack(h, Y, ny, 1);
-                }
-            }
+            /* the one GEMM harness (host/vk_ops.c), as the tests use it */
+            vkb_vk_gemm_case t = {M, N, K, K, VKB_ACT_NONE, 0};
+            if (vkb_vk_gemm_host(c, &k, var, &t, X, W, b, Y, rounds, reps, ms, &e)) die("run", &e);
             double err = 0;
             for (size_t i = 0; i < ny; i++) {
                 double d = fabs((double)Y[i] - R[i]) / (1.0 + fabs((double)R[i]));
                 if (!(d <= err)) err = isnan(d) ? INFINITY : d;
             }
             if (!(err <= TOL)) status = 1;
-            qsort(ms + 1, (size_t)rounds, sizeof *ms, cmp_d);
-            double med = ms[1 + rounds / 2];
+            qsort(ms, (size_t)rounds, sizeof *ms, cmp_d);
+            double med = ms[rounds / 2];
             char shape[32];
             snprintf(shape, sizeof shape, "%dx%dx%d", M, N, K);
-            printf("%-18s %-8s %12.3g %12.4f %10.0f%s\n", shape, vkb_vk_gemm_name(var), err, med,
+            printf("%-18s %-8s %12.3g %12.4f %10.0f%s\n", shape, vkb_gemm_variant_name(var), err, med,
                    2.0 * M * N * K / (med * 1e-3) * 1e-9, err <= TOL ? "" : "  WRONG");
-            free(ms);
         }
-        vkb_vk_buffer_destroy(c, &bx); vkb_vk_buffer_destroy(c, &bw);
-        vkb_vk_buffer_destroy(c, &bb); vkb_vk_buffer_destroy(c, &by);
-        free(X); free(W); free(b); free(Y); free(R); free(h);
+        free(X); free(W); free(b); free(Y); free(R);
         fflush(stdout);
     }
+    free(ms);
     if (vkb_vk_ctx_check_validation(c, &e)) { printf("validation: %s\n", e.msg); status = 1; }
-    c->d.vkFreeCommandBuffers(c->dev, c->pool, 1, &cmd);
-    c->d.vkDestroyDescriptorPool(c->dev, pool, NULL);
     vkb_vk_kernels_destroy(c, &k);
     vkb_vk_ctx_destroy(c);
     return status;

@@ -110,7 +110,10 @@ int main(int argc, char **argv) {
     vkb_vk_ctx *c = NULL;
     if (vkb_vk_ctx_create(device, 0, &c, &e)) die("device", &e);
     vkb_vk_kernels k;
-    if (vkb_vk_kernels_create(c, f16, 64, &k, &e)) die("kernels", &e);
+    vkb_vk_policy pol;
+    if (vkb_vk_policy_for_ctx(c, f16 ? VKB_PREC_FP16 : VKB_PREC_FP32, NULL, &pol, &e) ||
+        vkb_vk_kernels_create(c, &pol, 64, &k, &e))
+        die("kernels", &e);
 
     variant v[MAXV];
     memset(v, 0, sizeof v);
@@ -184,10 +187,10 @@ int main(int argc, char **argv) {
         for (int i = 0; i < N; i++) bias[i] = vkb_f16_to_f32(vkb_f32_to_f16(bias[i]));
     }
     vkb_vk_buffer bx, bw, bb, by;
-    if (vkb_vk_buffer_create(c, (size_t)M * K * es, 0, "X", &bx, &e) ||
-        vkb_vk_buffer_create(c, (size_t)N * K * es, 0, "W", &bw, &e) ||
-        vkb_vk_buffer_create(c, (size_t)N * es, 0, "b", &bb, &e) ||
-        vkb_vk_buffer_create(c, (size_t)M * N * es, 0, "Y", &by, &e))
+    if (vkb_vk_buffer_create(c, (size_t)M * K * es, VKB_MEM_DEVICE, "X", &bx, &e) ||
+        vkb_vk_buffer_create(c, (size_t)N * K * es, VKB_MEM_DEVICE, "W", &bw, &e) ||
+        vkb_vk_buffer_create(c, (size_t)N * es, VKB_MEM_DEVICE, "b", &bb, &e) ||
+        vkb_vk_buffer_create(c, (size_t)M * N * es, VKB_MEM_DEVICE, "Y", &by, &e))
         die("buffers", &e);
     vkb_vk_pack(X, tmp, (size_t)M * K, f16);
     if (vkb_vk_upload(c, &bx, 0, tmp, (size_t)M * K * es, &e)) die("upload", &e);

@@ -15,6 +15,7 @@
 #
 # ASSUMPTIONS about the CLI (fix the vkb_* functions if they changed):
 #   vkbert devices
+#   vkbert check --ops --device gpu                                  (exit 0 = every variant within tolerance)
 #   vkbert check --model DIR --device gpu [--precision fp16]       (exit 0 = within tolerance)
 #   vkbert score --model DIR --device gpu|cpu [--precision fp32|fp16] --logits FILE.jsonl
 #       -> one JSON line per input line, in order, with "logits": [..]
@@ -112,7 +113,7 @@ s_coopmat() { # the cooperative-matrix GEMM: self-test + GFLOP/s vs tiled
 }
 s_tests() { # the Vulkan op, model, upload-path and profiling tests, on this device, validation off (no layer here)
   local t rc=0
-  for t in test_vk_ops test_vk_model test_vk_upload test_vk_profile test_vk_coopmat; do
+  for t in test_vk_ops test_vk_model test_vk_upload test_vk_profile test_vk_coopmat test_vk_policy test_vk_opcheck; do
     [ -x "$ROOT/build/tests/$t" ] || continue
     (cd "$ROOT/tests" && LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread" \
       VKB_SHARED=/nonexistent "$ROOT/build/tests/$t") || { echo "$t rc=$?"; rc=1; }
@@ -123,6 +124,7 @@ s_bench_input() { # PRECISION: vkbert bench --input (reading+tokenizing+scoring,
   vkb bench --model "$CK" --device gpu --precision "$1" --input "$IMDB/reviews.jsonl" --json | tee -a "$OUT/bench_input.jsonl"
 }
 s_devices() { vkb devices | tee "$OUT/devices.txt"; }
+s_ops() { vkb check --ops --device gpu | tee "$OUT/check_ops.txt"; } # every kernel variant vs the CPU ops
 s_checkpoint() { # CK_ARGS: e.g. "--dim 64 --layers 2 --heads 2 --hidden 256" for a dry run
   if [ ! -f "$CK/model.safetensors" ]; then
     "$PY" bench/peers/bench_checkpoint.py --out "$CK" --vocab "$IMDB/vocab.txt" ${CK_ARGS:-} || return 1
@@ -178,6 +180,7 @@ export ROOT OUT VKBERT IMDB CK SHAPES PY LIBS RES CK_ARGS
 step env 60 s_env
 step devices 30 s_devices
 step coopmat 90 s_coopmat
+step check_ops 60 s_ops
 step tests 90 s_tests
 step checkpoint 120 s_checkpoint
 step check_fp32 90 s_check fp32

@@ -223,6 +223,21 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
      * then checks every Vulkan call, and any message is an error. */
     const char *val = getenv("VKB_VALIDATION");
     bo->validation = val && *val && strcmp(val, "0") != 0;
+    /* Vulkan kernel variants (default: the device policy), e.g. VKB_GEMM=tiled;
+     * a bad name is reported and makes opening the backend fail. */
+    const char *g = getenv("VKB_GEMM"), *l = getenv("VKB_LAYERNORM"), *a = getenv("VKB_ATTENTION");
+    if (g && *g && vkb_gemm_variant_parse(g, &bo->vulkan.gemm)) {
+        fprintf(stderr, "vkbert: VKB_GEMM=%s: expected auto, tiled, texel or coopmat\n", g);
+        bo->vulkan.gemm = (vkb_gemm_variant)-1;
+    }
+    if (l && *l && vkb_ln_variant_parse(l, &bo->vulkan.layernorm)) {
+        fprintf(stderr, "vkbert: VKB_LAYERNORM=%s: expected auto, shared or subgroup\n", l);
+        bo->vulkan.layernorm = (vkb_ln_variant)-1;
+    }
+    if (a && *a && vkb_attn_variant_parse(a, &bo->vulkan.attention)) {
+        fprintf(stderr, "vkbert: VKB_ATTENTION=%s: expected auto, shared or subgroup\n", a);
+        bo->vulkan.attention = (vkb_attn_variant)-1;
+    }
 }
 
 vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,
@@ -243,7 +258,7 @@ enum {
     O_MODEL = 'm', O_DEVICE = 'd', O_OUTPUT = 'o', O_QUIET = 'q', O_HELP = 'h',
     O_PRECISION = 256, O_MAXLEN, O_BATCHTOK, O_THREADS, O_FORMAT, O_TEXTCOL, O_LABELCOL,
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
-    O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK,
+    O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK, O_OPS,
 };
 
 static const struct option long_opts[] = {
@@ -276,6 +291,7 @@ static const struct option long_opts[] = {
     {"iters", required_argument, 0, O_ITERS},
     {"input", required_argument, 0, O_INPUT},
     {"top-k", required_argument, 0, O_TOPK},
+    {"ops", no_argument, 0, O_OPS},
     {0, 0, 0, 0},
 };
 
@@ -363,8 +379,9 @@ static const command commands[] = {
      "                         instead of Markdown)\n"
      "      --balanced N       N/2 examples of label 1 and N/2 of label 0, drawn\n"
      "                         with a fixed seed (--seed, default 42)\n"},
-    {"check", cli_check, NO_BATCH " shape seed random json format text-column", -1,
+    {"check", cli_check, NO_BATCH " shape seed random json format text-column ops", -1,
      "usage: vkbert check [options] [FILE]\n"
+     "       vkbert check --ops [OP|VARIANT|PRECISION...]\n"
      "Runs the CPU reference (fp64 accumulation) and the GPU on the same padded\n"
      "mixed-length batches and prints per layer the max abs/rel error and cosine\n"
      "similarity of the hidden states, then the logit error and label agreement.\n"
@@ -375,7 +392,11 @@ static const command commands[] = {
      "      --seed S           seed for random weights/ids (default 42)\n"
      "      --format F, --text-column C  how to read FILE (as for score); a record\n"
      "                         that cannot be read (e.g. no text field) fails\n"
-     "      --json             one JSON object (for CI) instead of the table\n"},
+     "      --json             one JSON object (for CI) instead of the table\n"
+     "      --ops              the op test matrix instead: every kernel variant of\n"
+     "                         each op (linear, add_layernorm, embed, attention) at\n"
+     "                         odd sizes in fp32 and fp16 against the fp64 CPU op;\n"
+     "                         arguments filter (e.g. attention shared fp16)\n"},
     {"bench", cli_bench, COMMON " shape seed json batch seq iters input format text-column window", 0,
      "usage: vkbert bench [options]\n"
      "Measures the forward pass on one batch shape (random ids, every token real):\n"
@@ -648,6 +669,7 @@ int main(int argc, char **argv) {
         case O_SEQ: bad = parse_int("seq", optarg, 1, 1 << 20, &o.seq); break;
         case O_ITERS: bad = parse_int("iters", optarg, 1, 1 << 20, &o.iters); break;
         case O_INPUT: o.input = optarg; break;
+        case O_OPS: o.ops = 1; break;
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
             printf("%s", c->usage);

@@ -33,6 +33,7 @@ typedef struct cli_opts {
     int batch, seq, iters;    /* bench --batch B --seq L --iters N */
     const char *input;        /* bench --input FILE (end-to-end mode) */
     int top_k;                /* --top-k: 0 = not given, -1 = all labels */
+    int ops;                  /* check --ops: the op test matrix (cli_check_ops.c) */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;
@@ -85,6 +86,7 @@ int cli_score(cli_opts *o);
 int cli_classify(cli_opts *o);
 int cli_eval(cli_opts *o);
 int cli_check(cli_opts *o);
+int cli_check_ops(cli_opts *o); /* host/cli_check_ops.c: `vkbert check --ops` */
 int cli_devices(cli_opts *o);
 int cli_bench(cli_opts *o);   /* host/cli_bench.c */
 

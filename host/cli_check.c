@@ -37,6 +37,7 @@ static void json_num(cli_buf *b, double v) {
 }
 
 int cli_check(cli_opts *o) {
+    if (o->ops) return cli_check_ops(o);
     vkb_model *m = NULL;
     vkb_error e = {{0}};
     if (o->shape) {

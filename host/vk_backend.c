@@ -37,7 +37,7 @@ typedef struct wslice { VkDeviceSize off, bytes; VkBufferView view; } wslice;
 typedef struct layer_w {
     wslice qkv_w, qkv_b, o_w, o_b, ln1_g, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_g, ln2_b;
 } layer_w;
-typedef struct gemm_op { VkDescriptorSet set; int variant; } gemm_op;
+typedef struct gemm_op { VkDescriptorSet set; vkb_gemm_variant variant; } gemm_op;
 /* An activation: a buffer region, with a texel view where a texel GEMM reads it. */
 typedef struct act { VkBuffer buf; VkDeviceSize off, bytes; VkBufferView view; } act;
 typedef struct layer_ops { gemm_op qkv, o, ff1, ff2; VkDescriptorSet attn, ln1, ln2; } layer_ops;
@@ -50,7 +50,8 @@ typedef struct vk_backend {
     vkb_backend base;
     vkb_vk_ctx *c;
     vkb_vk_kernels k;
-    int f16, variant;
+    int f16;
+    vkb_gemm_variant variant;     /* the GEMM that runs (policy, after the coopmat self-test) */
     char gemm_note[160];          /* coopmat: why it is not used (vk_coopmat.c) */
     size_t es;                    /* bytes per stored value */
     int T, max_len;               /* token budget, longest sequence */
@@ -191,10 +192,10 @@ static int make_acts(vk_backend *be, vkb_error *err) {
     VkDeviceSize s_bytes = T * (size_t)be->hid * es + 16;  /* H */
     if (ctx_off + row > s_bytes) s_bytes = ctx_off + row; /* QKV + CTX */
     if (row + T * nl * es + 16 > s_bytes) s_bytes = row + T * nl * es + 16; /* P + LOG */
-    if (vkb_vk_buffer_create(c, row, 0, "X", &be->X, err) ||
-        vkb_vk_buffer_create(c, row, 0, "X1", &be->X1, err) ||
-        vkb_vk_buffer_create(c, row, 0, "F", &be->F, err) ||
-        vkb_vk_buffer_create(c, s_bytes, 0, "scratch (QKV, CTX, FFN hidden, head)", &be->S, err))
+    if (vkb_vk_buffer_create(c, row, VKB_MEM_DEVICE, "X", &be->X, err) ||
+        vkb_vk_buffer_create(c, row, VKB_MEM_DEVICE, "X1", &be->X1, err) ||
+        vkb_vk_buffer_create(c, row, VKB_MEM_DEVICE, "F", &be->F, err) ||
+        vkb_vk_buffer_create(c, s_bytes, VKB_MEM_DEVICE, "scratch (QKV, CTX, FFN hidden, head)", &be->S, err))
         return -1;
     be->aX = region(&be->X, 0, T * D, es);
     be->aX1 = region(&be->X1, 0, T * D, es);
@@ -237,7 +238,7 @@ static int make_gemm(vk_backend *be, gemm_op *g, const act *A, wslice *W, const 
 
 static int make_ln(vk_backend *be, VkDescriptorSet *set, const act *x, const act *r,
                    const wslice *g, const wslice *b, const act *y, vkb_error *err) {
-    vkb_vk_bind bind[6] = {ba(x), ba(r), bw(be, g), bw(be, g), bw(be, b), ba(y)};
+    vkb_vk_bind bind[5] = {ba(x), ba(r), bw(be, g), bw(be, b), ba(y)};
     return vkb_vk_set_create(be->c, be->pool, &be->k.add_ln, bind, set, err);
 }
 
@@ -401,7 +402,7 @@ static int forward_pass(vk_backend *be, const vkb_batch *b, vkb_outputs *out, vk
         for (int i = 0; i < N_SHAPES; i++)
             if (be->shapes[i].cmd && be->shapes[i].hidden) be->shapes[i].B = 0;
         vkb_vk_buffer_destroy(c, &be->out_hidden);
-        if (vkb_vk_buffer_create(c, hbytes, 1, "hidden-state readback", &be->out_hidden, err)) return -1;
+        if (vkb_vk_buffer_create(c, hbytes, VKB_MEM_HOST, "hidden-state readback", &be->out_hidden, err)) return -1;
     }
     memcpy(be->ids.map, b->ids, (size_t)T * sizeof(int32_t));
     memcpy(be->lens.map, b->lens, (size_t)B * sizeof(int32_t));
@@ -431,10 +432,18 @@ static int passes_for(const vk_backend *be, int B, int L, int *per_pass) {
     return n;
 }
 
+static void vk_destroy(vkb_backend *self);
+/* The Vulkan backend behind a vkb_backend, or NULL for any other kind: its
+ * destroy function is the type tag (the forward/destroy callbacks are only
+ * ever called on their own kind). */
+static vk_backend *as_vk(const vkb_backend *self) {
+    return self && self->destroy == vk_destroy ? (vk_backend *)(uintptr_t)self : NULL;
+}
+
 void vkb_vk_backend_passes(const vkb_backend *self, int *token_budget, int *last_passes) {
-    const vk_backend *be = (const vk_backend *)self;
-    *token_budget = be->T;
-    *last_passes = be->last_passes;
+    const vk_backend *be = as_vk(self);
+    *token_budget = be ? be->T : 0;
+    *last_passes = be ? be->last_passes : 0;
 }
 
 /* A batch larger than the token budget (which sizes the activation buffers,
@@ -519,8 +528,8 @@ static void vk_destroy(vkb_backend *self) {
 }
 
 int vkb_vk_backend_close(vkb_backend *self, vkb_error *err) {
-    if (!self || self->destroy != vk_destroy) { vkb_backend_free(self); return 0; }
-    vk_backend *be = (vk_backend *)self;
+    vk_backend *be = as_vk(self);
+    if (!be) { vkb_backend_free(self); return 0; }
     free_resources(be);
     vkb_vk_ctx_release_device(be->c); /* leaked-object messages arrive here */
     int rc = vkb_vk_ctx_check_validation(be->c, err);
@@ -529,25 +538,45 @@ int vkb_vk_backend_close(vkb_backend *self, vkb_error *err) {
 }
 
 vkb_vk_ctx *vkb_vk_backend_ctx(vkb_backend *self) {
-    return self && self->destroy == vk_destroy ? ((vk_backend *)self)->c : NULL;
+    vk_backend *be = as_vk(self);
+    return be ? be->c : NULL;
 }
-int vkb_vk_backend_f16(const vkb_backend *self) { return ((const vk_backend *)self)->f16; }
-int vkb_vk_backend_gemm_variant(const vkb_backend *self) { return ((const vk_backend *)self)->variant; }
+/* -1 / AUTO for a backend that is not a Vulkan one */
+int vkb_vk_backend_f16(const vkb_backend *self) {
+    const vk_backend *be = as_vk(self);
+    return be ? be->f16 : -1;
+}
+vkb_gemm_variant vkb_vk_backend_gemm_variant(const vkb_backend *self) {
+    const vk_backend *be = as_vk(self);
+    return be ? be->variant : VKB_GEMM_AUTO;
+}
+vkb_ln_variant vkb_vk_backend_ln_variant(const vkb_backend *self) {
+    const vk_backend *be = as_vk(self);
+    return be ? be->k.ln_form : VKB_LN_AUTO;
+}
+vkb_attn_variant vkb_vk_backend_attn_variant(const vkb_backend *self) {
+    const vk_backend *be = as_vk(self);
+    return be ? be->k.attn_form : VKB_ATTN_AUTO;
+}
 
 vkb_vk_prof *vkb_vk_backend_prof(vkb_backend *self) {
-    return self && self->destroy == vk_destroy ? &((vk_backend *)self)->prof : NULL;
+    vk_backend *be = as_vk(self);
+    return be ? &be->prof : NULL;
 }
 
 /* Drops the recorded passes (they are recorded again on next use), e.g.
  * after profiling was turned on or off. */
 void vkb_vk_backend_rerecord(vkb_backend *self) {
-    vk_backend *be = (vk_backend *)self;
+    vk_backend *be = as_vk(self);
+    if (!be) return;
     be->c->d.vkDeviceWaitIdle(be->c->dev);
     for (int i = 0; i < N_SHAPES; i++) be->shapes[i].B = 0;
 }
 
 void vkb_vk_backend_bytes(const vkb_backend *self, uint64_t *weights, uint64_t *activations) {
-    const vk_backend *be = (const vk_backend *)self;
+    const vk_backend *be = as_vk(self);
+    *weights = *activations = 0;
+    if (!be) return;
     *weights = be->w.mem_bytes;
     const vkb_vk_buffer *a[] = {&be->X, &be->X1, &be->F, &be->S};
     uint64_t n = 0;
@@ -555,17 +584,14 @@ void vkb_vk_backend_bytes(const vkb_backend *self, uint64_t *weights, uint64_t *
     *activations = n;
 }
 
-int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
-                          vkb_backend **out, vkb_error *err) {
-    return vkb_vk_backend_create_staged(m, o, 0, out, err);
-}
 
 int vkb_vk_backend_weights_mapped(const vkb_backend *self) {
-    return ((const vk_backend *)self)->w.map != NULL;
+    const vk_backend *be = as_vk(self);
+    return be && be->w.map != NULL;
 }
 
-int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, int staged,
-                                 vkb_backend **out, vkb_error *err) {
+int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
+                          vkb_backend **out, vkb_error *err) {
     *out = NULL;
     const vkb_config *cfg = &m->cfg;
     if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads)
@@ -586,23 +612,13 @@ int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, 
     vkb_vk_ctx *c = be->c;
     c->mem_cap = (VkDeviceSize)o->max_device_mem;
 
-    /* Precision (AUTO = the fastest the device supports that keeps labels
-     * identical to the CPU): fp16 storage where the device has it and it
-     * pays (GPUs); on CPU implementations fp32, which is both exact and
-     * faster there: on lavapipe the texel GEMM (1024x768x768) ran 28.6 vs
-     * 25.5 GFLOP/s fp32 vs fp16, fp32 ahead in 4 of 4 alternated runs of
-     * bench/gemm_bench (RGBA16F fetches add conversions, save nothing). */
-    if (o->precision == VKB_PREC_FP16) be->f16 = 1;
-    else if (o->precision == VKB_PREC_FP32) be->f16 = 0;
-    else be->f16 = c->feat.f16_storage && !c->is_cpu;
+    /* precision and kernels: the device policy (vk_policy.c), with the
+     * variants o->vulkan forces */
+    vkb_vk_policy pol;
+    if (vkb_vk_policy_for_ctx(c, o->precision, &o->vulkan, &pol, err)) { vk_destroy(&be->base); return -1; }
+    be->f16 = pol.f16;
     be->es = be->f16 ? 2 : 4;
-    /* GEMM: register-blocked texel-buffer variant on CPU implementations
-     * (no real shared memory, wide SIMD across invocations), shared-memory
-     * tiles everywhere else. */
-    be->variant = c->is_cpu ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
-    /* coopmat on devices that can (vk_coopmat.c), or what VKB_GEMM forces */
-    int gemm_forced = 0;
-    if (vkb_vk_gemm_choose(c, be->f16, &be->variant, &gemm_forced, err)) { vk_destroy(&be->base); return -1; }
+    be->variant = pol.gemm;
 
     /* Token budget: the widest activation ([T, max(hidden, 3*dim)]) must fit
      * one storage-buffer descriptor (and a texel view). */
@@ -623,19 +639,21 @@ int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, 
         return -1;
     }
     size_t T = (size_t)be->T, es = be->es;
-    int rc = vkb_vk_kernels_create(c, be->f16, be->hd, &be->k, err);
-    rc = rc || vkb_vk_gemm_confirm(c, &be->k, gemm_forced, &be->variant, be->gemm_note,
+    int rc = vkb_vk_kernels_create(c, &pol, be->hd, &be->k, err);
+    rc = rc || vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, &be->variant, be->gemm_note,
                                    sizeof be->gemm_note, err); /* coopmat self-test */
-    rc = rc || upload_weights(be, m, o->threads, staged, err);
+    rc = rc || upload_weights(be, m, o->threads, !pol.mapped_weights, err);
     rc = rc || make_acts(be, err);
-    rc = rc || vkb_vk_buffer_create(c, T * 4, 1, "ids", &be->ids, err);
-    rc = rc || vkb_vk_buffer_create(c, T * 4, 1, "lens", &be->lens, err);
-    rc = rc || vkb_vk_buffer_create(c, T * (size_t)(be->nlab ? be->nlab : 1) * es, 1, "logits", &be->out_logits, err);
+    rc = rc || vkb_vk_buffer_create(c, T * 4, VKB_MEM_HOST, "ids", &be->ids, err);
+    rc = rc || vkb_vk_buffer_create(c, T * 4, VKB_MEM_HOST, "lens", &be->lens, err);
+    rc = rc || vkb_vk_buffer_create(c, T * (size_t)(be->nlab ? be->nlab : 1) * es, VKB_MEM_HOST, "logits", &be->out_logits, err);
     rc = rc || make_sets(be, err);
     rc = rc || vkb_vk_ctx_check_validation(c, err);
     if (rc) { vk_destroy(&be->base); return -1; }
-    snprintf(be->base.device, sizeof be->base.device, "%.100s (Vulkan, %s, %s GEMM%s%.120s)",
-             c->props.deviceName, be->f16 ? "fp16" : "fp32", vkb_vk_gemm_name(be->variant),
+    snprintf(be->base.device, sizeof be->base.device,
+             "%.80s (Vulkan, %s, %s GEMM, %s layernorm, %s attention%s%.100s)", c->props.deviceName,
+             be->f16 ? "fp16" : "fp32", vkb_gemm_variant_name(be->variant),
+             vkb_ln_variant_name(be->k.ln_form), vkb_attn_variant_name(be->k.attn_form),
              be->gemm_note[0] ? "; " : "", be->gemm_note);
     *out = &be->base;
     return 0;

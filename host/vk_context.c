@@ -126,7 +126,16 @@ int vkb_vk_instance_create(int validation, vkb_vk_ctx *c, vkb_error *err) {
     if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "creating the Vulkan instance", err);
     volkLoadInstanceOnly(c->inst);
     if (validation) {
-        r = vkCreateDebugUtilsMessengerEXT(c->inst, &mi, NULL, &c->messenger);
+        /* the messenger functions of this instance: volk's global pointers
+         * are those of whichever instance was loaded last (another backend,
+         * or the device report's instance, which has no debug-utils) */
+        PFN_vkCreateDebugUtilsMessengerEXT create = (PFN_vkCreateDebugUtilsMessengerEXT)
+            vkGetInstanceProcAddr(c->inst, "vkCreateDebugUtilsMessengerEXT");
+        c->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)
+            vkGetInstanceProcAddr(c->inst, "vkDestroyDebugUtilsMessengerEXT");
+        if (!create || !c->destroy_messenger)
+            return vkb_fail(err, "Vulkan: the validation layer lacks VK_EXT_debug_utils");
+        r = create(c->inst, &mi, NULL, &c->messenger);
         if (r != VK_SUCCESS)
             return vkb_vk_fail(c, r, "creating the validation messenger", err);
     }
@@ -201,7 +210,6 @@ static int pick_device(vkb_vk_ctx *c, const char *spec, vkb_error *err) {
         return vkb_fail(err, "device '%s' (%s) supports only Vulkan %u.%u; vkbert needs 1.1",
                         spec, c->props.deviceName, VK_API_VERSION_MAJOR(c->props.apiVersion),
                         VK_API_VERSION_MINOR(c->props.apiVersion));
-    c->is_cpu = c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     return 0;
 }
 
@@ -273,9 +281,9 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
     uint32_t n_ext = 0;
     VkExtensionProperties *ext = vkb_vk_query_features(c->pdev, &c->feat, &n_ext);
     free(ext);
-    /* coopmat (vk_coopmat.c): decided here because it changes what the
-     * device is created with */
-    c->coop_ok = vkb_vk_coopmat_probe(c->pdev, &c->feat, c->coop_why, sizeof c->coop_why);
+    /* what the device policy decides from (vk_policy.c), coopmat included:
+     * it changes what the device is created with */
+    vkb_vk_caps_query(c->pdev, &c->feat, &c->caps);
 
     uint32_t nq = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(c->pdev, &nq, NULL);
@@ -320,15 +328,15 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
         .pNext = &coop_h, .vulkanMemoryModel = VK_TRUE};
     const char *coop_ext[1] = {"VK_NV_cooperative_matrix"};
-    if (c->coop_ok) {
+    if (c->caps.coop_ok) {
         s16.pNext = &coop_m;
         dci.enabledExtensionCount = 1;
         dci.ppEnabledExtensionNames = coop_ext;
     }
     VkResult r = vkCreateDevice(c->pdev, &dci, NULL, &c->dev);
-    if (r != VK_SUCCESS && c->coop_ok) { /* coopmat: never the reason a device fails */
-        c->coop_ok = 0;
-        snprintf(c->coop_why, sizeof c->coop_why, "device creation with it failed: %s",
+    if (r != VK_SUCCESS && c->caps.coop_ok) { /* coopmat: never the reason a device fails */
+        c->caps.coop_ok = 0;
+        snprintf(c->caps.coop_why, sizeof c->caps.coop_why, "device creation with it failed: %s",
                  vkb_vk_result_str(r));
         s16.pNext = NULL;
         dci.enabledExtensionCount = 0;
@@ -398,7 +406,7 @@ void vkb_vk_ctx_release_device(vkb_vk_ctx *c) {
 void vkb_vk_ctx_destroy(vkb_vk_ctx *c) {
     if (!c) return;
     vkb_vk_ctx_release_device(c);
-    if (c->messenger) vkDestroyDebugUtilsMessengerEXT(c->inst, c->messenger, NULL);
+    if (c->messenger) c->destroy_messenger(c->inst, c->messenger, NULL);
     if (c->inst) vkDestroyInstance(c->inst, NULL);
     free(c);
 }

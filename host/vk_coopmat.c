@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SELFTEST_TIMEOUT_NS (10ull * 1000000000ull)
 /* coopmat vs the CPU reference, both over the same fp16 operands with fp32
  * accumulation: they differ by the fp16 rounding of the output (~5e-4
  * relative) plus summation order.  A wrong tile, offset or edge gives O(1). */
@@ -91,15 +90,15 @@ int vkb_vk_coopmat_probe(VkPhysicalDevice pd, const vkb_vk_features *f, char *wh
 }
 
 int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err) {
-    if (!c->coop_ok) return vkb_fail(err, "cooperative-matrix GEMM unavailable on %s: %s",
-                                     c->props.deviceName, c->coop_why);
+    if (!c->caps.coop_ok) return vkb_fail(err, "cooperative-matrix GEMM unavailable on %s: %s",
+                                     c->props.deviceName, c->caps.coop_why);
     if (!k->f16) return vkb_fail(err, "cooperative-matrix GEMM needs fp16 precision");
     if (k->gemm_coop.pipe) return 0;
     static const VkDescriptorType t[4] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                           VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
-    if (vkb_vk_pipe_create(c, "gemm_coopmat_f16", 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+    if (vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_F16, 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
                            &k->gemm_coop, err) ||
-        vkb_vk_pipe_create(c, "gemm_coopmat_s_f16", 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+        vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_S_F16, 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
                            &k->gemm_coop_s, err)) {
         vkb_vk_pipe_destroy(c, &k->gemm_coop);
         vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
@@ -127,62 +126,28 @@ void vkb_vk_coopmat_groups(int M, int N, uint32_t g[3]) {
 
 /* ------------------------------------------------------------ self-test */
 
-typedef struct st_case { int M, N, K, lda; vkb_act act; int big; } st_case;
-
 static float rnd(uint64_t *s) {
     *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
     float v = (float)((double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
     return vkb_f16_to_f32(vkb_f32_to_f16(v)); /* exact in fp16: both sides see it */
 }
 
-/* Runs one case on the device with pipeline p; returns the max error vs
- * the CPU reference in *e (NaN-safe: any NaN gives INFINITY). */
-static int run_case(vkb_vk_ctx *c, const vkb_vk_pipe *p, VkDescriptorPool pool,
-                    VkCommandBuffer cmd, const st_case *t, uint64_t *seed, double *e,
-                    int *at, vkb_error *err) {
+/* One case through the GEMM harness (vk_ops.c); *e = the max error vs the
+ * CPU reference (NaN-safe: any NaN gives INFINITY), at index *at. */
+static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, const vkb_vk_gemm_case *t,
+                    uint64_t *seed, double *e, int *at, vkb_error *err) {
     size_t nx = (size_t)(t->M - 1) * t->lda + t->K, nw = (size_t)t->N * t->K;
     size_t ny = (size_t)t->M * t->N;
     float *X = malloc(nx * 4), *Xc = malloc((size_t)t->M * t->K * 4), *W = malloc(nw * 4);
     float *b = malloc((size_t)t->N * 4), *Y = malloc(ny * 4), *R = malloc(ny * 4);
-    uint16_t *h = malloc((nx > nw ? nx : nw) * 2 + ny * 2);
-    vkb_vk_buffer bx = {0}, bw = {0}, bb = {0}, by = {0};
     int rc = 0;
-    if (!X || !Xc || !W || !b || !Y || !R || !h) { rc = vkb_fail(err, "out of memory"); goto done; }
+    if (!X || !Xc || !W || !b || !Y || !R) { rc = vkb_fail(err, "out of memory"); goto done; }
     for (size_t i = 0; i < nx; i++) X[i] = rnd(seed);
     for (size_t i = 0; i < nw; i++) W[i] = rnd(seed);
     for (int i = 0; i < t->N; i++) b[i] = rnd(seed);
     for (int m = 0; m < t->M; m++) memcpy(Xc + (size_t)m * t->K, X + (size_t)m * t->lda, (size_t)t->K * 4);
-    rc = vkb_vk_buffer_create(c, nx * 2, 0, "coopmat self-test X", &bx, err) ||
-         vkb_vk_buffer_create(c, nw * 2, 0, "coopmat self-test W", &bw, err) ||
-         vkb_vk_buffer_create(c, (size_t)t->N * 2, 0, "coopmat self-test b", &bb, err) ||
-         vkb_vk_buffer_create(c, ny * 2, 0, "coopmat self-test Y", &by, err);
-    if (!rc) { vkb_vk_pack(X, h, nx, 1); rc = vkb_vk_upload(c, &bx, 0, h, nx * 2, err); }
-    if (!rc) { vkb_vk_pack(W, h, nw, 1); rc = vkb_vk_upload(c, &bw, 0, h, nw * 2, err); }
-    if (!rc) { vkb_vk_pack(b, h, (size_t)t->N, 1); rc = vkb_vk_upload(c, &bb, 0, h, (size_t)t->N * 2, err); }
-    /* Y starts as NaN, so a skipped store cannot pass */
-    for (size_t i = 0; i < ny && !rc; i++) h[i] = 0x7e00;
-    if (!rc) rc = vkb_vk_upload(c, &by, 0, h, ny * 2, err);
-    VkDescriptorSet set;
-    vkb_vk_bind bind[4] = {{.buf = bx.buf, .range = VK_WHOLE_SIZE}, {.buf = bw.buf, .range = VK_WHOLE_SIZE},
-                           {.buf = bb.buf, .range = VK_WHOLE_SIZE}, {.buf = by.buf, .range = VK_WHOLE_SIZE}};
-    if (!rc) rc = vkb_vk_set_create(c, pool, p, bind, &set, err);
+    rc = vkb_vk_gemm_host(c, k, VKB_GEMM_COOPMAT, t, X, W, b, Y, 0, 0, NULL, err);
     if (!rc) {
-        VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                                       .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-        VkResult r = c->d.vkBeginCommandBuffer(cmd, &bi);
-        if (r != VK_SUCCESS) { rc = vkb_vk_fail(c, r, "recording the coopmat self-test", err); goto done; }
-        vkb_vk_gemm_pc pc = {(uint32_t)t->M, (uint32_t)t->N, (uint32_t)t->K, (uint32_t)t->lda,
-                             (uint32_t)t->N, (uint32_t)t->act};
-        int tile = t->big ? 128 : 64;
-        vkb_vk_dispatch(c, cmd, p, set, &pc, cdiv(t->N, tile), cdiv(t->M, tile), 1);
-        vkb_vk_barrier(c, cmd);
-        r = c->d.vkEndCommandBuffer(cmd);
-        if (r != VK_SUCCESS) { rc = vkb_vk_fail(c, r, "recording the coopmat self-test", err); goto done; }
-        rc = vkb_vk_submit_wait(c, cmd, SELFTEST_TIMEOUT_NS, "running the coopmat self-test", err);
-    }
-    if (!rc) rc = vkb_vk_download(c, &by, 0, h, ny * 2, err);
-    if (!rc) {
-        vkb_vk_unpack(h, Y, ny, 1);
         vkb_cpu_linear(Xc, W, b, R, t->M, t->N, t->K, t->act, 0, 1);
         *e = 0;
         *at = 0;
@@ -193,9 +158,7 @@ static int run_case(vkb_vk_ctx *c, const vkb_vk_pipe *p, VkDescriptorPool pool,
         }
     }
 done:
-    vkb_vk_buffer_destroy(c, &bx); vkb_vk_buffer_destroy(c, &bw);
-    vkb_vk_buffer_destroy(c, &bb); vkb_vk_buffer_destroy(c, &by);
-    free(X); free(Xc); free(W); free(b); free(Y); free(R); free(h);
+    free(X); free(Xc); free(W); free(b); free(Y); free(R);
     return rc ? -1 : 0;
 }
 
@@ -204,78 +167,42 @@ int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, s
     /* both tiles; K % 8 == 0 (vector loads) and not (checked scalar loads);
      * lda > K (the classifier head reads every L-th row); each activation;
      * sizes that leave partial tiles in M, N and K */
-    static const st_case cases[] = {
-        {77, 130, 96, 96, VKB_ACT_GELU, 1},
-        {77, 130, 96, 96, VKB_ACT_NONE, 0},
-        {45, 70, 100, 100, VKB_ACT_RELU, 1},
-        {45, 70, 100, 100, VKB_ACT_GELU, 0},
-        {5, 131, 96, 288, VKB_ACT_RELU, 0},
-        {130, 200, 200, 200, VKB_ACT_NONE, 1},
+    static const vkb_vk_gemm_case cases[] = {
+        {77, 130, 96, 96, VKB_ACT_GELU, 128},
+        {77, 130, 96, 96, VKB_ACT_NONE, 64},
+        {45, 70, 100, 100, VKB_ACT_RELU, 128},
+        {45, 70, 100, 100, VKB_ACT_GELU, 64},
+        {5, 131, 96, 288, VKB_ACT_RELU, 64},
+        {130, 200, 200, 200, VKB_ACT_NONE, 128},
     };
     if (!k->gemm_coop.pipe || !k->gemm_coop_s.pipe)
         return vkb_fail(err, "internal: coopmat self-test before the pipelines exist");
     int nc = (int)(sizeof cases / sizeof cases[0]);
-    VkDescriptorPool pool = VK_NULL_HANDLE;
-    VkCommandBuffer cmd = VK_NULL_HANDLE;
-    if (vkb_vk_pool_create(c, (uint32_t)nc, 4u * (uint32_t)nc, 1, &pool, err)) return -1;
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = c->pool,
-                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    VkResult r = c->d.vkAllocateCommandBuffers(c->dev, &ai, &cmd);
-    int rc = r == VK_SUCCESS ? 0 : vkb_vk_fail(c, r, "allocating a command buffer", err);
     uint64_t seed = 0x9E3779B97F4A7C15ull;
-    int bad = 0;
-    for (int i = 0; i < nc && !rc && !bad; i++) {
-        const st_case *t = &cases[i];
+    for (int i = 0; i < nc; i++) {
+        const vkb_vk_gemm_case *t = &cases[i];
         double e = 0;
         int at = 0;
-        rc = run_case(c, t->big ? &k->gemm_coop : &k->gemm_coop_s, pool, cmd, t, &seed, &e, &at, err);
-        if (!rc && !(e <= SELFTEST_TOL)) {
-            bad = 1;
+        if (run_case(c, k, t, &seed, &e, &at, err)) return -1;
+        if (!(e <= SELFTEST_TOL)) {
             snprintf(why, n, "coopmat self-test failed: max err %.3g at (%d,%d) of M=%d N=%d K=%d "
-                     "lda=%d act=%d %s tile", e, at / t->N, at % t->N, t->M, t->N, t->K, t->lda,
-                     (int)t->act, t->big ? "128x128" : "64x64");
+                     "lda=%d act=%d %dx%d tile", e, at / t->N, at % t->N, t->M, t->N, t->K, t->lda,
+                     (int)t->act, t->tile, t->tile);
+            return 1;
         }
     }
-    if (cmd) c->d.vkFreeCommandBuffers(c->dev, c->pool, 1, &cmd);
-    c->d.vkDestroyDescriptorPool(c->dev, pool, NULL);
-    if (rc) return -1;
-    return bad;
+    return 0;
 }
 
 /* -------------------------------------------------------------- choice */
 
-const char *vkb_vk_gemm_name(int variant) {
-    return variant == VKB_GEMM_TEXEL ? "texel" : variant == VKB_GEMM_COOPMAT ? "coopmat" : "tiled";
-}
-
-int vkb_vk_gemm_choose(vkb_vk_ctx *c, int f16, int *variant, int *forced, vkb_error *err) {
-    const char *env = getenv("VKB_GEMM");
-    *forced = 0;
-    if (env && *env) {
-        if (!strcmp(env, "tiled")) *variant = VKB_GEMM_TILED;
-        else if (!strcmp(env, "texel")) *variant = VKB_GEMM_TEXEL;
-        else if (!strcmp(env, "coopmat")) *variant = VKB_GEMM_COOPMAT;
-        else return vkb_fail(err, "VKB_GEMM=%s: expected tiled, texel or coopmat", env);
-        *forced = 1;
-        if (*variant == VKB_GEMM_COOPMAT && !c->coop_ok)
-            return vkb_fail(err, "VKB_GEMM=coopmat: device %s cannot run the cooperative-matrix "
-                            "GEMM: %s", c->props.deviceName, c->coop_why);
-        if (*variant == VKB_GEMM_COOPMAT && !f16)
-            return vkb_fail(err, "VKB_GEMM=coopmat needs fp16 precision (--precision fp16)");
-        return 0;
-    }
-    if (c->coop_ok && f16) *variant = VKB_GEMM_COOPMAT;
-    return 0;
-}
-
-int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, int *variant,
+int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_variant *variant,
                         char *note, size_t n, vkb_error *err) {
     if (n) note[0] = 0;
     if (*variant != VKB_GEMM_COOPMAT) return 0;
     vkb_error e2 = {{0}};
-    int earlier = c->val_count; /* messages from before are not coopmat's */
+    /* messages from before are not coopmat's */
+    int earlier = __atomic_load_n(&c->val_count, __ATOMIC_SEQ_CST);
     int rc = vkb_vk_coopmat_pipes_create(c, k, &e2);
     if (!rc) rc = vkb_vk_coopmat_selftest(c, k, note, n, &e2);
     if (rc < 0) snprintf(note, n, "coopmat unavailable: %s", e2.msg);
@@ -286,7 +213,7 @@ int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, int *varia
         rc = 1;
     }
     if (rc == 0) return 0;
-    if (forced) return vkb_fail(err, "VKB_GEMM=coopmat on %s: %s", c->props.deviceName, note);
+    if (forced) return vkb_fail(err, "GEMM variant coopmat on %s: %s", c->props.deviceName, note);
     vkb_vk_pipe_destroy(c, &k->gemm_coop);
     vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
     *variant = VKB_GEMM_TILED;

@@ -24,6 +24,7 @@ typedef struct dev_info {
     int has_drv;
     VkPhysicalDeviceMemoryProperties mem;
     vkb_vk_features f;
+    vkb_vk_caps caps;
 } dev_info;
 
 static void query(VkPhysicalDevice pd, dev_info *d) {
@@ -42,6 +43,7 @@ static void query(VkPhysicalDevice pd, dev_info *d) {
         vkGetPhysicalDeviceProperties2(pd, &p2);
     }
     vkGetPhysicalDeviceMemoryProperties(pd, &d->mem);
+    vkb_vk_caps_query(pd, &d->f, &d->caps);
 }
 
 typedef struct strbuf { char *s; size_t n, cap; int oom; } strbuf;
@@ -102,6 +104,18 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
                  VK_API_VERSION_MINOR(d.p.apiVersion), VK_API_VERSION_PATCH(d.p.apiVersion));
         const char *drvname = d.has_drv ? d.drv.driverName : "unknown";
         int usable = d.p.apiVersion >= VK_API_VERSION_1_1;
+        /* the device policy's decision (vk_policy.c), as a backend opened
+         * with default options makes it: auto precision, then fp16 */
+        vkb_vk_policy pol[2];
+        int pol_ok[2];
+        char pol_s[2][200];
+        vkb_error pe = {{0}};
+        for (int k = 0; k < 2; k++) {
+            pol_ok[k] = vkb_vk_policy_decide(&d.caps, d.p.deviceName, k ? VKB_PREC_FP16 : VKB_PREC_AUTO,
+                                             NULL, &pol[k], &pe) == 0;
+            if (pol_ok[k]) vkb_vk_policy_str(&pol[k], pol_s[k], sizeof pol_s[k]);
+            else snprintf(pol_s[k], sizeof pol_s[k], "unavailable: %.180s", pe.msg);
+        }
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "index", i);
@@ -130,6 +144,17 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
             cJSON_AddBoolToObject(f, "integer_dot_product", d.f.int_dot);
             cJSON_AddBoolToObject(f, "cooperative_matrix_nv", d.f.coop_nv);
             cJSON_AddBoolToObject(f, "cooperative_matrix_khr", d.f.coop_khr);
+            cJSON_AddBoolToObject(f, "cooperative_matrix_gemm", d.caps.coop_ok);
+            if (!d.caps.coop_ok) cJSON_AddStringToObject(f, "cooperative_matrix_gemm_why", d.caps.coop_why);
+            static const char *const keys[2] = {"kernels", "kernels_fp16"};
+            for (int k = 0; k < 2; k++) {
+                if (!pol_ok[k]) continue;
+                cJSON *po = cJSON_AddObjectToObject(o, keys[k]);
+                cJSON_AddStringToObject(po, "precision", pol[k].f16 ? "fp16" : "fp32");
+                cJSON_AddStringToObject(po, "gemm", vkb_gemm_variant_name(pol[k].gemm));
+                cJSON_AddStringToObject(po, "layernorm", vkb_ln_variant_name(pol[k].ln));
+                cJSON_AddStringToObject(po, "attention", vkb_attn_variant_name(pol[k].attn));
+            }
             cJSON_AddBoolToObject(o, "usable", usable);
             cJSON_AddItemToArray(arr, o);
         } else {
@@ -151,9 +176,10 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
             sb_printf(&sb, "  coop. matrix    %s%s%s\n", d.f.coop_nv ? "VK_NV_cooperative_matrix " : "",
                       d.f.coop_khr ? "VK_KHR_cooperative_matrix" : "",
                       d.f.coop_nv || d.f.coop_khr ? "" : "no");
-            sb_printf(&sb, "  vkbert uses     %s storage, %s GEMM\n",
-                      d.f.f16_storage && d.p.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU ? "fp16" : "fp32",
-                      d.p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? "texel-buffer" : "shared-memory tiled");
+            if (!d.caps.coop_ok) sb_printf(&sb, "  coopmat GEMM    no: %s\n", d.caps.coop_why);
+            else sb_printf(&sb, "  coopmat GEMM    yes (fp16; after its start-up self-test)\n");
+            sb_printf(&sb, "  vkbert uses     %s\n", pol_s[0]);
+            if (!pol_ok[0] || pol[0].f16 == 0) sb_printf(&sb, "  with fp16       %s\n", pol_s[1]);
         }
     }
     free(pd);

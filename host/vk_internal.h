@@ -1,12 +1,20 @@
 /* vk_internal.h - the Vulkan runtime shared by the vk_*.c files (internal).
  *
  * vk_context.c  instance, device, queue, validation messenger, VkResult text
+ * vk_policy.c   device capabilities and the one decision of which precision
+ *               and GEMM/LayerNorm/attention variants run; variant names
  * vk_memory.c   buffers, staging uploads and downloads, fp16 packing
  * vk_upload.c   weight upload: tensors converted straight into staging memory
- * vk_pipeline.c shader modules, specialization constants, descriptor sets
- * vk_devices.c  the device report behind `vkbert devices`
+ * vk_pipeline.c shader modules (by generated vkb_shader_id), specialization
+ *               constants, descriptor sets, the kernel set of a policy
+ * vk_coopmat.c  the cooperative-matrix GEMM: probe, pipelines, self-test,
+ *               its confirmation at backend creation
+ * vk_devices.c  the device report behind `vkbert devices`, --device auto
  * vk_backend.c  the forward pass: recorded once per batch shape, replayed
- * vk_ops.c      op-level entry points for tests (one shader on host arrays)
+ * vk_ops.c      one op on host arrays (tests, op matrix, self-test, benches),
+ *               including the one GEMM harness
+ * vk_opcheck.c  the op test matrix behind `vkbert check --ops`
+ * vk_profile.c  per-kernel timestamps and the figures of `vkbert bench`
  *
  * Device-level functions go through a per-context volk table (ctx->d), so
  * several devices can be open at once without global function pointers. */
@@ -16,6 +24,7 @@
 #include "vkbert.h"
 #include "half.h"
 #include "cpu_ops.h"
+#include "vkb_shaders.h" /* generated: vkb_shader_id, one per variant of shaders/shaders.cmake */
 
 typedef struct vkb_vk_features {
     int f16_storage;   /* storageBuffer16BitAccess */
@@ -26,9 +35,46 @@ typedef struct vkb_vk_features {
     int subgroup_size;
 } vkb_vk_features;
 
+/* ---- vk_policy.c: what a device can do, and which kernels run on it ---- */
+/* The facts the policy decides from, read once from the physical device. */
+typedef struct vkb_vk_caps {
+    int is_cpu;            /* VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe, SwiftShader) */
+    int uma;               /* device-local memory is host memory (CPU, integrated) */
+    int f16_storage;       /* storageBuffer16BitAccess */
+    /* coopmat: can the device run gemm_coopmat (vkb_vk_coopmat_probe; at
+     * context creation also: was the device created with what it needs);
+     * else coop_why says what is missing */
+    int coop_ok;
+    char coop_why[160];
+    int sg_size;           /* subgroup size */
+    int sg_arith, sg_shuffle; /* subgroup arithmetic / shuffles in compute, size 1..64 */
+} vkb_vk_caps;
+void vkb_vk_caps_query(VkPhysicalDevice pd, const vkb_vk_features *f, vkb_vk_caps *caps);
+
+/* The decision: storage precision and the kernel variant of each op (none
+ * AUTO).  gemm == COOPMAT is confirmed by a self-test when a backend is
+ * created (vkb_vk_gemm_confirm), which falls back to tiled when it fails
+ * unless the variant was forced (gemm_forced). */
+typedef struct vkb_vk_policy {
+    int f16;
+    vkb_gemm_variant gemm;
+    vkb_ln_variant ln;
+    vkb_attn_variant attn;
+    int gemm_forced;
+    int mapped_weights;    /* weights converted straight into mapped device memory */
+} vkb_vk_policy;
+/* Applies opts (NULL = all AUTO) to the device described by caps (named dev
+ * in messages); fails when a forced variant or precision cannot run. */
+int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision prec,
+                         const vkb_vulkan_opts *o, vkb_vk_policy *p, vkb_error *err);
+/* "fp32 storage, texel GEMM, subgroup layernorm, subgroup attention": what
+ * `vkbert devices` prints as "vkbert uses". */
+void vkb_vk_policy_str(const vkb_vk_policy *p, char *out, size_t n);
+
 typedef struct vkb_vk_ctx {
     VkInstance inst;
     VkDebugUtilsMessengerEXT messenger;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger; /* this instance's */
     VkPhysicalDevice pdev;
     VkDevice dev;
     struct VolkDeviceTable d;
@@ -40,11 +86,7 @@ typedef struct vkb_vk_ctx {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties mem;
     vkb_vk_features feat;
-    int is_cpu;                /* VK_PHYSICAL_DEVICE_TYPE_CPU */
-    /* coopmat: the device was created with what gemm_coopmat needs enabled
-     * (vk_coopmat.c decides); else coop_why says what is missing */
-    int coop_ok;
-    char coop_why[160];
+    vkb_vk_caps caps;          /* what the policy decides from (vk_policy.c) */
     /* validation messages seen since the last check (first one kept) */
     int val_count;
     char val_msg[700];
@@ -59,6 +101,10 @@ typedef struct vkb_vk_ctx {
     VkDeviceSize mem_cap, mem_used;
     VkDeviceSize mem_peak;     /* highest mem_used so far (`vkbert bench`) */
 } vkb_vk_ctx;
+
+/* The policy for an open device. */
+int vkb_vk_policy_for_ctx(const vkb_vk_ctx *c, vkb_precision prec, const vkb_vulkan_opts *o,
+                          vkb_vk_policy *p, vkb_error *err);
 
 /* ---- vk_context.c ---- */
 /* Loads the Vulkan loader, creates an instance (with the validation layer and
@@ -96,9 +142,9 @@ typedef struct vkb_vk_buffer {
 /* Buffer memory: device-local; host-visible coherent (staging, readback);
  * or device-local and also mapped where the device shares host memory
  * (CPU implementations, integrated GPUs; b->map set), else plain device-local. */
-enum { VKB_MEM_DEVICE = 0, VKB_MEM_HOST = 1, VKB_MEM_DEVICE_MAPPED = 2 };
+typedef enum { VKB_MEM_DEVICE = 0, VKB_MEM_HOST = 1, VKB_MEM_DEVICE_MAPPED = 2 } vkb_vk_mem;
 /* A buffer usable as storage/texel buffer and transfer source/destination. */
-int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int mode,
+int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, vkb_vk_mem mode,
                          const char *what, vkb_vk_buffer *b, vkb_error *err);
 void vkb_vk_buffer_destroy(vkb_vk_ctx *c, vkb_vk_buffer *b);
 /* Copies host memory into / out of a device buffer through the staging
@@ -154,10 +200,10 @@ typedef struct vkb_vk_bind {
     VkBufferView view;
 } vkb_vk_bind;
 
-/* Builds a compute pipeline from an embedded SPIR-V variant (`name` as in
- * shaders/shaders.cmake), with the given binding types, push-constant size
- * and int specialization constants (ids 0..nspec-1). */
-int vkb_vk_pipe_create(vkb_vk_ctx *c, const char *name, int nbind,
+/* Builds a compute pipeline from an embedded SPIR-V variant, with the given
+ * binding types, push-constant size and int specialization constants (ids
+ * 0..nspec-1). */
+int vkb_vk_pipe_create(vkb_vk_ctx *c, vkb_shader_id id, int nbind,
                        const VkDescriptorType *types, uint32_t push_size,
                        const int32_t *spec, int nspec, vkb_vk_pipe *p,
                        vkb_error *err);
@@ -185,26 +231,28 @@ void vkb_vk_dispatch(vkb_vk_ctx *c, VkCommandBuffer cmd, const vkb_vk_pipe *p,
 void vkb_vk_barrier(vkb_vk_ctx *c, VkCommandBuffer cmd);
 
 /* ---- the kernels: pipelines, push constants, dispatch sizes ---- */
-enum { VKB_GEMM_TILED = 0, VKB_GEMM_TEXEL = 1, VKB_GEMM_COOPMAT = 2 };
 typedef struct { uint32_t M, N, K, lda, ldy, act; } vkb_vk_gemm_pc;
 typedef struct { uint32_t rows, dim, L; float eps; } vkb_vk_ln_pc;
 typedef struct { uint32_t L, ld, qoff, koff, voff, ldo; float scale; } vkb_vk_attn_pc;
 
 typedef struct vkb_vk_kernels {
     int f16;
+    vkb_ln_variant ln_form;     /* the forms embed/add_ln and attn were built in */
+    vkb_attn_variant attn_form;
     vkb_vk_pipe embed, add_ln, gemm_tiled, gemm_texel, attn;
     /* coopmat 128x128 and 64x64 tiles: created only by
      * vkb_vk_coopmat_pipes_create (zero otherwise) */
     vkb_vk_pipe gemm_coop, gemm_coop_s;
     int hd;            /* head dim attn was specialized for */
 } vkb_vk_kernels;
-int vkb_vk_kernels_create(vkb_vk_ctx *c, int f16, int head_dim,
+/* The kernels of a policy's precision and LayerNorm/attention forms. */
+int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *p, int head_dim,
                           vkb_vk_kernels *k, vkb_error *err);
 void vkb_vk_kernels_destroy(vkb_vk_ctx *c, vkb_vk_kernels *k);
 /* Can the texel GEMM run this shape (K, lda multiples of 4, within the
  * device's texel-buffer limits)? */
 int vkb_vk_texel_ok(int K, int lda);
-void vkb_vk_gemm_groups(int variant, int M, int N, uint32_t g[3]);
+void vkb_vk_gemm_groups(vkb_gemm_variant variant, int M, int N, uint32_t g[3]);
 void vkb_vk_rows_groups(int rows, uint32_t g[3]);
 void vkb_vk_attn_groups(int B, int L, int H, uint32_t g[3]);
 
@@ -219,35 +267,42 @@ int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err
 /* The coopmat pipeline (tile size) used for an M x N output, and its groups. */
 const vkb_vk_pipe *vkb_vk_coopmat_pipe(const vkb_vk_kernels *k, int M, int N);
 void vkb_vk_coopmat_groups(int M, int N, uint32_t g[3]);
-/* Runs gemm_coopmat and gemm_tiled on the same random fp16 operands at odd
- * sizes (both tiles, both load paths, bias and every activation) and
- * compares them.  0: they agree; 1: mismatch (why says how much, where);
+/* Runs gemm_coopmat on random fp16 operands at odd sizes (both tiles, both
+ * load paths, lda > K, bias and every activation) and compares it with the
+ * CPU reference (vkb_cpu_linear) on the same operands.  0: they agree; 1: mismatch (why says how much, where);
  * -1: a Vulkan error (err). */
 int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, size_t n,
                             vkb_error *err);
-/* The backend's GEMM variant.  vkb_vk_gemm_choose applies VKB_GEMM
- * (tiled|texel|coopmat) or else the default (*variant on entry), proposing
- * coopmat on fp16 coop_ok devices; errors when a forced variant cannot run.
- * vkb_vk_gemm_confirm (after the kernels exist) creates the coopmat
- * pipelines and self-tests them; on failure it falls back to tiled with the
- * reason in note, or fails if coopmat was forced. */
-int vkb_vk_gemm_choose(vkb_vk_ctx *c, int f16, int *variant, int *forced, vkb_error *err);
-int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, int *variant,
+/* After the kernels exist, for a policy that picked coopmat: creates the
+ * coopmat pipelines and self-tests them; on failure falls back to tiled
+ * (*variant) with the reason in note, or fails if coopmat was forced. */
+int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_variant *variant,
                         char *note, size_t n, vkb_error *err);
-const char *vkb_vk_gemm_name(int variant);
 
-/* ---- vk_ops.c: test hooks, one op on host arrays (slow, allocates) ---- */
-int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, int variant, const float *X,
+/* ---- vk_ops.c: one op on host arrays (slow, allocates) ---- */
+/* The one GEMM harness (shader tests, op matrix, coopmat self-test,
+ * bench/coopmat_check): Y[M x N] = act(X W^T + b) with the kernels k
+ * (variant TILED, TEXEL or COOPMAT, whose pipelines k must have), X being
+ * M rows of lda values of which K are used (lda 0 = K), b NULL = no bias.
+ * coopmat: tile 64 or 128 forces a tile size, 0 = the one the backend would
+ * pick.  With rounds > 0, ms[r] gets the mean wall-clock ms per GEMM of
+ * round r: `reps` dispatches in one submit, after the first (result) run. */
+typedef struct vkb_vk_gemm_case { int M, N, K, lda; vkb_act act; int tile; } vkb_vk_gemm_case;
+int vkb_vk_gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant variant,
+                     const vkb_vk_gemm_case *t, const float *X, const float *W, const float *b,
+                     float *Y, int rounds, int reps, double *ms, vkb_error *err);
+/* variant/form AUTO = what the device policy picks for that precision. */
+int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, const float *X,
                      const float *W, const float *b, float *Y, int M, int N,
                      int K, vkb_act act, vkb_error *err);
-int vkb_vk_op_add_layernorm(vkb_vk_ctx *c, int f16, const float *x,
+int vkb_vk_op_add_layernorm(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const float *x,
                             const float *r, const float *g, const float *beta,
                             float *y, int rows, int dim, float eps, vkb_error *err);
-int vkb_vk_op_embed(vkb_vk_ctx *c, int f16, const int32_t *ids, const float *word,
+int vkb_vk_op_embed(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const int32_t *ids, const float *word,
                     const float *pos, const float *g, const float *beta, float *x,
                     int B, int L, int dim, int vocab, int max_pos, float eps,
                     vkb_error *err);
-int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, const float *q, const float *k,
+int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
                         const float *v, float *ctx, int B, int L, int H, int hd,
                         const int32_t *lens, vkb_error *err);
 
@@ -289,18 +344,17 @@ vkb_vk_ctx *vkb_vk_backend_ctx(vkb_backend *be);
 int vkb_vk_backend_close(vkb_backend *be, vkb_error *err);
 /* Which precision / GEMM variant a backend chose (for reports and tests). */
 int vkb_vk_backend_f16(const vkb_backend *be);
-int vkb_vk_backend_gemm_variant(const vkb_backend *be);
+vkb_gemm_variant vkb_vk_backend_gemm_variant(const vkb_backend *be);
+vkb_ln_variant vkb_vk_backend_ln_variant(const vkb_backend *be);
+vkb_attn_variant vkb_vk_backend_attn_variant(const vkb_backend *be);
 /* Profiling hooks for vk_profile.c: the backend's timestamp state (after
  * turning p->on on or off, call vkb_vk_backend_rerecord), and the bytes of
  * its weight buffer and of its activation buffers. */
 vkb_vk_prof *vkb_vk_backend_prof(vkb_backend *be);
 void vkb_vk_backend_rerecord(vkb_backend *be);
 void vkb_vk_backend_bytes(const vkb_backend *be, uint64_t *weights, uint64_t *activations);
-/* Test hook: create the backend with the weights uploaded through the
- * staging buffer (what discrete GPUs do) even where the device could map
- * them (lavapipe); and whether a backend's weights are mapped. */
-int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, int staged,
-                                 vkb_backend **out, vkb_error *err);
+/* Whether a backend's weights are in mapped memory (see
+ * vkb_vulkan_opts.staging_upload). */
 int vkb_vk_backend_weights_mapped(const vkb_backend *be);
 /* The token budget one device pass holds, and how many passes the last
  * forward took. */

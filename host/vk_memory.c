@@ -19,7 +19,7 @@ static int find_type(vkb_vk_ctx *c, uint32_t bits, VkMemoryPropertyFlags want,
     return fallback;
 }
 
-int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int mode,
+int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, vkb_vk_mem mode,
                          const char *what, vkb_vk_buffer *b, vkb_error *err) {
     memset(b, 0, sizeof *b);
     int host_visible = mode == VKB_MEM_HOST;
@@ -44,7 +44,7 @@ int vkb_vk_buffer_create(vkb_vk_ctx *c, VkDeviceSize size, int mode,
      * memory (CPU implementations, integrated GPUs): weights are converted
      * straight into it, no staging copy.  Discrete GPUs keep plain
      * device-local memory (their host-visible window may be small and slow). */
-    int uma = c->is_cpu || c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+    int uma = c->caps.uma;
     int t = -1;
     if (mode == VKB_MEM_DEVICE_MAPPED && uma)
         t = find_type(c, req.memoryTypeBits, want | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
@@ -86,7 +86,7 @@ void vkb_vk_buffer_destroy(vkb_vk_ctx *c, vkb_vk_buffer *b) {
 int vkb_vk_stage_ready(vkb_vk_ctx *c, vkb_error *err) {
     if (c->stage) return 0;
     vkb_vk_buffer s;
-    if (vkb_vk_buffer_create(c, STAGE_BYTES, 1, "staging", &s, err)) return -1;
+    if (vkb_vk_buffer_create(c, STAGE_BYTES, VKB_MEM_HOST, "staging", &s, err)) return -1;
     c->stage = s.buf; c->stage_mem = s.mem; c->stage_map = s.map; c->stage_size = s.size;
     return 0;
 }

@@ -65,6 +65,36 @@ int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out,
 /* ---- backends ------------------------------------------------------------- */
 typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_precision;
 
+/* Vulkan kernel variants.  AUTO (0) = what the device policy picks for the
+ * device and precision (the same decision `vkbert devices` prints); any other
+ * value forces that form, and opening the backend fails when the device
+ * cannot run it.  SHARED = shared-memory workgroup reductions/tiles (what
+ * GPUs run); SUBGROUP = subgroup arithmetic/shuffles (what CPU
+ * implementations such as lavapipe run). */
+typedef enum { VKB_GEMM_AUTO = 0, VKB_GEMM_TILED = 1, VKB_GEMM_TEXEL = 2, VKB_GEMM_COOPMAT = 3 } vkb_gemm_variant;
+typedef enum { VKB_LN_AUTO = 0, VKB_LN_SHARED = 1, VKB_LN_SUBGROUP = 2 } vkb_ln_variant;
+typedef enum { VKB_ATTN_AUTO = 0, VKB_ATTN_SHARED = 1, VKB_ATTN_SUBGROUP = 2 } vkb_attn_variant;
+
+typedef struct vkb_vulkan_opts {
+    vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) */
+    vkb_ln_variant layernorm;    /* embedding + residual LayerNorm kernels */
+    vkb_attn_variant attention;
+    /* nonzero: weights go through the staging buffer into plain device-local
+     * memory (what discrete GPUs do) even where the device could have them
+     * converted straight into mapped memory (CPU implementations, integrated
+     * GPUs); lets that path be tested anywhere */
+    int staging_upload;
+} vkb_vulkan_opts;
+
+/* Names of the variants ("auto", "tiled", "texel", "coopmat"; "shared",
+ * "subgroup"), and the reverse: 0 when s names one, else -1. */
+const char *vkb_gemm_variant_name(vkb_gemm_variant v);
+const char *vkb_ln_variant_name(vkb_ln_variant v);
+const char *vkb_attn_variant_name(vkb_attn_variant v);
+int vkb_gemm_variant_parse(const char *s, vkb_gemm_variant *v);
+int vkb_ln_variant_parse(const char *s, vkb_ln_variant *v);
+int vkb_attn_variant_parse(const char *s, vkb_attn_variant *v);
+
 typedef struct vkb_backend_opts {
     const char *device;      /* "cpu", "gpu" (best), "gpu:N", "auto"; NULL = "gpu" */
     vkb_precision precision; /* weight/activation storage on the GPU */
@@ -78,6 +108,7 @@ typedef struct vkb_backend_opts {
      * VK_ERROR_OUT_OF_DEVICE_MEMORY.  0 = no cap.  Lets out-of-memory
      * handling be tested on any device (`vkbert score --max-device-mem`). */
     uint64_t max_device_mem;
+    vkb_vulkan_opts vulkan;  /* Vulkan: kernel variants (zero = all AUTO) */
 } vkb_backend_opts;
 
 typedef struct vkb_batch {
@@ -207,7 +238,9 @@ void vkb_scorer_free(vkb_scorer *s); /* cancels and joins if still running */
  * name, vendor id, driver name/version, API version, type, memory heaps,
  * subgroup size, max shared memory and the optional features vkbert uses
  * (16-bit storage, float16 arithmetic, integer dot product, cooperative
- * matrix).  `json` nonzero gives {"devices":[{...}]}, else readable text.
+ * matrix), and what a backend opened there with default options runs: the
+ * device policy's storage precision, weight memory and GEMM / layernorm /
+ * attention variants (text: "vkbert uses ..."; JSON: "kernels").  `json` nonzero gives {"devices":[{...}]}, else readable text.
  * *out is malloc'd (free() it).  Fails when there is no Vulkan loader. */
 int vkb_devices_report(int json, char **out, vkb_error *err);
 /* What device "auto" (the CLI's default) resolves to: "gpu" when a hardware
@@ -215,6 +248,40 @@ int vkb_devices_report(int json, char **out, vkb_error *err);
  * the CPU reference, faster on the CPU than a CPU Vulkan implementation such
  * as lavapipe.  When it picks "cpu", why (may be NULL) gets the reason. */
 const char *vkb_auto_device(char *why, size_t n);
+
+/* ---- op test matrix (host/vk_opcheck.c): `vkbert check --ops` -------------
+ * Additive section owned by the Vulkan backend work.  In the style of ggml's
+ * test-backend-ops: a table of cases (op x kernel variant x precision x odd
+ * sizes that are not multiples of any tile), each run on a Vulkan device
+ * through the op's shader with that variant forced, and compared with the
+ * CPU reference op (fp64 accumulation) on the same operands (rounded to fp16
+ * first for fp16 storage) by a normalized error, max |gpu - ref| / (1 +
+ * |ref|), against a per-op, per-precision tolerance.  Ops are named as the
+ * CPU reference functions: linear, add_layernorm, embed, attention. */
+typedef enum { VKB_OP_PASS = 0, VKB_OP_FAIL = 1, VKB_OP_SKIP = 2 } vkb_op_status;
+typedef struct vkb_op_result {
+    const char *op;         /* "linear", "add_layernorm", "embed", "attention" */
+    const char *variant;    /* "tiled", "texel", "coopmat" / "shared", "subgroup" */
+    const char *precision;  /* "fp32" or "fp16" (storage) */
+    char shape[64];         /* e.g. "M=77 N=130 K=100 gelu" */
+    double error;           /* normalized max error (NaN anywhere: inf) */
+    double tolerance;
+    vkb_op_status status;   /* SKIP: the device cannot run the variant */
+    char note[256];         /* why it was skipped or failed to run */
+} vkb_op_result;
+typedef struct vkb_op_check_opts {
+    const char *device;     /* "gpu" (NULL) or "gpu:N" */
+    int validation;         /* Khronos validation layer; a message fails the case */
+    /* filters, NULL = all; comma-separated names, e.g. op = "attention,linear" */
+    const char *op, *variant, *precision;
+} vkb_op_check_opts;
+/* Receives each case's result as it completes; return nonzero to stop. */
+typedef int (*vkb_op_result_fn)(void *ctx, const vkb_op_result *r);
+/* Runs the matrix; *counts (may be NULL) gets passed/failed/skipped.
+ * Returns 0 when every case ran (whatever their results), nonzero with err
+ * when the device could not be opened. */
+int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx,
+                 int counts[3], vkb_error *err);
 
 /* ---- benchmarking (host/vk_profile.c) ---------------------------------------
  * Additive section owned by the performance work (`vkbert bench`): what a

@@ -10,16 +10,12 @@
 // llvmpipe stops any loop after 65535 iterations in total per invocation
 // (its hang guard), so the loops over the head dim are unrolled: a loop
 // left in would count HD iterations per key and cut long sequences short.
-// K/V tiles go through shared memory (ATTN_DIRECT: read them from the
-// buffer instead, for implementations where shared memory is no faster)
+// The shared-memory form (default): K/V tiles go through shared memory.
 // ATTN_SUBGROUP (CPU implementations such as lavapipe, where a subgroup is
 // one SIMD register and every load of a value all lanes share is a per-lane
 // gather): keys go SG at a time, lane i loading key j0+i into registers, and
 // each key reaches all lanes through subgroupShuffle with a constant index
 // (a register broadcast); the online-softmax rescale is done once per SG keys.
-#if !defined(ATTN_DIRECT) && !defined(ATTN_SUBGROUP)
-#define ATTN_SHARED
-#endif
 #ifdef ATTN_SUBGROUP
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -37,7 +33,7 @@ layout(push_constant) uniform PC {
     uint L, ld, qoff, koff, voff, ldo; float scale;
 } pc;
 
-#ifdef ATTN_SHARED
+#ifndef ATTN_SUBGROUP
 shared float ks[TK * HD];
 shared float vs[TK * HD];
 #endif
@@ -86,7 +82,6 @@ void main() {
 #else
     for (uint j0 = 0; j0 < len; j0 += TK) {
         uint nk = min(uint(TK), len - j0);
-#ifdef ATTN_SHARED
         barrier(); // previous tile fully consumed
         for (uint e = gl_LocalInvocationID.x; e < nk * HD; e += WQ) {
             uint jj = e / HD, d = e % HD;
@@ -95,16 +90,9 @@ void main() {
             vs[e] = float(qkv[base + pc.voff]);
         }
         barrier();
-#define KS(jj, d) ks[(jj) * HD + (d)]
-#define VS(jj, d) vs[(jj) * HD + (d)]
-#else
-        uint kvbase = (row0 + j0) * pc.ld + h * HD;
-#define KS(jj, d) float(qkv[kvbase + (jj) * pc.ld + pc.koff + (d)])
-#define VS(jj, d) float(qkv[kvbase + (jj) * pc.ld + pc.voff + (d)])
-#endif
         for (uint jj = 0; jj < nk; jj++) {
             float sc = 0.0;
-            [[unroll]] for (int d = 0; d < HD; d++) sc = fma(q[d], KS(jj, d), sc);
+            [[unroll]] for (int d = 0; d < HD; d++) sc = fma(q[d], ks[jj * HD + d], sc);
             if (sc > m) { // new running max: rescale what was accumulated
                 float corr = exp(m - sc);
                 l *= corr;
@@ -113,7 +101,7 @@ void main() {
             }
             float pj = exp(sc - m);
             l += pj;
-            [[unroll]] for (int d = 0; d < HD; d++) acc[d] = fma(pj, VS(jj, d), acc[d]);
+            [[unroll]] for (int d = 0; d < HD; d++) acc[d] = fma(pj, vs[jj * HD + d], acc[d]);
         }
     }
 #endif

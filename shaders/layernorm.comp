@@ -18,18 +18,20 @@ layout(local_size_x = 64) in;
 #define WG 64
 #endif
 
+// Bindings: embed = ids, word, pos, g, beta, y; add_ln = x, r, g, beta, y.
 #ifdef EMBED
 layout(std430, binding = 0) readonly buffer Ids { int ids[]; };
 layout(std430, binding = 1) readonly buffer Word { STYPE word[]; };
 layout(std430, binding = 2) readonly buffer Pos { STYPE pos[]; };
+#define B_G 3
 #else
 layout(std430, binding = 0) readonly buffer X { STYPE x[]; };
 layout(std430, binding = 1) readonly buffer R { STYPE r[]; };
-layout(std430, binding = 2) readonly buffer Unused { STYPE unused_[]; };
+#define B_G 2
 #endif
-layout(std430, binding = 3) readonly buffer G { STYPE g[]; };
-layout(std430, binding = 4) readonly buffer Bt { STYPE beta[]; };
-layout(std430, binding = 5) writeonly buffer Y { STYPE y[]; };
+layout(std430, binding = B_G) readonly buffer G { STYPE g[]; };
+layout(std430, binding = B_G + 1) readonly buffer Bt { STYPE beta[]; };
+layout(std430, binding = B_G + 2) writeonly buffer Y { STYPE y[]; };
 
 layout(push_constant) uniform PC { uint rows, dim, L; float eps; } pc;
 

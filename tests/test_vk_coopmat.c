@@ -1,8 +1,10 @@
 /* test_vk_coopmat.c - the cooperative-matrix GEMM (shaders/gemm_coopmat.comp,
  * host/vk_coopmat.c).
  *
- * Everywhere: VKB_GEMM parsing, and that asking for coopmat on a device that
- * cannot run it is a clear error (not a crash or a silent fallback).
+ * Everywhere: GEMM variant names, forcing a variant through the options
+ * struct (vkb_vulkan_opts -> the device policy), and that asking for coopmat
+ * on a device that cannot run it is a clear error (not a crash or a silent
+ * fallback).
  * Where the device qualifies (VK_NV_cooperative_matrix etc.): the start-up
  * self-test passes, and the shader matches the CPU reference at odd sizes
  * (partial tiles in M, N and K, K % 8 != 0, both tile sizes, bias and every
@@ -55,32 +57,33 @@ int main(void) {
         fprintf(stderr, "skip: no Vulkan device: %s\n", err.msg);
         return VKB_SKIP;
     }
-    printf("device: %s; coopmat: %s%s\n", c->props.deviceName, c->coop_ok ? "yes" : "no: ",
-           c->coop_ok ? "" : c->coop_why);
+    printf("device: %s; coopmat: %s%s\n", c->props.deviceName, c->caps.coop_ok ? "yes" : "no: ",
+           c->caps.coop_ok ? "" : c->caps.coop_why);
 
-    /* VKB_GEMM parsing and forcing */
-    int variant = VKB_GEMM_TILED, forced = 0;
-    setenv("VKB_GEMM", "fastest", 1);
-    CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) != 0 && strstr(err.msg, "VKB_GEMM=fastest"),
-          "bad VKB_GEMM accepted (%s)", err.msg);
-    setenv("VKB_GEMM", "tiled", 1);
-    variant = VKB_GEMM_TEXEL;
-    CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) == 0 && variant == VKB_GEMM_TILED && forced,
-          "VKB_GEMM=tiled not honoured: %s", err.msg);
-    setenv("VKB_GEMM", "coopmat", 1);
-    CHECK(vkb_vk_gemm_choose(c, 0, &variant, &forced, &err) != 0 && strstr(err.msg, "VKB_GEMM=coopmat"),
-          "VKB_GEMM=coopmat with fp32 accepted");
-    unsetenv("VKB_GEMM");
-    variant = VKB_GEMM_TILED;
-    CHECK(vkb_vk_gemm_choose(c, 0, &variant, &forced, &err) == 0 && variant == VKB_GEMM_TILED && !forced,
-          "fp32 default changed: %d", variant);
+    /* variant names and forcing through the options struct */
+    vkb_gemm_variant v = VKB_GEMM_AUTO;
+    CHECK(vkb_gemm_variant_parse("fastest", &v) != 0, "bad GEMM variant name accepted");
+    CHECK(vkb_gemm_variant_parse("tiled", &v) == 0 && v == VKB_GEMM_TILED, "tiled not parsed");
+    CHECK(vkb_gemm_variant_parse("texel", &v) == 0 && v == VKB_GEMM_TEXEL, "texel not parsed");
+    CHECK(vkb_gemm_variant_parse("coopmat", &v) == 0 && v == VKB_GEMM_COOPMAT, "coopmat not parsed");
+    CHECK(!strcmp(vkb_gemm_variant_name(VKB_GEMM_COOPMAT), "coopmat"), "coopmat name");
+    vkb_vk_policy pol;
+    vkb_vulkan_opts vo = {.gemm = (vkb_gemm_variant)42};
+    CHECK(vkb_vk_policy_for_ctx(c, VKB_PREC_FP32, &vo, &pol, &err) != 0, "GEMM variant 42 accepted");
+    vo.gemm = VKB_GEMM_TILED;
+    CHECK(vkb_vk_policy_for_ctx(c, c->feat.f16_storage ? VKB_PREC_FP16 : VKB_PREC_FP32, &vo, &pol, &err) == 0 &&
+          pol.gemm == VKB_GEMM_TILED && pol.gemm_forced, "forced tiled not honoured: %s", err.msg);
+    vo.gemm = VKB_GEMM_COOPMAT;
+    CHECK(vkb_vk_policy_for_ctx(c, VKB_PREC_FP32, &vo, &pol, &err) != 0 &&
+          strstr(err.msg, "coopmat"), "coopmat with fp32 accepted");
+    CHECK(vkb_vk_policy_for_ctx(c, VKB_PREC_FP32, NULL, &pol, &err) == 0 &&
+          pol.gemm != VKB_GEMM_COOPMAT && !pol.gemm_forced, "fp32 default changed: %d", (int)pol.gemm);
 
-    if (!c->coop_ok) {
+    if (!c->caps.coop_ok) {
         /* forcing it must say why, and the op hook must refuse */
-        setenv("VKB_GEMM", "coopmat", 1);
-        CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) != 0 && strstr(err.msg, "cannot run"),
-              "VKB_GEMM=coopmat on an unsupported device: '%s'", err.msg);
-        unsetenv("VKB_GEMM");
+        vo.gemm = VKB_GEMM_COOPMAT;
+        CHECK(vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, &vo, &pol, &err) != 0 && strstr(err.msg, "cannot run"),
+              "coopmat forced on an unsupported device: '%s'", err.msg);
         float one = 1.0f, y = 0.0f;
         CHECK(vkb_vk_op_linear(c, 1, VKB_GEMM_COOPMAT, &one, &one, NULL, &y, 1, 1, 1, VKB_ACT_NONE, &err) != 0,
               "coopmat op ran on a device without it");
@@ -94,7 +97,9 @@ int main(void) {
     /* the start-up self-test, as the backend runs it */
     vkb_vk_kernels k;
     char why[256] = "";
-    REQUIRE(vkb_vk_kernels_create(c, 1, 64, &k, &err) == 0, "kernels: %s", err.msg);
+    REQUIRE(vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, NULL, &pol, &err) == 0 && pol.gemm == VKB_GEMM_COOPMAT,
+            "policy on a coopmat device: gemm %d: %s", (int)pol.gemm, err.msg);
+    REQUIRE(vkb_vk_kernels_create(c, &pol, 64, &k, &err) == 0, "kernels: %s", err.msg);
     int rc = vkb_vk_coopmat_pipes_create(c, &k, &err);
     CHECK(rc == 0, "coopmat pipelines: %s", err.msg);
     if (rc == 0) {
@@ -102,10 +107,9 @@ int main(void) {
         CHECK(rc == 0, "self-test: %s", rc < 0 ? err.msg : why);
     }
     vkb_vk_kernels_destroy(c, &k);
-    setenv("VKB_GEMM", "coopmat", 1);
-    CHECK(vkb_vk_gemm_choose(c, 1, &variant, &forced, &err) == 0 && variant == VKB_GEMM_COOPMAT,
-          "VKB_GEMM=coopmat refused on a capable device: %s", err.msg);
-    unsetenv("VKB_GEMM");
+    vo.gemm = VKB_GEMM_COOPMAT;
+    CHECK(vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, &vo, &pol, &err) == 0 && pol.gemm == VKB_GEMM_COOPMAT,
+          "coopmat forced refused on a capable device: %s", err.msg);
 
     static const int sizes[][3] = {
         {1, 1, 1}, {77, 130, 96}, {64, 64, 32}, {65, 63, 33}, {129, 200, 136},

@@ -1,6 +1,7 @@
 /* test_vk_ops.c - every shader against the CPU reference operator on random
  * inputs at odd sizes, with fp32 and (where the device has 16-bit storage)
- * fp16 storage.  For fp16 the inputs are first rounded to fp16 so that both
+ * fp16 storage: both GEMM forms, and the LayerNorm/attention forms the
+ * device policy picks (test_vk_opcheck forces each form).  For fp16 the inputs are first rounded to fp16 so that both
  * sides see the same operands; the tolerance then covers fp16 rounding of
  * the output only.  Runs with the validation layer when VKB_VALIDATION=1 and
  * fails on any message.  Skips (77) when there is no Vulkan device. */
@@ -30,7 +31,7 @@ static double err_of(const float *a, const float *b, size_t n) {
     return m;
 }
 
-static void test_gemm(vkb_vk_ctx *c, int f16, int variant, int M, int N, int K, vkb_act act,
+static void test_gemm(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, int M, int N, int K, vkb_act act,
                       int with_bias) {
     float *X = rnd((size_t)M * K, 1.0f, f16), *W = rnd((size_t)N * K, 1.0f, f16);
     float *b = with_bias ? rnd((size_t)N, 1.0f, f16) : NULL;
@@ -52,7 +53,7 @@ static void test_gemm(vkb_vk_ctx *c, int f16, int variant, int M, int N, int K, 
 
 /* The erf behind GELU, over a dense range, against the CPU's erff: K=4 with
  * X=[x,0,0,0], W=[1,0,0,0]. */
-static void test_gelu_accuracy(vkb_vk_ctx *c, int variant) {
+static void test_gelu_accuracy(vkb_vk_ctx *c, vkb_gemm_variant variant) {
     int M = 4001;
     float *X = calloc((size_t)M * 4, sizeof *X), W[4] = {1, 0, 0, 0};
     float *Y = malloc((size_t)M * sizeof *Y);
@@ -67,7 +68,7 @@ static void test_gelu_accuracy(vkb_vk_ctx *c, int variant) {
         double e = fabs(Y[i] - ref) / (1.0 + fabs(ref));
         if (!(e <= worst)) { worst = e; at = x; }
     }
-    CHECK(worst <= 1e-6, "gelu (%s): max error %.3g at x=%g", variant ? "texel" : "tiled", worst, at);
+    CHECK(worst <= 1e-6, "gelu (%s): max error %.3g at x=%g", vkb_gemm_variant_name(variant), worst, at);
     free(X); free(Y);
 }
 
@@ -78,7 +79,7 @@ static void test_layernorm(vkb_vk_ctx *c, int f16, int rows, int dim, int with_r
     float *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
     REQUIRE(y && ref, "out of memory");
     vkb_error err = {{0}};
-    int rc = vkb_vk_op_add_layernorm(c, f16, x, r, g, bt, y, rows, dim, 1e-12f, &err);
+    int rc = vkb_vk_op_add_layernorm(c, f16, VKB_LN_AUTO, x, r, g, bt, y, rows, dim, 1e-12f, &err);
     CHECK(rc == 0, "layernorm: %s", err.msg);
     vkb_cpu_add_layernorm(x, r, g, bt, ref, rows, dim, 1e-12f, 1);
     double e = err_of(y, ref, n), tol = f16 ? 2e-3 : 2e-5;
@@ -98,7 +99,7 @@ static void test_embed(vkb_vk_ctx *c, int f16, int B, int L, int dim, int vocab,
     float *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
     REQUIRE(y && ref, "out of memory");
     vkb_error err = {{0}};
-    int rc = vkb_vk_op_embed(c, f16, ids, word, pos, g, bt, y, B, L, dim, vocab, max_pos, 1e-12f, &err);
+    int rc = vkb_vk_op_embed(c, f16, VKB_LN_AUTO, ids, word, pos, g, bt, y, B, L, dim, vocab, max_pos, 1e-12f, &err);
     CHECK(rc == 0, "embed: %s", err.msg);
     vkb_cpu_embed(ids, word, pos, g, bt, ref, B, L, dim, 1e-12f, 1);
     double e = err_of(y, ref, n), tol = f16 ? 2e-3 : 2e-5;
@@ -106,7 +107,7 @@ static void test_embed(vkb_vk_ctx *c, int f16, int B, int L, int dim, int vocab,
         CHECK(e <= tol, "embed %s B=%d L=%d dim=%d: err %.3g > %.3g", f16 ? "fp16" : "fp32", B, L, dim, e, tol);
     /* an out-of-vocabulary id is an error, not an out-of-bounds read */
     ids[B * L - 1] = vocab;
-    CHECK(vkb_vk_op_embed(c, f16, ids, word, pos, g, bt, y, B, L, dim, vocab, max_pos, 1e-12f, &err) != 0,
+    CHECK(vkb_vk_op_embed(c, f16, VKB_LN_AUTO, ids, word, pos, g, bt, y, B, L, dim, vocab, max_pos, 1e-12f, &err) != 0,
           "out-of-vocabulary id accepted");
     free(ids); free(word); free(pos); free(g); free(bt); free(y); free(ref);
 }
@@ -120,7 +121,7 @@ static void test_attention(vkb_vk_ctx *c, int f16, int B, int L, int H, int hd) 
     /* full, half and single-token sequences: padded keys must be masked */
     for (int b = 0; b < B; b++) lens[b] = b % 3 == 0 ? L : b % 3 == 1 ? (L + 1) / 2 : 1;
     vkb_error err = {{0}};
-    int rc = vkb_vk_op_attention(c, f16, q, k, v, y, B, L, H, hd, lens, &err);
+    int rc = vkb_vk_op_attention(c, f16, VKB_ATTN_AUTO, q, k, v, y, B, L, H, hd, lens, &err);
     CHECK(rc == 0, "attention: %s", err.msg);
     vkb_cpu_attention(q, k, v, ref, B, L, H, hd, lens, 1, 1);
     /* only rows of real (unpadded) query positions matter; check them all */

@@ -38,7 +38,8 @@ static void run(const char *name, const vkb_model *m) {
             h[staged] = calloc(nh, sizeof(float));
             lg[staged] = calloc(nl, sizeof(float));
             REQUIRE(h[staged] && lg[staged], "out of memory");
-            if (vkb_vk_backend_create_staged(m, &o, staged, &be[staged], &err)) {
+            o.vulkan.staging_upload = staged;
+            if (vkb_backend_create(m, &o, &be[staged], &err)) {
                 CHECK(f16 && strstr(err.msg, "16"), "%s: %s", name, err.msg); /* fp16 is optional */
                 ok = 0;
             }

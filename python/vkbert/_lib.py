@@ -38,11 +38,18 @@ class vkb_config(ctypes.Structure):
                 ("labels", ctypes.POINTER(ctypes.c_char_p))]
 
 
+class vkb_vulkan_opts(ctypes.Structure):
+    # kernel variants, 0 = AUTO (the device policy); enums are C ints
+    _fields_ = [("gemm", ctypes.c_int), ("layernorm", ctypes.c_int), ("attention", ctypes.c_int),
+                ("staging_upload", ctypes.c_int)]
+
+
 class vkb_backend_opts(ctypes.Structure):
     _fields_ = [("device", ctypes.c_char_p), ("precision", ctypes.c_int),
                 ("threads", ctypes.c_int), ("fp64_accum", ctypes.c_int),
                 ("max_tokens", ctypes.c_int), ("max_len", ctypes.c_int),
-                ("validation", ctypes.c_int), ("max_device_mem", ctypes.c_uint64)]
+                ("validation", ctypes.c_int), ("max_device_mem", ctypes.c_uint64),
+                ("vulkan", vkb_vulkan_opts)]
 
 
 NOTE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)

@@ -1,0 +1,159 @@
+/* vk_policy.c - the device policy: what a device can do (vkb_vk_caps, read
+ * once from the physical device) and, from that, which storage precision
+ * and which GEMM, LayerNorm and attention kernels run (vkb_vk_policy_decide).
+ * The backend, the op entry points (tests, `vkbert check --ops`) and the
+ * device report (`vkbert devices`) all take their decision from here, so
+ * what is reported is what runs.  Every "is this a CPU implementation"
+ * decision of the Vulkan runtime is made in this file. */
+#include "vk_internal.h"
+#include "error.h"
+#include <stdio.h>
+#include <string.h>
+
+void vkb_vk_caps_query(VkPhysicalDevice pd, const vkb_vk_features *f, vkb_vk_caps *caps) {
+    memset(caps, 0, sizeof *caps);
+    VkPhysicalDeviceProperties p;
+    vkGetPhysicalDeviceProperties(pd, &p);
+    caps->is_cpu = p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    /* memory the host can map is device-local memory too (unified memory) */
+    caps->uma = caps->is_cpu || p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+    caps->f16_storage = f->f16_storage;
+    caps->coop_ok = vkb_vk_coopmat_probe(pd, f, caps->coop_why, sizeof caps->coop_why);
+    VkPhysicalDeviceSubgroupProperties sgp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sgp};
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    caps->sg_size = (int)sgp.subgroupSize;
+    int sg = (sgp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && sgp.subgroupSize >= 1 &&
+             sgp.subgroupSize <= 64;
+    caps->sg_arith = sg && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    caps->sg_shuffle = sg && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+}
+
+int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision prec,
+                         const vkb_vulkan_opts *o, vkb_vk_policy *p, vkb_error *err) {
+    static const vkb_vulkan_opts none = {0};
+    if (!o) o = &none;
+    memset(p, 0, sizeof *p);
+    /* Precision (AUTO = the fastest the device supports that keeps labels
+     * identical to the CPU): fp16 storage where the device has it and it
+     * pays (GPUs); on CPU implementations fp32, which is both exact and
+     * faster there: on lavapipe the texel GEMM (1024x768x768) ran 28.6 vs
+     * 25.5 GFLOP/s fp32 vs fp16, fp32 ahead in 4 of 4 alternated runs of
+     * bench/gemm_bench (RGBA16F fetches add conversions, save nothing). */
+    if (prec == VKB_PREC_FP16 && !caps->f16_storage)
+        return vkb_fail(err, "fp16 storage requested but device %s lacks storageBuffer16BitAccess "
+                        "(use --precision fp32)", dev);
+    p->f16 = prec == VKB_PREC_FP16 ? 1 : prec == VKB_PREC_FP32 ? 0 : caps->f16_storage && !caps->is_cpu;
+
+    /* GEMM: the cooperative-matrix GEMM on fp16 devices that pass its probe
+     * (and, at backend creation, its self-test: vkb_vk_gemm_confirm);
+     * else the register-blocked texel-buffer variant on CPU implementations
+     * (no real shared memory, wide SIMD across invocations), shared-memory
+     * tiles everywhere else. */
+    switch (o->gemm) {
+    case VKB_GEMM_AUTO:
+        p->gemm = caps->coop_ok && p->f16 ? VKB_GEMM_COOPMAT
+                  : caps->is_cpu          ? VKB_GEMM_TEXEL
+                                          : VKB_GEMM_TILED;
+        break;
+    case VKB_GEMM_TILED:
+    case VKB_GEMM_TEXEL:
+        p->gemm = o->gemm;
+        p->gemm_forced = 1;
+        break;
+    case VKB_GEMM_COOPMAT:
+        if (!caps->coop_ok)
+            return vkb_fail(err, "GEMM variant coopmat: device %s cannot run the cooperative-matrix "
+                            "GEMM: %s", dev, caps->coop_why);
+        if (!p->f16)
+            return vkb_fail(err, "GEMM variant coopmat needs fp16 precision (--precision fp16)");
+        p->gemm = VKB_GEMM_COOPMAT;
+        p->gemm_forced = 1;
+        break;
+    default:
+        return vkb_fail(err, "unknown GEMM variant %d", (int)o->gemm);
+    }
+
+    /* LayerNorm and attention: the subgroup forms on CPU implementations
+     * (lavapipe), where they were measured several times faster (`vkbert
+     * bench` per-kernel times: llvmpipe runs workgroup barriers as costly
+     * coroutine switches); the shared-memory forms on GPUs. */
+    switch (o->layernorm) {
+    case VKB_LN_AUTO: p->ln = caps->is_cpu && caps->sg_arith ? VKB_LN_SUBGROUP : VKB_LN_SHARED; break;
+    case VKB_LN_SHARED: p->ln = VKB_LN_SHARED; break;
+    case VKB_LN_SUBGROUP:
+        if (!caps->sg_arith)
+            return vkb_fail(err, "layernorm variant subgroup: device %s lacks subgroup arithmetic "
+                            "in compute shaders (subgroup size %d)", dev, caps->sg_size);
+        p->ln = VKB_LN_SUBGROUP;
+        break;
+    default: return vkb_fail(err, "unknown layernorm variant %d", (int)o->layernorm);
+    }
+    switch (o->attention) {
+    case VKB_ATTN_AUTO:
+        p->attn = caps->is_cpu && caps->sg_shuffle ? VKB_ATTN_SUBGROUP : VKB_ATTN_SHARED;
+        break;
+    case VKB_ATTN_SHARED: p->attn = VKB_ATTN_SHARED; break;
+    case VKB_ATTN_SUBGROUP:
+        if (!caps->sg_shuffle)
+            return vkb_fail(err, "attention variant subgroup: device %s lacks subgroup shuffles "
+                            "in compute shaders (subgroup size %d)", dev, caps->sg_size);
+        p->attn = VKB_ATTN_SUBGROUP;
+        break;
+    default: return vkb_fail(err, "unknown attention variant %d", (int)o->attention);
+    }
+    /* Weights: converted straight into device-local memory the host can map
+     * where device memory is host memory (no staging copy); else through the
+     * staging buffer (discrete GPUs: their host-visible window may be small
+     * and slow). */
+    p->mapped_weights = caps->uma && !o->staging_upload;
+    return 0;
+}
+
+int vkb_vk_policy_for_ctx(const vkb_vk_ctx *c, vkb_precision prec, const vkb_vulkan_opts *o,
+                          vkb_vk_policy *p, vkb_error *err) {
+    return vkb_vk_policy_decide(&c->caps, c->props.deviceName, prec, o, p, err);
+}
+
+void vkb_vk_policy_str(const vkb_vk_policy *p, char *out, size_t n) {
+    snprintf(out, n, "%s storage (weights %s), %s GEMM%s, %s layernorm, %s attention",
+             p->f16 ? "fp16" : "fp32", p->mapped_weights ? "mapped" : "staged",
+             vkb_gemm_variant_name(p->gemm),
+             p->gemm == VKB_GEMM_COOPMAT ? " (tiled if its self-test fails)" : "",
+             vkb_ln_variant_name(p->ln), vkb_attn_variant_name(p->attn));
+}
+
+/* ---- names ---- */
+
+static const char *const gemm_names[] = {"auto", "tiled", "texel", "coopmat"};
+static const char *const form_names[] = {"auto", "shared", "subgroup"};
+
+const char *vkb_gemm_variant_name(vkb_gemm_variant v) {
+    return (unsigned)v < 4 ? gemm_names[v] : "?";
+}
+const char *vkb_ln_variant_name(vkb_ln_variant v) { return (unsigned)v < 3 ? form_names[v] : "?"; }
+const char *vkb_attn_variant_name(vkb_attn_variant v) { return (unsigned)v < 3 ? form_names[v] : "?"; }
+
+static int parse(const char *s, const char *const *names, int n) {
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+int vkb_gemm_variant_parse(const char *s, vkb_gemm_variant *v) {
+    int i = parse(s, gemm_names, 4);
+    if (i < 0) return -1;
+    *v = (vkb_gemm_variant)i;
+    return 0;
+}
+int vkb_ln_variant_parse(const char *s, vkb_ln_variant *v) {
+    int i = parse(s, form_names, 3);
+    if (i < 0) return -1;
+    *v = (vkb_ln_variant)i;
+    return 0;
+}
+int vkb_attn_variant_parse(const char *s, vkb_attn_variant *v) {
+    int i = parse(s, form_names, 3);
+    if (i < 0) return -1;
+    *v = (vkb_attn_variant)i;
+    return 0;
+}
