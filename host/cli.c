@@ -22,23 +22,34 @@ const volatile int *cli_interrupt_flag(void) {
     return (const volatile int *)&vkb_cli_interrupted;
 }
 
-static void on_sigint(int sig) {
-    (void)sig;
-    vkb_cli_interrupted = 1;
-    /* a second Ctrl-C kills the process the usual way */
-    signal(SIGINT, SIG_DFL);
+/* The first SIGINT or SIGTERM asks the running command to stop cleanly
+ * (vkb_cli_interrupted = the signal); a second one of either ends the
+ * process the default way at once, even when it is stuck somewhere that
+ * never looks at the flag (a BLAS library retrying an allocation). */
+static void on_signal(int sig) {
+    if (vkb_cli_interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    vkb_cli_interrupted = sig;
 }
 
 void cli_install_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: a blocked read() returns EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* a closed output pipe is seen as EPIPE from write() and handled */
     signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_interrupt_status(void) {
+    return vkb_cli_interrupted > 0 && vkb_cli_interrupted < 64 ? 128 + vkb_cli_interrupted
+                                                                : CLI_INTERRUPTED;
 }
 
 /* ---- output helpers ------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,26 +232,126 @@ static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *
     return NULL;
 }
 
+/* Refuses an output that is one of the inputs (same st_dev/st_ino, so a
+ * symlink or a hard link to an input is caught too), or stdin when stdin is
+ * read.  `st` is the output's stat. */
+static int output_is_input(const cli_opts *o, const struct stat *st) {
+    struct stat is;
+    if (o->nargs == 0 && fstat(0, &is) == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
+        fprintf(stderr, "vkbert score: the output %s is also the input (stdin); refusing to "
+                        "overwrite it\n", o->output);
+        return 1;
+    }
+    for (int i = 0; i < o->nargs; i++) {
+        const char *a = o->args[i];
+        int r = strcmp(a, "-") ? stat(a, &is) : fstat(0, &is);
+        if (r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
+            fprintf(stderr, "vkbert score: the output %s is also the input %s%s; refusing to "
+                            "overwrite it\n", o->output, a,
+                    strcmp(a, o->output) ? " (the same file through a link)" : "");
+            return 1;
+        }
+        /* an IMDB directory: its pos/ and neg/ files are inputs too */
+        if (r == 0 && S_ISDIR(is.st_mode)) {
+            char sub[4096];
+            static const char *const kinds[] = {"pos", "neg"};
+            for (int k = 0; k < 2; k++) {
+                struct stat ds, ps;
+                snprintf(sub, sizeof sub, "%s/%s", a, kinds[k]);
+                if (stat(sub, &ds) || !S_ISDIR(ds.st_mode)) continue;
+                char *slash = strrchr(o->output, '/');
+                int ok;
+                if (slash) {
+                    char dir[4096];
+                    snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->output + (slash == o->output)),
+                             o->output);
+                    ok = stat(dir, &ps);
+                } else {
+                    ok = stat(".", &ps);
+                }
+                if (ok == 0 && ps.st_dev == ds.st_dev && ps.st_ino == ds.st_ino) {
+                    fprintf(stderr, "vkbert score: the output %s is inside the input directory "
+                                    "%s; refusing (it would be read as an input)\n", o->output, sub);
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* --resume: counts FILE's complete lines, drops a partial last line. */
-static int open_resume(const char *path, uint64_t *n_lines) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+static int count_lines(int fd, uint64_t *n_lines) {
     char buf[1 << 16];
     uint64_t n = 0;
     off_t pos = 0, last_nl_end = 0;
     ssize_t k;
-    while ((k = read(fd, buf, sizeof buf)) > 0) {
+    for (;;) {
+        k = read(fd, buf, sizeof buf);
+        if (k < 0 && errno == EINTR) {
+            if (vkb_cli_interrupted) return -1;
+            continue;
+        }
+        if (k <= 0) break;
         for (ssize_t i = 0; i < k; i++)
             if (buf[i] == '\n') { n++; last_nl_end = pos + i + 1; }
         pos += k;
     }
-    if (k < 0 || ftruncate(fd, last_nl_end) || lseek(fd, 0, SEEK_END) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
+    if (k < 0 || ftruncate(fd, last_nl_end) || lseek(fd, 0, SEEK_END) < 0) return -1;
+    *n_lines = n;
+    return 0;
+}
+
+/* Opens -o FILE: refuses it when it is an input, takes an exclusive lock
+ * (a second vkbert on the same FILE fails at once instead of splicing its
+ * lines into the first one's), and only then truncates it (or, with
+ * --resume, counts its complete lines into *skip).  Returns the fd or -1
+ * (message printed). */
+static int open_output(const cli_opts *o, uint64_t *skip) {
+    const char *path = o->output;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (output_is_input(o, &st)) return -1;
+        if (o->resume && !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "vkbert score: --resume: %s is not a regular file; --resume "
+                            "continues a file that an earlier run wrote\n", path);
+            return -1;
+        }
+    }
+    int fd = open(path, (o->resume ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "vkbert score: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
-    *n_lines = n;
+    /* the checks again on what was opened (it may have been replaced) */
+    if (fstat(fd, &st) || output_is_input(o, &st)) { close(fd); return -1; }
+    if (S_ISREG(st.st_mode)) {
+        if (flock(fd, LOCK_EX | LOCK_NB)) {
+            if (errno == EWOULDBLOCK)
+                fprintf(stderr, "vkbert score: %s is in use by another vkbert (it holds the "
+                                "lock on it); refusing to write to it at the same time\n", path);
+            else
+                fprintf(stderr, "vkbert score: cannot lock %s: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    } else if (o->resume) {
+        fprintf(stderr, "vkbert score: --resume: %s is not a regular file\n", path);
+        close(fd);
+        return -1;
+    }
+    if (o->resume) {
+        if (count_lines(fd, skip)) {
+            fprintf(stderr, "vkbert score: --resume: reading %s: %s\n", path,
+                    vkb_cli_interrupted ? "interrupted" : strerror(errno));
+            close(fd);
+            return -1;
+        }
+    } else if (S_ISREG(st.st_mode) && ftruncate(fd, 0)) {
+        fprintf(stderr, "vkbert score: cannot truncate %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -259,12 +360,8 @@ int cli_score(cli_opts *o) {
     int fd = 1;
     uint64_t skip = 0;
     if (o->output) {
-        fd = o->resume ? open_resume(o->output, &skip)
-                       : open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            fprintf(stderr, "vkbert score: cannot open %s: %s\n", o->output, strerror(errno));
-            return CLI_FAILED;
-        }
+        fd = open_output(o, &skip);
+        if (fd < 0) return CLI_FAILED;
     }
     vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag()};
     vkb_input *in = NULL;
@@ -374,7 +471,8 @@ int cli_score(cli_opts *o) {
     vkb_scorer_get_stats(s, &st);
     if (c.tty) progress(&c, c.total, 1);
     if (c.write_errno && c.write_errno != EPIPE) {
-        fprintf(stderr, "vkbert score: write error: %s\n", strerror(c.write_errno));
+        fprintf(stderr, "vkbert score: writing %s: %s\n", o->output ? o->output : "stdout",
+                strerror(c.write_errno));
         rc = CLI_FAILED;
     }
     if (!o->quiet && c.write_errno != EPIPE) {
@@ -397,7 +495,7 @@ int cli_score(cli_opts *o) {
         fprintf(stderr, "vkbert score: closing %s: %s\n", o->output, strerror(errno));
         rc = CLI_FAILED;
     }
-    if (vkb_cli_interrupted) return CLI_INTERRUPTED;
+    if (vkb_cli_interrupted) return cli_interrupt_status();
     if (c.write_errno == EPIPE) return 141; /* as if killed by SIGPIPE, but quietly */
     if (read_failed || c.errors) return CLI_FAILED;
     return rc;
