@@ -12,6 +12,7 @@
  * cap) too small for the token budget gets smaller batches and a note. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cli_resume.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -242,9 +243,19 @@ static int output_is_input(const cli_opts *o, const struct stat *st) {
                         "overwrite it\n", o->output);
         return 1;
     }
+    /* the run record beside the output is rewritten too */
+    char side[4096];
+    struct stat ss;
+    snprintf(side, sizeof side, "%s.vkbert.json", o->output);
+    int have_side = stat(side, &ss) == 0;
     for (int i = 0; i < o->nargs; i++) {
         const char *a = o->args[i];
         int r = strcmp(a, "-") ? stat(a, &is) : fstat(0, &is);
+        if (r == 0 && have_side && is.st_dev == ss.st_dev && is.st_ino == ss.st_ino) {
+            fprintf(stderr, "vkbert score: the input %s is the run record of the output %s; "
+                            "refusing to overwrite it\n", a, o->output);
+            return 1;
+        }
         if (r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
             fprintf(stderr, "vkbert score: the output %s is also the input %s%s; refusing to "
                             "overwrite it\n", o->output, a,
@@ -280,11 +291,12 @@ static int output_is_input(const cli_opts *o, const struct stat *st) {
     return 0;
 }
 
-/* --resume: counts FILE's complete lines, drops a partial last line. */
-static int count_lines(int fd, uint64_t *n_lines) {
+/* --resume: counts FILE's complete lines, drops a partial last line and
+ * keeps (the start of) the last complete line in *last. */
+static int count_lines(int fd, uint64_t *n_lines, char **last, size_t *last_len) {
     char buf[1 << 16];
     uint64_t n = 0;
-    off_t pos = 0, last_nl_end = 0;
+    off_t pos = 0, last_nl_end = 0, prev_nl_end = 0;
     ssize_t k;
     for (;;) {
         k = read(fd, buf, sizeof buf);
@@ -294,11 +306,19 @@ static int count_lines(int fd, uint64_t *n_lines) {
         }
         if (k <= 0) break;
         for (ssize_t i = 0; i < k; i++)
-            if (buf[i] == '\n') { n++; last_nl_end = pos + i + 1; }
+            if (buf[i] == '\n') { n++; prev_nl_end = last_nl_end; last_nl_end = pos + i + 1; }
         pos += k;
     }
     if (k < 0 || ftruncate(fd, last_nl_end) || lseek(fd, 0, SEEK_END) < 0) return -1;
     *n_lines = n;
+    if (n > 0) {
+        size_t len = (size_t)(last_nl_end - prev_nl_end);
+        if (len > (1u << 20)) len = 1u << 20;
+        *last = malloc(len + 1);
+        if (!*last) return -1;
+        ssize_t got = pread(fd, *last, len, prev_nl_end);
+        *last_len = got > 0 ? (size_t)got : 0;
+    }
     return 0;
 }
 
@@ -307,7 +327,7 @@ static int count_lines(int fd, uint64_t *n_lines) {
  * lines into the first one's), and only then truncates it (or, with
  * --resume, counts its complete lines into *skip).  Returns the fd or -1
  * (message printed). */
-static int open_output(const cli_opts *o, uint64_t *skip) {
+static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *last_len) {
     const char *path = o->output;
     struct stat st;
     if (stat(path, &st) == 0) {
@@ -341,7 +361,7 @@ static int open_output(const cli_opts *o, uint64_t *skip) {
         return -1;
     }
     if (o->resume) {
-        if (count_lines(fd, skip)) {
+        if (count_lines(fd, skip, last, last_len)) {
             fprintf(stderr, "vkbert score: --resume: reading %s: %s\n", path,
                     vkb_cli_interrupted ? "interrupted" : strerror(errno));
             close(fd);
@@ -359,8 +379,10 @@ int cli_score(cli_opts *o) {
     cli_install_signals();
     int fd = 1;
     uint64_t skip = 0;
+    cli_run run;
+    memset(&run, 0, sizeof run);
     if (o->output) {
-        fd = open_output(o, &skip);
+        fd = open_output(o, &skip, &run.last_line, &run.last_len);
         if (fd < 0) return CLI_FAILED;
     }
     vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag()};
@@ -372,14 +394,28 @@ int cli_score(cli_opts *o) {
         return CLI_FAILED;
     }
     vkb_model *m = cli_load_model(o);
-    if (!m) { vkb_input_close(in); return CLI_FAILED; }
+    if (!m) { vkb_input_close(in); free(run.last_line); return CLI_FAILED; }
     int max_len = cli_max_len(o, m);
+    /* the run record beside a regular -o FILE: checked by --resume (same
+     * options and input) and by tools/merge_shards.py */
+    struct stat ost;
+    int use_run = o->output && fstat(fd, &ost) == 0 && S_ISREG(ost.st_mode);
+    if (use_run && (cli_run_init(&run, o, max_len) || (o->resume && cli_run_check(&run, o, skip)) ||
+                    cli_run_write(&run, o, 0, 0, 0))) {
+        cli_run_free(&run);
+        vkb_model_free(m);
+        vkb_input_close(in);
+        return CLI_FAILED;
+    }
+    if (o->shard_n > 1 && !use_run && !o->quiet)
+        fprintf(stderr, "vkbert score: note: write shards with -o FILE: FILE.vkbert.json beside "
+                        "it lets tools/merge_shards.py check the merge\n");
     char *devs[MAX_DEVICES], *dev_storage = NULL;
     int n_dev = 1;
     devs[0] = (char *)o->device;
     if (o->device && (strchr(o->device, ',') || !strcmp(o->device, "all"))) {
         n_dev = cli_device_list(o->device, devs, MAX_DEVICES, &dev_storage);
-        if (n_dev < 0) { vkb_model_free(m); vkb_input_close(in); return CLI_FAILED; }
+        if (n_dev < 0) { cli_run_free(&run); vkb_model_free(m); vkb_input_close(in); return CLI_FAILED; }
     }
     vkb_backend *bes[MAX_DEVICES];
     int budget = cli_batch_tokens(o, max_len), nb = 0;
@@ -392,6 +428,7 @@ int cli_score(cli_opts *o) {
     free(dev_storage);
     if (nb < n_dev) {
         while (nb > 0) vkb_backend_free(bes[--nb]);
+        cli_run_free(&run);
         vkb_model_free(m);
         vkb_input_close(in);
         return CLI_FAILED;
@@ -424,11 +461,11 @@ int cli_score(cli_opts *o) {
     if (vkb_scorer_create_multi(bes, n_dev, &so, on_result, &c, &s, &e)) {
         fprintf(stderr, "vkbert score: %s\n", e.msg);
         for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
-        vkb_model_free(m); vkb_input_close(in); free(devdesc.p);
+        vkb_model_free(m); vkb_input_close(in); free(devdesc.p); cli_run_free(&run);
         return CLI_FAILED;
     }
     c.t0 = c.last = now_s();
-    int rc = CLI_OK, read_failed = 0, scorer_stopped = 0;
+    int rc = CLI_OK, read_failed = 0, scorer_stopped = 0, refused = 0;
     uint64_t n_read = 0, n_skipped = 0, n_mine = 0;
     vkb_record r;
     for (;;) {
@@ -437,6 +474,11 @@ int cli_score(cli_opts *o) {
         if (k == 0 || k == -2) break;
         if (k < 0) { fprintf(stderr, "\nvkbert score: %s\n", e.msg); read_failed = 1; break; }
         n_read++;
+        if (use_run && cli_run_add(&run, o, &r)) {
+            refused = 1;
+            vkb_record_clear(&r);
+            break;
+        }
         /* --shard I/N: record k = n_read - 1 (every parsed record, error
          * lines included, so that the shards merge back exactly) */
         if (o->shard_n > 1 && (n_read - 1) % (uint64_t)o->shard_n != (uint64_t)o->shard_i) {
@@ -444,7 +486,17 @@ int cli_score(cli_opts *o) {
             continue;
         }
         n_mine++;
-        if (n_skipped < skip) { n_skipped++; vkb_record_clear(&r); continue; }
+        if (n_skipped < skip) {
+            n_skipped++;
+            /* the record FILE's last line was written for */
+            if (n_skipped == skip && cli_run_check_last(&run, o, &r)) {
+                refused = 1;
+                vkb_record_clear(&r);
+                break;
+            }
+            vkb_record_clear(&r);
+            continue;
+        }
         rec_user *u = calloc(1, sizeof *u);
         if (!u) { fprintf(stderr, "vkbert: out of memory\n"); read_failed = 1; vkb_record_clear(&r); break; }
         u->extra = r.extra; r.extra = NULL;
@@ -458,9 +510,14 @@ int cli_score(cli_opts *o) {
         vkb_record_clear(&r);
         if (arc) { free_user(u); scorer_stopped = 1; break; }
     }
-    if (skip && n_skipped < skip && !o->quiet)
-        fprintf(stderr, "vkbert score: note: %s has %llu lines but the input only %llu records\n",
-                o->output, (unsigned long long)skip, (unsigned long long)n_mine);
+    if (skip && n_skipped < skip && !refused && !read_failed && !vkb_cli_interrupted) {
+        fprintf(stderr, "vkbert score: --resume: %s has %llu lines but the input only %llu "
+                        "records%s: it is not this input's output\n", o->output,
+                (unsigned long long)skip, (unsigned long long)n_mine,
+                o->shard_n > 1 ? " in this shard" : "");
+        refused = 1;
+    }
+    if (refused) vkb_scorer_cancel(s); /* append nothing */
     (void)scorer_stopped;
     if (vkb_scorer_finish(s, &e)) {
         fprintf(stderr, "\nvkbert score: %s\n", e.msg);
@@ -485,6 +542,10 @@ int cli_score(cli_opts *o) {
                 (unsigned long long)st.padded_tokens, (unsigned long long)st.real_tokens,
                 (unsigned long long)st.batches, skip ? " (resumed)" : "");
     }
+    if (use_run && rc == CLI_OK && !refused && !read_failed && !c.write_errno &&
+        !vkb_cli_interrupted && cli_run_write(&run, o, 1, n_read, skip + c.delivered))
+        rc = CLI_FAILED;
+    cli_run_free(&run);
     vkb_scorer_free(s);
     for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
     free(devdesc.p);
@@ -497,6 +558,6 @@ int cli_score(cli_opts *o) {
     }
     if (vkb_cli_interrupted) return cli_interrupt_status();
     if (c.write_errno == EPIPE) return 141; /* as if killed by SIGPIPE, but quietly */
-    if (read_failed || c.errors) return CLI_FAILED;
+    if (read_failed || refused || c.errors) return CLI_FAILED;
     return rc;
 }
