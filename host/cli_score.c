@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_resume.h"
+#include "cli_progress.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -38,49 +39,16 @@ typedef struct score_ctx {
     uint64_t delivered, errors;
     int write_errno;       /* write failed: EPIPE = reader went away */
     cli_buf line;
-    /* progress */
-    int tty;
-    double total, t0, last;
+    vkb_scorer *s;
+    double t0;
 } score_ctx;
+
+static uint64_t scored(void *ctx) { return vkb_scorer_progress(((score_ctx *)ctx)->s); }
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void fmt_dur(char *b, size_t n, double s) {
-    if (s < 0 || !isfinite(s)) { snprintf(b, n, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(b, n, "%lds", t);
-}
-
-static void progress(score_ctx *c, double done_units, int final) {
-    double t = now_s();
-    if (!final && t - c->last < 0.2) return;
-    c->last = t;
-    double el = t - c->t0, rate = el > 0 ? (double)c->delivered / el : 0;
-    char line[200];
-    if (c->total > 0) {
-        double frac = done_units / c->total;
-        if (frac > 1) frac = 1;
-        char eta[32];
-        fmt_dur(eta, sizeof eta, frac > 0 ? el * (1 - frac) / frac : -1);
-        char bar[26];
-        int fill = (int)(frac * 24);
-        for (int i = 0; i < 24; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-        bar[24] = 0;
-        snprintf(line, sizeof line, "\r[%s] %3.0f%%  %llu items  %.1f items/s  ETA %s   ", bar,
-                 frac * 100, (unsigned long long)c->delivered, rate, eta);
-    } else {
-        snprintf(line, sizeof line, "\r%llu items  %.1f items/s   ",
-                 (unsigned long long)c->delivered, rate);
-    }
-    fputs(line, stderr);
-    if (final) fputs("\n", stderr);
-    fflush(stderr);
 }
 
 static void free_user(rec_user *u) {
@@ -147,14 +115,12 @@ static int on_result(void *ctx, const vkb_score *s) {
     c->line.n = 0;
     if (!s->logits) { error_line(c, u); c->errors++; }
     else result_line(c, u, s->logits, s->n_labels);
-    double units = u->progress;
     free_user(u);
     if (cli_write_all(c->fd, c->line.p, c->line.n)) {
         c->write_errno = errno;
         return 1; /* stop the scorer */
     }
     c->delivered++;
-    if (c->tty) progress(c, units, 0);
     return 0;
 }
 
@@ -445,8 +411,7 @@ int cli_score(cli_opts *o) {
     c.cfg = vkb_model_config(m);
     c.fd = fd;
     c.multi_src = o->nargs > 1;
-    c.tty = !o->quiet && isatty(2);
-    c.total = vkb_input_total(in);
+    double total_units = vkb_input_total(in);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     vkb_scorer_opts so = {0};
     so.max_len = max_len;
@@ -464,16 +429,30 @@ int cli_score(cli_opts *o) {
         vkb_model_free(m); vkb_input_close(in); free(devdesc.p); cli_run_free(&run);
         return CLI_FAILED;
     }
-    c.t0 = c.last = now_s();
+    c.t0 = now_s();
+    c.s = s;
+    cli_progress *pg = cli_progress_start(o->quiet, total_units, scored, &c);
+    uint64_t n_texts = 0;   /* records given to the scorer to score */
+    double units0 = -1, units = 0;
     int rc = CLI_OK, read_failed = 0, scorer_stopped = 0, refused = 0;
     uint64_t n_read = 0, n_skipped = 0, n_mine = 0;
+    double cur_units = 0;
+    int k_eof = 0;
     vkb_record r;
     for (;;) {
         if (vkb_cli_interrupted) break;
         int k = vkb_input_next(in, &r, &e);
-        if (k == 0 || k == -2) break;
+        if (k == 0) {
+            k_eof = 1;
+            if (units0 >= 0)
+                cli_progress_read(pg, n_texts, units - units0, total_units - units0, 1);
+            break;
+        }
+        if (k == -2) break;
         if (k < 0) { fprintf(stderr, "\nvkbert score: %s\n", e.msg); read_failed = 1; break; }
         n_read++;
+        double prev_units = cur_units;
+        cur_units = r.progress;
         if (use_run && cli_run_add(&run, o, &r)) {
             refused = 1;
             vkb_record_clear(&r);
@@ -507,6 +486,12 @@ int cli_score(cli_opts *o) {
         u->progress = r.progress;
         int arc = u->error ? vkb_scorer_add_skip(s, u, &e)
                            : vkb_scorer_add_text(s, r.text, r.text_len, u, &e);
+        /* the bar: records to score against the part of the input they
+         * came from (a resumed run starts past its skipped part) */
+        if (units0 < 0) units0 = prev_units;
+        units = r.progress;
+        if (!u->error) n_texts++;
+        cli_progress_read(pg, n_texts, units - units0, total_units - units0, 0);
         vkb_record_clear(&r);
         if (arc) { free_user(u); scorer_stopped = 1; break; }
     }
@@ -526,7 +511,12 @@ int cli_score(cli_opts *o) {
     double el = now_s() - c.t0;
     vkb_scorer_stats st;
     vkb_scorer_get_stats(s, &st);
-    if (c.tty) progress(&c, c.total, 1);
+    cli_progress_stop(pg);
+    if (vkb_cli_interrupted && !o->quiet)
+        fprintf(stderr, "vkbert score: interrupted: %llu of %llu records%s written%s%s%s\n",
+                (unsigned long long)(skip + c.delivered), (unsigned long long)n_mine,
+                k_eof ? "" : " (read so far)", o->output ? " to " : "", o->output ? o->output : "",
+                o->output ? "; rerun with --resume to finish" : "");
     if (c.write_errno && c.write_errno != EPIPE) {
         fprintf(stderr, "vkbert score: writing %s: %s\n", o->output ? o->output : "stdout",
                 strerror(c.write_errno));

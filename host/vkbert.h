@@ -193,8 +193,14 @@ int vkb_scorer_add_ids(vkb_scorer *s, const int32_t *ids, int n, void *user,
                        vkb_error *err);
 int vkb_scorer_add_skip(vkb_scorer *s, void *user, vkb_error *err);
 /* Scores everything queued, delivers the remaining results and stops the
- * threads.  Returns non-zero when a forward failed (err says why). */
+ * threads.  Returns non-zero when a forward failed (err says why).  After
+ * opts.interrupt or a failed forward it still delivers (on the calling
+ * thread) every result that is complete in input order, so that no scored
+ * work is lost; after vkb_scorer_cancel it delivers nothing more. */
 int vkb_scorer_finish(vkb_scorer *s, vkb_error *err);
+/* Items scored so far (their forward is done, delivered or not): for a
+ * progress display that advances with the work, from any thread. */
+uint64_t vkb_scorer_progress(vkb_scorer *s);
 /* Stops early: nothing more is delivered after the result in progress. */
 void vkb_scorer_cancel(vkb_scorer *s);
 int vkb_scorer_max_len(const vkb_scorer *s);
