@@ -50,6 +50,30 @@ if pct >= 100 or items != lines:
 PYEOF
 ok "the bar ends at the work done"
 
+# ---- eval has a bar too (on a terminal)
+$PY - "$B" "$M" "$DEV" <<'PYEOF' || fail "eval progress bar"
+import os, pty, subprocess, sys
+B, M, DEV = sys.argv[1:4]
+m, s = pty.openpty()
+p = subprocess.Popen([B, "eval", "--model", M, "--device", DEV, "--batch-tokens", "64"],
+                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=s)
+os.close(s)
+p.stdin.write(b"".join(b'{"text":"good movie %d","label":1}\n' % i for i in range(300)))
+p.stdin.close()
+out = b""
+while True:
+    try:
+        d = os.read(m, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+if p.wait() != 0 or b"] 100%  300 items" not in out:
+    sys.exit("eval: no bar ending at 300 items: %r" % out[-300:])
+PYEOF
+ok "eval draws a bar"
+
 wait_lines() { # FILE N TIMEOUT_S
     local i=0
     while [ "$(cat "$1" 2>/dev/null | wc -l)" -lt "$2" ]; do
