@@ -564,5 +564,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "vkbert score: --resume needs -o FILE\n");
         return CLI_USAGE;
     }
-    return c->run(&o);
+    int rc = c->run(&o);
+    /* Under a low ulimit -v, OpenBLAS's threads retry their buffer
+     * allocation for ever and exit() would wait for them: leave without the
+     * exit handlers then (everything is written and flushed). */
+    vkb_error be = {{0}};
+    if (vkb_cpu_blas_room(&be)) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    return rc;
 }

@@ -94,6 +94,13 @@ typedef struct vkb_outputs {
 
 typedef struct vkb_backend vkb_backend;
 
+/* Whether the address space (ulimit -v) has room for OpenBLAS's per-thread
+ * work buffers (128 MiB each in Debian's build).  OpenBLAS retries a failed
+ * buffer allocation for ever, also in the threads it starts when it is
+ * loaded, and exit() waits for them: the CPU backend refuses to start
+ * without the room (an out-of-memory error), and a program can skip exit
+ * handlers (_exit) when this fails.  Returns 0, or -1 with err. */
+int vkb_cpu_blas_room(vkb_error *err);
 int vkb_backend_create(const vkb_model *m, const vkb_backend_opts *opts,
                        vkb_backend **out, vkb_error *err);
 int vkb_forward(vkb_backend *be, const vkb_batch *batch, vkb_outputs *out,
