@@ -202,34 +202,35 @@ static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *
 /* Refuses an output that is one of the inputs (same st_dev/st_ino, so a
  * symlink or a hard link to an input is caught too), or stdin when stdin is
  * read.  `st` is the output's stat. */
-static int output_is_input(const cli_opts *o, const struct stat *st) {
+static int output_is_input(const cli_opts *o, const char *out, const struct stat *st) {
     struct stat is;
     if (o->nargs == 0 && fstat(0, &is) == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
         fprintf(stderr, "vkbert score: the output %s is also the input (stdin); refusing to "
-                        "overwrite it\n", o->output);
+                        "overwrite it\n", out);
         return 1;
     }
     /* the run record beside the output is rewritten too */
     char side[4096];
     struct stat ss;
-    snprintf(side, sizeof side, "%s.vkbert.json", o->output);
-    int have_side = stat(side, &ss) == 0;
+    snprintf(side, sizeof side, "%s.vkbert.json", out);
+    int have_side = o->output && stat(side, &ss) == 0;
     for (int i = 0; i < o->nargs; i++) {
         const char *a = o->args[i];
         int r = strcmp(a, "-") ? stat(a, &is) : fstat(0, &is);
         if (r == 0 && have_side && is.st_dev == ss.st_dev && is.st_ino == ss.st_ino) {
             fprintf(stderr, "vkbert score: the input %s is the run record of the output %s; "
-                            "refusing to overwrite it\n", a, o->output);
+                            "refusing to overwrite it\n", a, out);
             return 1;
         }
         if (r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
             fprintf(stderr, "vkbert score: the output %s is also the input %s%s; refusing to "
-                            "overwrite it\n", o->output, a,
-                    strcmp(a, o->output) ? " (the same file through a link)" : "");
+                            "%s it\n", out, a,
+                    o->output && strcmp(a, out) ? " (the same file through a link)" : "",
+                    o->output ? "overwrite" : "write into");
             return 1;
         }
         /* an IMDB directory: its pos/ and neg/ files are inputs too */
-        if (r == 0 && S_ISDIR(is.st_mode)) {
+        if (r == 0 && S_ISDIR(is.st_mode) && o->output) {
             char sub[4096];
             static const char *const kinds[] = {"pos", "neg"};
             for (int k = 0; k < 2; k++) {
@@ -297,7 +298,7 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
     const char *path = o->output;
     struct stat st;
     if (stat(path, &st) == 0) {
-        if (output_is_input(o, &st)) return -1;
+        if (output_is_input(o, path, &st)) return -1;
         if (o->resume && !S_ISREG(st.st_mode)) {
             fprintf(stderr, "vkbert score: --resume: %s is not a regular file; --resume "
                             "continues a file that an earlier run wrote\n", path);
@@ -310,7 +311,7 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
         return -1;
     }
     /* the checks again on what was opened (it may have been replaced) */
-    if (fstat(fd, &st) || output_is_input(o, &st)) { close(fd); return -1; }
+    if (fstat(fd, &st) || output_is_input(o, path, &st)) { close(fd); return -1; }
     if (S_ISREG(st.st_mode)) {
         if (flock(fd, LOCK_EX | LOCK_NB)) {
             if (errno == EWOULDBLOCK)
@@ -350,6 +351,12 @@ int cli_score(cli_opts *o) {
     if (o->output) {
         fd = open_output(o, &skip, &run.last_line, &run.last_len);
         if (fd < 0) return CLI_FAILED;
+    } else {
+        /* stdout appended to an input (>> in.jsonl) would be read back
+         * as input for ever */
+        struct stat st;
+        if (fstat(1, &st) == 0 && S_ISREG(st.st_mode) && output_is_input(o, "stdout", &st))
+            return CLI_FAILED;
     }
     vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag()};
     vkb_input *in = NULL;

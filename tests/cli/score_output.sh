@@ -25,6 +25,10 @@ S -o "$T/in.jsonl" < "$T/in.jsonl" 2> "$T/err"; st=$?
 S -o "$T/hard.jsonl" - < "$T/in.jsonl" 2> "$T/err"; st=$?
 [ $st = 1 ] || fail "-o link - < FILE: exit $st"
 cmp -s "$T/in.jsonl" "$T/in.orig" || fail "the input was changed"
+# stdout appended to the input would be read back for ever
+timeout -k 10 120 "$B" score --model "$M" --device "$DEV" --quiet "$T/in.jsonl" >> "$T/in.jsonl" 2> "$T/err"; st=$?
+[ $st = 1 ] && grep -q "output stdout is also the input" "$T/err" || fail ">> input: exit $st: $(cat "$T/err")"
+cmp -s "$T/in.jsonl" "$T/in.orig" || fail ">> input changed the input"
 ok "output that is an input: refused, input intact"
 
 # ---- item 20: --resume into a device or FIFO is refused at once; a write
