@@ -204,7 +204,8 @@ static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *
  * read.  `st` is the output's stat. */
 static int output_is_input(const cli_opts *o, const char *out, const struct stat *st) {
     struct stat is;
-    if (o->nargs == 0 && fstat(0, &is) == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
+    if (st && o->nargs == 0 && fstat(0, &is) == 0 && is.st_dev == st->st_dev &&
+        is.st_ino == st->st_ino) {
         fprintf(stderr, "vkbert score: the output %s is also the input (stdin); refusing to "
                         "overwrite it\n", out);
         return 1;
@@ -222,7 +223,7 @@ static int output_is_input(const cli_opts *o, const char *out, const struct stat
                             "refusing to overwrite it\n", a, out);
             return 1;
         }
-        if (r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
+        if (st && r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
             fprintf(stderr, "vkbert score: the output %s is also the input %s%s; refusing to "
                             "%s it\n", out, a,
                     o->output && strcmp(a, out) ? " (the same file through a link)" : "",
@@ -297,8 +298,10 @@ static int count_lines(int fd, uint64_t *n_lines, char **last, size_t *last_len)
 static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *last_len) {
     const char *path = o->output;
     struct stat st;
-    if (stat(path, &st) == 0) {
-        if (output_is_input(o, path, &st)) return -1;
+    int exists = stat(path, &st) == 0;
+    /* (an output that does not exist yet may still be inside an input directory) */
+    if (output_is_input(o, path, exists ? &st : NULL)) return -1;
+    if (exists) {
         if (o->resume && !S_ISREG(st.st_mode)) {
             fprintf(stderr, "vkbert score: --resume: %s is not a regular file; --resume "
                             "continues a file that an earlier run wrote\n", path);

@@ -29,6 +29,12 @@ cmp -s "$T/in.jsonl" "$T/in.orig" || fail "the input was changed"
 timeout -k 10 120 "$B" score --model "$M" --device "$DEV" --quiet "$T/in.jsonl" >> "$T/in.jsonl" 2> "$T/err"; st=$?
 [ $st = 1 ] && grep -q "output stdout is also the input" "$T/err" || fail ">> input: exit $st: $(cat "$T/err")"
 cmp -s "$T/in.jsonl" "$T/in.orig" || fail ">> input changed the input"
+# an output inside an IMDB-style input directory would be read as an input
+mkdir -p "$T/imdb/pos" "$T/imdb/neg"
+echo "a fine film" > "$T/imdb/pos/0_9.txt"; echo "a dull film" > "$T/imdb/neg/0_2.txt"
+S -o "$T/imdb/pos/out.txt" "$T/imdb" 2> "$T/err"; st=$?
+[ $st = 1 ] && grep -q "inside the input directory" "$T/err" || fail "-o inside the input dir: exit $st: $(cat "$T/err")"
+[ ! -e "$T/imdb/pos/out.txt" ] || fail "-o inside the input dir: the file was created"
 ok "output that is an input: refused, input intact"
 
 # ---- item 20: --resume into a device or FIFO is refused at once; a write
