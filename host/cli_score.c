@@ -494,13 +494,14 @@ int cli_score(cli_opts *o) {
         u->source = r.source;
         u->line = r.line;
         u->progress = r.progress;
-        int arc = u->error ? vkb_scorer_add_skip(s, u, &e)
+        int is_text = !u->error; /* u belongs to the scorer once added */
+        int arc = !is_text ? vkb_scorer_add_skip(s, u, &e)
                            : vkb_scorer_add_text(s, r.text, r.text_len, u, &e);
         /* the bar: records to score against the part of the input they
          * came from (a resumed run starts past its skipped part) */
         if (units0 < 0) units0 = prev_units;
         units = r.progress;
-        if (!u->error) n_texts++;
+        if (is_text) n_texts++;
         cli_progress_read(pg, n_texts, units - units0, total_units - units0, 0);
         vkb_record_clear(&r);
         if (arc) { free_user(u); scorer_stopped = 1; break; }
