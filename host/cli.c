@@ -33,23 +33,34 @@ void cli_on_source(void *user, const char *source, vkb_in_format fmt, const char
             vkb_in_format_name(fmt), how);
 }
 
-static void on_sigint(int sig) {
-    (void)sig;
-    vkb_cli_interrupted = 1;
-    /* a second Ctrl-C kills the process the usual way */
-    signal(SIGINT, SIG_DFL);
+/* The first SIGINT or SIGTERM asks the running command to stop cleanly
+ * (vkb_cli_interrupted = the signal); a second one of either ends the
+ * process the default way at once, even when it is stuck somewhere that
+ * never looks at the flag (a BLAS library retrying an allocation). */
+static void on_signal(int sig) {
+    if (vkb_cli_interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    vkb_cli_interrupted = sig;
 }
 
 void cli_install_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: a blocked read() returns EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* a closed output pipe is seen as EPIPE from write() and handled */
     signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_interrupt_status(void) {
+    return vkb_cli_interrupted > 0 && vkb_cli_interrupted < 64 ? 128 + vkb_cli_interrupted
+                                                                : CLI_INTERRUPTED;
 }
 
 /* ---- output helpers ------------------------------------------------------- */
@@ -344,19 +355,22 @@ static const command commands[] = {
      "      --logits           add \"logits\": array\n"
      "      --no-sort          do not group inputs of similar length\n"
      "      --window N         inputs sorted together (default 2048)\n"
-     "  -o, --output FILE      write to FILE instead of stdout\n"
+     "  -o, --output FILE      write to FILE instead of stdout (locked while vkbert\n"
+     "                         runs; never one of the inputs), with a run record\n"
+     "                         FILE.vkbert.json beside it\n"
      "      --resume           with -o: skip the inputs FILE already has complete\n"
      "                         lines for and append the rest (after a crash, a lost\n"
-     "                         device or Ctrl-C; no line is scored twice)\n"
+     "                         device or Ctrl-C; no line is scored twice); refused\n"
+     "                         when the input or options differ from FILE's run\n"
+     "                         record\n"
      "  -d, --device LIST      also: all (one worker per Vulkan device) or a list,\n"
      "                         e.g. gpu:0,gpu:1 (cpu too); each worker has its own\n"
      "                         copy of the weights; output stays in input order\n"
      "      --shard I/N        score only records k with k mod N == I (k counts\n"
      "                         parsed records from 0, error lines included), in\n"
-     "                         input order.  Merge N shard outputs back into input\n"
-     "                         order by taking lines round-robin:\n"
-     "                         paste -d '\\n' s0 s1 ... | sed '/^$/d'  or\n"
-     "                         tools/merge_shards.py s0 s1 ... (docs/scaling.md)\n"
+     "                         input order.  Write each shard with -o FILE and merge\n"
+     "                         them with tools/merge_shards.py FILE... (it checks\n"
+     "                         the run records FILE.vkbert.json; docs/scaling.md)\n"
      "      --max-device-mem B cap vkbert's Vulkan allocations at B bytes (or NK,\n"
      "                         NM, NG); out of memory then shrinks the batches\n"},
     {"classify", cli_classify, COMMON " top-k", -1,
@@ -738,5 +752,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "vkbert score: --resume needs -o FILE\n");
         return CLI_USAGE;
     }
-    return c->run(&o);
+    int rc = c->run(&o);
+    /* Under a low ulimit -v, OpenBLAS's threads retry their buffer
+     * allocation for ever and exit() would wait for them: leave without the
+     * exit handlers then (everything is written and flushed). */
+    vkb_error be = {{0}};
+    if (vkb_cpu_blas_room(&be)) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    return rc;
 }

@@ -41,11 +41,15 @@ typedef struct cli_opts {
 /* Set by the SIGINT handler (cli.c); read by the scorer and input readers. */
 extern volatile sig_atomic_t vkb_cli_interrupted;
 const volatile int *cli_interrupt_flag(void);
+/* SIGINT/SIGTERM: the first sets vkb_cli_interrupted (to the signal), a
+ * second ends the process. */
 void cli_install_signals(void);
 /* vkb_input_opts.on_source for score/eval: "vkbert: reading F as FORMAT (by
  * extension)" on stderr unless --quiet; user is the cli_opts. */
 void cli_on_source(void *user, const char *source, vkb_in_format fmt, const char *how,
                    const char *compression);
+/* Exit status after an interrupt: 128 + the signal (130 SIGINT, 143 SIGTERM). */
+int cli_interrupt_status(void);
 
 /* Loads --model (or the built-in model); prints the error and returns NULL. */
 vkb_model *cli_load_model(const cli_opts *o);

@@ -10,6 +10,7 @@
  * by --seed (default 42), the first N/2 of each are kept, in input order. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cli_progress.h"
 #include <errno.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@ static int cmp_int(const void *a, const void *b) {
 }
 
 typedef struct { int *pred; } ev_ctx;
+
+static uint64_t scored(void *s) { return vkb_scorer_progress(s); }
 
 static int on_result(void *ctx, const vkb_score *s) {
     ev_ctx *c = ctx;
@@ -202,9 +205,12 @@ int cli_eval(cli_opts *o) {
         so.interrupt = cli_interrupt_flag();
         vkb_scorer *s = NULL;
         frc = vkb_scorer_create(be, &so, on_result, &c, &s, &e);
+        cli_progress *pg = frc ? NULL : cli_progress_start(o->quiet, ns, scored, s);
+        cli_progress_read(pg, (uint64_t)ns, ns, ns, 1);
         for (int i = 0; i < ns && frc == 0; i++)
             frc = vkb_scorer_add_text(s, xs[sel[i]].text, xs[sel[i]].len, NULL, &e);
         if (frc == 0) frc = vkb_scorer_finish(s, &e);
+        cli_progress_stop(pg);
         el = now_s() - t0;
         vkb_scorer_free(s);
         if (frc && !vkb_cli_interrupted) fprintf(stderr, "vkbert eval: %s\n", e.msg);

@@ -12,11 +12,14 @@
  * cap) too small for the token budget gets smaller batches and a note. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cli_resume.h"
+#include "cli_progress.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,49 +39,16 @@ typedef struct score_ctx {
     uint64_t delivered, errors;
     int write_errno;       /* write failed: EPIPE = reader went away */
     cli_buf line;
-    /* progress */
-    int tty;
-    double total, t0, last;
+    vkb_scorer *s;
+    double t0;
 } score_ctx;
+
+static uint64_t scored(void *ctx) { return vkb_scorer_progress(((score_ctx *)ctx)->s); }
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void fmt_dur(char *b, size_t n, double s) {
-    if (s < 0 || !isfinite(s)) { snprintf(b, n, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(b, n, "%lds", t);
-}
-
-static void progress(score_ctx *c, double done_units, int final) {
-    double t = now_s();
-    if (!final && t - c->last < 0.2) return;
-    c->last = t;
-    double el = t - c->t0, rate = el > 0 ? (double)c->delivered / el : 0;
-    char line[200];
-    if (c->total > 0) {
-        double frac = done_units / c->total;
-        if (frac > 1) frac = 1;
-        char eta[32];
-        fmt_dur(eta, sizeof eta, frac > 0 ? el * (1 - frac) / frac : -1);
-        char bar[26];
-        int fill = (int)(frac * 24);
-        for (int i = 0; i < 24; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-        bar[24] = 0;
-        snprintf(line, sizeof line, "\r[%s] %3.0f%%  %llu items  %.1f items/s  ETA %s   ", bar,
-                 frac * 100, (unsigned long long)c->delivered, rate, eta);
-    } else {
-        snprintf(line, sizeof line, "\r%llu items  %.1f items/s   ",
-                 (unsigned long long)c->delivered, rate);
-    }
-    fputs(line, stderr);
-    if (final) fputs("\n", stderr);
-    fflush(stderr);
 }
 
 static void free_user(rec_user *u) {
@@ -122,14 +92,12 @@ static int on_result(void *ctx, const vkb_score *s) {
     c->line.n = 0;
     if (!s->logits) { error_line(c, u); c->errors++; }
     else result_line(c, u, s->logits, s->n_labels);
-    double units = u->progress;
     free_user(u);
     if (cli_write_all(c->fd, c->line.p, c->line.n)) {
         c->write_errno = errno;
         return 1; /* stop the scorer */
     }
     c->delivered++;
-    if (c->tty) progress(c, units, 0);
     return 0;
 }
 
@@ -208,26 +176,149 @@ static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *
     return NULL;
 }
 
-/* --resume: counts FILE's complete lines, drops a partial last line. */
-static int open_resume(const char *path, uint64_t *n_lines) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+/* Refuses an output that is one of the inputs (same st_dev/st_ino, so a
+ * symlink or a hard link to an input is caught too), or stdin when stdin is
+ * read.  `st` is the output's stat. */
+static int output_is_input(const cli_opts *o, const char *out, const struct stat *st) {
+    struct stat is;
+    if (st && o->nargs == 0 && fstat(0, &is) == 0 && is.st_dev == st->st_dev &&
+        is.st_ino == st->st_ino) {
+        fprintf(stderr, "vkbert score: the output %s is also the input (stdin); refusing to "
+                        "overwrite it\n", out);
+        return 1;
+    }
+    /* the run record beside the output is rewritten too */
+    char side[4096];
+    struct stat ss;
+    snprintf(side, sizeof side, "%s.vkbert.json", out);
+    int have_side = o->output && stat(side, &ss) == 0;
+    for (int i = 0; i < o->nargs; i++) {
+        const char *a = o->args[i];
+        int r = strcmp(a, "-") ? stat(a, &is) : fstat(0, &is);
+        if (r == 0 && have_side && is.st_dev == ss.st_dev && is.st_ino == ss.st_ino) {
+            fprintf(stderr, "vkbert score: the input %s is the run record of the output %s; "
+                            "refusing to overwrite it\n", a, out);
+            return 1;
+        }
+        if (st && r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
+            fprintf(stderr, "vkbert score: the output %s is also the input %s%s; refusing to "
+                            "%s it\n", out, a,
+                    o->output && strcmp(a, out) ? " (the same file through a link)" : "",
+                    o->output ? "overwrite" : "write into");
+            return 1;
+        }
+        /* an IMDB directory: its pos/ and neg/ files are inputs too */
+        if (r == 0 && S_ISDIR(is.st_mode) && o->output) {
+            char sub[4096];
+            static const char *const kinds[] = {"pos", "neg"};
+            for (int k = 0; k < 2; k++) {
+                struct stat ds, ps;
+                snprintf(sub, sizeof sub, "%s/%s", a, kinds[k]);
+                if (stat(sub, &ds) || !S_ISDIR(ds.st_mode)) continue;
+                char *slash = strrchr(o->output, '/');
+                int ok;
+                if (slash) {
+                    char dir[4096];
+                    snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->output + (slash == o->output)),
+                             o->output);
+                    ok = stat(dir, &ps);
+                } else {
+                    ok = stat(".", &ps);
+                }
+                if (ok == 0 && ps.st_dev == ds.st_dev && ps.st_ino == ds.st_ino) {
+                    fprintf(stderr, "vkbert score: the output %s is inside the input directory "
+                                    "%s; refusing (it would be read as an input)\n", o->output, sub);
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* --resume: counts FILE's complete lines, drops a partial last line and
+ * keeps (the start of) the last complete line in *last. */
+static int count_lines(int fd, uint64_t *n_lines, char **last, size_t *last_len) {
     char buf[1 << 16];
     uint64_t n = 0;
-    off_t pos = 0, last_nl_end = 0;
+    off_t pos = 0, last_nl_end = 0, prev_nl_end = 0;
     ssize_t k;
-    while ((k = read(fd, buf, sizeof buf)) > 0) {
+    for (;;) {
+        k = read(fd, buf, sizeof buf);
+        if (k < 0 && errno == EINTR) {
+            if (vkb_cli_interrupted) return -1;
+            continue;
+        }
+        if (k <= 0) break;
         for (ssize_t i = 0; i < k; i++)
-            if (buf[i] == '\n') { n++; last_nl_end = pos + i + 1; }
+            if (buf[i] == '\n') { n++; prev_nl_end = last_nl_end; last_nl_end = pos + i + 1; }
         pos += k;
     }
-    if (k < 0 || ftruncate(fd, last_nl_end) || lseek(fd, 0, SEEK_END) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
+    if (k < 0 || ftruncate(fd, last_nl_end) || lseek(fd, 0, SEEK_END) < 0) return -1;
+    *n_lines = n;
+    if (n > 0) {
+        size_t len = (size_t)(last_nl_end - prev_nl_end);
+        if (len > (1u << 20)) len = 1u << 20;
+        *last = malloc(len + 1);
+        if (!*last) return -1;
+        ssize_t got = pread(fd, *last, len, prev_nl_end);
+        *last_len = got > 0 ? (size_t)got : 0;
+    }
+    return 0;
+}
+
+/* Opens -o FILE: refuses it when it is an input, takes an exclusive lock
+ * (a second vkbert on the same FILE fails at once instead of splicing its
+ * lines into the first one's), and only then truncates it (or, with
+ * --resume, counts its complete lines into *skip).  Returns the fd or -1
+ * (message printed). */
+static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *last_len) {
+    const char *path = o->output;
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    /* (an output that does not exist yet may still be inside an input directory) */
+    if (output_is_input(o, path, exists ? &st : NULL)) return -1;
+    if (exists) {
+        if (o->resume && !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "vkbert score: --resume: %s is not a regular file; --resume "
+                            "continues a file that an earlier run wrote\n", path);
+            return -1;
+        }
+    }
+    int fd = open(path, (o->resume ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "vkbert score: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
-    *n_lines = n;
+    /* the checks again on what was opened (it may have been replaced) */
+    if (fstat(fd, &st) || output_is_input(o, path, &st)) { close(fd); return -1; }
+    if (S_ISREG(st.st_mode)) {
+        if (flock(fd, LOCK_EX | LOCK_NB)) {
+            if (errno == EWOULDBLOCK)
+                fprintf(stderr, "vkbert score: %s is in use by another vkbert (it holds the "
+                                "lock on it); refusing to write to it at the same time\n", path);
+            else
+                fprintf(stderr, "vkbert score: cannot lock %s: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    } else if (o->resume) {
+        fprintf(stderr, "vkbert score: --resume: %s is not a regular file\n", path);
+        close(fd);
+        return -1;
+    }
+    if (o->resume) {
+        if (count_lines(fd, skip, last, last_len)) {
+            fprintf(stderr, "vkbert score: --resume: reading %s: %s\n", path,
+                    vkb_cli_interrupted ? "interrupted" : strerror(errno));
+            close(fd);
+            return -1;
+        }
+    } else if (S_ISREG(st.st_mode) && ftruncate(fd, 0)) {
+        fprintf(stderr, "vkbert score: cannot truncate %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -235,13 +326,17 @@ int cli_score(cli_opts *o) {
     cli_install_signals();
     int fd = 1;
     uint64_t skip = 0;
+    cli_run run;
+    memset(&run, 0, sizeof run);
     if (o->output) {
-        fd = o->resume ? open_resume(o->output, &skip)
-                       : open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            fprintf(stderr, "vkbert score: cannot open %s: %s\n", o->output, strerror(errno));
+        fd = open_output(o, &skip, &run.last_line, &run.last_len);
+        if (fd < 0) return CLI_FAILED;
+    } else {
+        /* stdout appended to an input (>> in.jsonl) would be read back
+         * as input for ever */
+        struct stat st;
+        if (fstat(1, &st) == 0 && S_ISREG(st.st_mode) && output_is_input(o, "stdout", &st))
             return CLI_FAILED;
-        }
     }
     vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag(),
                          cli_on_source, o};
@@ -253,14 +348,28 @@ int cli_score(cli_opts *o) {
         return CLI_FAILED;
     }
     vkb_model *m = cli_load_model(o);
-    if (!m) { vkb_input_close(in); return CLI_FAILED; }
+    if (!m) { vkb_input_close(in); free(run.last_line); return CLI_FAILED; }
     int max_len = cli_max_len(o, m);
+    /* the run record beside a regular -o FILE: checked by --resume (same
+     * options and input) and by tools/merge_shards.py */
+    struct stat ost;
+    int use_run = o->output && fstat(fd, &ost) == 0 && S_ISREG(ost.st_mode);
+    if (use_run && (cli_run_init(&run, o, max_len) || (o->resume && cli_run_check(&run, o, skip)) ||
+                    cli_run_write(&run, o, 0, 0, 0))) {
+        cli_run_free(&run);
+        vkb_model_free(m);
+        vkb_input_close(in);
+        return CLI_FAILED;
+    }
+    if (o->shard_n > 1 && !use_run && !o->quiet)
+        fprintf(stderr, "vkbert score: note: write shards with -o FILE: FILE.vkbert.json beside "
+                        "it lets tools/merge_shards.py check the merge\n");
     char *devs[MAX_DEVICES], *dev_storage = NULL;
     int n_dev = 1;
     devs[0] = (char *)o->device;
     if (o->device && (strchr(o->device, ',') || !strcmp(o->device, "all"))) {
         n_dev = cli_device_list(o->device, devs, MAX_DEVICES, &dev_storage);
-        if (n_dev < 0) { vkb_model_free(m); vkb_input_close(in); return CLI_FAILED; }
+        if (n_dev < 0) { cli_run_free(&run); vkb_model_free(m); vkb_input_close(in); return CLI_FAILED; }
     }
     vkb_backend *bes[MAX_DEVICES];
     int budget = cli_batch_tokens(o, max_len), nb = 0;
@@ -273,6 +382,7 @@ int cli_score(cli_opts *o) {
     free(dev_storage);
     if (nb < n_dev) {
         while (nb > 0) vkb_backend_free(bes[--nb]);
+        cli_run_free(&run);
         vkb_model_free(m);
         vkb_input_close(in);
         return CLI_FAILED;
@@ -289,8 +399,7 @@ int cli_score(cli_opts *o) {
     c.cfg = vkb_model_config(m);
     c.fd = fd;
     c.multi_src = o->nargs > 1;
-    c.tty = !o->quiet && isatty(2);
-    c.total = vkb_input_total(in);
+    double total_units = vkb_input_total(in);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     vkb_scorer_opts so = {0};
     so.max_len = max_len;
@@ -305,19 +414,38 @@ int cli_score(cli_opts *o) {
     if (vkb_scorer_create_multi(bes, n_dev, &so, on_result, &c, &s, &e)) {
         fprintf(stderr, "vkbert score: %s\n", e.msg);
         for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
-        vkb_model_free(m); vkb_input_close(in); free(devdesc.p);
+        vkb_model_free(m); vkb_input_close(in); free(devdesc.p); cli_run_free(&run);
         return CLI_FAILED;
     }
-    c.t0 = c.last = now_s();
-    int rc = CLI_OK, read_failed = 0, scorer_stopped = 0;
+    c.t0 = now_s();
+    c.s = s;
+    cli_progress *pg = cli_progress_start(o->quiet, total_units, scored, &c);
+    uint64_t n_texts = 0;   /* records given to the scorer to score */
+    double units0 = -1, units = 0;
+    int rc = CLI_OK, read_failed = 0, scorer_stopped = 0, refused = 0;
     uint64_t n_read = 0, n_skipped = 0, n_mine = 0;
+    double cur_units = 0;
+    int k_eof = 0;
     vkb_record r;
     for (;;) {
         if (vkb_cli_interrupted) break;
         int k = vkb_input_next(in, &r, &e);
-        if (k == 0 || k == -2) break;
+        if (k == 0) {
+            k_eof = 1;
+            if (units0 >= 0)
+                cli_progress_read(pg, n_texts, units - units0, total_units - units0, 1);
+            break;
+        }
+        if (k == -2) break;
         if (k < 0) { fprintf(stderr, "\nvkbert score: %s\n", e.msg); read_failed = 1; break; }
         n_read++;
+        double prev_units = cur_units;
+        cur_units = r.progress;
+        if (use_run && cli_run_add(&run, o, &r)) {
+            refused = 1;
+            vkb_record_clear(&r);
+            break;
+        }
         /* --shard I/N: record k = n_read - 1 (every parsed record, error
          * lines included, so that the shards merge back exactly) */
         if (o->shard_n > 1 && (n_read - 1) % (uint64_t)o->shard_n != (uint64_t)o->shard_i) {
@@ -325,7 +453,17 @@ int cli_score(cli_opts *o) {
             continue;
         }
         n_mine++;
-        if (n_skipped < skip) { n_skipped++; vkb_record_clear(&r); continue; }
+        if (n_skipped < skip) {
+            n_skipped++;
+            /* the record FILE's last line was written for */
+            if (n_skipped == skip && cli_run_check_last(&run, o, &r)) {
+                refused = 1;
+                vkb_record_clear(&r);
+                break;
+            }
+            vkb_record_clear(&r);
+            continue;
+        }
         rec_user *u = calloc(1, sizeof *u);
         if (!u) { fprintf(stderr, "vkbert: out of memory\n"); read_failed = 1; vkb_record_clear(&r); break; }
         u->extra = r.extra; r.extra = NULL;
@@ -334,14 +472,26 @@ int cli_score(cli_opts *o) {
         u->source = r.source;
         u->line = r.line;
         u->progress = r.progress;
-        int arc = u->error ? vkb_scorer_add_skip(s, u, &e)
+        int is_text = !u->error; /* u belongs to the scorer once added */
+        int arc = !is_text ? vkb_scorer_add_skip(s, u, &e)
                            : vkb_scorer_add_text(s, r.text, r.text_len, u, &e);
+        /* the bar: records to score against the part of the input they
+         * came from (a resumed run starts past its skipped part) */
+        if (units0 < 0) units0 = prev_units;
+        units = r.progress;
+        if (is_text) n_texts++;
+        cli_progress_read(pg, n_texts, units - units0, total_units - units0, 0);
         vkb_record_clear(&r);
         if (arc) { free_user(u); scorer_stopped = 1; break; }
     }
-    if (skip && n_skipped < skip && !o->quiet)
-        fprintf(stderr, "vkbert score: note: %s has %llu lines but the input only %llu records\n",
-                o->output, (unsigned long long)skip, (unsigned long long)n_mine);
+    if (skip && n_skipped < skip && !refused && !read_failed && !vkb_cli_interrupted) {
+        fprintf(stderr, "vkbert score: --resume: %s has %llu lines but the input only %llu "
+                        "records%s: it is not this input's output\n", o->output,
+                (unsigned long long)skip, (unsigned long long)n_mine,
+                o->shard_n > 1 ? " in this shard" : "");
+        refused = 1;
+    }
+    if (refused) vkb_scorer_cancel(s); /* append nothing */
     (void)scorer_stopped;
     if (vkb_scorer_finish(s, &e)) {
         fprintf(stderr, "\nvkbert score: %s\n", e.msg);
@@ -350,9 +500,15 @@ int cli_score(cli_opts *o) {
     double el = now_s() - c.t0;
     vkb_scorer_stats st;
     vkb_scorer_get_stats(s, &st);
-    if (c.tty) progress(&c, c.total, 1);
+    cli_progress_stop(pg);
+    if (vkb_cli_interrupted && !o->quiet)
+        fprintf(stderr, "vkbert score: interrupted: %llu of %llu records%s written%s%s%s\n",
+                (unsigned long long)(skip + c.delivered), (unsigned long long)n_mine,
+                k_eof ? "" : " (read so far)", o->output ? " to " : "", o->output ? o->output : "",
+                o->output ? "; rerun with --resume to finish" : "");
     if (c.write_errno && c.write_errno != EPIPE) {
-        fprintf(stderr, "vkbert score: write error: %s\n", strerror(c.write_errno));
+        fprintf(stderr, "vkbert score: writing %s: %s\n", o->output ? o->output : "stdout",
+                strerror(c.write_errno));
         rc = CLI_FAILED;
     }
     if (!o->quiet && c.write_errno != EPIPE) {
@@ -365,6 +521,10 @@ int cli_score(cli_opts *o) {
                 (unsigned long long)st.padded_tokens, (unsigned long long)st.real_tokens,
                 (unsigned long long)st.batches, skip ? " (resumed)" : "");
     }
+    if (use_run && rc == CLI_OK && !refused && !read_failed && !c.write_errno &&
+        !vkb_cli_interrupted && cli_run_write(&run, o, 1, n_read, skip + c.delivered))
+        rc = CLI_FAILED;
+    cli_run_free(&run);
     vkb_scorer_free(s);
     for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
     free(devdesc.p);
@@ -375,8 +535,8 @@ int cli_score(cli_opts *o) {
         fprintf(stderr, "vkbert score: closing %s: %s\n", o->output, strerror(errno));
         rc = CLI_FAILED;
     }
-    if (vkb_cli_interrupted) return CLI_INTERRUPTED;
+    if (vkb_cli_interrupted) return cli_interrupt_status();
     if (c.write_errno == EPIPE) return 141; /* as if killed by SIGPIPE, but quietly */
-    if (read_failed || c.errors) return CLI_FAILED;
+    if (read_failed || refused || c.errors) return CLI_FAILED;
     return rc;
 }

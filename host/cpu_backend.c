@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define LN_EPS 1e-12f
@@ -30,6 +31,7 @@ typedef struct {
 typedef struct {
     vkb_backend base;
     int threads, fp64;
+    int blas_ready; /* a forward has run: OpenBLAS has its buffer */
     float *wmem; /* all weights, f32 */
     float *word, *pos, *emb_g, *emb_b;
     cpu_layer *layers;
@@ -154,6 +156,25 @@ static int ensure_acts(cpu_backend *be, size_t tokens, vkb_error *err) {
     return 0;
 }
 
+/* OpenBLAS gives each of its threads a work buffer (BUFFER_SIZE: 128 MiB in
+ * Debian's x86-64 build, 32-64 MiB in others): its pool threads take theirs
+ * when the library is loaded, the calling thread at its first GEMM.  When
+ * that allocation fails OpenBLAS retries for ever - and exit() then waits
+ * for the thread.  So check that the address space (ulimit -v) has room for
+ * one more buffer: a failure is then an error message instead of a hang.
+ * The reservation is PROT_NONE and NORESERVE: it costs no memory, only
+ * address space, and is released at once. */
+int vkb_cpu_blas_room(vkb_error *err) {
+    size_t need = ((size_t)128 << 20) + ((size_t)1 << 20);
+    void *p = mmap(NULL, need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return vkb_fail(err, "CPU backend: out of memory: OpenBLAS needs a work buffer of "
+                        "%zu MiB and the address space (ulimit -v) has no room for it; "
+                        "raise the limit", need >> 20);
+    munmap(p, need);
+    return 0;
+}
+
 /* ---- forward ------------------------------------------------------------------- */
 static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
                        vkb_error *err) {
@@ -179,6 +200,10 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
                                  "outside the vocabulary [0, %d)",
                             bt->ids[i], i / L, i % L, c->vocab_size);
     if (ensure_acts(be, M, err)) return -1;
+    /* checked in the thread that runs the GEMMs, just before the first one
+     * (other threads' stacks and arenas have taken address space since the
+     * backend was created) */
+    if (!f64 && !be->blas_ready && vkb_cpu_blas_room(err)) return -1;
     float *hidden = out ? out->hidden : NULL;
     size_t stage = M * (size_t)D;
 
@@ -215,6 +240,7 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
         vkb_cpu_linear(head_mid, be->cls_w, be->cls_b, out->logits, B, c->n_labels, D,
                        VKB_ACT_NONE, f64, T);
     }
+    be->blas_ready = 1;
     return 0;
 }
 
@@ -259,7 +285,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     int max_len = o->max_len > 0 && o->max_len < c->max_pos ? o->max_len : c->max_pos;
     size_t tokens = o->max_tokens > 0 ? (size_t)o->max_tokens : 16384;
     if (tokens < (size_t)max_len) tokens = (size_t)max_len;
-    if (ensure_acts(be, tokens, err)) {
+    if (ensure_acts(be, tokens, err) || (!be->fp64 && vkb_cpu_blas_room(err))) {
         cpu_destroy(&be->base);
         return -1;
     }

@@ -47,6 +47,7 @@ typedef struct window {
     struct len_idx *order;  /* non-skipped items, sorted by length */
     int m;                  /* entries of order */
     float *logits;          /* [n * n_labels] by item index */
+    unsigned char *done;    /* [n]: scored (or a skip item) */
     int left;               /* jobs not yet run */
 } window;
 
@@ -93,6 +94,8 @@ struct vkb_scorer {
     uint64_t forwards;             /* forwards started (for fault_after) */
     int inflight, max_inflight;    /* windows dispatched and not yet done */
     int closing, stop, failed, joined;
+    int cancelled;                 /* vkb_scorer_cancel or the callback stopped it */
+    uint64_t scored;               /* items scored so far (vkb_scorer_progress) */
     vkb_error ferr;
     pthread_t *threads;            /* nthreads tokenizers + n_workers workers */
     int n_started;
@@ -119,6 +122,7 @@ static void free_window_from(vkb_scorer *s, window *w, int delivered) {
     free(w->it);
     free(w->order);
     free(w->logits);
+    free(w->done);
     free(w);
 }
 
@@ -241,9 +245,12 @@ static int cut_window(vkb_scorer *s, window *w, job **jobs, vkb_error *err) {
     int nl = s->n_labels, m = 0;
     w->order = malloc(sizeof(len_idx) * (size_t)(w->n ? w->n : 1));
     w->logits = malloc(sizeof(float) * (size_t)nl * (size_t)(w->n ? w->n : 1));
-    if (!w->order || !w->logits) return vkb_fail(err, "scorer: out of memory");
-    for (int i = 0; i < w->n; i++)
+    w->done = calloc((size_t)(w->n ? w->n : 1), 1);
+    if (!w->order || !w->logits || !w->done) return vkb_fail(err, "scorer: out of memory");
+    for (int i = 0; i < w->n; i++) {
         if (!w->it[i].skip) { w->order[m].n = w->it[i].n; w->order[m].idx = i; m++; }
+        else w->done[i] = 1;
+    }
     if (!s->no_sort) qsort(w->order, (size_t)m, sizeof *w->order, cmp_len_desc);
     w->m = m;
     pthread_mutex_lock(&s->mu);
@@ -328,6 +335,8 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
             memcpy(w->logits + (size_t)order[pos + b].idx * nl, wk->blogits + (size_t)b * nl,
                    sizeof(float) * (size_t)nl);
         pthread_mutex_lock(&s->mu);
+        for (int b = 0; b < B; b++) w->done[order[pos + b].idx] = 1;
+        s->scored += (uint64_t)B;
         s->st.batches++;
         s->st.padded_tokens += (uint64_t)B * (uint64_t)L;
         for (int b = 0; b < B; b++) s->st.real_tokens += (uint64_t)order[pos + b].n;
@@ -343,8 +352,11 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
 static int deliver_window(vkb_scorer *s, window *w) {
     int nl = s->n_labels, delivered = 0;
     for (int i = 0; i < w->n; i++) {
+        /* A window whose results are all in is written out whole even when
+         * an interrupt or another worker's failure comes meanwhile: only a
+         * cancel (or the callback asking to stop) ends it early. */
         pthread_mutex_lock(&s->mu);
-        int stop = stopping_locked(s);
+        int stop = s->cancelled;
         if (!stop && !w->it[i].skip) s->st.items++;
         pthread_mutex_unlock(&s->mu);
         if (stop) break;
@@ -355,6 +367,7 @@ static int deliver_window(vkb_scorer *s, window *w) {
         if (s->fn && s->fn(s->ctx, &r)) {
             pthread_mutex_lock(&s->mu);
             s->stop = 1;
+            s->cancelled = 1;
             pthread_cond_broadcast(&s->cv);
             pthread_mutex_unlock(&s->mu);
             break;
@@ -371,13 +384,15 @@ static void try_deliver_locked(vkb_scorer *s) {
         for (pp = &s->active; *pp; pp = &(*pp)->next)
             if ((*pp)->id == s->next_deliver) break;
         if (!*pp || (*pp)->left > 0) return;
+        /* stopped: the results complete in order are delivered by
+         * vkb_scorer_finish (flush_in_order) */
+        if (s->stop) return;
         w = *pp;
         *pp = w->next;
         w->next = NULL;
         s->delivering = 1;
-        int stopped = s->stop;
         pthread_mutex_unlock(&s->mu);
-        int delivered = stopped ? 0 : deliver_window(s, w);
+        int delivered = deliver_window(s, w);
         free_window_from(s, w, delivered);
         pthread_mutex_lock(&s->mu);
         s->delivering = 0;
@@ -682,6 +697,42 @@ static void join_all(vkb_scorer *s) {
     s->joined = 1;
 }
 
+/* After an interrupt or a failure (threads joined): delivers, on the
+ * caller's thread, every result that is complete in input order - the
+ * windows that were fully scored and the scored prefix of the next one - so
+ * that work already done is not lost.  The rest goes to drop_user. */
+static void flush_in_order(vkb_scorer *s) {
+    int nl = s->n_labels;
+    while (!s->cancelled) {
+        window *w = NULL, **pp;
+        for (pp = &s->active; *pp; pp = &(*pp)->next)
+            if ((*pp)->id == s->next_deliver) break;
+        if (!*pp || !(*pp)->done) return;
+        w = *pp;
+        *pp = w->next;
+        w->next = NULL;
+        int i = 0;
+        for (; i < w->n && w->done[i] && !s->cancelled; i++) {
+            const item *x = &w->it[i];
+            if (!x->skip) s->st.items++;
+            vkb_score r = {w->base + (uint64_t)i, x->user,
+                           x->skip ? NULL : w->logits + (size_t)i * nl, nl, x->n, x->truncated};
+            if (s->fn && s->fn(s->ctx, &r)) s->cancelled = 1;
+        }
+        int whole = i == w->n;
+        free_window_from(s, w, i);
+        s->next_deliver++;
+        if (!whole) return;
+    }
+}
+
+uint64_t vkb_scorer_progress(vkb_scorer *s) {
+    pthread_mutex_lock(&s->mu);
+    uint64_t n = s->scored;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 int vkb_scorer_finish(vkb_scorer *s, vkb_error *err) {
     int rc = 0;
     if (s->cur && s->cur->n > 0) {
@@ -692,6 +743,7 @@ int vkb_scorer_finish(vkb_scorer *s, vkb_error *err) {
         s->cur = NULL;
     }
     join_all(s);
+    if (s->stop) flush_in_order(s);
     if (s->failed) {
         if (err) *err = s->ferr;
         rc = -1;
@@ -702,6 +754,7 @@ int vkb_scorer_finish(vkb_scorer *s, vkb_error *err) {
 void vkb_scorer_cancel(vkb_scorer *s) {
     pthread_mutex_lock(&s->mu);
     s->stop = 1;
+    s->cancelled = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }

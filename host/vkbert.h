@@ -125,6 +125,13 @@ typedef struct vkb_outputs {
 
 typedef struct vkb_backend vkb_backend;
 
+/* Whether the address space (ulimit -v) has room for OpenBLAS's per-thread
+ * work buffers (128 MiB each in Debian's build).  OpenBLAS retries a failed
+ * buffer allocation for ever, also in the threads it starts when it is
+ * loaded, and exit() waits for them: the CPU backend refuses to start
+ * without the room (an out-of-memory error), and a program can skip exit
+ * handlers (_exit) when this fails.  Returns 0, or -1 with err. */
+int vkb_cpu_blas_room(vkb_error *err);
 int vkb_backend_create(const vkb_model *m, const vkb_backend_opts *opts,
                        vkb_backend **out, vkb_error *err);
 int vkb_forward(vkb_backend *be, const vkb_batch *batch, vkb_outputs *out,
@@ -224,8 +231,14 @@ int vkb_scorer_add_ids(vkb_scorer *s, const int32_t *ids, int n, void *user,
                        vkb_error *err);
 int vkb_scorer_add_skip(vkb_scorer *s, void *user, vkb_error *err);
 /* Scores everything queued, delivers the remaining results and stops the
- * threads.  Returns non-zero when a forward failed (err says why). */
+ * threads.  Returns non-zero when a forward failed (err says why).  After
+ * opts.interrupt or a failed forward it still delivers (on the calling
+ * thread) every result that is complete in input order, so that no scored
+ * work is lost; after vkb_scorer_cancel it delivers nothing more. */
 int vkb_scorer_finish(vkb_scorer *s, vkb_error *err);
+/* Items scored so far (their forward is done, delivered or not): for a
+ * progress display that advances with the work, from any thread. */
+uint64_t vkb_scorer_progress(vkb_scorer *s);
 /* Stops early: nothing more is delivered after the result in progress. */
 void vkb_scorer_cancel(vkb_scorer *s);
 int vkb_scorer_max_len(const vkb_scorer *s);

@@ -175,6 +175,32 @@ int main(void) {
         vkb_scorer_free(s);
     }
 
+    /* 7b. a failed forward in the middle of a window: the results scored
+     * before it that are complete in input order are still delivered
+     * (issue 11 item 17), and vkb_scorer_progress counts what was scored */
+    {
+        static sink k7b;
+        fake_init(&f);
+        f.fail_at_call = 4;
+        vkb_scorer_opts of = {.max_len = 128, .batch_tokens = 1024, .window = 3000, .threads = 2,
+                              .no_sort = 1};
+        vkb_scorer *s;
+        vkb_error e = {{0}};
+        k7b.q = &q;
+        REQUIRE(vkb_scorer_create(&f.base, &of, on_score, &k7b, &s, &e) == 0, "%s", e.msg);
+        k7b.max_len = vkb_scorer_max_len(s);
+        for (int i = 0; i < 500; i++)
+            if (vkb_scorer_add_ids(s, q.ids[i], q.n[i], (void *)(uintptr_t)(i + 1), &e)) break;
+        CHECK(vkb_scorer_finish(s, &e) != 0, "the failure was not reported");
+        uint64_t done = vkb_scorer_progress(s);
+        CHECK(k7b.delivered > 0 && k7b.wrong == 0,
+              "failure mid-window: delivered %d (wrong %d) of the %llu scored", k7b.delivered,
+              k7b.wrong, (unsigned long long)done);
+        CHECK(done == (uint64_t)k7b.delivered, "progress %llu, delivered %d (--no-sort: a prefix)",
+              (unsigned long long)done, k7b.delivered);
+        vkb_scorer_free(s);
+    }
+
     /* 8. an empty run, text without a tokenizer, bad ids */
     {
         fake_init(&f);

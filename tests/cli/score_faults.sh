@@ -66,14 +66,16 @@ S --window 8 -o "$T/part2.jsonl" --resume "$T/in.jsonl" || fail "resume 2 rc"
 same_scores "$T/full.jsonl" "$T/part2.jsonl" || fail "resume after partial line differs"
 # resuming a complete run scores nothing and changes nothing
 cp "$T/part2.jsonl" "$T/again.jsonl"
+cp "$T/part2.jsonl.vkbert.json" "$T/again.jsonl.vkbert.json" # the run record goes with it
 S --window 8 -o "$T/again.jsonl" --resume "$T/in.jsonl" || fail "resume 3 rc"
 cmp -s "$T/part2.jsonl" "$T/again.jsonl" || fail "resume of a finished run changed it"
 ok "SIGINT mid-run ($n lines) + --resume after a partial line"
 
 # error lines count as lines for --resume
 printf '{"text":"good"}\nbroken\n{"text":"bad"}\n{"text":"fine"}\n' > "$T/mixed.jsonl"
-S "$T/mixed.jsonl" > "$T/mixed.full"
+S -o "$T/mixed.full" "$T/mixed.jsonl"
 head -n 2 "$T/mixed.full" > "$T/mixed.part"
+cp "$T/mixed.full.vkbert.json" "$T/mixed.part.vkbert.json"
 S -o "$T/mixed.part" --resume "$T/mixed.jsonl"; st=$?
 [ $st -eq 0 ] || fail "resume past the error line: exit $st (the error was already written)"
 same_scores "$T/mixed.full" "$T/mixed.part" || fail "resume with error lines differs"
