@@ -3,7 +3,7 @@
  * DistilBertConfig as written by save_pretrained. */
 #include "config.h"
 #include "ckpt_limits.h"
-#include "../host/error.h"
+#include "error.h"
 #include "json_guard.h"
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* config.h - reading config.json of a DistilBERT checkpoint (internal). */
 #ifndef VKB_CONFIG_H
 #define VKB_CONFIG_H
-#include "vkbert.h"
+#include "vkbert_loader.h"
 
 /* Parses config.json text (len bytes, need not be NUL-terminated) into cfg:
  * dim, n_layers, n_heads, hidden_dim, vocab_size, max_position_embeddings

@@ -1,6 +1,6 @@
 /* json_guard.c - see json_guard.h. */
 #include "json_guard.h"
-#include "../host/error.h"
+#include "error.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
-#include "vkbert.h"
+#include "vkbert_loader.h"
 
 /* An upper bound of the JSON values in s[0..n): each value but the first
  * follows a '[', ',' or ':' (characters inside strings only raise it). */

@@ -8,7 +8,7 @@
 #include "config.h"
 #include "safetensors.h"
 #include "tokenizer.h"
-#include "../host/error.h"
+#include "error.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

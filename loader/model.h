@@ -5,7 +5,7 @@
  * error instead), random models' tensors point into memory the model owns. */
 #ifndef VKB_MODEL_H
 #define VKB_MODEL_H
-#include "vkbert.h"
+#include "vkbert_loader.h"
 
 typedef enum { VKB_DT_F32 = 0, VKB_DT_F16 = 1, VKB_DT_BF16 = 2 } vkb_dtype;
 

@@ -1,7 +1,7 @@
 /* safetensors.c - the safetensors header parser; see safetensors.h. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "safetensors.h"
-#include "../host/error.h"
+#include "error.h"
 #include "json_guard.h"
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #define _XOPEN_SOURCE 700 /* pread */
 #include "model.h"
 #include "half.h"
-#include "../host/error.h"
+#include "error.h"
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 /* tokenizer.h - loading the vocabulary (internal; encoding is in vkbert.h). */
 #ifndef VKB_TOKENIZER_H
 #define VKB_TOKENIZER_H
-#include "vkbert.h"
+#include "vkbert_loader.h"
 
 /* Loads dir/vocab.txt, or when absent the WordPiece vocab of dir/tokenizer.json,
  * and dir/tokenizer_config.json (do_lower_case, model_max_length) when present. */

@@ -20,7 +20,7 @@
 #define VKB_VOCAB_H
 #include <stdint.h>
 #include <stddef.h>
-#include "vkbert.h"
+#include "vkbert_loader.h"
 
 /* Upper bound for max_input_chars_per_word: words are buffered on the stack. */
 #define VKB_MAX_WORD_CHARS 1000

@@ -13,7 +13,7 @@ set(VKB_FUZZ_SRC_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 option(VKB_FUZZ "Build libFuzzer targets (clang; instruments the library)" OFF)
 
 add_library(vkb_fuzz_common STATIC ${VKB_FUZZ_SRC_DIR}/fuzz_common.c)
-target_link_libraries(vkb_fuzz_common PUBLIC vkbert_lib)
+target_link_libraries(vkb_fuzz_common PUBLIC vkb_internal_headers)
 target_include_directories(vkb_fuzz_common PUBLIC ${VKB_FUZZ_SRC_DIR})
 
 foreach(t ${VKB_FUZZ_TARGETS})
@@ -28,10 +28,11 @@ if(VKB_FUZZ)
     message(FATAL_ERROR "VKB_FUZZ=ON needs clang (-DCMAKE_C_COMPILER=clang)")
   endif()
   set(VKB_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
-  # The library (and volk in it) gets coverage instrumentation for libFuzzer;
+  # Every layer of the library (volk in the Vulkan one) gets coverage instrumentation for libFuzzer;
   # whatever links it gets the sanitizer runtimes.
-  target_compile_options(vkbert_lib PRIVATE -fsanitize=fuzzer-no-link ${VKB_FUZZ_SAN})
-  target_compile_options(vkb_volk PRIVATE -fsanitize=fuzzer-no-link ${VKB_FUZZ_SAN})
+  foreach(l ${VKB_LAYERS})
+    target_compile_options(${l} PRIVATE -fsanitize=fuzzer-no-link ${VKB_FUZZ_SAN})
+  endforeach()
   target_link_options(vkbert_lib INTERFACE -fsanitize=address,undefined)
   target_compile_options(vkb_fuzz_common PRIVATE ${VKB_FUZZ_SAN})
   foreach(t ${VKB_FUZZ_TARGETS})

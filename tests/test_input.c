@@ -3,7 +3,7 @@
  * must become per-record errors (or be skipped) rather than failures. */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include "input.h"
+#include "vkbert_io.h"
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>

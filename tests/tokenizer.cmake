@@ -3,7 +3,7 @@
 # tokenizers from npm (tests/tokenizer/compare.mjs), which skips (77) when
 # `npm ci --prefix tests/tokenizer` was not run or ../shared is absent.
 add_executable(tokdump ${CMAKE_CURRENT_SOURCE_DIR}/tools/tokdump.c)
-target_link_libraries(tokdump PRIVATE vkbert_lib)
+target_link_libraries(tokdump PRIVATE vkb_internal_headers)
 
 find_program(VKB_NODE node)
 if(VKB_NODE)

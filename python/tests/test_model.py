@@ -56,7 +56,13 @@ def test_structs_match_header():
     # field added to the header and not here shifts or truncates the layout
     # C sees).  Types are checked by the reference-logits test end to end.
     from vkbert import _lib
-    hdr = open(os.path.join(REPO, "host", "vkbert.h")).read()
+    # vkbert.h gathers the public header of each layer (vkbert_<layer>.h)
+    top = os.path.join(REPO, "host", "vkbert.h")
+    hdr = open(top).read()
+    for inc in re.findall(r'#include "(vkbert_\w+\.h)"', hdr):
+        hits = [os.path.join(d, inc) for d, _, fs in os.walk(REPO) if inc in fs and "build" not in d]
+        assert len(hits) == 1, "%s: %s" % (inc, hits)
+        hdr += open(hits[0]).read()
     hdr = re.sub(r"/\*.*?\*/", "", hdr, flags=re.S)
     for cname, py in (("vkb_config", _lib.vkb_config), ("vkb_backend_opts", _lib.vkb_backend_opts),
                       ("vkb_vulkan_opts", _lib.vkb_vulkan_opts),

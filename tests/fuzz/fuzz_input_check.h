@@ -9,7 +9,7 @@
 #ifndef VKB_FUZZ_INPUT_CHECK_H
 #define VKB_FUZZ_INPUT_CHECK_H
 #include "fuzz_common.h"
-#include "input.h"
+#include "vkbert_io.h"
 #include <cjson/cJSON.h>
 
 static void fuzz_utf8(const char *s, size_t n, const char *what) {

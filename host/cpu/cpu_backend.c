@@ -11,7 +11,7 @@
  *
  * Weights are converted to f32 once, at creation; activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
-#include "backend.h"
+#include "cpu_backend.h"
 #include "cpu_ops.h"
 #include "error.h"
 #include <cblas.h>

@@ -4,7 +4,6 @@
 #ifndef VKB_CLI_H
 #define VKB_CLI_H
 #include "vkbert.h"
-#include "input.h"
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
-/* input.h - readers for batch-scoring input (internal to libvkbert, used by
- * the CLI): JSON lines, CSV (RFC 4180 quoting, multi-line fields), TSV (IANA:
+/* vkbert_io.h - the io layer's part of the public API (host/vkbert.h
+ * includes it): the output line every front end writes, and readers for
+ * batch-scoring input (used by the CLI): JSON lines, CSV (RFC 4180 quoting, multi-line fields), TSV (IANA:
  * tab-separated, no quoting at all), plain text lines, and IMDB-style
  * directories (text files in DIR/neg and DIR/pos).  Files and stdin may be
  * gzip or zstd compressed (recognised by their magic bytes, decompressed as a
@@ -22,10 +23,53 @@
  * so the caller can emit a per-line error object in its place.  Empty or
  * whitespace-only lines are skipped (they are not records).  Invalid UTF-8 is
  * not an error: it is replaced by U+FFFD before anything else sees it. */
-#ifndef VKB_INPUT_H
-#define VKB_INPUT_H
-#include "vkbert.h"
+#ifndef VKBERT_IO_H
+#define VKBERT_IO_H
+
 #include <stddef.h>
+#include "vkbert_loader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- helpers -------------------------------------------------------------- */
+/* In-place softmax over n values. */
+void vkb_softmax(float *x, int n);
+
+/* ---- the output line: one contract for every front end ------------------- */
+/* `vkbert score`, the Python binding and its Dask recipe all write a record's
+ * result with these, so that the same input gives the same bytes.  Strings
+ * returned through char** are malloc'ed: release them with vkb_free. */
+#define VKB_OUT_ALL_SCORES 1u /* "scores": {label: probability, ...} in label order */
+#define VKB_OUT_LOGITS 2u     /* "logits": [...] */
+/* One scored record as a JSON line, newline included:
+ * {<extra>,"label":L,"score":P[,"scores":{...}][,"top_k":[{"label":L,"score":P},...]][,"logits":[...]]}
+ * extra: the record's pass-through members without braces (as
+ * vkb_record_parse_json gives them), or NULL.  label = the arg-max of the
+ * logits, score = its softmax probability; floats are written as Python's
+ * repr of a float32 (shortest round trip).  top_k: 0 = no "top_k", K = the K
+ * best labels by probability, best first, -1 = all of them. */
+int vkb_result_json(const vkb_config *cfg, const char *extra, const float *logits, int n_labels,
+                    unsigned flags, int top_k, char **out, size_t *out_len, vkb_error *err);
+/* A record that could not be read or scored: {"line":N,"error":E[,"id":ID][,"file":F]}\n.
+ * id_json: the record's id as JSON, or NULL; source: the file name, given
+ * when several inputs are read, else NULL. */
+int vkb_error_json(long line, const char *error, const char *id_json, const char *source,
+                   char **out, size_t *out_len, vkb_error *err);
+/* Parses one JSON line exactly as the JSON-lines input reader does (a final
+ * "\n" or "\r\n" is ignored).  Returns 1 for a blank line (not a record),
+ * 0 for a record: then either *error is set (invalid JSON, no text string,
+ * ...; *id_json may be set too) or *text (valid UTF-8, NUL-terminated) and
+ * *extra (pass-through members, or NULL) are.  -1: out of memory. */
+int vkb_record_parse_json(const char *line, size_t n, const char *text_column, char **text,
+                          size_t *text_len, char **extra, char **id_json, char **error);
+/* A float32 as the output line writes it (at least 32 bytes; non-finite: null). */
+int vkb_float_repr(float f, char *buf, size_t n);
+void vkb_free(void *p);
+
+
+/* ---- input readers ------------------------------------------------------- */
 
 typedef enum {
     VKB_FMT_AUTO = 0, VKB_FMT_JSONL, VKB_FMT_CSV, VKB_FMT_TSV, VKB_FMT_TEXT, VKB_FMT_DIR
@@ -92,4 +136,8 @@ void vkb_record_clear(vkb_record *r);
 char *vkb_utf8_sanitize(const char *s, size_t n, size_t *out_len);
 /* Appends s[0..n) as a JSON string literal (with quotes) to a growable buffer. */
 int vkb_json_quote(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

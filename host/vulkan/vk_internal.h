@@ -21,7 +21,7 @@
 #ifndef VKB_VK_INTERNAL_H
 #define VKB_VK_INTERNAL_H
 #include <volk.h>
-#include "vkbert.h"
+#include "vkbert_vulkan.h"
 #include "half.h"
 #include "cpu_ops.h"
 #include "vkb_shaders.h" /* generated: vkb_shader_id, one per variant of shaders/shaders.cmake */

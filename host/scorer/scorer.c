@@ -15,7 +15,7 @@
  * input order with at most a few windows buffered.  All state lives in the
  * vkb_scorer; the library never prints (messages go to opts.note). */
 #define _GNU_SOURCE
-#include "vkbert.h"
+#include "vkbert_scorer.h"
 #include "backend.h"
 #include "error.h"
 #include <errno.h>

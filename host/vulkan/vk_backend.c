@@ -22,7 +22,7 @@
  * goes and P/LOG overlay it too: activations take T*(3*dim + max(hidden,
  * 4*dim)) values instead of T*(8*dim + hidden), 42% less for distilbert.
  * Every kernel is followed by a full barrier, which also orders the reuse. */
-#include "backend.h"
+#include "vk_backend.h"
 #include "error.h"
 #include "vk_internal.h"
 #include <math.h>

@@ -3,8 +3,8 @@
  * can run either backend on the same inputs. */
 #ifndef VKB_BACKEND_H
 #define VKB_BACKEND_H
-#include "vkbert.h"
-#include "../loader/model.h"
+#include "vkbert_backend.h"
+#include "model.h"
 
 struct vkb_backend {
     int (*forward)(vkb_backend *self, const vkb_batch *b, vkb_outputs *out,
@@ -14,10 +14,4 @@ struct vkb_backend {
     char device[256];
 };
 
-/* CPU reference: host/cpu_backend.c */
-int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
-                           vkb_backend **out, vkb_error *err);
-/* Vulkan: host/vk_backend.c */
-int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
-                          vkb_backend **out, vkb_error *err);
 #endif

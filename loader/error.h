@@ -2,7 +2,7 @@
 #ifndef VKB_ERROR_H
 #define VKB_ERROR_H
 #include <stddef.h>
-#include "vkbert.h"
+#include "vkbert_loader.h"
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))

@@ -4,7 +4,7 @@
  * NUL bytes, 10 MB lines and EINTR (SIGINT while blocked on a pipe) are all
  * handled explicitly. */
 #define _GNU_SOURCE
-#include "input.h"
+#include "vkbert_io.h"
 #include "error.h"
 #include <cjson/cJSON.h>
 #include <zlib.h>

@@ -2,9 +2,8 @@
  * end (the CLI, the Python binding and its Dask recipe): see vkbert.h,
  * vkb_result_json / vkb_error_json / vkb_record_parse_json. */
 #define _GNU_SOURCE
-#include "vkbert.h"
 #include "error.h"
-#include "input.h"
+#include "vkbert_io.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,3 +156,11 @@ int vkb_error_json(long line, const char *error, const char *id_json, const char
 }
 
 void vkb_free(void *p) { free(p); }
+
+void vkb_softmax(float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
+    double s = 0;
+    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); s += x[i]; }
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] / s);
+}

@@ -1,0 +1,128 @@
+/* vkbert_backend.h - the backends' part of the public API (host/vkbert.h
+ * includes it): options, batches, outputs, and what a backend can say about
+ * its speed and footprint.  Implemented by host/backend (the interface),
+ * host/cpu, host/vulkan and host/scorer (opening one). */
+#ifndef VKBERT_BACKEND_H
+#define VKBERT_BACKEND_H
+
+#include "vkbert_loader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- backends ------------------------------------------------------------- */
+typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_precision;
+
+/* Vulkan kernel variants.  AUTO (0) = what the device policy picks for the
+ * device and precision (the same decision `vkbert devices` prints); any other
+ * value forces that form, and opening the backend fails when the device
+ * cannot run it.  SHARED = shared-memory workgroup reductions/tiles (what
+ * GPUs run); SUBGROUP = subgroup arithmetic/shuffles (what CPU
+ * implementations such as lavapipe run). */
+typedef enum { VKB_GEMM_AUTO = 0, VKB_GEMM_TILED = 1, VKB_GEMM_TEXEL = 2, VKB_GEMM_COOPMAT = 3 } vkb_gemm_variant;
+typedef enum { VKB_LN_AUTO = 0, VKB_LN_SHARED = 1, VKB_LN_SUBGROUP = 2 } vkb_ln_variant;
+typedef enum { VKB_ATTN_AUTO = 0, VKB_ATTN_SHARED = 1, VKB_ATTN_SUBGROUP = 2 } vkb_attn_variant;
+
+typedef struct vkb_vulkan_opts {
+    vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) */
+    vkb_ln_variant layernorm;    /* embedding + residual LayerNorm kernels */
+    vkb_attn_variant attention;
+    /* nonzero: weights go through the staging buffer into plain device-local
+     * memory (what discrete GPUs do) even where the device could have them
+     * converted straight into mapped memory (CPU implementations, integrated
+     * GPUs); lets that path be tested anywhere */
+    int staging_upload;
+} vkb_vulkan_opts;
+
+/* Names of the variants ("auto", "tiled", "texel", "coopmat"; "shared",
+ * "subgroup"), and the reverse: 0 when s names one, else -1. */
+const char *vkb_gemm_variant_name(vkb_gemm_variant v);
+const char *vkb_ln_variant_name(vkb_ln_variant v);
+const char *vkb_attn_variant_name(vkb_attn_variant v);
+int vkb_gemm_variant_parse(const char *s, vkb_gemm_variant *v);
+int vkb_ln_variant_parse(const char *s, vkb_ln_variant *v);
+int vkb_attn_variant_parse(const char *s, vkb_attn_variant *v);
+
+typedef struct vkb_backend_opts {
+    const char *device;      /* "cpu", "gpu" (best), "gpu:N", "auto"; NULL = "gpu" */
+    vkb_precision precision; /* weight/activation storage on the GPU */
+    int threads;             /* CPU backend threads; 0 = all cores */
+    int fp64_accum;          /* CPU backend: accumulate in double */
+    int max_tokens;          /* largest B*L a forward will get (0 = 16384) */
+    int max_len;             /* largest L a forward will get (0 = max_pos) */
+    int validation;          /* Vulkan: enable the Khronos validation layer */
+    /* Vulkan: cap on the device-local bytes vkbert allocates (weights and
+     * activations; not host-visible staging); an allocation past it fails like
+     * VK_ERROR_OUT_OF_DEVICE_MEMORY.  0 = no cap.  Lets out-of-memory
+     * handling be tested on any device (`vkbert score --max-device-mem`). */
+    uint64_t max_device_mem;
+    vkb_vulkan_opts vulkan;  /* Vulkan: kernel variants (zero = all AUTO) */
+} vkb_backend_opts;
+
+typedef struct vkb_batch {
+    int B, L;              /* sequences, padded length */
+    const int32_t *ids;    /* [B*L] row-major, padded with pad_token_id */
+    const int32_t *lens;   /* [B] real lengths; position p is valid iff p < lens[b] */
+} vkb_batch;
+
+typedef struct vkb_outputs {
+    float *logits;  /* [B*n_labels] or NULL */
+    float *hidden;  /* [(n_layers+1)*B*L*dim]: embeddings then each layer's
+                       output, or NULL; used by `vkbert check` */
+} vkb_outputs;
+
+typedef struct vkb_backend vkb_backend;
+
+/* Whether the address space (ulimit -v) has room for OpenBLAS's per-thread
+ * work buffers (128 MiB each in Debian's build).  OpenBLAS retries a failed
+ * buffer allocation for ever, also in the threads it starts when it is
+ * loaded, and exit() waits for them: the CPU backend refuses to start
+ * without the room (an out-of-memory error), and a program can skip exit
+ * handlers (_exit) when this fails.  Returns 0, or -1 with err.  (host/cpu) */
+int vkb_cpu_blas_room(vkb_error *err);
+
+int vkb_backend_create(const vkb_model *m, const vkb_backend_opts *opts,
+                       vkb_backend **out, vkb_error *err);
+int vkb_forward(vkb_backend *be, const vkb_batch *batch, vkb_outputs *out,
+                vkb_error *err);
+void vkb_backend_free(vkb_backend *be);
+/* Human-readable device description ("CPU reference (2 threads)", GPU name). */
+const char *vkb_backend_device(const vkb_backend *be);
+
+/* ---- benchmarking (host/vk_profile.c) ---------------------------------------
+ * Additive section owned by the performance work (`vkbert bench`): what a
+ * backend can say about its speed and footprint beyond wall-clock time. */
+#define VKB_BENCH_MAX_KERNELS 16
+typedef struct vkb_bench_info {
+    char device[256];        /* device name */
+    char vendor[64];         /* vendor name (NVIDIA, AMD, Intel, Mesa, ...) or 0xID */
+    char driver[256];        /* driver name and version */
+    int gpu;                 /* 1: Vulkan backend; 0: CPU reference (no figures below) */
+    int precision_bits;      /* storage precision on the device: 32 or 16 */
+    uint64_t peak_mem_bytes; /* highest sum of vkbert's device-local allocations so
+                                far (weights, activations; host-visible staging and
+                                readback buffers are not counted) */
+    uint64_t mem_bytes;      /* the same sum now */
+    uint64_t weight_bytes;   /* the weight buffer */
+    uint64_t activation_bytes; /* the activation buffers (one token budget) */
+    int token_budget;        /* tokens one device pass holds (B*L); a bigger batch
+                                runs as several passes over whole sequences */
+    int last_passes;         /* device passes the last forward took */
+    int timestamps;          /* 1: per-kernel times below (profiling was on) */
+    int forwards;            /* profiled forwards the times are averaged over */
+    int n_kernels;
+    const char *kernel[VKB_BENCH_MAX_KERNELS];  /* category names (static strings) */
+    double kernel_ms[VKB_BENCH_MAX_KERNELS];    /* mean GPU ms per forward */
+    int kernel_calls[VKB_BENCH_MAX_KERNELS];    /* dispatches per forward */
+} vkb_bench_info;
+/* Per-kernel GPU timestamps on (sums cleared) or off.  Fails on the CPU
+ * backend and on devices whose queue has no timestamps (timestampValidBits
+ * 0).  The batch command buffers are recorded again on their next use. */
+int vkb_backend_profile(vkb_backend *be, int on, vkb_error *err);
+int vkb_backend_bench_info(vkb_backend *be, vkb_bench_info *out, vkb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

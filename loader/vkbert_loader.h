@@ -1,0 +1,64 @@
+/* vkbert_loader.h - the loader's part of the public API (host/vkbert.h
+ * includes it): errors, the model configuration, the tokenizer and the
+ * checkpoint directory.  The lowest layer: it includes nothing of host/. */
+#ifndef VKBERT_LOADER_H
+#define VKBERT_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VKB_ERR_MAX 1024
+typedef struct vkb_error {
+    char msg[VKB_ERR_MAX];
+} vkb_error;
+
+/* ---- model configuration (config.json) ---------------------------------- */
+typedef struct vkb_config {
+    int dim;          /* hidden size (768 in distilbert-base) */
+    int n_layers;     /* transformer blocks */
+    int n_heads;      /* attention heads; dim % n_heads == 0 */
+    int hidden_dim;   /* FFN inner size */
+    int vocab_size;
+    int max_pos;      /* max_position_embeddings */
+    int pad_token_id;
+    int n_labels;     /* 0 for a base DistilBertModel (no classifier head) */
+    char **labels;    /* id2label, n_labels entries */
+} vkb_config;
+
+/* ---- tokenizer ------------------------------------------------------------ */
+typedef struct vkb_tokenizer vkb_tokenizer;
+
+/* Encodes `len` bytes of UTF-8 (invalid bytes are tolerated) exactly like
+ * HF's BertTokenizerFast: [CLS] wordpieces [SEP], truncated to max_len ids
+ * keeping the final [SEP].  ids must hold max_len entries.  Returns the
+ * number of ids written (>= 2 when max_len >= 2).  Thread-safe on a const
+ * tokenizer. */
+int vkb_tokenize(const vkb_tokenizer *tok, const char *text, size_t len,
+                 int max_len, int32_t *ids);
+/* Token string for an id, or NULL when out of range. */
+const char *vkb_token_str(const vkb_tokenizer *tok, int32_t id);
+int vkb_tokenizer_vocab_size(const vkb_tokenizer *tok);
+int vkb_tokenizer_max_len(const vkb_tokenizer *tok); /* model_max_length */
+
+/* ---- model (checkpoint directory) ---------------------------------------- */
+typedef struct vkb_model vkb_model;
+
+/* Loads config.json, model.safetensors (mmapped), vocab.txt or tokenizer.json
+ * and tokenizer_config.json from a directory as HF writes it. */
+int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err);
+void vkb_model_free(vkb_model *m);
+const vkb_config *vkb_model_config(const vkb_model *m);
+const vkb_tokenizer *vkb_model_tokenizer(const vkb_model *m);
+/* Builds a model with the given shape and deterministic random weights in
+ * memory (no files): used by `vkbert bench --shape` and `check` tests. */
+int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out,
+                     vkb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
