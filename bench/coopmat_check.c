@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
         ns = 5;
     }
     const char *val = getenv("VKB_VALIDATION");
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     vkb_vk_ctx *c = NULL;
     if (vkb_vk_ctx_create(device, val && *val == '1', &c, &e)) die("device", &e);
     uint32_t dv = c->props.driverVersion;

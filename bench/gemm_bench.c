@@ -69,7 +69,7 @@ static void die(const char *what, const vkb_error *e) {
 /* Times n dispatches of one variant in one submit; returns seconds. */
 static double run(vkb_vk_ctx *c, VkCommandBuffer cmd, const variant *x, VkDescriptorSet set,
                   const vkb_vk_gemm_pc *pc, int M, int N, int n) {
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     c->d.vkBeginCommandBuffer(cmd, &bi);
     for (int r = 0; r < n; r++) {
@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
     }
     if (!nspecs) { specs[nspecs++] = "texel"; specs[nspecs++] = "tiled"; }
 
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     vkb_vk_ctx *c = NULL;
     if (vkb_vk_ctx_create(device, 0, &c, &e)) die("device", &e);
     vkb_vk_kernels k;

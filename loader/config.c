@@ -62,11 +62,11 @@ void vkb_config_free_labels(vkb_config *c) {
 int vkb_config_default_labels(vkb_config *c, int n, vkb_error *err) {
     vkb_config_free_labels(c);
     if (n <= 0) return 0;
-    if (!(c->labels = calloc((size_t)n, sizeof *c->labels))) return vkb_fail(err, "out of memory for labels");
+    if (!(c->labels = calloc((size_t)n, sizeof *c->labels))) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory for labels");
     for (; c->n_labels < n; c->n_labels++) {
         char buf[32];
         snprintf(buf, sizeof buf, "LABEL_%d", c->n_labels);
-        if (!(c->labels[c->n_labels] = strdup(buf))) return vkb_fail(err, "out of memory for labels");
+        if (!(c->labels[c->n_labels] = strdup(buf))) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory for labels");
     }
     return 0;
 }
@@ -105,7 +105,7 @@ static int read_labels(const cJSON *root, const char *fname, vkb_config *c, vkb_
     if (n > VKB_MAX_LABELS)
         return vkb_fail(err, "%s: field 'id2label' has %d entries (limit %d)", fname, n, VKB_MAX_LABELS);
     if (n == 0) return 0;
-    if (!(c->labels = calloc((size_t)n, sizeof *c->labels))) return vkb_fail(err, "%s: out of memory", fname);
+    if (!(c->labels = calloc((size_t)n, sizeof *c->labels))) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", fname);
     c->n_labels = n;
     for (const cJSON *it = id2->child; it; it = it->next) {
         int id = parse_id(it->string, n);
@@ -117,12 +117,12 @@ static int read_labels(const cJSON *root, const char *fname, vkb_config *c, vkb_
                             fname, id, VKB_MAX_LABEL_BYTES);
         if (has_control(it->valuestring))
             return vkb_fail(err, "%s: field 'id2label': label of id %d contains a control character", fname, id);
-        if (!(c->labels[id] = strdup(it->valuestring))) return vkb_fail(err, "%s: out of memory", fname);
+        if (!(c->labels[id] = strdup(it->valuestring))) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", fname);
     }
     /* Labels become the keys of each output line's "scores": two with one
      * name would give duplicate keys. */
     const char **sorted = malloc((size_t)n * sizeof *sorted);
-    if (!sorted) return vkb_fail(err, "%s: out of memory", fname);
+    if (!sorted) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", fname);
     memcpy(sorted, c->labels, (size_t)n * sizeof *sorted);
     qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
     for (int i = 1; i < n; i++)

@@ -63,20 +63,53 @@ void vkb_escape_msg(char *dst, size_t cap, const char *src) {
     dst[o] = 0;
 }
 
+static void set_msg(vkb_error *err, const char *fmt, va_list ap) {
+    /* Format into a scratch buffer first: callers often wrap the previous
+     * message ("uploading %s: %s", ..., err->msg), which must not alias the
+     * destination of vsnprintf.  Then escape what a terminal would act on:
+     * messages quote names, tokens and strings from untrusted files
+     * (escaping is idempotent, so wrapped messages stay as they are). */
+    char tmp[VKB_ERR_MAX];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    vkb_escape_msg(err->msg, sizeof err->msg, tmp);
+}
+
+/* A code already set is kept: wrapping an error in more context
+ * (vkb_fail(err, "uploading %s: %s", name, err->msg)) keeps its kind. */
 int vkb_fail(vkb_error *err, const char *fmt, ...) {
     if (err) {
-        /* Format into a scratch buffer first: callers often wrap the previous
-         * message ("uploading %s: %s", ..., err->msg), which must not alias
-         * the destination of vsnprintf.  Then escape what a terminal would
-         * act on: messages quote names, tokens and strings from untrusted
-         * files (escaping is idempotent, so wrapped messages stay as they
-         * are). */
-        char tmp[VKB_ERR_MAX];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(tmp, sizeof tmp, fmt, ap);
+        set_msg(err, fmt, ap);
         va_end(ap);
-        vkb_escape_msg(err->msg, sizeof err->msg, tmp);
+        if (err->code == VKB_ERR_NONE) err->code = VKB_ERR_FAILED;
     }
     return -1;
+}
+
+int vkb_failc(vkb_error *err, vkb_errcode code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        set_msg(err, fmt, ap);
+        va_end(ap);
+        err->code = code == VKB_ERR_NONE ? VKB_ERR_FAILED : code;
+    }
+    return -1;
+}
+
+const char *vkb_errcode_name(vkb_errcode code) {
+    switch (code) {
+    case VKB_ERR_NONE: return "none";
+    case VKB_ERR_FAILED: return "failed";
+    case VKB_ERR_INPUT: return "input";
+    case VKB_ERR_IO: return "io";
+    case VKB_ERR_HOST_OOM: return "host_oom";
+    case VKB_ERR_DEVICE_OOM: return "device_oom";
+    case VKB_ERR_WEIGHTS_OOM: return "weights_oom";
+    case VKB_ERR_DEVICE_LOST: return "device_lost";
+    case VKB_ERR_UNSUPPORTED: return "unsupported";
+    case VKB_ERR_INTERRUPTED: return "interrupted";
+    }
+    return "failed";
 }

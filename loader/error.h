@@ -12,6 +12,11 @@ __attribute__((format(printf, 2, 3)))
  * untrusted input, so the result is escaped by vkb_escape_msg: it never holds
  * a control character a terminal would act on. */
 int vkb_fail(vkb_error *err, const char *fmt, ...);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+/* The same with the kind of failure (vkb_fail gives VKB_ERR_FAILED). */
+int vkb_failc(vkb_error *err, vkb_errcode code, const char *fmt, ...);
 
 /* Copies the NUL-terminated src into dst[0..cap) (always terminated, cut at a
  * whole character), writing C0 controls, DEL and bytes that are not valid

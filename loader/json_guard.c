@@ -97,7 +97,7 @@ static int walk(cJSON *v, num_cursor *cur, const char *noun, const char *fname, 
         size_t k = 0, cnt = 0;
         for (const cJSON *it = v->child; it; it = it->next) cnt++;
         const char **keys = malloc(cnt * sizeof *keys);
-        if (!keys) return vkb_fail(err, "%s: out of memory", fname);
+        if (!keys) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", fname);
         for (const cJSON *it = v->child; it; it = it->next) keys[k++] = it->string;
         qsort(keys, cnt, sizeof *keys, cmp_key);
         int rc = 0;

@@ -63,7 +63,7 @@ static char *read_config(const char *path, size_t *len, vkb_error *err) {
     if (sz > (off_t)VKB_MAX_CONFIG_BYTES)
         vkb_fail(err, "%s: %lld bytes, more than the limit of %u", path, (long long)sz, VKB_MAX_CONFIG_BYTES);
     else if (!(buf = malloc((size_t)sz + 1)))
-        vkb_fail(err, "%s: out of memory", path);
+        vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", path);
     else if (read(fd, buf, (size_t)sz) != (ssize_t)sz) {
         vkb_fail(err, "%s: read failed", path);
         free(buf);
@@ -135,7 +135,7 @@ static int bind_all(vkb_model *m, const vkb_st_file *st, const char *path, vkb_e
         bind(&b, "embeddings.LayerNorm.weight", c->dim, -1, &w->emb_ln_w, err) ||
         bind(&b, "embeddings.LayerNorm.bias", c->dim, -1, &w->emb_ln_b, err))
         return -1;
-    if (!(w->layers = calloc((size_t)c->n_layers, sizeof *w->layers))) return vkb_fail(err, "out of memory");
+    if (!(w->layers = calloc((size_t)c->n_layers, sizeof *w->layers))) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     for (int i = 0; i < c->n_layers; i++)
         if (bind_layer(&b, i, c, &w->layers[i], err)) return -1;
 
@@ -186,7 +186,7 @@ static int load_weights(vkb_model *m, const char *dir, vkb_error *err) {
     /* The fd stays open for the model's lifetime: backends pread tensors. */
     m->file.fd = fd;
     m->file_size = (uint64_t)sz;
-    if (!(m->file.path = strdup(path))) return vkb_fail(err, "%s: out of memory", path);
+    if (!(m->file.path = strdup(path))) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", path);
     unsigned char pre[8];
     if (pread_all(fd, pre, 8, 0))
         return vkb_fail(err, "%s: cannot read the header length: %s", path, strerror(errno));
@@ -200,7 +200,7 @@ static int load_weights(vkb_model *m, const char *dir, vkb_error *err) {
         return vkb_fail(err, "%s: header length %llu but only %lld bytes follow (truncated file?)", path,
                         (unsigned long long)hlen, (long long)sz - 8);
     unsigned char *hdr = malloc(8 + (size_t)hlen);
-    if (!hdr) return vkb_fail(err, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
+    if (!hdr) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory for a header of %llu bytes", path, (unsigned long long)hlen);
     if (pread_all(fd, hdr, 8 + (size_t)hlen, 0)) {
         free(hdr);
         return vkb_fail(err, "%s: cannot read the header (file truncated while loading?)", path);
@@ -219,7 +219,7 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err) {
     vkb_model *m = calloc(1, sizeof *m);
     if (!m || !(m->dir = strdup(dir))) {
         free(m);
-        return vkb_fail(err, "%s: out of memory", dir);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", dir);
     }
     m->file.fd = -1;
     char path[PATH_MAX];
@@ -236,6 +236,9 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err) {
         rc = vkb_fail(err, "%s: the vocabulary has %d tokens but config.json vocab_size is %d", dir,
                       vkb_tokenizer_vocab_size(m->tok), m->cfg.vocab_size);
     if (rc) {
+        /* what the loader refuses is the checkpoint: bad input, unless a
+         * more precise kind (out of memory, I/O) was given */
+        if (err && err->code == VKB_ERR_FAILED) err->code = VKB_ERR_INPUT;
         vkb_model_free(m);
         return -1;
     }
@@ -304,7 +307,7 @@ int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out, vk
         return vkb_fail(err, "shape: %lld parameters, more than the limit of %lld bytes", (long long)total,
                         (long long)VKB_MAX_RANDOM_BYTES);
     vkb_model *m = calloc(1, sizeof *m);
-    if (!m) return vkb_fail(err, "out of memory");
+    if (!m) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     m->file.fd = -1;
     m->cfg = c;
     m->cfg.n_labels = 0;
@@ -312,7 +315,7 @@ int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out, vk
         !(m->w.layers = calloc((size_t)c.n_layers, sizeof *m->w.layers)) ||
         vkb_config_default_labels(&m->cfg, (int)L, err)) {
         vkb_model_free(m);
-        return vkb_fail(err, "shape: out of memory for %lld parameters", (long long)total);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "shape: out of memory for %lld parameters", (long long)total);
     }
     uint64_t s = seed;
     arena a = {m->owned, &s};

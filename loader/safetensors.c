@@ -107,7 +107,7 @@ static int parse_root(const cJSON *root, const char *fname, vkb_st_file *f, vkb_
         if (strcmp(it->string, "__metadata__") != 0 && ++n > VKB_MAX_TENSORS)
             return vkb_fail(err, "%s: more than %d tensors in the header", fname, VKB_MAX_TENSORS);
     f->e = calloc(n ? (size_t)n : 1, sizeof *f->e);
-    if (!f->e) return vkb_fail(err, "%s: out of memory for %d tensor entries", fname, n);
+    if (!f->e) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory for %d tensor entries", fname, n);
     for (const cJSON *it = root->child; it; it = it->next) {
         if (strcmp(it->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(it)) return vkb_fail(err, "%s: '__metadata__' is not a JSON object", fname);
@@ -121,7 +121,7 @@ static int parse_root(const cJSON *root, const char *fname, vkb_st_file *f, vkb_
         if (nl == 0 || nl > VKB_MAX_TENSOR_NAME)
             return vkb_fail(err, "%s: tensor name of %zu bytes (allowed 1..%d)", fname, nl, VKB_MAX_TENSOR_NAME);
         vkb_st_entry *e = &f->e[f->n];
-        if (!(e->name = strdup(it->string))) return vkb_fail(err, "%s: out of memory", fname);
+        if (!(e->name = strdup(it->string))) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", fname);
         f->n++;
         if (parse_entry(it, fname, f->data_len, e, err)) return -1;
     }
@@ -131,7 +131,7 @@ static int parse_root(const cJSON *root, const char *fname, vkb_st_file *f, vkb_
             return vkb_fail(err, "%s: duplicate tensor name '%s'", fname, f->e[i].name);
 
     span *s = malloc((f->n ? (size_t)f->n : 1) * sizeof *s);
-    if (!s) return vkb_fail(err, "%s: out of memory", fname);
+    if (!s) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", fname);
     int ns = 0;
     for (int i = 0; i < f->n; i++)
         if (f->e[i].end > f->e[i].begin) s[ns++] = (span){f->e[i].begin, f->e[i].end, f->e[i].name};

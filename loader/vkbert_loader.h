@@ -12,9 +12,27 @@ extern "C" {
 #endif
 
 #define VKB_ERR_MAX 1024
+/* What kind of failure an error is, for callers that must act on it (the
+ * scorer halves its token budget on VKB_ERR_DEVICE_OOM, a server answers 413
+ * or 503): nothing in vkbert branches on the text of a message. */
+typedef enum vkb_errcode {
+    VKB_ERR_NONE = 0,
+    VKB_ERR_FAILED,       /* anything not below */
+    VKB_ERR_INPUT,        /* bad input: a file, field, tensor, line or argument */
+    VKB_ERR_IO,           /* reading or writing a file failed */
+    VKB_ERR_HOST_OOM,     /* host memory */
+    VKB_ERR_DEVICE_OOM,   /* device memory (activations: smaller batches may fit) */
+    VKB_ERR_WEIGHTS_OOM,  /* device memory for the weights themselves */
+    VKB_ERR_DEVICE_LOST,  /* device lost or hung: the backend must be reopened */
+    VKB_ERR_UNSUPPORTED,  /* the device or build cannot do what was asked */
+    VKB_ERR_INTERRUPTED,  /* stopped by the caller (a signal, cancel) */
+} vkb_errcode;
 typedef struct vkb_error {
-    char msg[VKB_ERR_MAX];
+    char msg[VKB_ERR_MAX];  /* names the file, field, tensor or line at fault */
+    vkb_errcode code;
 } vkb_error;
+/* "input", "host_oom", ... (stable names, e.g. for metrics). */
+const char *vkb_errcode_name(vkb_errcode code);
 
 /* ---- model configuration (config.json) ---------------------------------- */
 typedef struct vkb_config {

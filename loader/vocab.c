@@ -153,7 +153,7 @@ static int tok_index(vkb_tokenizer *t, const char *file, int ids_are_lines, vkb_
     uint64_t cap = 16;
     while (cap < (uint64_t)t->n * 2 + 16) cap <<= 1;
     t->slot = malloc(cap * sizeof *t->slot);
-    if (!t->slot) return vkb_fail(err, "%s: out of memory", file);
+    if (!t->slot) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", file);
     t->mask = cap - 1;
     for (int32_t id = 0; id < t->n; id++) t->len[id] = (uint32_t)strlen(t->tok[id]);
     for (t->builds = 1; t->builds <= VKB_VOCAB_MAX_BUILDS; t->builds++) {
@@ -177,7 +177,7 @@ static int parse_vocab_txt(const char *file, const char *buf, size_t len, vkb_to
     if (lines > (size_t)VKB_MAX_VOCAB)
         return vkb_fail(err, "%s: %zu lines, more than the limit of %d tokens", file, lines, VKB_MAX_VOCAB);
     vkb_tokenizer *t = tok_new((int32_t)lines);
-    if (!t) return vkb_fail(err, "%s: out of memory", file);
+    if (!t) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", file);
     size_t pos = 0;
     for (int32_t id = 0; id < t->n; id++) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
@@ -193,7 +193,7 @@ static int parse_vocab_txt(const char *file, const char *buf, size_t len, vkb_to
             return vkb_fail(err, "%s: line %d: token is not valid UTF-8", file, id + 1);
         }
         t->tok[id] = xstrndup(buf + pos, n);
-        if (!t->tok[id]) { tok_alloc_free(t); return vkb_fail(err, "%s: out of memory", file); }
+        if (!t->tok[id]) { tok_alloc_free(t); return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", file); }
         pos = end + 1;
     }
     if (tok_index(t, file, 1, err)) { tok_alloc_free(t); return -1; }
@@ -205,7 +205,7 @@ static int add_added(vkb_tokenizer *t, const char *file, int32_t id, vkb_error *
     for (int i = 0; i < t->n_added; i++)
         if (t->added[i].id == id) return 0;
     vkb_added_token *a = realloc(t->added, (size_t)(t->n_added + 1) * sizeof *a);
-    if (!a) return vkb_fail(err, "%s: out of memory", file);
+    if (!a) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", file);
     t->added = a;
     a[t->n_added].content = t->tok[id];
     a[t->n_added].len = t->len[id];
@@ -375,7 +375,7 @@ static int read_config(const char *path, tok_settings *s, vkb_error *err) {
             goto done;
         }
         s->names[k] = xstrndup(v->valuestring, strlen(v->valuestring));
-        if (!s->names[k]) { vkb_fail(err, "%s: out of memory", path); goto done; }
+        if (!s->names[k]) { vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", path); goto done; }
     }
     rc = 0;
 done:
@@ -422,7 +422,7 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
         goto done;
     }
     t = tok_new(n);
-    if (!t) { vkb_fail(err, "%s: out of memory", path); goto done; }
+    if (!t) { vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", path); goto done; }
     for (const cJSON *e = vocab->child; e; e = e->next) {
         int64_t id;
         if (vkb_json_int(e, 0, n - 1, &id)) {
@@ -435,7 +435,7 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
             goto done;
         }
         if (!(t->tok[id] = xstrndup(e->string, strlen(e->string)))) {
-            vkb_fail(err, "%s: out of memory", path);
+            vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", path);
             goto done;
         }
     }
@@ -443,7 +443,7 @@ static int parse_tokenizer_json(const char *path, tok_settings *s, vkb_tokenizer
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
     if (unk && !cJSON_IsString(unk)) { vkb_fail(err, "%s: model.unk_token must be a string", path); goto done; }
     if (unk && !s->names[NAME_UNK] && !(s->names[NAME_UNK] = xstrndup(unk->valuestring, strlen(unk->valuestring)))) {
-        vkb_fail(err, "%s: out of memory", path);
+        vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", path);
         goto done;
     }
     const cJSON *mc = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
@@ -556,7 +556,7 @@ int vkb_tokenizer_load(const char *dir, vkb_tokenizer **out, vkb_error *err) {
     *out = NULL;
     size_t dl = strlen(dir);
     char *path = malloc(dl + 32);
-    if (!path) return vkb_fail(err, "%s: out of memory", dir);
+    if (!path) return vkb_failc(err, VKB_ERR_HOST_OOM, "%s: out of memory", dir);
     tok_settings s = {-1, -1, 0, {0}};
     vkb_tokenizer *t = NULL;
     int rc = -1, missing;

@@ -30,7 +30,7 @@ static void compare(const vkb_model *m, ckw *w, const char *prefix, const char *
         CHECK(t->ndim == ct->ndim && t->shape[0] == ct->shape[0] && (t->ndim == 1 || t->shape[1] == ct->shape[1]),
               "%s: %s shape", what, nm);
         float *f = malloc((size_t)t->numel * sizeof(float));
-        vkb_error err = {{0}};
+        vkb_error err = {0};
         CHECK(vkb_tensor_to_f32(t, f, &err) == 0, "%s: %s: %s", what, nm, err.msg);
         int diff = 0;
         for (int64_t i = 0; i < t->numel; i++) diff += f[i] != ct->vals[i];
@@ -42,7 +42,7 @@ static void compare(const vkb_model *m, ckw *w, const char *prefix, const char *
 
 static vkb_model *load(const char *dir, const char *what) {
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_model_load(dir, &m, &err);
     CHECK(rc == 0 && m, "%s: %s", what, err.msg);
     return rc ? NULL : m;

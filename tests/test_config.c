@@ -13,13 +13,13 @@ static int parse(const char *json, vkb_config *c, vkb_error *err) {
 }
 
 static void ok(const char *json, const char *what, vkb_config *c) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     CHECK(parse(json, c, &err) == 0, "%s: %s", what, err.msg);
 }
 
 static void bad(const char *json, const char *needle) {
     vkb_config c;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = parse(json, &c, &err);
     CHECK(rc != 0 && strstr(err.msg, needle) && strstr(err.msg, "config.json"), "'%s': got rc %d msg '%s'",
           json, rc, err.msg);

@@ -37,7 +37,7 @@ int main(void) {
     REQUIRE(run(PY " make_pytorch_bin.py %s%s", dir, "") == 0, "make_pytorch_bin.py failed");
 
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     CHECK(vkb_model_load(dir, &m, &err) != 0 && strstr(err.msg, "tools/convert_pytorch_bin.py"), "%s", err.msg);
     REQUIRE(run(PY " ../tools/convert_pytorch_bin.py %s%s", dir, "") == 0, "converter failed");
     CHECK(run(PY " ../tools/convert_pytorch_bin.py %s%s 2>/dev/null", dir, "") != 0, "overwrote without --force");

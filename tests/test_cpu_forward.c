@@ -101,7 +101,7 @@ static void check_model(const char *name) {
     char dir[256];
     snprintf(dir, sizeof dir, "data/%s", name);
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     REQUIRE(vkb_model_load(dir, &m, &err) == 0, "%s: %s", dir, err.msg);
     const vkb_config *c = vkb_model_config(m);
     int head = m->w.has_head, D = c->dim, NL = c->n_labels;

@@ -44,7 +44,7 @@ static void replace_with(const char *dir, const char *file, const char *kind, co
 
 static void expect_load_fail(const char *dir, const char *what, const char *n1, const char *n2) {
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     alarm(20); /* a blocking open/read would hang here */
     int rc = vkb_model_load(dir, &m, &err);
     alarm(0);
@@ -77,7 +77,7 @@ static void tokjson_added_id(const char *id, const char *what) {
     snprintf(buf, sizeof buf, "%s%s,\"content\":\"[UNK]\"}]}", kTokJsonHead, id);
     ckw_write_file(dir, "tokenizer.json", buf, strlen(buf));
     vkb_tokenizer *t = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_tokenizer_load(dir, &t, &err);
     CHECK(rc != 0 && !t, "%s: loaded", what);
     CHECK(strstr(err.msg, "tokenizer.json") && strstr(err.msg, "added_tokens[0]"), "%s: message '%s'", what, err.msg);
@@ -96,7 +96,7 @@ static void truncated_while_loading(void) {
     char d[600], p[700];
     valid_dir(d, sizeof d);
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     REQUIRE(vkb_model_load(d, &m, &err) == 0, "load: %s", err.msg);
     snprintf(p, sizeof p, "%s/model.safetensors", d);
     /* Keep the header and a few bytes of data: every tensor but the first
@@ -230,7 +230,7 @@ int main(void) {
                               " \"tokenizer_file\": \"../../etc/passwd\", \"name_or_path\": \"/\"}";
     ckw_write_file(d, "tokenizer_config.json", cfg, sizeof cfg - 1);
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     CHECK(vkb_model_load(d, &m, &err) == 0, "path fields in tokenizer_config.json broke loading: %s", err.msg);
     if (m) {
         CHECK(vkb_tokenizer_vocab_size(vkb_model_tokenizer(m)) == kShape.vocab_size, "vocab not from dir");

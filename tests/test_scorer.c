@@ -60,7 +60,7 @@ static void on_note(void *ctx, const char *msg) {
 static void run(fake *f, const seqs *q, vkb_scorer_opts *o, sink *k, int skip_every,
                 vkb_scorer_stats *st, int expect_fail) {
     vkb_scorer *s;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     REQUIRE(vkb_scorer_create(&f->base, o, on_score, k, &s, &e) == 0, "%s", e.msg);
     k->max_len = vkb_scorer_max_len(s);
     for (int i = 0; i < N; i++) {
@@ -161,7 +161,7 @@ int main(void) {
         vkb_scorer_opts oi = o;
         oi.interrupt = &intr;
         vkb_scorer *s;
-        vkb_error e = {{0}};
+        vkb_error e = {0};
         k7.q = &q;
         REQUIRE(vkb_scorer_create(&f.base, &oi, on_score, &k7, &s, &e) == 0, "%s", e.msg);
         k7.max_len = vkb_scorer_max_len(s);
@@ -185,7 +185,7 @@ int main(void) {
         vkb_scorer_opts of = {.max_len = 128, .batch_tokens = 1024, .window = 3000, .threads = 2,
                               .no_sort = 1};
         vkb_scorer *s;
-        vkb_error e = {{0}};
+        vkb_error e = {0};
         k7b.q = &q;
         REQUIRE(vkb_scorer_create(&f.base, &of, on_score, &k7b, &s, &e) == 0, "%s", e.msg);
         k7b.max_len = vkb_scorer_max_len(s);
@@ -205,7 +205,7 @@ int main(void) {
     {
         fake_init(&f);
         vkb_scorer *s;
-        vkb_error e = {{0}};
+        vkb_error e = {0};
         static sink k8;
         REQUIRE(vkb_scorer_create(&f.base, NULL, on_score, &k8, &s, &e) == 0, "%s", e.msg);
         CHECK(vkb_scorer_add_text(s, "hello", 5, NULL, &e) != 0 && strstr(e.msg, "tokenizer"),

@@ -41,11 +41,14 @@ static void on_note(void *ctx, const char *msg) {
 }
 
 /* Runs all N sequences through n fakes; returns finish's rc. */
+static long long fault_after = -1; /* >= 0: the scorer's fault injection */
+
 static int run(fake *f, int n, sink *k, vkb_scorer_stats *st, vkb_error *e) {
     vkb_backend *bes[4];
     for (int i = 0; i < n; i++) bes[i] = &f[i].base;
     vkb_scorer_opts o = {.max_len = 128, .batch_tokens = 1024, .window = 200, .threads = 2,
-                         .note = on_note};
+                         .note = on_note, .fault_inject = fault_after >= 0,
+                         .fault_after_batches = fault_after};
     vkb_scorer *s;
     memset(k, 0, sizeof *k);
     REQUIRE(vkb_scorer_create_multi(bes, n, &o, on_score, k, &s, e) == 0, "%s", e->msg);
@@ -65,11 +68,10 @@ int main(void) {
         ids[i] = malloc(sizeof(int32_t) * (size_t)lens[i]);
         for (int p = 0; p < lens[i]; p++) ids[i][p] = 1 + (int)((rng >> (p % 20)) % 999);
     }
-    unsetenv("VKB_FAULT_AFTER_BATCHES");
     static fake f1[1], f3[3];
     sink k;
     vkb_scorer_stats s1, s3;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
 
     init_fake(&f1[0]);
     CHECK(run(f1, 1, &k, &s1, &e) == 0, "one backend: %s", e.msg);
@@ -99,12 +101,13 @@ int main(void) {
 
     /* simulated device loss after 7 forwards: an error naming it, and what
      * was delivered is an in-order prefix */
-    setenv("VKB_FAULT_AFTER_BATCHES", "7", 1);
+    fault_after = 7;
     for (int i = 0; i < 3; i++) init_fake(&f3[i]);
     int rc = run(f3, 3, &k, &s3, &e);
-    unsetenv("VKB_FAULT_AFTER_BATCHES");
-    CHECK(rc != 0 && strstr(e.msg, "device lost") && strstr(e.msg, "VKB_FAULT_AFTER_BATCHES"),
-          "fault hook: rc %d, %s", rc, e.msg);
+    fault_after = -1;
+    CHECK(rc != 0 && strstr(e.msg, "device lost") && strstr(e.msg, "fault injection") &&
+          e.code == VKB_ERR_DEVICE_LOST, "fault hook: rc %d, code %s, %s", rc,
+          vkb_errcode_name(e.code), e.msg);
     CHECK(k.wrong == 0 && k.delivered < N, "fault hook: %d delivered, %d wrong", k.delivered, k.wrong);
     CHECK(f3[0].ok_calls + f3[1].ok_calls + f3[2].ok_calls == 7, "fault hook: %d forwards",
           f3[0].ok_calls + f3[1].ok_calls + f3[2].ok_calls);

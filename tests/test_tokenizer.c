@@ -152,7 +152,7 @@ static void test_fuzz(void) {
 /* ---- loaders ---------------------------------------------------------------- */
 static void expect_vocab_error(const char *what, const char *v, size_t n, const char *needle) {
     vkb_tokenizer *t = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_tokenizer_from_vocab(v, n, 1, 512, &t, &err);
     CHECK(rc != 0 && t == NULL, "%s: accepted", what);
     CHECK(strstr(err.msg, needle) != NULL, "%s: message \"%s\" lacks \"%s\"", what, err.msg, needle);
@@ -212,7 +212,7 @@ static void put_file(const char *name, const char *content) {
  * tokenizer, else expects an error containing needle and the file name. */
 static vkb_tokenizer *load(const char *what, const char *needle, const char *file) {
     vkb_tokenizer *t = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_tokenizer_load(tmpdir, &t, &err);
     if (!needle) {
         CHECK(rc == 0 && t, "%s: %s", what, err.msg);
@@ -404,7 +404,7 @@ static void test_hash_flood(void) {
     for (int i = 0; i < N; i++) old_probes += (uint64_t)i + 1;
 
     vkb_tokenizer *t = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     CHECK(vkb_tokenizer_from_vocab(buf, len, 0, 0, &t, &err) == 0, "flooding vocab: %s", err.msg);
     if (t) {
         printf("  hash flood: %d colliding tokens: old table %llu probes, new %llu (max probe %u, %d build(s))\n",

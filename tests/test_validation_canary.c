@@ -32,7 +32,7 @@
 #endif
 
 static vkb_vk_ctx *open_ctx(void) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     vkb_vk_ctx *c = NULL;
     if (vkb_vk_ctx_create("gpu", 1, &c, &err)) {
         fprintf(stderr, "test_validation_canary: skipped: %s\n", err.msg);
@@ -51,7 +51,7 @@ static VkBuffer make_buffer(vkb_vk_ctx *c, VkDeviceSize size) {
 }
 
 int main(void) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
 
     /* 1. A clean context: nothing reported. */
     vkb_vk_ctx *c = open_ctx();

@@ -32,7 +32,7 @@ static void test_gemm(vkb_vk_ctx *c, int M, int N, int K, vkb_act act, int with_
     float *b = with_bias ? rnd16((size_t)N) : NULL;
     float *Y = malloc((size_t)M * N * sizeof *Y), *R = malloc((size_t)M * N * sizeof *R);
     REQUIRE(Y && R, "out of memory");
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_vk_op_linear(c, 1, VKB_GEMM_COOPMAT, X, W, b, Y, M, N, K, act, &err);
     CHECK(rc == 0, "coopmat gemm M=%d N=%d K=%d: %s", M, N, K, err.msg);
     vkb_cpu_linear(X, W, b, R, M, N, K, act, 1, 1);
@@ -52,7 +52,7 @@ static void test_gemm(vkb_vk_ctx *c, int M, int N, int K, vkb_act act, int with_
 int main(void) {
     const char *val = getenv("VKB_VALIDATION");
     vkb_vk_ctx *c = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     if (vkb_vk_ctx_create("gpu", val && *val == '1', &c, &err)) {
         fprintf(stderr, "skip: no Vulkan device: %s\n", err.msg);
         return VKB_SKIP;

@@ -60,7 +60,7 @@ static void compare(const char *what, vkb_backend *cpu, vkb_backend *gpu, const 
     float *lc = malloc((size_t)(B * nl + 1) * sizeof *lc), *lg = malloc((size_t)(B * nl + 1) * sizeof *lg);
     REQUIRE(hc && hg && lc && lg, "out of memory");
     vkb_outputs oc = {nl ? lc : NULL, hc}, og = {nl ? lg : NULL, hg};
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     REQUIRE(vkb_forward(cpu, &batch, &oc, &err) == 0, "%s: cpu: %s", what, err.msg);
     int rc = vkb_forward(gpu, &batch, &og, &err);
     CHECK(rc == 0, "%s: gpu: %s", what, err.msg);
@@ -114,7 +114,7 @@ static void run_model(const char *name, vkb_model *m, int strict_labels) {
     const vkb_config *cfg = vkb_model_config(m);
     vkb_backend_opts co = {.device = "cpu", .fp64_accum = 1, .threads = 2};
     vkb_backend *cpu = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     REQUIRE(vkb_backend_create(m, &co, &cpu, &err) == 0, "%s: cpu backend: %s", name, err.msg);
     for (int f16 = 0; f16 <= 1; f16++) {
         vkb_backend_opts go = {.device = "gpu", .precision = f16 ? VKB_PREC_FP16 : VKB_PREC_FP32,
@@ -167,7 +167,7 @@ static void run_model(const char *name, vkb_model *m, int strict_labels) {
 }
 
 int main(void) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     if (!vkb_test_have_vulkan("test_vk_model")) return VKB_SKIP; /* no Vulkan device */
 
     static const char *ckpts[] = {"data/tiny-f32", "data/odd-f16", "data/tiny-bf16", "data/base-f32"};

@@ -56,7 +56,7 @@ static int on_result(void *ctx, const vkb_op_result *r) {
 int main(void) {
     if (!vkb_test_have_vulkan("test_vk_opcheck")) return VKB_SKIP;
     const char *val = getenv("VKB_VALIDATION");
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     vkb_vk_ctx *c = NULL;
     REQUIRE(vkb_vk_ctx_create("gpu", 0, &c, &err) == 0, "device: %s", err.msg);
     vkb_vk_caps caps = c->caps;

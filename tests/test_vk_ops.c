@@ -37,7 +37,7 @@ static void test_gemm(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, int M, i
     float *b = with_bias ? rnd((size_t)N, 1.0f, f16) : NULL;
     float *Y = malloc((size_t)M * N * sizeof *Y), *R = malloc((size_t)M * N * sizeof *R);
     REQUIRE(Y && R, "out of memory");
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_vk_op_linear(c, f16, variant, X, W, b, Y, M, N, K, act, &err);
     CHECK(rc == 0, "gemm: %s", err.msg);
     vkb_cpu_linear(X, W, b, R, M, N, K, act, 1, 1);
@@ -59,7 +59,7 @@ static void test_gelu_accuracy(vkb_vk_ctx *c, vkb_gemm_variant variant) {
     float *Y = malloc((size_t)M * sizeof *Y);
     REQUIRE(X && Y, "out of memory");
     for (int i = 0; i < M; i++) X[i * 4] = -10.0f + 20.0f * (float)i / (float)(M - 1);
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_vk_op_linear(c, 0, variant, X, W, NULL, Y, M, 1, 4, VKB_ACT_GELU, &err);
     CHECK(rc == 0, "gelu: %s", err.msg);
     double worst = 0, at = 0;
@@ -78,7 +78,7 @@ static void test_layernorm(vkb_vk_ctx *c, int f16, int rows, int dim, int with_r
     float *g = rnd((size_t)dim, 1.0f, f16), *bt = rnd((size_t)dim, 1.0f, f16);
     float *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
     REQUIRE(y && ref, "out of memory");
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_vk_op_add_layernorm(c, f16, VKB_LN_AUTO, x, r, g, bt, y, rows, dim, 1e-12f, &err);
     CHECK(rc == 0, "layernorm: %s", err.msg);
     vkb_cpu_add_layernorm(x, r, g, bt, ref, rows, dim, 1e-12f, 1);
@@ -98,7 +98,7 @@ static void test_embed(vkb_vk_ctx *c, int f16, int B, int L, int dim, int vocab,
     size_t n = (size_t)B * L * dim;
     float *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
     REQUIRE(y && ref, "out of memory");
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_vk_op_embed(c, f16, VKB_LN_AUTO, ids, word, pos, g, bt, y, B, L, dim, vocab, max_pos, 1e-12f, &err);
     CHECK(rc == 0, "embed: %s", err.msg);
     vkb_cpu_embed(ids, word, pos, g, bt, ref, B, L, dim, 1e-12f, 1);
@@ -120,7 +120,7 @@ static void test_attention(vkb_vk_ctx *c, int f16, int B, int L, int H, int hd) 
     REQUIRE(y && ref && lens, "out of memory");
     /* full, half and single-token sequences: padded keys must be masked */
     for (int b = 0; b < B; b++) lens[b] = b % 3 == 0 ? L : b % 3 == 1 ? (L + 1) / 2 : 1;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc = vkb_vk_op_attention(c, f16, VKB_ATTN_AUTO, q, k, v, y, B, L, H, hd, lens, &err);
     CHECK(rc == 0, "attention: %s", err.msg);
     vkb_cpu_attention(q, k, v, ref, B, L, H, hd, lens, 1, 1);
@@ -141,7 +141,7 @@ static void test_attention(vkb_vk_ctx *c, int f16, int B, int L, int H, int hd) 
 
 int main(void) {
     const char *val = getenv("VKB_VALIDATION");
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     vkb_vk_ctx *c = NULL;
     if (vkb_vk_ctx_create("gpu", val && atoi(val), &c, &err)) {
         fprintf(stderr, "test_vk_ops: skipped: %s\n", err.msg);

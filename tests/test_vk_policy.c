@@ -35,7 +35,7 @@ static vkb_backend *open_gpu(const vkb_model *m, vkb_precision prec, vkb_vulkan_
 }
 
 static void close_gpu(vkb_backend *be, const char *what) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     CHECK(vkb_vk_backend_close(be, &err) == 0, "%s: %s", what, err.msg);
 }
 
@@ -62,7 +62,7 @@ int main(void) {
      * texel GEMM runs every projection) */
     vkb_config shape = {96, 2, 3, 200, 301, 40, 0, 3, NULL};
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     REQUIRE(vkb_model_random(&shape, 7, &m, &err) == 0, "random model: %s", err.msg);
     enum { B = 3, L = 19 };
     int32_t ids[B * L], lens[B] = {L, 10, 1};

@@ -28,7 +28,7 @@ static int find(const vkb_bench_info *bi, const char *name) {
 }
 
 int main(void) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     if (!vkb_test_have_vulkan("test_vk_profile")) return VKB_SKIP; /* no Vulkan device */
 
     vkb_model *m = NULL;

@@ -34,7 +34,7 @@ static void run(const char *name, const vkb_model *m) {
         for (int staged = 0; staged <= 1; staged++) {
             vkb_backend_opts o = {.device = "gpu", .precision = f16 ? VKB_PREC_FP16 : VKB_PREC_FP32,
                                   .max_tokens = 256, .validation = validation()};
-            vkb_error err = {{0}};
+            vkb_error err = {0};
             h[staged] = calloc(nh, sizeof(float));
             lg[staged] = calloc(nl, sizeof(float));
             REQUIRE(h[staged] && lg[staged], "out of memory");
@@ -45,13 +45,13 @@ static void run(const char *name, const vkb_model *m) {
             }
         }
         for (int staged = 0; staged <= 1 && ok; staged++) {
-            vkb_error err = {{0}};
+            vkb_error err = {0};
             if (staged) CHECK(!vkb_vk_backend_weights_mapped(be[1]), "%s: staged upload but mapped", name);
             vkb_outputs out = {c->n_labels ? lg[staged] : NULL, h[staged]};
             CHECK(vkb_forward(be[staged], &b, &out, &err) == 0, "%s: forward: %s", name, err.msg);
         }
         for (int staged = 0; staged <= 1; staged++) {
-            vkb_error err = {{0}};
+            vkb_error err = {0};
             if (be[staged]) CHECK(vkb_vk_backend_close(be[staged], &err) == 0, "%s: %s", name, err.msg);
         }
         if (ok) {
@@ -66,7 +66,7 @@ static void run(const char *name, const vkb_model *m) {
 }
 
 int main(void) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     if (!vkb_test_have_vulkan("test_vk_upload")) return VKB_SKIP; /* no Vulkan device */
     static const char *ckpts[] = {"data/tiny-f32", "data/odd-f16", "data/tiny-bf16", "data/base-f32"};
     for (size_t i = 0; i < sizeof ckpts / sizeof ckpts[0]; i++) {

@@ -27,7 +27,7 @@ int main(void) {
         size_t len;
         char *buf = numbered_vocab(300, &len);
         vkb_tokenizer *t = NULL;
-        vkb_error err = {{0}};
+        vkb_error err = {0};
         int rc = vkb_tokenizer_from_vocab(buf, len, 1, 0, &t, &err);
         free(buf);
         if (rc) { /* all 4 builds failed: allowed, with the message */
@@ -52,7 +52,7 @@ int main(void) {
     size_t len;
     char *buf = numbered_vocab(5000, &len);
     vkb_tokenizer *t = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     CHECK(vkb_tokenizer_from_vocab(buf, len, 1, 0, &t, &err) != 0 && !t &&
           strstr(err.msg, "too many hash collisions among the tokens (4 tables tried)"), "5000 tokens: '%s'", err.msg);
     printf("  %d of 20 loads rebuilt; 5000 tokens -> %s\n", rebuilt, err.msg);

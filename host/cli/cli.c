@@ -46,6 +46,20 @@ static void on_signal(int sig) {
     vkb_cli_interrupted = sig;
 }
 
+void cli_fault_injection(vkb_scorer_opts *so) {
+    const char *fa = getenv("VKB_FAULT_AFTER_BATCHES");
+    if (!fa || !*fa) return;
+    char *end;
+    errno = 0;
+    long long v = strtoll(fa, &end, 10);
+    if (*end || v < 0 || errno) {
+        fprintf(stderr, "vkbert: ignoring VKB_FAULT_AFTER_BATCHES='%s' (not a count)\n", fa);
+        return;
+    }
+    so->fault_inject = 1;
+    so->fault_after_batches = v;
+}
+
 void cli_install_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -180,7 +194,7 @@ vkb_model *cli_load_model(const cli_opts *o) {
         }
     }
     vkb_model *m = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (vkb_model_load(dir, &m, &e)) {
         fprintf(stderr, "vkbert: cannot load model %s: %s\n", dir, e.msg);
         return NULL;
@@ -257,7 +271,7 @@ vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_ac
     cli_backend_opts(o, max_len, &bo);
     bo.fp64_accum = fp64_accum;
     vkb_backend *be = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
     fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
     return NULL;
@@ -756,7 +770,7 @@ int main(int argc, char **argv) {
     /* Under a low ulimit -v, OpenBLAS's threads retry their buffer
      * allocation for ever and exit() would wait for them: leave without the
      * exit handlers then (everything is written and flushed). */
-    vkb_error be = {{0}};
+    vkb_error be = {0};
     if (vkb_cpu_blas_room(&be)) {
         fflush(stdout);
         fflush(stderr);

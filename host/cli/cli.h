@@ -43,6 +43,9 @@ const volatile int *cli_interrupt_flag(void);
 /* SIGINT/SIGTERM: the first sets vkb_cli_interrupted (to the signal), a
  * second ends the process. */
 void cli_install_signals(void);
+/* VKB_FAULT_AFTER_BATCHES=N (tests): the scorer's fault injection, forwards
+ * after the first N fail as a lost device. */
+void cli_fault_injection(vkb_scorer_opts *so);
 /* vkb_input_opts.on_source for score/eval: "vkbert: reading F as FORMAT (by
  * extension)" on stderr unless --quiet; user is the cli_opts. */
 void cli_on_source(void *user, const char *source, vkb_in_format fmt, const char *how,

@@ -145,7 +145,7 @@ static vkb_model *load(const cli_opts *o) {
     if (!o->shape) return cli_load_model(o);
     vkb_config shape = {768, 6, 12, 3072, 30522, 512, 0, 2, NULL};
     vkb_model *m = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (vkb_model_random(&shape, o->seed, &m, &e)) {
         fprintf(stderr, "vkbert bench: %s\n", e.msg);
         return NULL;
@@ -175,7 +175,7 @@ static int bench_e2e(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
     vkb_backend *be = cli_open_backend(o, m, 0, max_len);
     if (!be) return CLI_FAILED;
     double t_up = now_s() - t0;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     vkb_input_opts io = {.format = o->format, .text_column = o->text_column,
                          .interrupt = cli_interrupt_flag()};
     const char *paths[1] = {o->input};
@@ -279,7 +279,7 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
     cli_backend_opts(o, L, &bo);
     bo.max_tokens = o->batch_tokens > B * L ? o->batch_tokens : B * L;
     vkb_backend *be = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     double t1 = now_s();
     if (vkb_backend_create(m, &bo, &be, &e)) {
         fprintf(stderr, "vkbert bench: cannot open device %s: %s\n", bo.device, e.msg);
@@ -315,7 +315,7 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
     /* per-kernel times: separate profiled batches */
     int prof = 0;
     if (rc == CLI_OK && bi.gpu) {
-        vkb_error pe = {{0}};
+        vkb_error pe = {0};
         if (vkb_backend_profile(be, 1, &pe) == 0) {
             prof = 1;
             /* timestamps time the GPU only, so the recording pass counts too */

@@ -39,7 +39,7 @@ static void json_num(cli_buf *b, double v) {
 int cli_check(cli_opts *o) {
     if (o->ops) return cli_check_ops(o);
     vkb_model *m = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (o->shape) {
         vkb_config shape = {768, 6, 12, 3072, 30522, 512, 0, 2, NULL};
         if (vkb_model_random(&shape, o->seed, &m, &e)) {

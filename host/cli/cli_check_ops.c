@@ -70,7 +70,7 @@ int cli_check_ops(cli_opts *o) {
     printf("%-14s %-9s %-5s %-32s %9s %8s  %s\n", "op", "variant", "prec", "shape", "error", "tol",
            "result");
     int n[3] = {0, 0, 0};
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (vkb_op_check(&co, print_row, NULL, n, &e)) {
         fprintf(stderr, "vkbert check --ops: %s\n", e.msg);
         return CLI_FAILED;

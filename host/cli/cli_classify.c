@@ -71,7 +71,7 @@ int cli_classify(cli_opts *o) {
     so.max_len = max_len;
     so.batch_tokens = cli_batch_tokens(o, max_len);
     vkb_scorer *s = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     int rc = vkb_scorer_create(be, &so, on_result, &c, &s, &e), n = 0;
     if (from_stdin) {
         /* one text per line; empty lines are skipped, as everywhere else */

@@ -7,7 +7,7 @@
 
 int cli_devices(cli_opts *o) {
     char *out = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (o->nargs) {
         fprintf(stderr, "vkbert devices: unexpected argument '%s'\n", o->args[0]);
         return CLI_USAGE;

@@ -92,7 +92,7 @@ int cli_eval(cli_opts *o) {
     vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag(),
                          cli_on_source, o};
     vkb_input *in = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {
         fprintf(stderr, "vkbert eval: %s\n", e.msg);
         vkb_model_free(m);
@@ -203,6 +203,7 @@ int cli_eval(cli_opts *o) {
         so.window = o->window;
         so.no_sort = o->no_sort;
         so.interrupt = cli_interrupt_flag();
+        cli_fault_injection(&so);
         vkb_scorer *s = NULL;
         frc = vkb_scorer_create(be, &so, on_result, &c, &s, &e);
         cli_progress *pg = frc ? NULL : cli_progress_start(o->quiet, ns, scored, s);

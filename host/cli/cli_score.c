@@ -72,7 +72,7 @@ static void put_line(score_ctx *c, int rc, char *line, size_t n, vkb_error *e) {
 static void error_line(score_ctx *c, const rec_user *u) {
     char *l;
     size_t n;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     int rc = vkb_error_json(u->line, u->error, u->id_json, c->multi_src ? u->source : NULL, &l, &n, &e);
     put_line(c, rc, l, n, &e);
 }
@@ -80,7 +80,7 @@ static void error_line(score_ctx *c, const rec_user *u) {
 static void result_line(score_ctx *c, const rec_user *u, const float *logits, int nl) {
     char *l;
     size_t n;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     unsigned flags = (c->o->all_scores ? VKB_OUT_ALL_SCORES : 0) | (c->o->logits ? VKB_OUT_LOGITS : 0);
     int rc = vkb_result_json(c->cfg, u->extra, logits, nl, flags, c->o->top_k, &l, &n, &e);
     put_line(c, rc, l, n, &e);
@@ -115,7 +115,7 @@ int cli_device_list(const char *spec, char **out, int max, char **storage) {
     if (!strcmp(spec, "all")) {
         /* every device the Vulkan loader reports, by index */
         char *rep = NULL;
-        vkb_error e = {{0}};
+        vkb_error e = {0};
         if (vkb_devices_report(1, &rep, &e)) {
             fprintf(stderr, "vkbert: --device all: %s\n", e.msg);
             return -1;
@@ -170,7 +170,7 @@ static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *
     cli_backend_opts(o, max_len, &bo); /* no --device: the automatic choice */
     if (dev) bo.device = dev;
     vkb_backend *be = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) return be;
     fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
     return NULL;
@@ -341,7 +341,7 @@ int cli_score(cli_opts *o) {
     vkb_input_opts io = {o->format, o->text_column, o->label_column, 0, cli_interrupt_flag(),
                          cli_on_source, o};
     vkb_input *in = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {
         fprintf(stderr, "vkbert score: %s\n", e.msg);
         if (fd != 1) close(fd);
@@ -410,6 +410,7 @@ int cli_score(cli_opts *o) {
     so.note = on_note;
     so.interrupt = cli_interrupt_flag();
     so.drop_user = drop_user;
+    cli_fault_injection(&so);
     vkb_scorer *s = NULL;
     if (vkb_scorer_create_multi(bes, n_dev, &so, on_result, &c, &s, &e)) {
         fprintf(stderr, "vkbert score: %s\n", e.msg);

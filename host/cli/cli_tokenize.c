@@ -24,7 +24,7 @@ int cli_tokenize(cli_opts *o) {
     int from_stdin = o->nargs == 0 || (o->nargs == 1 && !strcmp(o->args[0], "-"));
     vkb_input_opts io = {VKB_FMT_TEXT, NULL, NULL, 0, cli_interrupt_flag(), NULL, NULL};
     vkb_input *in = NULL;
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     const char *stdin_only[1] = {"-"};
     if (from_stdin && isatty(0) && !o->quiet)
         fprintf(stderr, "vkbert tokenize: reading lines from stdin (Ctrl-D ends; or give TEXT arguments)\n");

@@ -87,7 +87,7 @@ static int convert_weights(cpu_backend *be, const vkb_model *m, vkb_error *err) 
     be->wmem = malloc((size_t)weight_floats(c, W->has_head) * sizeof(float));
     be->layers = calloc((size_t)c->n_layers, sizeof *be->layers);
     if (!be->wmem || !be->layers)
-        return vkb_fail(err, "CPU backend: out of memory for %lld f32 weights",
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %lld f32 weights",
                         (long long)weight_floats(c, W->has_head));
     wconv w = {be->wmem, err, 0};
     be->word = take(&w, &W->word_emb, (int64_t)c->vocab_size * d,
@@ -149,7 +149,7 @@ static int ensure_acts(cpu_backend *be, size_t tokens, vkb_error *err) {
     be->ffn = malloc(tokens * h * sizeof(float));
     if (!be->x || !be->q || !be->k || !be->v || !be->ctx || !be->tmp || !be->ffn) {
         free_acts(be);
-        return vkb_fail(err, "CPU backend: out of memory for activations of %zu tokens",
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for activations of %zu tokens",
                         tokens);
     }
     be->cap_tokens = tokens;
@@ -168,7 +168,7 @@ int vkb_cpu_blas_room(vkb_error *err) {
     size_t need = ((size_t)128 << 20) + ((size_t)1 << 20);
     void *p = mmap(NULL, need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
-        return vkb_fail(err, "CPU backend: out of memory: OpenBLAS needs a work buffer of "
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory: OpenBLAS needs a work buffer of "
                         "%zu MiB and the address space (ulimit -v) has no room for it; "
                         "raise the limit", need >> 20);
     munmap(p, need);
@@ -268,7 +268,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     vkb_backend_opts def = {0};
     if (!o) o = &def;
     cpu_backend *be = calloc(1, sizeof *be);
-    if (!be) return vkb_fail(err, "CPU backend: out of memory");
+    if (!be) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
     be->base.forward = cpu_forward;
     be->base.destroy = cpu_destroy;
     be->base.model = m;

@@ -351,7 +351,7 @@ static int rd_more(rd *r, const volatile int *intr, vkb_error *err, const char *
     if (r->end == r->cap) {
         if (r->cap >= RD_MAX_BUF) return 0;
         char *nb = realloc(r->buf, r->cap * 2);
-        if (!nb) return vkb_fail(err, "out of memory");
+        if (!nb) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
         r->buf = nb;
         r->cap *= 2;
     }
@@ -457,10 +457,10 @@ static int list_dir(vkb_input *in, const char *dir, vkb_error *err) {
             struct stat st;
             if (stat(fp, &st) || !S_ISREG(st.st_mode)) continue;
             char **f = realloc(in->files, sizeof(char *) * (size_t)(in->n_files + 1));
-            if (!f) { closedir(d); return vkb_fail(err, "out of memory listing %s", p); }
+            if (!f) { closedir(d); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory listing %s", p); }
             in->files = f;
             in->files[in->n_files] = xprintf("%s/%s", sub[s], e->d_name);
-            if (!in->files[in->n_files]) { closedir(d); return vkb_fail(err, "out of memory"); }
+            if (!in->files[in->n_files]) { closedir(d); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
             in->n_files++;
         }
         closedir(d);
@@ -497,7 +497,7 @@ int vkb_input_open(const char *const *paths, int n, const vkb_input_opts *opts,
                    vkb_input **out, vkb_error *err) {
     *out = NULL;
     vkb_input *in = calloc(1, sizeof *in);
-    if (!in) return vkb_fail(err, "out of memory");
+    if (!in) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     if (opts) in->o = *opts;
     if (!in->o.max_record) in->o.max_record = (size_t)64 << 20;
     in->text_col = in->o.text_column ? in->o.text_column : "text";
@@ -507,12 +507,12 @@ int vkb_input_open(const char *const *paths, int n, const vkb_input_opts *opts,
     in->srcs = calloc((size_t)ns, sizeof(src));
     in->r.cap = 1 << 16;
     in->r.buf = malloc(in->r.cap);
-    if (!in->srcs || !in->r.buf) { vkb_input_close(in); return vkb_fail(err, "out of memory"); }
+    if (!in->srcs || !in->r.buf) { vkb_input_close(in); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
     for (int i = 0; i < ns; i++) {
         const char *p = n > 0 ? paths[i] : "-";
         in->srcs[i].path = xstrdup(p);
         in->n_srcs++;
-        if (!in->srcs[i].path) { vkb_input_close(in); return vkb_fail(err, "out of memory"); }
+        if (!in->srcs[i].path) { vkb_input_close(in); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
         struct stat st;
         if (strcmp(p, "-") == 0) {
             if (fstat(0, &st) == 0 && S_ISREG(st.st_mode)) in->total += (double)st.st_size;
@@ -597,7 +597,7 @@ static int read_line(vkb_input *in, sbuf *b, int *too_long, vkb_error *err) {
             keep = b->n < in->o.max_record ? in->o.max_record - b->n : 0;
             *too_long = 1;
         }
-        if (keep && sb_put(b, s, keep)) return vkb_fail(err, "out of memory reading a line");
+        if (keep && sb_put(b, s, keep)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory reading a line");
         r->pos += take + (nl ? 1 : 0);
         r->consumed += (double)(take + (nl ? 1 : 0));
         if (nl) {
@@ -608,7 +608,7 @@ static int read_line(vkb_input *in, sbuf *b, int *too_long, vkb_error *err) {
     if (!any) return 0;
     r->line++;
     if (!b->p && sb_reserve(b, 0) == 0) b->p[0] = 0;
-    if (!b->p) return vkb_fail(err, "out of memory reading a line");
+    if (!b->p) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory reading a line");
     return 1;
 }
 
@@ -1047,7 +1047,7 @@ static int read_csv_record(vkb_input *in, fields *fs, int *unterminated, int *to
         r->consumed += 1;
         if (!any) {
             any = 1;
-            if (field_new(fs)) return vkb_fail(err, "out of memory");
+            if (field_new(fs)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
         }
         if (inq) {
             if (c == '"') {
@@ -1069,14 +1069,14 @@ static int read_csv_record(vkb_input *in, fields *fs, int *unterminated, int *to
             if (c == '\r') { r->line++; r->skip_lf = 1; break; }
             if (c == '"' && at_start) { inq = 1; at_start = 0; continue; }
             if (c == ',') {
-                if (field_new(fs)) return vkb_fail(err, "out of memory");
+                if (field_new(fs)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
                 at_start = 1;
                 continue;
             }
         }
         at_start = 0;
         if (++total > in->o.max_record) { *too_long = 1; continue; }
-        if (sb_putc(CUR, c)) return vkb_fail(err, "out of memory");
+        if (sb_putc(CUR, c)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     }
 #undef CUR
     return 1;
@@ -1096,7 +1096,7 @@ static int read_tsv_record(vkb_input *in, fields *fs, int *unterminated, int *to
         for (;;) {
             const char *t = memchr(p, '\t', (size_t)(e - p));
             if (field_new(fs) || sb_put(&fs->f[fs->n - 1], p, t ? (size_t)(t - p) : (size_t)(e - p))) {
-                rc = vkb_fail(err, "out of memory");
+                rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
                 break;
             }
             if (!t) break;
@@ -1145,7 +1145,7 @@ static int read_header(vkb_input *in, vkb_error *err) {
     if (!in->hdr || !in->hdr_out || !sorted) {
         free(sorted);
         fields_free(&fs);
-        return vkb_fail(err, "out of memory");
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     }
     in->n_hdr = fs.n;
     in->text_idx = in->label_idx = -1;
@@ -1153,7 +1153,7 @@ static int read_header(vkb_input *in, vkb_error *err) {
     for (int i = 0; i < fs.n; i++) {
         size_t l;
         in->hdr[i] = vkb_utf8_sanitize(fs.f[i].p, fs.f[i].n, &l);
-        if (!in->hdr[i]) { rc = vkb_fail(err, "out of memory"); break; }
+        if (!in->hdr[i]) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); break; }
         if (in->text_idx < 0 && strcmp(in->hdr[i], in->text_col) == 0) in->text_idx = i;
         if (in->label_idx < 0 && strcmp(in->hdr[i], in->label_col) == 0) in->label_idx = i;
         sorted[i] = in->hdr[i];
@@ -1174,7 +1174,7 @@ static int read_header(vkb_input *in, vkb_error *err) {
     for (int i = 0; rc == 0 && i < in->n_hdr; i++) {
         size_t l;
         in->hdr_out[i] = out_name(in->hdr[i], strlen(in->hdr[i]), name_taken, &ns, &l);
-        if (!in->hdr_out[i]) rc = vkb_fail(err, "out of memory");
+        if (!in->hdr_out[i]) rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     }
     free(sorted);
     if (rc == 0 && in->text_idx < 0) {
@@ -1244,7 +1244,7 @@ static int rd_start_decoder(rd *r, int kind, const char *name, vkb_error *err) {
     size_t n = r->end - r->pos;
     r->raw_cap = n > ((size_t)1 << 16) ? n : (size_t)1 << 16;
     r->raw = malloc(r->raw_cap);
-    if (!r->raw) return vkb_fail(err, "out of memory");
+    if (!r->raw) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     memcpy(r->raw, r->buf + r->pos, n); /* what was read is the decoder's input */
     r->raw_pos = 0;
     r->raw_end = n;
@@ -1381,7 +1381,7 @@ static int sniff_format(vkb_input *in, vkb_error *err) {
     if (n && *s == '{') {
         size_t cl;
         char *clean = vkb_utf8_sanitize(s, n, &cl);
-        if (!clean) return vkb_fail(err, "out of memory");
+        if (!clean) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
         const char *end = NULL;
         cJSON *j = cJSON_ParseWithLengthOpts(clean, cl + 1, &end, 0);
         while (end && *end && strchr(" \t\f\v", *end)) end++;
@@ -1458,7 +1458,7 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
     /* a file name is any bytes: valid UTF-8 for the output, printable for messages */
     size_t rl;
     char *relu = vkb_utf8_sanitize(rel, strlen(rel), &rl);
-    if (!relu) return vkb_fail(err, "out of memory");
+    if (!relu) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     char *relp = printable(relu, 300);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     sbuf b = {0};
@@ -1471,8 +1471,8 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
         fr.fd = fd;
         fr.cap = 1 << 16;
         fr.buf = malloc(fr.cap);
-        if (!fr.buf) { close(fd); free(relu); free(relp); return vkb_fail(err, "out of memory"); }
-        vkb_error fe = {{0}};
+        if (!fr.buf) { close(fd); free(relu); free(relp); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
+        vkb_error fe = {0};
         const char *comp;
         int rc = rd_sniff(&fr, in->o.interrupt, relp, &comp, &fe), too_long = 0;
         while (rc == 0) {
@@ -1480,7 +1480,7 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
             if (f <= 0) { rc = f; break; }
             size_t k = fr.end - fr.pos;
             if (b.n + k > in->o.max_record) { too_long = 1; break; }
-            if (sb_put(&b, fr.buf + fr.pos, k)) rc = vkb_fail(&fe, "out of memory");
+            if (sb_put(&b, fr.buf + fr.pos, k)) rc = vkb_failc(&fe, VKB_ERR_HOST_OOM, "out of memory");
             fr.pos = fr.end;
         }
         rd_decoder_free(&fr);

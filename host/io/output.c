@@ -63,7 +63,7 @@ static int finish(obuf *b, char **out, size_t *out_len, vkb_error *err) {
     if (b->oom) {
         free(b->p);
         *out = NULL;
-        return vkb_fail(err, "out of memory formatting an output line");
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory formatting an output line");
     }
     *out = b->p;
     if (out_len) *out_len = b->n;
@@ -80,7 +80,7 @@ int vkb_result_json(const vkb_config *cfg, const char *extra, const float *logit
     int *order = malloc(sizeof(int) * (size_t)n_labels);
     if (!p || !order) {
         free(p); free(order);
-        return vkb_fail(err, "out of memory formatting an output line");
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory formatting an output line");
     }
     memcpy(p, logits, sizeof(float) * (size_t)n_labels);
     vkb_softmax(p, n_labels);

@@ -90,7 +90,7 @@ struct vkb_scorer {
     job *jq_head, *jq_tail;        /* batches waiting for a worker (FIFO) */
     uint64_t next_deliver;         /* id of the next window to deliver */
     int delivering;                /* a worker is in the callback */
-    long long fault_after;         /* VKB_FAULT_AFTER_BATCHES, -1 = off */
+    long long fault_after;         /* opts.fault_after_batches, -1 = off */
     uint64_t forwards;             /* forwards started (for fault_after) */
     int inflight, max_inflight;    /* windows dispatched and not yet done */
     int closing, stop, failed, joined;
@@ -156,7 +156,7 @@ static int tokenize_item(vkb_scorer *s, item *x, vkb_error *err) {
      * exactly HF's truncation to max_len ([CLS] + first max_len-2 + [SEP]). */
     int cap = s->max_len + 1;
     x->ids = malloc(sizeof(int32_t) * (size_t)cap);
-    if (!x->ids) return vkb_fail(err, "scorer: out of memory tokenizing item");
+    if (!x->ids) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory tokenizing item");
     int n = vkb_tokenize(s->tok, x->text, x->len, cap, x->ids);
     if (n < 0 || n > cap) return vkb_fail(err, "scorer: tokenizer failed (returned %d)", n);
     if (n == cap) {
@@ -181,7 +181,7 @@ static void *tok_main(void *arg) {
         if (!s->pend_head) s->pend_tail = NULL;
         w->next = NULL;
         pthread_mutex_unlock(&s->mu);
-        vkb_error e = {{0}};
+        vkb_error e = {0};
         int rc = 0;
         for (int i = 0; i < w->n && rc == 0; i++) {
             item *x = &w->it[i];
@@ -215,9 +215,9 @@ static int cmp_len_desc(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static int is_oom(const char *msg) {
-    return strstr(msg, "out of device memory") || strstr(msg, "OUT_OF_DEVICE_MEMORY") ||
-           strstr(msg, "out of memory") || strstr(msg, "OUT_OF_HOST_MEMORY");
+/* Out of memory for activations: a smaller token budget may fit. */
+static int is_oom(const vkb_error *e) {
+    return e->code == VKB_ERR_DEVICE_OOM || e->code == VKB_ERR_HOST_OOM;
 }
 
 /* Greedy batch from order[pos..end): add sequences while B * L stays within
@@ -246,7 +246,7 @@ static int cut_window(vkb_scorer *s, window *w, job **jobs, vkb_error *err) {
     w->order = malloc(sizeof(len_idx) * (size_t)(w->n ? w->n : 1));
     w->logits = malloc(sizeof(float) * (size_t)nl * (size_t)(w->n ? w->n : 1));
     w->done = calloc((size_t)(w->n ? w->n : 1), 1);
-    if (!w->order || !w->logits || !w->done) return vkb_fail(err, "scorer: out of memory");
+    if (!w->order || !w->logits || !w->done) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
     for (int i = 0; i < w->n; i++) {
         if (!w->it[i].skip) { w->order[m].n = w->it[i].n; w->order[m].idx = i; m++; }
         else w->done[i] = 1;
@@ -261,7 +261,7 @@ static int cut_window(vkb_scorer *s, window *w, job **jobs, vkb_error *err) {
         int B, L;
         greedy(s, w->order, pos, m, budget, &B, &L);
         job *j = calloc(1, sizeof *j);
-        if (!j) return vkb_fail(err, "scorer: out of memory");
+        if (!j) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
         j->w = w; j->start = pos; j->count = B;
         *tail = j;
         tail = &j->next;
@@ -296,21 +296,21 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
         }
         vkb_batch batch = {B, L, wk->bids, wk->blens};
         vkb_outputs out = {wk->blogits, NULL};
-        vkb_error fe = {{0}};
-        /* Test hook (VKB_FAULT_AFTER_BATCHES, read once at creation): the
-         * forward after the first N fails as a lost device would. */
+        vkb_error fe = {0};
+        /* Fault injection (vkb_scorer_opts.fault_inject): the forward after
+         * the first N fails as a lost device would. */
         pthread_mutex_lock(&s->mu);
         int fault = s->fault_after >= 0 && s->forwards >= (uint64_t)s->fault_after;
         if (!fault) s->forwards++;
         pthread_mutex_unlock(&s->mu);
         double t0 = now_s();
-        int frc = fault ? vkb_fail(&fe, "Vulkan: device lost while running the forward pass "
-                                   "(simulated by VKB_FAULT_AFTER_BATCHES=%lld)",
+        int frc = fault ? vkb_failc(&fe, VKB_ERR_DEVICE_LOST, "Vulkan: device lost while running the forward pass "
+                                   "(simulated: fault injection after %lld batches)",
                                    (long long)s->fault_after)
                         : vkb_forward(wk->be, &batch, &out, &fe);
         double dt = now_s() - t0;
         if (frc) {
-            if (is_oom(fe.msg) && B > 1) {
+            if (is_oom(&fe) && B > 1) {
                 int nb = (B * L) / 2;
                 if (nb < L) nb = L;
                 pthread_mutex_lock(&s->mu);
@@ -327,9 +327,9 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
                 continue; /* same pos, smaller batches */
             }
             if (s->n_workers > 1)
-                return vkb_fail(err, "%s (batch of %d sequences x %d tokens, worker %d: %s)",
+                return vkb_failc(err, fe.code, "%s (batch of %d sequences x %d tokens, worker %d: %s)",
                                 fe.msg, B, L, wk->idx, vkb_backend_device(wk->be));
-            return vkb_fail(err, "%s (batch of %d sequences x %d tokens)", fe.msg, B, L);
+            return vkb_failc(err, fe.code, "%s (batch of %d sequences x %d tokens)", fe.msg, B, L);
         }
         for (int b = 0; b < B; b++)
             memcpy(w->logits + (size_t)order[pos + b].idx * nl, wk->blogits + (size_t)b * nl,
@@ -413,7 +413,7 @@ static void *worker_main(void *arg) {
             s->jq_head = j->next;
             if (!s->jq_head) s->jq_tail = NULL;
             pthread_mutex_unlock(&s->mu);
-            vkb_error e = {{0}};
+            vkb_error e = {0};
             int rc = run_job(wk, j, &e);
             pthread_mutex_lock(&s->mu);
             j->w->left--;
@@ -431,7 +431,7 @@ static void *worker_main(void *arg) {
             w->next = NULL;
             s->next_cut++;
             pthread_mutex_unlock(&s->mu);
-            vkb_error e = {{0}};
+            vkb_error e = {0};
             job *jobs = NULL;
             int rc = cut_window(s, w, &jobs, &e);
             pthread_mutex_lock(&s->mu);
@@ -491,7 +491,7 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
     vkb_scorer_opts def = {0};
     if (!opts) opts = &def;
     vkb_scorer *s = calloc(1, sizeof *s);
-    if (!s) return vkb_fail(err, "scorer: out of memory");
+    if (!s) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
     s->be = be;
     s->tok = be->model->tok;
     s->n_labels = c->n_labels;
@@ -523,14 +523,8 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
     s->max_inflight = s->nthreads + 1 + n_be;
     s->st.batch_tokens = s->budget;
     s->bcap_seqs = s->budget / 2 > 0 ? s->budget / 2 : 1; /* every sequence has >= 2 ids */
-    /* Test hook, documented in vkbert.h: simulate a lost device. */
-    s->fault_after = -1;
-    const char *fa = getenv("VKB_FAULT_AFTER_BATCHES");
-    if (fa && *fa) {
-        char *end;
-        long long v = strtoll(fa, &end, 10);
-        if (*end == 0 && v >= 0) s->fault_after = v;
-    }
+    /* fault injection (vkb_scorer_opts): simulate a lost device */
+    s->fault_after = opts->fault_inject && opts->fault_after_batches >= 0 ? opts->fault_after_batches : -1;
     s->wk = calloc((size_t)n_be, sizeof *s->wk);
     s->threads = calloc((size_t)s->nthreads + (size_t)n_be, sizeof(pthread_t));
     int bad = !s->wk || !s->threads;
@@ -546,7 +540,7 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
     }
     if (bad) {
         vkb_scorer_free(s);
-        return vkb_fail(err, "scorer: out of memory for a token budget of %d", s->budget);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory for a token budget of %d", s->budget);
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -614,7 +608,7 @@ static item *new_item(vkb_scorer *s, vkb_error *err) {
         window *w = calloc(1, sizeof *w);
         int cap = s->wcap < 64 ? s->wcap : 64;
         if (w) w->it = calloc((size_t)cap, sizeof(item));
-        if (!w || !w->it) { free(w); vkb_fail(err, "scorer: out of memory"); return NULL; }
+        if (!w || !w->it) { free(w); vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory"); return NULL; }
         w->cap = cap;
         w->base = s->next_index;
         s->cur = w;
@@ -623,7 +617,7 @@ static item *new_item(vkb_scorer *s, vkb_error *err) {
     if (w->n == w->cap) {
         int cap = w->cap * 2 > s->wcap ? s->wcap : w->cap * 2;
         item *it = realloc(w->it, sizeof(item) * (size_t)cap);
-        if (!it) { vkb_fail(err, "scorer: out of memory"); return NULL; }
+        if (!it) { vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory"); return NULL; }
         w->it = it;
         w->cap = cap;
     }
@@ -651,7 +645,7 @@ int vkb_scorer_add_text(vkb_scorer *s, const char *text, size_t len, void *user,
     item *x = new_item(s, err);
     if (!x) return -1;
     x->text = malloc(len + 1);
-    if (!x->text) return vkb_fail(err, "scorer: out of memory for a text of %zu bytes", len);
+    if (!x->text) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory for a text of %zu bytes", len);
     memcpy(x->text, text, len);
     x->text[len] = 0;
     x->len = len;
@@ -670,7 +664,7 @@ int vkb_scorer_add_ids(vkb_scorer *s, const int32_t *ids, int n, void *user, vkb
     if (!x) return -1;
     int m = n > s->max_len ? s->max_len : n;
     x->ids = malloc(sizeof(int32_t) * (size_t)m);
-    if (!x->ids) return vkb_fail(err, "scorer: out of memory");
+    if (!x->ids) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
     memcpy(x->ids, ids, sizeof(int32_t) * (size_t)m);
     x->n = m;
     x->truncated = n > m;
@@ -736,7 +730,7 @@ uint64_t vkb_scorer_progress(vkb_scorer *s) {
 int vkb_scorer_finish(vkb_scorer *s, vkb_error *err) {
     int rc = 0;
     if (s->cur && s->cur->n > 0) {
-        vkb_error e = {{0}};
+        vkb_error e = {0};
         dispatch(s, &e); /* a failure is reported below from s->ferr */
     } else {
         free_window_from(s, s->cur, 0);
@@ -804,20 +798,20 @@ int vkb_backend_create_fit(const vkb_model *m, const vkb_backend_opts *opts,
     if (T < ml) T = ml;
     for (;;) {
         o.max_tokens = T;
-        vkb_error e = {{0}};
+        vkb_error e = {0};
         if (vkb_backend_create(m, &o, out, &e) == 0) {
             *max_tokens = T;
             return 0;
         }
         /* Only the activations scale with the token budget: when the
          * weights themselves do not fit, smaller batches cannot help. */
-        if (!is_oom(e.msg) || strstr(e.msg, "'weights'") || T <= ml) {
-            if (is_oom(e.msg) && strstr(e.msg, "'weights'"))
-                return vkb_fail(err, "%s: the model's weights alone do not fit the device "
-                                "memory%s", e.msg, o.max_device_mem ? " cap" : "");
-            if (is_oom(e.msg) && T <= ml)
-                return vkb_fail(err, "%s, even with a token budget of one sequence (%d)",
-                                e.msg, T);
+        if (!is_oom(&e) || T <= ml) {
+            if (e.code == VKB_ERR_WEIGHTS_OOM)
+                return vkb_failc(err, e.code, "%s: the model's weights alone do not fit the device "
+                                 "memory%s", e.msg, o.max_device_mem ? " cap" : "");
+            if (is_oom(&e) && T <= ml)
+                return vkb_failc(err, e.code, "%s, even with a token budget of one sequence (%d)",
+                                 e.msg, T);
             if (err) *err = e;
             return -1;
         }

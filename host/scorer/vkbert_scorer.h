@@ -47,6 +47,12 @@ typedef struct vkb_scorer_opts {
     /* Optional: called with the user pointer of every item that will not be
      * delivered (the run was stopped or failed), so callers can free it. */
     void (*drop_user)(void *user);
+    /* Fault injection, so that recovery from a lost device can be tested on
+     * any device: when fault_inject is nonzero, every forward after the first
+     * fault_after_batches fails as a lost device would (VKB_ERR_DEVICE_LOST).
+     * The CLI sets it from VKB_FAULT_AFTER_BATCHES=N. */
+    int fault_inject;
+    long long fault_after_batches;
 } vkb_scorer_opts;
 
 typedef struct vkb_score {

@@ -121,10 +121,13 @@ static int upload_weights(vk_backend *be, const vkb_model *m, int threads, int s
         place(be, &at, &be->cls_w, be->nlab * D);     place(be, &at, &be->cls_b, be->nlab);
     }
     if (vkb_vk_buffer_create(be->c, at, staged ? VKB_MEM_DEVICE : VKB_MEM_DEVICE_MAPPED, "weights",
-                             &be->w, err))
+                             &be->w, err)) {
+        /* smaller batches cannot help when the weights alone do not fit */
+        if (err && err->code == VKB_ERR_DEVICE_OOM) err->code = VKB_ERR_WEIGHTS_OOM;
         return -1;
+    }
     if ((VkDeviceSize)be->word.bytes > be->c->props.limits.maxStorageBufferRange)
-        return vkb_fail(err, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
                         "exceeds the device's maxStorageBufferRange (%u bytes)",
                         (double)be->word.bytes / 1048576.0, be->c->props.limits.maxStorageBufferRange);
     char name[128];
@@ -476,7 +479,7 @@ static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, v
     /* hidden states are [layer][token][dim] per pass: gather them per pass */
     size_t row = (size_t)be->D, per_layer = (size_t)per * L * row;
     float *hs = out->hidden ? malloc((be->NL + 1) * per_layer * sizeof *hs) : NULL;
-    if (out->hidden && !hs) return vkb_fail(err, "out of memory for hidden states");
+    if (out->hidden && !hs) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory for hidden states");
     int rc = 0;
     for (int i0 = 0; i0 < B && !rc; i0 += per) {
         int bs = B - i0 < per ? B - i0 : per;
@@ -597,7 +600,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads)
         return vkb_fail(err, "config.json: dim %d is not a multiple of n_heads %d", cfg->dim, cfg->n_heads);
     vk_backend *be = calloc(1, sizeof *be);
-    if (!be) return vkb_fail(err, "out of memory");
+    if (!be) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     be->base.forward = vk_forward;
     be->base.destroy = vk_destroy;
     be->base.model = m;
@@ -607,7 +610,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     be->nlab = be->has_head ? cfg->n_labels : 0;
     be->lw = calloc((size_t)(be->NL ? be->NL : 1), sizeof *be->lw);
     be->ops = calloc((size_t)(be->NL ? be->NL : 1), sizeof *be->ops);
-    if (!be->lw || !be->ops) { vk_destroy(&be->base); return vkb_fail(err, "out of memory"); }
+    if (!be->lw || !be->ops) { vk_destroy(&be->base); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
     if (vkb_vk_ctx_create(o->device, o->validation, &be->c, err)) { vk_destroy(&be->base); return -1; }
     vkb_vk_ctx *c = be->c;
     c->mem_cap = (VkDeviceSize)o->max_device_mem;

@@ -32,16 +32,16 @@ const char *vkb_vk_result_str(VkResult r) {
 int vkb_vk_fail(vkb_vk_ctx *c, VkResult r, const char *what, vkb_error *err) {
     (void)c;
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
-        return vkb_fail(err, "Vulkan: out of device memory while %s "
+        return vkb_failc(err, VKB_ERR_DEVICE_OOM, "Vulkan: out of device memory while %s "
                         "(try a smaller batch or --precision fp16)", what);
     if (r == VK_ERROR_OUT_OF_HOST_MEMORY)
-        return vkb_fail(err, "Vulkan: out of host memory while %s", what);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "Vulkan: out of host memory while %s", what);
     if (r == VK_ERROR_DEVICE_LOST)
-        return vkb_fail(err, "Vulkan: device lost while %s (driver reset or "
+        return vkb_failc(err, VKB_ERR_DEVICE_LOST, "Vulkan: device lost while %s (driver reset or "
                         "crash; the backend must be recreated)", what);
     if (r == VK_TIMEOUT)
-        return vkb_fail(err, "Vulkan: device timed out while %s", what);
-    return vkb_fail(err, "Vulkan: %s failed: %s (%d)", what, vkb_vk_result_str(r), (int)r);
+        return vkb_failc(err, VKB_ERR_DEVICE_LOST, "Vulkan: device timed out while %s", what);
+    return vkb_failc(err, VKB_ERR_FAILED, "Vulkan: %s failed: %s (%d)", what, vkb_vk_result_str(r), (int)r);
 }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(
@@ -169,7 +169,7 @@ static int pick_device(vkb_vk_ctx *c, const char *spec, vkb_error *err) {
         return vkb_fail(err, "no Vulkan device found (install a driver, e.g. "
                         "mesa-vulkan-drivers for lavapipe, or use --device cpu)");
     VkPhysicalDevice *pd = calloc(n, sizeof *pd);
-    if (!pd) return vkb_fail(err, "out of memory");
+    if (!pd) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     vkEnumeratePhysicalDevices(c->inst, &n, pd);
     int chosen = -1;
     if (strcmp(spec, "gpu") == 0) {
@@ -272,7 +272,7 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
                       vkb_error *err) {
     *out = NULL;
     vkb_vk_ctx *c = calloc(1, sizeof *c);
-    if (!c) return vkb_fail(err, "out of memory");
+    if (!c) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     if (vkb_vk_instance_create(validation, c, err) ||
         pick_device(c, device ? device : "gpu", err)) {
         vkb_vk_ctx_destroy(c);

@@ -141,7 +141,7 @@ static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, const vkb_vk_gemm_ca
     float *X = malloc(nx * 4), *Xc = malloc((size_t)t->M * t->K * 4), *W = malloc(nw * 4);
     float *b = malloc((size_t)t->N * 4), *Y = malloc(ny * 4), *R = malloc(ny * 4);
     int rc = 0;
-    if (!X || !Xc || !W || !b || !Y || !R) { rc = vkb_fail(err, "out of memory"); goto done; }
+    if (!X || !Xc || !W || !b || !Y || !R) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); goto done; }
     for (size_t i = 0; i < nx; i++) X[i] = rnd(seed);
     for (size_t i = 0; i < nw; i++) W[i] = rnd(seed);
     for (int i = 0; i < t->N; i++) b[i] = rnd(seed);
@@ -200,7 +200,7 @@ int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_v
                         char *note, size_t n, vkb_error *err) {
     if (n) note[0] = 0;
     if (*variant != VKB_GEMM_COOPMAT) return 0;
-    vkb_error e2 = {{0}};
+    vkb_error e2 = {0};
     /* messages from before are not coopmat's */
     int earlier = __atomic_load_n(&c->val_count, __ATOMIC_SEQ_CST);
     int rc = vkb_vk_coopmat_pipes_create(c, k, &e2);

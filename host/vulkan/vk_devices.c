@@ -88,7 +88,7 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
         free(pd);
         vkDestroyInstance(c.inst, NULL);
         return r != VK_SUCCESS ? vkb_vk_fail(&c, r, "enumerating Vulkan devices", err)
-                               : vkb_fail(err, "out of memory");
+                               : vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     }
     vkEnumeratePhysicalDevices(c.inst, &n, pd);
     cJSON *root = json ? cJSON_CreateObject() : NULL;
@@ -109,7 +109,7 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
         vkb_vk_policy pol[2];
         int pol_ok[2];
         char pol_s[2][200];
-        vkb_error pe = {{0}};
+        vkb_error pe = {0};
         for (int k = 0; k < 2; k++) {
             pol_ok[k] = vkb_vk_policy_decide(&d.caps, d.p.deviceName, k ? VKB_PREC_FP16 : VKB_PREC_AUTO,
                                              NULL, &pol[k], &pe) == 0;
@@ -192,12 +192,12 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
         if (why[0]) cJSON_AddStringToObject(a, "why", why);
         *out = cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
-        if (!*out) return vkb_fail(err, "out of memory");
+        if (!*out) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
         return 0;
     }
     sb_printf(&sb, "default (--device auto): %s%s%s\n", strcmp(dflt, "gpu") ? "cpu (the CPU reference)" : "gpu",
               why[0] ? ": " : "", why);
-    if (sb.oom || !sb.s) { free(sb.s); return vkb_fail(err, "out of memory"); }
+    if (sb.oom || !sb.s) { free(sb.s); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
     *out = sb.s;
     return 0;
 }
@@ -211,7 +211,7 @@ const char *vkb_auto_device(char *why, size_t n) {
     if (why && n) why[0] = 0;
     vkb_vk_ctx c;
     memset(&c, 0, sizeof c);
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     const char *pick = "cpu";
     if (vkb_vk_instance_create(0, &c, &e)) {
         if (why && n) snprintf(why, n, "%s", e.msg);

@@ -97,7 +97,7 @@ static int run_linear(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, rng
     float *R = malloc((size_t)M * N * sizeof *R);
     vkb_vk_kernels k;
     int have_k = 0, rc = 0;
-    if (!X || !W || (v[5] && !b) || !Xc || !Y || !R) { rc = vkb_fail(err, "out of memory"); goto done; }
+    if (!X || !W || (v[5] && !b) || !Xc || !Y || !R) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); goto done; }
     rc = vkb_vk_kernels_create(c, pol, 64, &k, err);
     have_k = !rc;
     if (!rc && pol->gemm == VKB_GEMM_COOPMAT) rc = vkb_vk_coopmat_pipes_create(c, &k, err);
@@ -122,7 +122,7 @@ static int run_add_layernorm(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int 
     float *gm = rnd(g, (size_t)dim, 1.0f, f16), *bt = rnd(g, (size_t)dim, 1.0f, f16);
     float *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
     int rc = 0;
-    if (!x || (v[2] && !res) || !gm || !bt || !y || !ref) rc = vkb_fail(err, "out of memory");
+    if (!x || (v[2] && !res) || !gm || !bt || !y || !ref) rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     if (!rc) rc = vkb_vk_op_add_layernorm(c, f16, pol->ln, x, res, gm, bt, y, rows, dim, 1e-12f, err);
     if (!rc) {
         vkb_cpu_add_layernorm(x, res, gm, bt, ref, rows, dim, 1e-12f, 1);
@@ -141,7 +141,7 @@ static int run_embed(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, rng 
     float *gm = rnd(g, (size_t)dim, 1.0f, f16), *bt = rnd(g, (size_t)dim, 1.0f, f16);
     float *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
     int rc = 0;
-    if (!ids || !word || !pos || !gm || !bt || !y || !ref) rc = vkb_fail(err, "out of memory");
+    if (!ids || !word || !pos || !gm || !bt || !y || !ref) rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     for (int i = 0; !rc && i < B * L; i++) ids[i] = (int32_t)((i * 7919u + 13u) % (unsigned)vocab);
     if (!rc)
         rc = vkb_vk_op_embed(c, f16, pol->ln, ids, word, pos, gm, bt, y, B, L, dim, vocab, max_pos,
@@ -162,7 +162,7 @@ static int run_attention(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, 
     float *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
     int32_t *lens = malloc((size_t)B * sizeof *lens);
     int rc = 0;
-    if (!q || !k || !vv || !y || !ref || !lens) rc = vkb_fail(err, "out of memory");
+    if (!q || !k || !vv || !y || !ref || !lens) rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     /* full, half and single-token sequences: padded keys must be masked */
     for (int b = 0; !rc && b < B; b++) lens[b] = b % 3 == 0 ? L : b % 3 == 1 ? (L + 1) / 2 : 1;
     if (!rc) rc = vkb_vk_op_attention(c, f16, pol->attn, q, k, vv, y, B, L, H, hd, lens, err);
@@ -259,7 +259,7 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
                 shape_str(t, r.shape, sizeof r.shape);
                 r.tolerance = tolerance(t->op, t->v, f16);
                 vkb_vk_policy pol;
-                vkb_error e = {{0}};
+                vkb_error e = {0};
                 rng g = {0x9E3779B97F4A7C15ull ^ (uint64_t)(ci * 2 + f16 + 1) * 0xD1B54A32D192ED03ull};
                 if (vkb_vk_policy_for_ctx(c, f16 ? VKB_PREC_FP16 : VKB_PREC_FP32, &vo, &pol, &e)) {
                     r.status = VKB_OP_SKIP;
@@ -288,7 +288,7 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
         }
     }
     vkb_vk_ctx_release_device(c); /* messages about leaked objects arrive here */
-    vkb_error e = {{0}};
+    vkb_error e = {0};
     int leak = vkb_vk_ctx_check_validation(c, &e);
     vkb_vk_ctx_destroy(c);
     if (leak) return vkb_fail(err, "after the op checks: %s", e.msg);

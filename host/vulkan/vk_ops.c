@@ -69,7 +69,7 @@ static vkb_vk_buffer *op_buf(op_run *o, const float *vals, const int32_t *ints, 
     o->nbufs++;
     {
         void *tmp = malloc(n * es + 1);
-        if (!tmp) { vkb_fail(err, "out of memory"); return NULL; }
+        if (!tmp) { vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); return NULL; }
         if (ints) memcpy(tmp, ints, n * 4);
         else if (vals) vkb_vk_pack(vals, tmp, n, f16);
         else if (f16) for (size_t i = 0; i < n; i++) ((uint16_t *)tmp)[i] = 0x7e00; /* NaN */
@@ -126,7 +126,7 @@ static int op_run_one(op_run *o, const vkb_vk_pipe *p, const vkb_vk_bind *binds,
 static int op_read(op_run *o, vkb_vk_buffer *b, float *dst, size_t n, vkb_error *err) {
     size_t es = o->k->f16 ? 2 : 4;
     void *tmp = malloc(n * es + 1);
-    if (!tmp) return vkb_fail(err, "out of memory");
+    if (!tmp) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     int rc = vkb_vk_download(o->c, b, 0, tmp, n * es, err);
     if (!rc) vkb_vk_unpack(tmp, dst, n, o->k->f16);
     free(tmp);
@@ -164,7 +164,7 @@ static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
     vkb_vk_buffer *yb = NULL;
     if (!rc && !b) {
         zb = calloc((size_t)N, sizeof *zb);
-        if (!zb) rc = vkb_fail(err, "out of memory");
+        if (!zb) rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     }
     rc = rc || !op_buf(&o, X, NULL, (size_t)(M - 1) * lda + K, &bind[0], err);
     rc = rc || !op_buf(&o, W, NULL, (size_t)N * K, &bind[1], err);
@@ -216,7 +216,7 @@ int vkb_vk_op_add_layernorm(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const f
     float *zr = NULL;
     if (!rc && !r) {
         zr = calloc((size_t)rows * dim, sizeof *zr);
-        if (!zr) rc = vkb_fail(err, "out of memory");
+        if (!zr) rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     }
     rc = rc || !op_buf(&o, x, NULL, (size_t)rows * dim, &bind[0], err);
     rc = rc || !op_buf(&o, r ? r : zr, NULL, (size_t)rows * dim, &bind[1], err);
@@ -268,7 +268,7 @@ int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const flo
     size_t T = (size_t)B * L;
     /* pack q, k, v side by side, as the fused QKV projection writes them */
     float *qkv = malloc(T * 3 * D * sizeof *qkv);
-    if (!qkv) return vkb_fail(err, "out of memory");
+    if (!qkv) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     for (size_t t = 0; t < T; t++) {
         memcpy(qkv + t * 3 * D, q + t * D, D * sizeof *qkv);
         memcpy(qkv + t * 3 * D + D, k + t * D, D * sizeof *qkv);

@@ -24,7 +24,7 @@ class Error(RuntimeError):
 
 
 class vkb_error(ctypes.Structure):
-    _fields_ = [("msg", ctypes.c_char * VKB_ERR_MAX)]
+    _fields_ = [("msg", ctypes.c_char * VKB_ERR_MAX), ("code", ctypes.c_int)]
 
     def text(self):
         return self.msg.decode("utf-8", "replace")
@@ -61,7 +61,8 @@ class vkb_scorer_opts(ctypes.Structure):
                 ("window", ctypes.c_int), ("no_sort", ctypes.c_int),
                 ("threads", ctypes.c_int), ("pad_multiple", ctypes.c_int),
                 ("note", NOTE_FN), ("interrupt", ctypes.POINTER(ctypes.c_int)),
-                ("drop_user", DROP_FN)]
+                ("drop_user", DROP_FN), ("fault_inject", ctypes.c_int),
+                ("fault_after_batches", ctypes.c_longlong)]
 
 
 class vkb_score(ctypes.Structure):

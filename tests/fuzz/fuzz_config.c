@@ -7,7 +7,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vkb_config c;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     if (vkb_config_parse((const char *)data, size, "config.json", &c, &err)) {
         fuzz_check_error(&err);
         fuzz_note("error", err.msg);
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     fuzz_note("ok", "accepted");
-    vkb_error e2 = {{0}};
+    vkb_error e2 = {0};
     FUZZ_ASSERT(vkb_config_check(&c, "config.json", &e2) == 0, "accepted config fails the check: %s", e2.msg);
     FUZZ_ASSERT((c.n_labels == 0) == (c.labels == NULL), "n_labels %d, labels %p", c.n_labels, (void *)c.labels);
     for (int i = 0; i < c.n_labels; i++) {

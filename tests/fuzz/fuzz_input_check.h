@@ -40,7 +40,7 @@ static int fuzz_input(const uint8_t *data, size_t size, vkb_in_format fmt, const
     o.format = fmt;
     o.max_record = 1 << 16;
     vkb_input *in = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     FUZZ_ASSERT(vkb_input_open(paths, 1, &o, &in, &err) == 0, "open: %s", err.msg);
     vkb_record r;
     int rc;

@@ -21,7 +21,7 @@ static void check_tensor(const vkb_model *m, const vkb_tensor *t, int64_t numel)
     FUZZ_ASSERT(t->file == &m->file && t->off + (uint64_t)numel * es <= m->file_size, "tensor outside the file");
     float *f = malloc((size_t)(numel ? numel : 1) * sizeof *f);
     FUZZ_ASSERT(f != NULL, "malloc");
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     FUZZ_ASSERT(vkb_tensor_to_f32(t, f, &err) == 0, "reading a validated tensor: %s", err.msg);
     free(f);
 }
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_ASSERT(fuzz_write_file(dir, "vocab.txt", voc, nvoc) == 0, "write");
 
     vkb_model *m = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     if (vkb_model_load(dir, &m, &err)) {
         fuzz_check_error(&err);
         fuzz_note("error", err.msg);
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     fuzz_note("ok", "accepted");
     const vkb_config *c = vkb_model_config(m);
-    vkb_error e2 = {{0}};
+    vkb_error e2 = {0};
     FUZZ_ASSERT(vkb_config_check(c, "loaded", &e2) == 0, "%s", e2.msg);
     const vkb_tokenizer *tok = vkb_model_tokenizer(m);
     FUZZ_ASSERT(tok && vkb_tokenizer_vocab_size(tok) <= c->vocab_size, "vocab larger than the embedding");
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         openblas_set_num_threads(1);
         vkb_backend_opts o = {.device = "cpu", .threads = 1, .max_tokens = 64};
         vkb_backend *be = NULL;
-        vkb_error e3 = {{0}};
+        vkb_error e3 = {0};
         FUZZ_ASSERT(vkb_backend_create(m, &o, &be, &e3) == 0, "backend: %s", e3.msg);
         int L = c->max_pos < 6 ? c->max_pos : 6;
         int32_t ids[12], lens[2] = {L, L > 2 ? 2 : L};

@@ -19,7 +19,7 @@ static int esize(const char *dt) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vkb_st_file f;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     if (vkb_st_parse(data, size, "fuzz.safetensors", &f, &err)) {
         fuzz_check_error(&err);
         fuzz_note("error", err.msg);

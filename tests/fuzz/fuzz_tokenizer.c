@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     int lower = data[0] & 1;
     if (!g_tok[lower]) {
-        vkb_error err = {{0}};
+        vkb_error err = {0};
         if (vkb_tokenizer_from_vocab(kVocab, sizeof kVocab - 1, lower, 0, &g_tok[lower], &err)) {
             fprintf(stderr, "fuzz_tokenizer: fixture vocab rejected: %s\n", err.msg);
             abort();

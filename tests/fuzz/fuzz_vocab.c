@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n0, n1;
     fuzz_split(data + 1, size - 1, FUZZ_SEP, &p0, &n0, &p1, &n1);
     vkb_tokenizer *t = NULL;
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     int rc;
     if (mode == 0) {
         rc = vkb_tokenizer_from_vocab((const char *)p0, n0, flags & 1, (flags >> 1) * 7, &t, &err);

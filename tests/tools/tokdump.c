@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tokdump: give exactly one of --vocab FILE or --model DIR\n");
         return 2;
     }
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     vkb_tokenizer *tok = NULL;
     if (vocab) {
         size_t n;

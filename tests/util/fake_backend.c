@@ -13,6 +13,7 @@ static int fake_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out,
     }
     if (f->oom_above && b->B * b->L > f->oom_above) {
         snprintf(err->msg, sizeof err->msg, "vkCreateBuffer: out of device memory (simulated)");
+        err->code = VKB_ERR_DEVICE_OOM;
         return -1;
     }
     if (f->delay_ns) {

@@ -43,7 +43,7 @@ void vkb_test_rand(float *x, size_t n, float scale, uint64_t *s) {
 }
 
 int vkb_test_have_vulkan(const char *test) {
-    vkb_error err = {{0}};
+    vkb_error err = {0};
     vkb_vk_ctx *probe = NULL;
     if (vkb_vk_ctx_create("gpu", 0, &probe, &err)) {
         fprintf(stderr, "%s: skipped: %s\n", test, err.msg);
