@@ -73,12 +73,38 @@ typedef struct vk_backend {
 
 /* ---------------------------------------------------------------- weights */
 
-static int upload_tensor(vkb_vk_uploader *up, const vkb_tensor *t, const char *name,
-                         int64_t want, VkDeviceSize off, vkb_error *err) {
-    if (!vkb_tensor_present(t) || t->numel != want)
-        return vkb_fail(err, "tensor %s: expected %lld values, checkpoint has %lld",
-                        name, (long long)want, (long long)(vkb_tensor_present(t) ? t->numel : 0));
-    if (vkb_vk_uploader_put(up, t, off, err)) return vkb_fail(err, "uploading %s: %s", name, err->msg);
+/* Where tensor `r` (of layer l) goes in the weight buffer laid out by
+ * upload_weights: q, k and v side by side in the fused QKV slices. */
+static VkDeviceSize tensor_offset(const vk_backend *be, vkb_tensor_role r, int l) {
+    const layer_w *L = l >= 0 ? &be->lw[l] : NULL;
+    VkDeviceSize D = (VkDeviceSize)be->D * be->es;
+    switch (r) {
+    case VKB_T_WORD_EMB: return be->word.off;
+    case VKB_T_POS_EMB: return be->pos.off;
+    case VKB_T_EMB_LN_W: return be->eln_g.off;
+    case VKB_T_EMB_LN_B: return be->eln_b.off;
+    case VKB_T_Q_W: return L->qkv_w.off;
+    case VKB_T_K_W: return L->qkv_w.off + D * (VkDeviceSize)be->D;
+    case VKB_T_V_W: return L->qkv_w.off + 2 * D * (VkDeviceSize)be->D;
+    case VKB_T_Q_B: return L->qkv_b.off;
+    case VKB_T_K_B: return L->qkv_b.off + D;
+    case VKB_T_V_B: return L->qkv_b.off + 2 * D;
+    case VKB_T_O_W: return L->o_w.off;
+    case VKB_T_O_B: return L->o_b.off;
+    case VKB_T_SA_LN_W: return L->ln1_g.off;
+    case VKB_T_SA_LN_B: return L->ln1_b.off;
+    case VKB_T_FFN1_W: return L->ff1_w.off;
+    case VKB_T_FFN1_B: return L->ff1_b.off;
+    case VKB_T_FFN2_W: return L->ff2_w.off;
+    case VKB_T_FFN2_B: return L->ff2_b.off;
+    case VKB_T_OUT_LN_W: return L->ln2_g.off;
+    case VKB_T_OUT_LN_B: return L->ln2_b.off;
+    case VKB_T_PRE_W: return be->pre_w.off;
+    case VKB_T_PRE_B: return be->pre_b.off;
+    case VKB_T_CLS_W: return be->cls_w.off;
+    case VKB_T_CLS_B: return be->cls_b.off;
+    case VKB_T_COUNT: break;
+    }
     return 0;
 }
 
@@ -99,7 +125,6 @@ static VkDeviceSize place(vk_backend *be, VkDeviceSize *at, wslice *s, int64_t n
 
 static int upload_weights(vk_backend *be, const vkb_model *m, int threads, int staged,
                           vkb_error *err) {
-    const vkb_weights *w = &m->w;
     int64_t D = be->D, hid = be->hid;
     VkDeviceSize at = 0;
     place(be, &at, &be->word, (int64_t)be->vocab * D);
@@ -126,42 +151,18 @@ static int upload_weights(vk_backend *be, const vkb_model *m, int threads, int s
         return vkb_fail(err, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
                         "exceeds the device's maxStorageBufferRange (%u bytes)",
                         (double)be->word.bytes / 1048576.0, be->c->props.limits.maxStorageBufferRange);
-    char name[128];
+    /* Every tensor of the table, as the loader checked it. */
     int rc = 0;
     vkb_vk_uploader up_, *up = &up_;
     vkb_vk_uploader_init(up, be->c, &be->w, be->f16, threads);
-    rc = rc || upload_tensor(up, &w->word_emb, "embeddings.word_embeddings.weight", (int64_t)be->vocab * D, be->word.off, err);
-    rc = rc || upload_tensor(up, &w->pos_emb, "embeddings.position_embeddings.weight", (int64_t)m->cfg.max_pos * D, be->pos.off, err);
-    rc = rc || upload_tensor(up, &w->emb_ln_w, "embeddings.LayerNorm.weight", D, be->eln_g.off, err);
-    rc = rc || upload_tensor(up, &w->emb_ln_b, "embeddings.LayerNorm.bias", D, be->eln_b.off, err);
-    for (int l = 0; l < be->NL && !rc; l++) {
-        const vkb_layer_weights *s = &w->layers[l];
-        layer_w *L = &be->lw[l];
-#define UP(t, nm, n, off) (snprintf(name, sizeof name, "transformer.layer.%d.%s", l, nm), \
-                           upload_tensor(up, &s->t, name, n, off, err))
-        rc = rc || UP(q_w, "attention.q_lin.weight", D * D, L->qkv_w.off);
-        rc = rc || UP(k_w, "attention.k_lin.weight", D * D, L->qkv_w.off + D * D * be->es);
-        rc = rc || UP(v_w, "attention.v_lin.weight", D * D, L->qkv_w.off + 2 * D * D * be->es);
-        rc = rc || UP(q_b, "attention.q_lin.bias", D, L->qkv_b.off);
-        rc = rc || UP(k_b, "attention.k_lin.bias", D, L->qkv_b.off + D * be->es);
-        rc = rc || UP(v_b, "attention.v_lin.bias", D, L->qkv_b.off + 2 * D * be->es);
-        rc = rc || UP(o_w, "attention.out_lin.weight", D * D, L->o_w.off);
-        rc = rc || UP(o_b, "attention.out_lin.bias", D, L->o_b.off);
-        rc = rc || UP(sa_ln_w, "sa_layer_norm.weight", D, L->ln1_g.off);
-        rc = rc || UP(sa_ln_b, "sa_layer_norm.bias", D, L->ln1_b.off);
-        rc = rc || UP(ff1_w, "ffn.lin1.weight", hid * D, L->ff1_w.off);
-        rc = rc || UP(ff1_b, "ffn.lin1.bias", hid, L->ff1_b.off);
-        rc = rc || UP(ff2_w, "ffn.lin2.weight", D * hid, L->ff2_w.off);
-        rc = rc || UP(ff2_b, "ffn.lin2.bias", D, L->ff2_b.off);
-        rc = rc || UP(out_ln_w, "output_layer_norm.weight", D, L->ln2_g.off);
-        rc = rc || UP(out_ln_b, "output_layer_norm.bias", D, L->ln2_b.off);
-#undef UP
-    }
-    if (be->has_head && !rc) {
-        rc = rc || upload_tensor(up, &w->pre_w, "pre_classifier.weight", D * D, be->pre_w.off, err);
-        rc = rc || upload_tensor(up, &w->pre_b, "pre_classifier.bias", D, be->pre_b.off, err);
-        rc = rc || upload_tensor(up, &w->cls_w, "classifier.weight", (int64_t)be->nlab * D, be->cls_w.off, err);
-        rc = rc || upload_tensor(up, &w->cls_b, "classifier.bias", be->nlab, be->cls_b.off, err);
+    for (int i = 0; i < vkb_model_n_tensors(m) && !rc; i++) {
+        int l;
+        vkb_tensor_role r = vkb_model_tensor_role(m, i, &l);
+        if (vkb_vk_uploader_put(up, &m->w.t[i], tensor_offset(be, r, l), err)) {
+            char name[160];
+            vkb_model_tensor_name(m, i, name, sizeof name);
+            rc = vkb_fail(err, "uploading %s: %s", name, err->msg);
+        }
     }
     rc = rc || vkb_vk_uploader_flush(up, err); /* the last staging fill */
     return rc ? -1 : 0;
@@ -567,9 +568,7 @@ int vkb_vk_backend_weights_mapped(const vkb_backend *self) {
 int vkb_vk_backend_create_staged(const vkb_model *m, const vkb_backend_opts *o, int staged,
                                  vkb_backend **out, vkb_error *err) {
     *out = NULL;
-    const vkb_config *cfg = &m->cfg;
-    if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads)
-        return vkb_fail(err, "config.json: dim %d is not a multiple of n_heads %d", cfg->dim, cfg->n_heads);
+    const vkb_config *cfg = &m->cfg; /* checked by the loader (n_heads | dim, ...) */
     vk_backend *be = calloc(1, sizeof *be);
     if (!be) return vkb_fail(err, "out of memory");
     be->base.forward = vk_forward;

@@ -275,30 +275,12 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 void ckw_rmtree(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 int ckw_model_tensors(const vkb_model *m, int prefixed, ckw_named *out) {
-    const char *p = prefixed ? "distilbert." : "";
-    const vkb_weights *W = &m->w;
-    int n = 0;
-#define ADD(t_, ...) (snprintf(out[n].name, sizeof out[n].name, __VA_ARGS__), out[n++].t = (t_))
-    ADD(&W->word_emb, "%sembeddings.word_embeddings.weight", p);
-    ADD(&W->pos_emb, "%sembeddings.position_embeddings.weight", p);
-    ADD(&W->emb_ln_w, "%sembeddings.LayerNorm.weight", p);
-    ADD(&W->emb_ln_b, "%sembeddings.LayerNorm.bias", p);
-    static const char *ln[] = {"attention.q_lin.weight", "attention.q_lin.bias", "attention.k_lin.weight",
-        "attention.k_lin.bias", "attention.v_lin.weight", "attention.v_lin.bias", "attention.out_lin.weight",
-        "attention.out_lin.bias", "sa_layer_norm.weight", "sa_layer_norm.bias", "ffn.lin1.weight",
-        "ffn.lin1.bias", "ffn.lin2.weight", "ffn.lin2.bias", "output_layer_norm.weight", "output_layer_norm.bias"};
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        const vkb_layer_weights *L = &W->layers[l];
-        const vkb_tensor *lt[] = {&L->q_w, &L->q_b, &L->k_w, &L->k_b, &L->v_w, &L->v_b, &L->o_w, &L->o_b,
-            &L->sa_ln_w, &L->sa_ln_b, &L->ff1_w, &L->ff1_b, &L->ff2_w, &L->ff2_b, &L->out_ln_w, &L->out_ln_b};
-        for (int j = 0; j < 16; j++) ADD(lt[j], "%stransformer.layer.%d.%s", p, l, ln[j]);
+    int n = vkb_model_n_tensors(m);
+    for (int i = 0; i < n; i++) {
+        int l;
+        const vkb_tensor_spec *s = &vkb_tensor_table[vkb_model_tensor_role(m, i, &l)];
+        vkb_tensor_spec_name(s, prefixed ? VKB_ENCODER_PREFIX : "", l, out[i].name, sizeof out[i].name);
+        out[i].t = &m->w.t[i];
     }
-    if (W->has_head) {
-        ADD(&W->pre_w, "pre_classifier.weight");
-        ADD(&W->pre_b, "pre_classifier.bias");
-        ADD(&W->cls_w, "classifier.weight");
-        ADD(&W->cls_b, "classifier.bias");
-    }
-#undef ADD
     return n;
 }
