@@ -179,21 +179,15 @@ vkb_model *cli_load_model(const cli_opts *o) {
 
 int cli_max_len(const cli_opts *o, const vkb_model *m) {
     const vkb_config *c = vkb_model_config(m);
-    int ml = o->max_len > 0 ? o->max_len : 512;
-    const vkb_tokenizer *t = vkb_model_tokenizer(m);
-    if (o->max_len <= 0 && t && vkb_tokenizer_max_len(t) > 0 && vkb_tokenizer_max_len(t) < ml)
-        ml = vkb_tokenizer_max_len(t);
-    if (ml > c->max_pos) {
-        if (o->max_len > 0 && !o->quiet)
-            fprintf(stderr, "vkbert: note: --max-len %d exceeds the model's %d positions; using %d\n",
-                    o->max_len, c->max_pos, c->max_pos);
-        ml = c->max_pos;
-    }
+    int ml = vkb_model_max_len(m, o->max_len);
+    if (o->max_len > ml && !o->quiet)
+        fprintf(stderr, "vkbert: note: --max-len %d exceeds the model's %d positions; using %d\n",
+                o->max_len, c->max_pos, c->max_pos);
     return ml;
 }
 
 int cli_batch_tokens(const cli_opts *o, int max_len) {
-    int bt = o->batch_tokens > 0 ? o->batch_tokens : 8192;
+    int bt = o->batch_tokens > 0 ? o->batch_tokens : vkb_defaults()->batch_tokens;
     return bt < max_len ? max_len : bt;
 }
 
@@ -294,11 +288,29 @@ static const struct { const char *name, *help; } common_help[] = {
     {"device", "  -d, --device DEV       cpu, gpu (best Vulkan device), gpu:N or auto (default:\n"
                "                         a hardware GPU if any, else cpu, faster than lavapipe)\n"},
     {"precision", "      --precision P      fp32 or fp16 storage on the GPU (default: device's best)\n"},
-    {"max-len", "      --max-len N        truncate texts to N tokens (default min(512, model max))\n"},
-    {"batch-tokens", "      --batch-tokens N   token budget per batch, B*L (default 8192)\n"},
+    {"max-len", "      --max-len N        truncate texts to N tokens (default min({max_len}, model max))\n"},
+    {"batch-tokens", "      --batch-tokens N   token budget per batch, B*L (default {batch_tokens})\n"},
     {"threads", "      --threads N        CPU threads (tokenizers; CPU backend)\n"},
     {"quiet", "  -q, --quiet            no progress bar, notes or summary\n"},
 };
+
+/* Prints help text with the library's defaults (vkb_defaults) in place of
+ * "{max_len}", "{batch_tokens}" and "{window}", so the help cannot drift. */
+static void print_help(FILE *f, const char *s) {
+    const vkb_default_values *d = vkb_defaults();
+    const struct { const char *key; int value; } keys[] = {
+        {"{max_len}", d->max_len}, {"{batch_tokens}", d->batch_tokens}, {"{window}", d->window}};
+    while (*s) {
+        size_t k = 0, n = sizeof keys / sizeof keys[0];
+        while (k < n && strncmp(s, keys[k].key, strlen(keys[k].key))) k++;
+        if (k < n) {
+            fprintf(f, "%d", keys[k].value);
+            s += strlen(keys[k].key);
+        } else {
+            fputc(*s++, f);
+        }
+    }
+}
 
 static const command commands[] = {
     {"tokenize", cli_tokenize, "model max-len quiet help text-column", -1,
@@ -327,7 +339,7 @@ static const command commands[] = {
      "                         probabilities, best first (K = all: every label)\n"
      "      --logits           add \"logits\": array\n"
      "      --no-sort          do not group inputs of similar length\n"
-     "      --window N         inputs sorted together (default 2048)\n"
+     "      --window N         inputs sorted together (default {window})\n"
      "  -o, --output FILE      write to FILE instead of stdout\n"
      "      --resume           with -o: skip the inputs FILE already has complete\n"
      "                         lines for and append the rest (after a crash, a lost\n"
@@ -650,11 +662,11 @@ int main(int argc, char **argv) {
         case O_INPUT: o.input = optarg; break;
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
-            printf("%s", c->usage);
+            print_help(stdout, c->usage);
             if (allowed(c, "model")) {
                 printf("common options:\n");
                 for (size_t i = 0; i < sizeof common_help / sizeof common_help[0]; i++)
-                    if (allowed(c, common_help[i].name)) printf("%s", common_help[i].help);
+                    if (allowed(c, common_help[i].name)) print_help(stdout, common_help[i].help);
             }
             return CLI_OK;
         case O_FORMAT:
@@ -704,7 +716,7 @@ int main(int argc, char **argv) {
     if (c->max_args >= 0 && o.nargs > c->max_args) {
         fprintf(stderr, "vkbert %s: unexpected argument '%s'%s\n", c->name, o.args[c->max_args],
                 !strcmp(c->name, "bench") ? " (bench --input FILE measures scoring a file)" : "");
-        fprintf(stderr, "%s", c->usage);
+        print_help(stderr, c->usage);
         return CLI_USAGE;
     }
     if (o.device && !strcmp(o.device, "cpu") && o.precision == VKB_PREC_FP16) {

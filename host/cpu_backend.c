@@ -20,8 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LN_EPS 1e-12f
-
 typedef struct {
     vkb_backend base;
     int threads, fp64;
@@ -96,29 +94,14 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     const vkb_config *c = &self->model->cfg;
     int B = bt->B, L = bt->L, D = c->dim, H = c->n_heads, FF = c->hidden_dim;
     int T = be->threads, f64 = be->fp64;
-    if (B <= 0 || L <= 0) return vkb_fail(err, "CPU backend: empty batch (B=%d, L=%d)", B, L);
-    if (L > c->max_pos)
-        return vkb_fail(err, "CPU backend: sequence length %d exceeds max_position_embeddings %d",
-                        L, c->max_pos);
-    if (out && out->logits && !self->model->w.has_head)
-        return vkb_fail(err, "CPU backend: logits requested but the model has no classifier "
-                             "head (a base DistilBertModel)");
-    for (int b = 0; b < B; b++)
-        if (bt->lens[b] < 1 || bt->lens[b] > L)
-            return vkb_fail(err, "CPU backend: lens[%d] = %d is outside [1, %d]", b,
-                            bt->lens[b], L);
+    /* the batch was checked by vkb_forward (backend.c) */
     size_t M = (size_t)B * L;
-    for (size_t i = 0; i < M; i++)
-        if (bt->ids[i] < 0 || bt->ids[i] >= c->vocab_size)
-            return vkb_fail(err, "CPU backend: token id %d at sequence %zu position %zu is "
-                                 "outside the vocabulary [0, %d)",
-                            bt->ids[i], i / L, i % L, c->vocab_size);
     if (ensure_acts(be, M, err)) return -1;
     float *hidden = out ? out->hidden : NULL;
     size_t stage = M * (size_t)D;
 
     vkb_cpu_embed(bt->ids, wt(be, VKB_T_WORD_EMB, 0), wt(be, VKB_T_POS_EMB, 0),
-                  wt(be, VKB_T_EMB_LN_W, 0), wt(be, VKB_T_EMB_LN_B, 0), be->x, B, L, D, LN_EPS,
+                  wt(be, VKB_T_EMB_LN_W, 0), wt(be, VKB_T_EMB_LN_B, 0), be->x, B, L, D, VKB_LN_EPS,
                   f64);
     if (hidden) memcpy(hidden, be->x, stage * sizeof(float));
 
@@ -131,11 +114,11 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
         vkb_cpu_attention(be->q, be->k, be->v, be->ctx, B, L, H, D / H, bt->lens, f64, T);
         vkb_cpu_linear(be->ctx, W(O_W), W(O_B), be->tmp, m, D, D, VKB_ACT_NONE, f64, T);
         /* x = sa_layer_norm(attn_out + x) */
-        vkb_cpu_add_layernorm(be->tmp, be->x, W(SA_LN_W), W(SA_LN_B), be->x, m, D, LN_EPS, f64);
+        vkb_cpu_add_layernorm(be->tmp, be->x, W(SA_LN_W), W(SA_LN_B), be->x, m, D, VKB_LN_EPS, f64);
         vkb_cpu_linear(be->x, W(FFN1_W), W(FFN1_B), be->ffn, m, FF, D, VKB_ACT_GELU, f64, T);
         vkb_cpu_linear(be->ffn, W(FFN2_W), W(FFN2_B), be->tmp, m, D, FF, VKB_ACT_NONE, f64, T);
         /* x = output_layer_norm(ffn_out + x) */
-        vkb_cpu_add_layernorm(be->tmp, be->x, W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, LN_EPS, f64);
+        vkb_cpu_add_layernorm(be->tmp, be->x, W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, VKB_LN_EPS, f64);
         if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
 #undef W
     }
@@ -188,7 +171,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         return -1;
     }
     int max_len = o->max_len > 0 && o->max_len < c->max_pos ? o->max_len : c->max_pos;
-    size_t tokens = o->max_tokens > 0 ? (size_t)o->max_tokens : 16384;
+    size_t tokens = (size_t)(o->max_tokens > 0 ? o->max_tokens : vkb_defaults()->max_tokens);
     if (tokens < (size_t)max_len) tokens = (size_t)max_len;
     if (ensure_acts(be, tokens, err)) {
         cpu_destroy(&be->base);

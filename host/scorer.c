@@ -481,18 +481,12 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
     s->tok = be->model->tok;
     s->n_labels = c->n_labels;
     s->pad_id = c->pad_token_id;
-    int ml = opts->max_len;
-    if (ml <= 0) {
-        ml = 512;
-        if (s->tok && vkb_tokenizer_max_len(s->tok) > 0 && vkb_tokenizer_max_len(s->tok) < ml)
-            ml = vkb_tokenizer_max_len(s->tok);
-    }
-    if (ml > c->max_pos) ml = c->max_pos;
+    int ml = vkb_model_max_len(be->model, opts->max_len);
     if (ml < 2) { free(s); return vkb_fail(err, "scorer: max_len %d is below 2", ml); }
     s->max_len = ml;
-    s->budget = opts->batch_tokens > 0 ? opts->batch_tokens : 8192;
+    s->budget = opts->batch_tokens > 0 ? opts->batch_tokens : vkb_defaults()->batch_tokens;
     if (s->budget < ml) s->budget = ml;
-    s->wcap = opts->window > 0 ? opts->window : 2048;
+    s->wcap = opts->window > 0 ? opts->window : vkb_defaults()->window;
     s->no_sort = opts->no_sort;
     s->nthreads = opts->threads > 0 ? opts->threads : 1;
     if (s->nthreads > 64) s->nthreads = 64;
@@ -747,7 +741,7 @@ int vkb_backend_create_fit(const vkb_model *m, const vkb_backend_opts *opts,
     if (opts) o = *opts;
     *out = NULL;
     int ml = o.max_len > 0 && o.max_len < m->cfg.max_pos ? o.max_len : m->cfg.max_pos;
-    int T = o.max_tokens > 0 ? o.max_tokens : 16384;
+    int T = o.max_tokens > 0 ? o.max_tokens : vkb_defaults()->max_tokens;
     if (T < ml) T = ml;
     for (;;) {
         o.max_tokens = T;

@@ -57,10 +57,26 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err);
 void vkb_model_free(vkb_model *m);
 const vkb_config *vkb_model_config(const vkb_model *m);
 const vkb_tokenizer *vkb_model_tokenizer(const vkb_model *m);
+/* The input length a model runs with: min(max_len, max_pos) when max_len > 0,
+ * else the default (vkb_defaults()->max_len) clipped to the tokenizer's
+ * model_max_length and to max_pos.  What the scorer, the CLI and the Python
+ * binding truncate to. */
+int vkb_model_max_len(const vkb_model *m, int max_len);
 /* Builds a model with the given shape and deterministic random weights in
  * memory (no files): used by `vkbert bench --shape` and `check` tests. */
 int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out,
                      vkb_error *err);
+
+/* ---- defaults -------------------------------------------------------------
+ * The one statement of what a 0 in an options field means; the CLI's help
+ * text and the Python binding (through ctypes) read them from here. */
+typedef struct vkb_default_values {
+    int max_len;      /* tokens per input before truncation: 512 (see vkb_model_max_len) */
+    int batch_tokens; /* scorer token budget per forward, B*L: 8192 */
+    int max_tokens;   /* backend activation budget, B*L: 16384 */
+    int window;       /* scorer inputs sorted together: 2048 */
+} vkb_default_values;
+const vkb_default_values *vkb_defaults(void);
 
 /* ---- backends ------------------------------------------------------------- */
 typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_precision;
@@ -70,7 +86,7 @@ typedef struct vkb_backend_opts {
     vkb_precision precision; /* weight/activation storage on the GPU */
     int threads;             /* CPU backend threads; 0 = all cores */
     int fp64_accum;          /* CPU backend: accumulate in double */
-    int max_tokens;          /* largest B*L a forward will get (0 = 16384) */
+    int max_tokens;          /* largest B*L a forward will get (0 = vkb_defaults()->max_tokens) */
     int max_len;             /* largest L a forward will get (0 = max_pos) */
     int validation;          /* Vulkan: enable the Khronos validation layer */
     /* Vulkan: cap on the device-local bytes vkbert allocates (weights and
@@ -125,9 +141,9 @@ const char *vkb_backend_device(const vkb_backend *be);
 typedef struct vkb_scorer vkb_scorer;
 
 typedef struct vkb_scorer_opts {
-    int max_len;       /* truncate to this many ids; 0 = min(512, max_pos, tokenizer max) */
-    int batch_tokens;  /* token budget per forward (B*L); 0 = 8192 */
-    int window;        /* inputs sorted together; 0 = 2048 */
+    int max_len;       /* truncate to this many ids; 0 = vkb_model_max_len(model, 0) */
+    int batch_tokens;  /* token budget per forward (B*L); 0 = vkb_defaults()->batch_tokens */
+    int window;        /* inputs sorted together; 0 = vkb_defaults()->window */
     int no_sort;       /* nonzero: keep input order inside batches (no grouping) */
     int threads;       /* tokenizer threads; 0 = 1 */
     int pad_multiple;  /* round a batch's L up to a multiple of this; 0 = 1 */

@@ -8,6 +8,10 @@
 #include "vkbert.h"
 #include "distilbert_tensors.h"
 
+/* The epsilon of every DistilBERT LayerNorm (HF's DistilBertConfig has no
+ * field for it: nn.LayerNorm(dim, eps=1e-12) throughout). */
+#define VKB_LN_EPS 1e-12f
+
 typedef enum { VKB_DT_F32 = 0, VKB_DT_F16 = 1, VKB_DT_BF16 = 2 } vkb_dtype;
 
 /* The open model.safetensors that checkpoint tensors are read from. */

@@ -60,7 +60,7 @@ def test_structs_match_header():
     hdr = re.sub(r"/\*.*?\*/", "", hdr, flags=re.S)
     for cname, py in (("vkb_config", _lib.vkb_config), ("vkb_backend_opts", _lib.vkb_backend_opts),
                       ("vkb_scorer_opts", _lib.vkb_scorer_opts), ("vkb_score", _lib.vkb_score),
-                      ("vkb_error", _lib.vkb_error)):
+                      ("vkb_error", _lib.vkb_error), ("vkb_default_values", _lib.vkb_default_values)):
         m = re.search(r"typedef struct %s \{(.*?)\} %s;" % (cname, cname), hdr, re.S)
         assert m, "%s not found in vkbert.h" % cname
         names = []
