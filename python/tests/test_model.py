@@ -84,6 +84,15 @@ def test_config_labels_device():
         assert m.n_labels == 2 and m.config["dim"] == 32 and m.config["max_pos"] == 64
         assert m.max_len == 64  # max_len=512 clipped to model_max_length
         assert "CPU" in m.device, m.device
+        # the defaults are the library's (vkb_defaults), as in the CLI
+        from vkbert import _lib
+        d = _lib.lib().vkb_defaults().contents
+        assert (d.max_len, d.batch_tokens, d.max_tokens, d.window) == (512, 8192, 16384, 2048)
+        assert m.batch_tokens == d.batch_tokens and m._sopts["window"] == d.window, m._sopts
+    with vkbert.Model(TINY, device="cpu", max_len=40, batch_tokens=100, window=7) as m:
+        assert (m.max_len, m.batch_tokens, m._sopts["window"]) == (40, 100, 7)
+    with vkbert.Model(TINY, device="cpu", max_len=10 ** 12) as m:
+        assert m.max_len == 64  # clipped to max_position_embeddings
     with vkbert.Model(ODD, device="cpu") as m:
         assert m.n_labels == 3 and len(m.labels) == 3
 
