@@ -111,7 +111,9 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
         vkb_cpu_linear(be->x, W(Q_W), W(Q_B), be->q, m, D, D, VKB_ACT_NONE, f64, T);
         vkb_cpu_linear(be->x, W(K_W), W(K_B), be->k, m, D, D, VKB_ACT_NONE, f64, T);
         vkb_cpu_linear(be->x, W(V_W), W(V_B), be->v, m, D, D, VKB_ACT_NONE, f64, T);
-        vkb_cpu_attention(be->q, be->k, be->v, be->ctx, B, L, H, D / H, bt->lens, f64, T);
+        if (vkb_cpu_attention(be->q, be->k, be->v, be->ctx, B, L, H, D / H, bt->lens, f64, T))
+            return vkb_fail(err, "CPU backend: layer %d: out of memory for the attention scratch "
+                                 "(sequence length %d, head size %d)", i, L, D / H);
         vkb_cpu_linear(be->ctx, W(O_W), W(O_B), be->tmp, m, D, D, VKB_ACT_NONE, f64, T);
         /* x = sa_layer_norm(attn_out + x) */
         vkb_cpu_add_layernorm(be->tmp, be->x, W(SA_LN_W), W(SA_LN_B), be->x, m, D, VKB_LN_EPS, f64);
