@@ -67,34 +67,20 @@ int cli_write_all(int fd, const char *buf, size_t n) {
     return 0;
 }
 
+static void cb_oom(void) {
+    fprintf(stderr, "vkbert: out of memory\n");
+    exit(1);
+}
 void cb_put(cli_buf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
+    if (vkb_sb_put(b, s, n)) cb_oom();
 }
 void cb_puts(cli_buf *b, const char *s) { cb_put(b, s, strlen(s)); }
 void cb_printf(cli_buf *b, const char *fmt, ...) {
-    char tmp[512];
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int rc = vkb_sb_vprintf(b, fmt, ap);
     va_end(ap);
-    if (k < (int)sizeof tmp) { cb_put(b, tmp, (size_t)k); return; }
-    char *p = malloc((size_t)k + 1);
-    if (!p) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    cb_put(b, p, (size_t)k);
-    free(p);
+    if (rc) cb_oom();
 }
 
 void cb_float(cli_buf *b, double v) {
@@ -106,7 +92,7 @@ void cb_float(cli_buf *b, double v) {
 void cb_json_str(cli_buf *b, const char *s) {
     char *q = NULL;
     size_t ql = 0, qc = 0;
-    if (vkb_json_quote(&q, &ql, &qc, s, strlen(s))) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
+    if (vkb_json_quote(&q, &ql, &qc, s, strlen(s))) cb_oom();
     cb_put(b, q, ql);
     free(q);
 }

@@ -5,6 +5,7 @@
 #define VKB_CLI_H
 #include "vkbert.h"
 #include "input.h"
+#include "strbuf.h"
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ int cli_device_list(const char *spec, char **out, int max, char **storage);
 int cli_write_all(int fd, const char *buf, size_t n);
 
 /* A growable output line. */
-typedef struct { char *p; size_t n, cap; } cli_buf;
+typedef vkb_strbuf cli_buf; /* strbuf.h; the cb_* functions exit on out of memory */
 void cb_puts(cli_buf *b, const char *s);
 void cb_put(cli_buf *b, const char *s, size_t n);
 void cb_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

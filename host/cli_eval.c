@@ -10,6 +10,7 @@
  * by --seed (default 42), the first N/2 of each are kept, in input order. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "clock.h"
 #include <errno.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -17,12 +18,6 @@
 #include <time.h>
 
 typedef struct ex { char *text; size_t len; int gold; } ex;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
@@ -191,7 +186,7 @@ int cli_eval(cli_opts *o) {
     vkb_backend *be = cli_open_backend(o, m, 0, max_len);
     int *pred = calloc((size_t)ns, sizeof(int));
     ev_ctx c = {pred};
-    double t0 = now_s(), el = 0;
+    double t0 = vkb_now_s(), el = 0;
     int frc = -1;
     if (be) {
         vkb_scorer_opts so = {0};
@@ -205,7 +200,7 @@ int cli_eval(cli_opts *o) {
         for (int i = 0; i < ns && frc == 0; i++)
             frc = vkb_scorer_add_text(s, xs[sel[i]].text, xs[sel[i]].len, NULL, &e);
         if (frc == 0) frc = vkb_scorer_finish(s, &e);
-        el = now_s() - t0;
+        el = vkb_now_s() - t0;
         vkb_scorer_free(s);
         if (frc && !vkb_cli_interrupted) fprintf(stderr, "vkbert eval: %s\n", e.msg);
     }

@@ -12,6 +12,7 @@
  * cap) too small for the token budget gets smaller batches and a note. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -41,12 +42,6 @@ typedef struct score_ctx {
     double total, t0, last;
 } score_ctx;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void fmt_dur(char *b, size_t n, double s) {
     if (s < 0 || !isfinite(s)) { snprintf(b, n, "?"); return; }
     long t = (long)(s + 0.5);
@@ -56,7 +51,7 @@ static void fmt_dur(char *b, size_t n, double s) {
 }
 
 static void progress(score_ctx *c, double done_units, int final) {
-    double t = now_s();
+    double t = vkb_now_s();
     if (!final && t - c->last < 0.2) return;
     c->last = t;
     double el = t - c->t0, rate = el > 0 ? (double)c->delivered / el : 0;
@@ -308,7 +303,7 @@ int cli_score(cli_opts *o) {
         vkb_model_free(m); vkb_input_close(in); free(devdesc.p);
         return CLI_FAILED;
     }
-    c.t0 = c.last = now_s();
+    c.t0 = c.last = vkb_now_s();
     int rc = CLI_OK, read_failed = 0, scorer_stopped = 0;
     uint64_t n_read = 0, n_skipped = 0, n_mine = 0;
     vkb_record r;
@@ -347,7 +342,7 @@ int cli_score(cli_opts *o) {
         fprintf(stderr, "\nvkbert score: %s\n", e.msg);
         rc = CLI_FAILED;
     }
-    double el = now_s() - c.t0;
+    double el = vkb_now_s() - c.t0;
     vkb_scorer_stats st;
     vkb_scorer_get_stats(s, &st);
     if (c.tty) progress(&c, c.total, 1);

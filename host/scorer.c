@@ -16,6 +16,7 @@
  * vkb_scorer; the library never prints (messages go to opts.note). */
 #define _GNU_SOURCE
 #include "vkbert.h"
+#include "clock.h"
 #include "backend.h"
 #include "error.h"
 #include <errno.h>
@@ -100,12 +101,6 @@ struct vkb_scorer {
     vkb_scorer_stats st;
     int bcap_seqs;                 /* most sequences in a batch */
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Items from index `delivered` on were never handed to the callback: their
  * user pointers go to drop_user. */
@@ -296,12 +291,12 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
         int fault = s->fault_after >= 0 && s->forwards >= (uint64_t)s->fault_after;
         if (!fault) s->forwards++;
         pthread_mutex_unlock(&s->mu);
-        double t0 = now_s();
+        double t0 = vkb_now_s();
         int frc = fault ? vkb_fail(&fe, "Vulkan: device lost while running the forward pass "
                                    "(simulated by VKB_FAULT_AFTER_BATCHES=%lld)",
                                    (long long)s->fault_after)
                         : vkb_forward(wk->be, &batch, &out, &fe);
-        double dt = now_s() - t0;
+        double dt = vkb_now_s() - t0;
         if (frc) {
             if (is_oom(fe.msg) && B > 1) {
                 int nb = (B * L) / 2;
