@@ -609,12 +609,12 @@ static item *new_item(vkb_scorer *s, vkb_error *err) {
 static int commit_item(vkb_scorer *s, vkb_error *err) {
     s->cur->n++;
     s->next_index++;
-    /* The item is taken either way: if the pipeline has stopped, dispatch
-     * drops the window (drop_user) and the next add reports the stop. */
-    if (s->cur->n >= s->wcap) {
-        vkb_error e;
-        dispatch(s, &e);
-    }
+    /* A full window goes to the tokenizers.  If the pipeline has stopped,
+     * dispatch fails after dropping the window, this item included
+     * (drop_user): the item was taken all the same, so this add succeeds
+     * (vkbert.h: a failed add leaves the item with the caller) and the
+     * stop is reported by the next add or by vkb_scorer_finish. */
+    if (s->cur->n >= s->wcap) (void)dispatch(s, NULL);
     (void)err;
     return 0;
 }
