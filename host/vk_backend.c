@@ -124,31 +124,34 @@ static VkDeviceSize place(vk_backend *be, VkDeviceSize *at, wslice *s, int64_t n
 
 static int upload_weights(vk_backend *be, const vkb_model *m, int threads, int staged,
                           vkb_error *err) {
-    int64_t D = be->D, hid = be->hid;
+    /* sizes from the loader's tensors (distilbert_tensors.h); q, k, v fused */
+#define N(role, l) vkb_model_tensor(m, VKB_T_##role, l)->numel
     VkDeviceSize at = 0;
-    place(be, &at, &be->word, (int64_t)be->vocab * D);
-    place(be, &at, &be->pos, (int64_t)m->cfg.max_pos * D);
-    place(be, &at, &be->eln_g, D);
-    place(be, &at, &be->eln_b, D);
+    place(be, &at, &be->word, N(WORD_EMB, 0));
+    place(be, &at, &be->pos, N(POS_EMB, 0));
+    place(be, &at, &be->eln_g, N(EMB_LN_W, 0));
+    place(be, &at, &be->eln_b, N(EMB_LN_B, 0));
     for (int l = 0; l < be->NL; l++) {
         layer_w *L = &be->lw[l];
-        place(be, &at, &L->qkv_w, 3 * D * D); place(be, &at, &L->qkv_b, 3 * D);
-        place(be, &at, &L->o_w, D * D);       place(be, &at, &L->o_b, D);
-        place(be, &at, &L->ln1_g, D);         place(be, &at, &L->ln1_b, D);
-        place(be, &at, &L->ff1_w, hid * D);   place(be, &at, &L->ff1_b, hid);
-        place(be, &at, &L->ff2_w, D * hid);   place(be, &at, &L->ff2_b, D);
-        place(be, &at, &L->ln2_g, D);         place(be, &at, &L->ln2_b, D);
+        place(be, &at, &L->qkv_w, N(Q_W, l) + N(K_W, l) + N(V_W, l));
+        place(be, &at, &L->qkv_b, N(Q_B, l) + N(K_B, l) + N(V_B, l));
+        place(be, &at, &L->o_w, N(O_W, l));       place(be, &at, &L->o_b, N(O_B, l));
+        place(be, &at, &L->ln1_g, N(SA_LN_W, l)); place(be, &at, &L->ln1_b, N(SA_LN_B, l));
+        place(be, &at, &L->ff1_w, N(FFN1_W, l));  place(be, &at, &L->ff1_b, N(FFN1_B, l));
+        place(be, &at, &L->ff2_w, N(FFN2_W, l));  place(be, &at, &L->ff2_b, N(FFN2_B, l));
+        place(be, &at, &L->ln2_g, N(OUT_LN_W, l)); place(be, &at, &L->ln2_b, N(OUT_LN_B, l));
     }
     if (be->has_head) {
-        place(be, &at, &be->pre_w, D * D);            place(be, &at, &be->pre_b, D);
-        place(be, &at, &be->cls_w, be->nlab * D);     place(be, &at, &be->cls_b, be->nlab);
+        place(be, &at, &be->pre_w, N(PRE_W, 0)); place(be, &at, &be->pre_b, N(PRE_B, 0));
+        place(be, &at, &be->cls_w, N(CLS_W, 0)); place(be, &at, &be->cls_b, N(CLS_B, 0));
     }
+#undef N
     if (vkb_vk_buffer_create(be->c, at, staged ? VKB_MEM_DEVICE : VKB_MEM_DEVICE_MAPPED, "weights",
                              &be->w, err))
         return -1;
     if ((VkDeviceSize)be->word.bytes > be->c->props.limits.maxStorageBufferRange)
-        return vkb_fail(err, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
-                        "exceeds the device's maxStorageBufferRange (%u bytes)",
+        return vkb_fail(err, "tensor %sembeddings.word_embeddings.weight (%.0f MiB) "
+                        "exceeds the device's maxStorageBufferRange (%u bytes)", m->prefix,
                         (double)be->word.bytes / 1048576.0, be->c->props.limits.maxStorageBufferRange);
     /* Every tensor of the table, as the loader checked it. */
     int rc = 0;
