@@ -689,9 +689,13 @@ int main(int argc, char **argv) {
             break;
         case O_SHAPE:
             o.shape = optarg;
-            if (strcmp(optarg, "distilbert-base")) {
-                fprintf(stderr, "vkbert: --shape: only distilbert-base is known\n");
-                bad = 1;
+            {
+                vkb_config shape;
+                vkb_error se = {{0}};
+                if (vkb_config_named(optarg, &shape, &se)) {
+                    fprintf(stderr, "vkbert: --shape: %s\n", se.msg);
+                    bad = 1;
+                }
             }
             break;
         }

@@ -138,10 +138,10 @@ static void put_info(cli_buf *b, const vkb_bench_info *bi, int json) {
 
 static vkb_model *load(const cli_opts *o) {
     if (!o->shape) return cli_load_model(o);
-    vkb_config shape = {768, 6, 12, 3072, 30522, 512, 0, 2, NULL};
+    vkb_config shape;
     vkb_model *m = NULL;
     vkb_error e = {{0}};
-    if (vkb_model_random(&shape, o->seed, &m, &e)) {
+    if (vkb_config_named(o->shape, &shape, &e) || vkb_model_random(&shape, o->seed, &m, &e)) {
         fprintf(stderr, "vkbert bench: %s\n", e.msg);
         return NULL;
     }
