@@ -59,6 +59,19 @@ void vkb_config_free_labels(vkb_config *c) {
     c->n_labels = 0;
 }
 
+int vkb_config_named(const char *name, vkb_config *out, vkb_error *err) {
+    static const struct { const char *name; vkb_config c; } known[] = {
+        {"distilbert-base", {.dim = 768, .n_layers = 6, .n_heads = 12, .hidden_dim = 3072,
+                             .vocab_size = 30522, .max_pos = 512, .pad_token_id = 0, .n_labels = 2}},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (name && !strcmp(name, known[i].name)) {
+            *out = known[i].c;
+            return 0;
+        }
+    return vkb_fail(err, "unknown shape '%s' (known: distilbert-base)", name ? name : "(null)");
+}
+
 int vkb_config_default_labels(vkb_config *c, int n, vkb_error *err) {
     vkb_config_free_labels(c);
     if (n <= 0) return 0;

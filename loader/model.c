@@ -5,6 +5,7 @@
  * GPU-vs-CPU checks.  Only fixed file names inside `dir` are ever opened. */
 #define _GNU_SOURCE /* O_CLOEXEC, strdup */
 #include "model.h"
+#include "distilbert_tensors.h"
 #include "config.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -74,50 +75,78 @@ static char *read_config(const char *path, size_t *len, vkb_error *err) {
     return buf;
 }
 
-/* Binds one checkpoint tensor after checking dtype and shape against what
- * config.json implies (d1 < 0 for a 1-D tensor). */
-typedef struct { const vkb_st_file *st; const vkb_tensor_file *file; const char *path, *prefix; } binder;
+/* ---- the tensors, by the table ------------------------------------------- */
 
-static int bind(const binder *b, const char *name, int64_t d0, int64_t d1, vkb_tensor *t,
-                vkb_error *err) {
-    char full[160];
-    snprintf(full, sizeof full, "%s%s", b->prefix, name);
-    const vkb_st_entry *e = vkb_st_find(b->st, full);
-    if (!e) return vkb_fail(err, "%s: tensor '%s' is missing", b->path, full);
-    if (!e->known)
-        return vkb_fail(err, "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16)", b->path, full, e->dtype);
-    int nd = d1 < 0 ? 1 : 2;
-    if (e->ndim != nd || e->shape[0] != d0 || (nd == 2 && e->shape[1] != d1)) {
-        char got[160] = "[", want[64];
-        for (int i = 0; i < e->ndim; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)e->shape[i]);
-        strcat(got, "]");
-        if (nd == 1) snprintf(want, sizeof want, "[%lld]", (long long)d0);
-        else snprintf(want, sizeof want, "[%lld, %lld]", (long long)d0, (long long)d1);
-        return vkb_fail(err, "%s: tensor '%s': shape %s but config.json implies %s", b->path, full, got, want);
-    }
-    *t = (vkb_tensor){.file = b->file, .off = b->st->data_off + e->begin, .dtype = e->vdt, .ndim = nd,
-                      .shape = {d0, nd == 2 ? d1 : 0}, .numel = e->numel};
-    return 0;
+int vkb_model_n_tensors(const vkb_model *m) {
+    return VKB_T_N_MODEL + m->cfg.n_layers * VKB_T_N_LAYER + (m->w.has_head ? VKB_T_N_HEAD : 0);
 }
 
-static int bind_layer(const binder *b, int i, const vkb_config *c, vkb_layer_weights *l, vkb_error *err) {
-    const int64_t D = c->dim, H = c->hidden_dim;
-    struct { const char *n; int64_t d0, d1; vkb_tensor *t; } spec[] = {
-        {"attention.q_lin.weight", D, D, &l->q_w}, {"attention.q_lin.bias", D, -1, &l->q_b},
-        {"attention.k_lin.weight", D, D, &l->k_w}, {"attention.k_lin.bias", D, -1, &l->k_b},
-        {"attention.v_lin.weight", D, D, &l->v_w}, {"attention.v_lin.bias", D, -1, &l->v_b},
-        {"attention.out_lin.weight", D, D, &l->o_w}, {"attention.out_lin.bias", D, -1, &l->o_b},
-        {"sa_layer_norm.weight", D, -1, &l->sa_ln_w}, {"sa_layer_norm.bias", D, -1, &l->sa_ln_b},
-        {"ffn.lin1.weight", H, D, &l->ff1_w}, {"ffn.lin1.bias", H, -1, &l->ff1_b},
-        {"ffn.lin2.weight", D, H, &l->ff2_w}, {"ffn.lin2.bias", D, -1, &l->ff2_b},
-        {"output_layer_norm.weight", D, -1, &l->out_ln_w}, {"output_layer_norm.bias", D, -1, &l->out_ln_b},
-    };
-    for (size_t k = 0; k < sizeof spec / sizeof spec[0]; k++) {
-        char name[128];
-        snprintf(name, sizeof name, "transformer.layer.%d.%s", i, spec[k].n);
-        if (bind(b, name, spec[k].d0, spec[k].d1, spec[k].t, err)) return -1;
+int vkb_model_tensor_index(const vkb_model *m, vkb_tensor_role r, int layer) {
+    if ((int)r < VKB_T_FIRST_LAYER) return (int)r;
+    if ((int)r < VKB_T_FIRST_HEAD)
+        return layer >= 0 && layer < m->cfg.n_layers
+                   ? VKB_T_N_MODEL + layer * VKB_T_N_LAYER + (int)(r - VKB_T_FIRST_LAYER) : -1;
+    if (r < VKB_T_COUNT && m->w.has_head)
+        return VKB_T_N_MODEL + m->cfg.n_layers * VKB_T_N_LAYER + (int)(r - VKB_T_FIRST_HEAD);
+    return -1;
+}
+
+const vkb_tensor *vkb_model_tensor(const vkb_model *m, vkb_tensor_role r, int layer) {
+    int i = vkb_model_tensor_index(m, r, layer);
+    return i < 0 ? NULL : &m->w.t[i];
+}
+
+vkb_tensor_role vkb_model_tensor_role(const vkb_model *m, int i, int *layer) {
+    int enc = VKB_T_N_MODEL + m->cfg.n_layers * VKB_T_N_LAYER;
+    *layer = -1;
+    if (i < VKB_T_N_MODEL) return (vkb_tensor_role)i;
+    if (i >= enc) return (vkb_tensor_role)(VKB_T_FIRST_HEAD + (i - enc));
+    *layer = (i - VKB_T_N_MODEL) / VKB_T_N_LAYER;
+    return (vkb_tensor_role)(VKB_T_FIRST_LAYER + (i - VKB_T_N_MODEL) % VKB_T_N_LAYER);
+}
+
+int vkb_model_tensor_name(const vkb_model *m, int i, char *buf, size_t n) {
+    int layer;
+    vkb_tensor_role r = vkb_model_tensor_role(m, i, &layer);
+    return vkb_tensor_spec_name(&vkb_tensor_table[r], m->prefix, layer, buf, n);
+}
+
+/* Shape of row s in model m (n_labels: the head's label count). */
+static int spec_shape(const vkb_tensor_spec *s, const vkb_config *c, int64_t n_labels, int64_t shape[2]) {
+    return vkb_tensor_spec_shape(s, c->dim, c->hidden_dim, c->vocab_size, c->max_pos, (int)n_labels, shape);
+}
+
+/* Allocates the tensor array for m (cfg.n_layers and w.has_head set). */
+static int alloc_tensors(vkb_model *m) {
+    m->w.t = calloc((size_t)vkb_model_n_tensors(m), sizeof *m->w.t);
+    return m->w.t ? 0 : -1;
+}
+
+/* Binds checkpoint tensor i after checking its dtype and shape against what
+ * config.json implies. */
+static int bind(vkb_model *m, const vkb_st_file *st, const char *path, int i, int64_t n_labels,
+                vkb_error *err) {
+    int layer;
+    const vkb_tensor_spec *s = &vkb_tensor_table[vkb_model_tensor_role(m, i, &layer)];
+    char full[160];
+    if (vkb_model_tensor_name(m, i, full, sizeof full)) return vkb_fail(err, "%s: tensor name too long", path);
+    int64_t want[2];
+    int nd = spec_shape(s, &m->cfg, n_labels, want);
+    const vkb_st_entry *e = vkb_st_find(st, full);
+    if (!e) return vkb_fail(err, "%s: tensor '%s' is missing", path, full);
+    if (!e->known)
+        return vkb_fail(err, "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16)", path, full, e->dtype);
+    if (e->ndim != nd || e->shape[0] != want[0] || (nd == 2 && e->shape[1] != want[1])) {
+        char got[160] = "[", wants[64];
+        for (int k = 0; k < e->ndim; k++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", k ? ", " : "", (long long)e->shape[k]);
+        strcat(got, "]");
+        if (nd == 1) snprintf(wants, sizeof wants, "[%lld]", (long long)want[0]);
+        else snprintf(wants, sizeof wants, "[%lld, %lld]", (long long)want[0], (long long)want[1]);
+        return vkb_fail(err, "%s: tensor '%s': shape %s but config.json implies %s", path, full, got, wants);
     }
+    m->w.t[i] = (vkb_tensor){.file = &m->file, .off = st->data_off + e->begin, .dtype = e->vdt, .ndim = nd,
+                             .shape = {want[0], nd == 2 ? want[1] : 0}, .numel = e->numel};
     return 0;
 }
 
@@ -126,26 +155,22 @@ static int bind_layer(const binder *b, int i, const vkb_config *c, vkb_layer_wei
  * pre_classifier/classifier and loads with has_head = 0. */
 static int bind_all(vkb_model *m, const vkb_st_file *st, const char *path, vkb_error *err) {
     vkb_config *c = &m->cfg;
-    const char *prefix = vkb_st_find(st, "embeddings.word_embeddings.weight") &&
-                         !vkb_st_find(st, "distilbert.embeddings.word_embeddings.weight") ? "" : "distilbert.";
-    binder b = {st, &m->file, path, prefix}, top = {st, &m->file, path, ""};
+    m->prefix = vkb_st_find(st, "embeddings.word_embeddings.weight") &&
+                !vkb_st_find(st, VKB_ENCODER_PREFIX "embeddings.word_embeddings.weight") ? "" : VKB_ENCODER_PREFIX;
     vkb_weights *w = &m->w;
-    if (bind(&b, "embeddings.word_embeddings.weight", c->vocab_size, c->dim, &w->word_emb, err) ||
-        bind(&b, "embeddings.position_embeddings.weight", c->max_pos, c->dim, &w->pos_emb, err) ||
-        bind(&b, "embeddings.LayerNorm.weight", c->dim, -1, &w->emb_ln_w, err) ||
-        bind(&b, "embeddings.LayerNorm.bias", c->dim, -1, &w->emb_ln_b, err))
-        return -1;
-    if (!(w->layers = calloc((size_t)c->n_layers, sizeof *w->layers))) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
-    for (int i = 0; i < c->n_layers; i++)
-        if (bind_layer(&b, i, c, &w->layers[i], err)) return -1;
+    w->has_head = 0;
+    for (int r = VKB_T_FIRST_HEAD; r < VKB_T_COUNT; r++)
+        w->has_head |= vkb_st_find(st, vkb_tensor_table[r].name) != NULL;
+    if (alloc_tensors(m)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
+    int enc = VKB_T_N_MODEL + c->n_layers * VKB_T_N_LAYER;
+    for (int i = 0; i < enc; i++)
+        if (bind(m, st, path, i, 0, err)) return -1;
 
-    w->has_head = vkb_st_find(st, "pre_classifier.weight") || vkb_st_find(st, "pre_classifier.bias") ||
-                  vkb_st_find(st, "classifier.weight") || vkb_st_find(st, "classifier.bias");
     if (!w->has_head) return vkb_config_default_labels(c, 0, err); /* no head: no labels */
     /* The label count comes from classifier.weight [n_labels, dim]; id2label,
      * when present, must agree.  If the tensor is absent or not 2-D, bind()
      * below reports it against the count config.json implies. */
-    const vkb_st_entry *ce = vkb_st_find(st, "classifier.weight");
+    const vkb_st_entry *ce = vkb_st_find(st, vkb_tensor_table[VKB_T_CLS_W].name);
     int64_t nl = c->n_labels ? c->n_labels : 2;
     if (ce && ce->ndim == 2) {
         nl = ce->shape[0];
@@ -156,11 +181,8 @@ static int bind_all(vkb_model *m, const vkb_st_file *st, const char *path, vkb_e
             return vkb_fail(err, "%s: tensor 'classifier.weight' has %lld labels but config.json id2label has %d",
                             path, (long long)nl, c->n_labels);
     }
-    if (bind(&top, "pre_classifier.weight", c->dim, c->dim, &w->pre_w, err) ||
-        bind(&top, "pre_classifier.bias", c->dim, -1, &w->pre_b, err) ||
-        bind(&top, "classifier.weight", nl, c->dim, &w->cls_w, err) ||
-        bind(&top, "classifier.bias", nl, -1, &w->cls_b, err))
-        return -1;
+    for (int i = enc; i < vkb_model_n_tensors(m); i++)
+        if (bind(m, st, path, i, nl, err)) return -1;
     return c->n_labels ? 0 : vkb_config_default_labels(c, (int)nl, err);
 }
 
@@ -252,7 +274,7 @@ void vkb_model_free(vkb_model *m) {
     if (m->file.fd >= 0) close(m->file.fd);
     free((char *)m->file.path);
     vkb_config_free_labels(&m->cfg);
-    free(m->w.layers);
+    free(m->w.t);
     free(m->owned);
     free(m->dir);
     free(m);
@@ -286,11 +308,12 @@ typedef struct { float *cur; uint64_t *rng; } arena;
 
 /* Like HF's init (weights N(0, 0.02)) but with small random biases and
  * LayerNorm parameters instead of 0/1, so tests exercise every parameter. */
-static void rnd(arena *a, vkb_tensor *t, int64_t d0, int64_t d1, float mean, float sd) {
-    int64_t n = d0 * (d1 > 0 ? d1 : 1);
-    *t = (vkb_tensor){.data = a->cur, .dtype = VKB_DT_F32, .ndim = d1 > 0 ? 2 : 1,
-                      .shape = {d0, d1 > 0 ? d1 : 0}, .numel = n};
-    fill(a->cur, n, mean, sd, a->rng);
+static void rnd(arena *a, vkb_tensor *t, int ndim, const int64_t shape[2], vkb_tensor_kind kind) {
+    int64_t n = shape[0] * (ndim == 2 ? shape[1] : 1);
+    *t = (vkb_tensor){.data = a->cur, .dtype = VKB_DT_F32, .ndim = ndim,
+                      .shape = {shape[0], ndim == 2 ? shape[1] : 0}, .numel = n};
+    if (kind == VKB_TK_LN_WEIGHT) fill(a->cur, n, 1, 0.1f, a->rng);
+    else fill(a->cur, n, 0, 0.02f, a->rng);
     a->cur += n;
 }
 
@@ -299,10 +322,14 @@ int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out, vk
     vkb_config c = *shape;
     c.labels = NULL;
     if (vkb_config_check(&c, "shape", err)) return -1;
-    const int64_t D = c.dim, H = c.hidden_dim, L = c.n_labels;
-    int64_t per_layer = 4 * (D * D + D) + 2 * H * D + H + D + 4 * D;
-    int64_t total = ((int64_t)c.vocab_size + c.max_pos + 2) * D + c.n_layers * per_layer +
-                    (L ? D * D + D + L * D + L : 0);
+    const int64_t L = c.n_labels;
+    int64_t total = 0, sh[2];
+    for (int r = 0; r < VKB_T_COUNT; r++) {
+        const vkb_tensor_spec *s = &vkb_tensor_table[r];
+        if (s->scope == VKB_TS_HEAD && !L) continue;
+        int nd = spec_shape(s, &c, L, sh);
+        total += (s->scope == VKB_TS_LAYER ? c.n_layers : 1) * sh[0] * (nd == 2 ? sh[1] : 1);
+    }
     if (total * 4 > VKB_MAX_RANDOM_BYTES)
         return vkb_fail(err, "shape: %lld parameters, more than the limit of %lld bytes", (long long)total,
                         (long long)VKB_MAX_RANDOM_BYTES);
@@ -311,34 +338,20 @@ int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out, vk
     m->file.fd = -1;
     m->cfg = c;
     m->cfg.n_labels = 0;
-    if (!(m->owned = malloc((size_t)total * sizeof(float))) ||
-        !(m->w.layers = calloc((size_t)c.n_layers, sizeof *m->w.layers)) ||
+    m->w.has_head = L > 0;
+    m->prefix = L > 0 ? VKB_ENCODER_PREFIX : "";
+    if (!(m->owned = malloc((size_t)total * sizeof(float))) || alloc_tensors(m) ||
         vkb_config_default_labels(&m->cfg, (int)L, err)) {
         vkb_model_free(m);
         return vkb_failc(err, VKB_ERR_HOST_OOM, "shape: out of memory for %lld parameters", (long long)total);
     }
     uint64_t s = seed;
     arena a = {m->owned, &s};
-    const float sd = 0.02f;
-    vkb_weights *w = &m->w;
-    rnd(&a, &w->word_emb, c.vocab_size, D, 0, sd);
-    rnd(&a, &w->pos_emb, c.max_pos, D, 0, sd);
-    rnd(&a, &w->emb_ln_w, D, 0, 1, 0.1f);
-    rnd(&a, &w->emb_ln_b, D, 0, 0, sd);
-    for (int i = 0; i < c.n_layers; i++) {
-        vkb_layer_weights *l = &w->layers[i];
-        rnd(&a, &l->q_w, D, D, 0, sd); rnd(&a, &l->q_b, D, 0, 0, sd);
-        rnd(&a, &l->k_w, D, D, 0, sd); rnd(&a, &l->k_b, D, 0, 0, sd);
-        rnd(&a, &l->v_w, D, D, 0, sd); rnd(&a, &l->v_b, D, 0, 0, sd);
-        rnd(&a, &l->o_w, D, D, 0, sd); rnd(&a, &l->o_b, D, 0, 0, sd);
-        rnd(&a, &l->sa_ln_w, D, 0, 1, 0.1f); rnd(&a, &l->sa_ln_b, D, 0, 0, sd);
-        rnd(&a, &l->ff1_w, H, D, 0, sd); rnd(&a, &l->ff1_b, H, 0, 0, sd);
-        rnd(&a, &l->ff2_w, D, H, 0, sd); rnd(&a, &l->ff2_b, D, 0, 0, sd);
-        rnd(&a, &l->out_ln_w, D, 0, 1, 0.1f); rnd(&a, &l->out_ln_b, D, 0, 0, sd);
-    }
-    if ((w->has_head = L > 0)) {
-        rnd(&a, &w->pre_w, D, D, 0, sd); rnd(&a, &w->pre_b, D, 0, 0, sd);
-        rnd(&a, &w->cls_w, L, D, 0, sd); rnd(&a, &w->cls_b, L, 0, 0, sd);
+    for (int i = 0; i < vkb_model_n_tensors(m); i++) {
+        int layer;
+        const vkb_tensor_spec *sp = &vkb_tensor_table[vkb_model_tensor_role(m, i, &layer)];
+        int nd = spec_shape(sp, &c, L, sh);
+        rnd(&a, &m->w.t[i], nd, sh, sp->kind);
     }
     *out = m;
     return 0;

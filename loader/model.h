@@ -6,6 +6,11 @@
 #ifndef VKB_MODEL_H
 #define VKB_MODEL_H
 #include "vkbert_loader.h"
+#include "distilbert_tensors.h"
+
+/* The epsilon of every DistilBERT LayerNorm (HF's DistilBertConfig has no
+ * field for it: nn.LayerNorm(dim, eps=1e-12) throughout). */
+#define VKB_LN_EPS 1e-12f
 
 typedef enum { VKB_DT_F32 = 0, VKB_DT_F16 = 1, VKB_DT_BF16 = 2 } vkb_dtype;
 
@@ -37,18 +42,13 @@ int vkb_tensor_to_f32(const vkb_tensor *t, float *dst, vkb_error *err);
 int vkb_tensor_convert(const vkb_tensor *t, int64_t first, int64_t n, void *dst, int to_half,
                        vkb_error *err);
 
-typedef struct vkb_layer_weights {
-    vkb_tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b; /* attention.{q,k,v,out}_lin */
-    vkb_tensor sa_ln_w, sa_ln_b;                      /* sa_layer_norm */
-    vkb_tensor ff1_w, ff1_b, ff2_w, ff2_b;            /* ffn.lin1, ffn.lin2 */
-    vkb_tensor out_ln_w, out_ln_b;                    /* output_layer_norm */
-} vkb_layer_weights;
-
+/* The checkpoint's tensors, one per row of distilbert_tensors.h's table in
+ * table order: the model-wide ones, each layer's, then the head's (only when
+ * has_head).  The loader has checked every one against the table (present,
+ * dtype, shape from config.json), so backends need not check them again. */
 typedef struct vkb_weights {
-    vkb_tensor word_emb, pos_emb, emb_ln_w, emb_ln_b;
-    vkb_layer_weights *layers; /* n_layers */
+    vkb_tensor *t;             /* vkb_model_n_tensors() entries */
     int has_head;              /* pre_classifier + classifier present */
-    vkb_tensor pre_w, pre_b, cls_w, cls_b;
 } vkb_weights;
 
 struct vkb_model {
@@ -58,7 +58,21 @@ struct vkb_model {
     vkb_tensor_file file;      /* model.safetensors (fd -1 for random models) */
     uint64_t file_size;        /* its size when it was validated */
     void *owned;               /* memory owned by random models */
+    const char *prefix;        /* encoder tensor names: VKB_ENCODER_PREFIX or "" */
     char *dir;
 };
+
+/* The model's tensors, iterated in table order: i in [0, vkb_model_n_tensors). */
+int vkb_model_n_tensors(const vkb_model *m);
+/* Index of tensor `r` (of layer `layer` for per-layer roles; ignored for the
+ * others), or -1 when the model has no such tensor (a head tensor of a base
+ * model, a layer out of range). */
+int vkb_model_tensor_index(const vkb_model *m, vkb_tensor_role r, int layer);
+/* The tensor itself, or NULL as above. */
+const vkb_tensor *vkb_model_tensor(const vkb_model *m, vkb_tensor_role r, int layer);
+/* Role and layer (-1 for tensors that are not per layer) of tensor i. */
+vkb_tensor_role vkb_model_tensor_role(const vkb_model *m, int i, int *layer);
+/* Its checkpoint name, e.g. "distilbert.transformer.layer.3.ffn.lin1.weight". */
+int vkb_model_tensor_name(const vkb_model *m, int i, char *buf, size_t n);
 
 #endif

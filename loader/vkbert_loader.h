@@ -71,6 +71,10 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err);
 void vkb_model_free(vkb_model *m);
 const vkb_config *vkb_model_config(const vkb_model *m);
 const vkb_tokenizer *vkb_model_tokenizer(const vkb_model *m);
+/* The shape of a known architecture, by name, for vkb_model_random:
+ * "distilbert-base" (dim 768, 6 layers, 12 heads, hidden 3072, vocab 30522,
+ * 512 positions, 2 labels).  0, or -1 with err naming the known names. */
+int vkb_config_named(const char *name, vkb_config *out, vkb_error *err);
 /* Builds a model with the given shape and deterministic random weights in
  * memory (no files): used by `vkbert bench --shape` and `check` tests. */
 int vkb_model_random(const vkb_config *shape, uint64_t seed, vkb_model **out,

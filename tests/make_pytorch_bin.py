@@ -11,6 +11,9 @@ import sys
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import distilbert_tensors  # noqa: E402
+
 d = sys.argv[1]
 
 
@@ -24,7 +27,7 @@ if len(sys.argv) > 2 and sys.argv[2] == "evil":
     sys.exit(0)
 
 c = json.load(open(os.path.join(d, "config.json")))
-D, H, n_lab = c["dim"], c["hidden_dim"], len(c.get("id2label", {}))
+n_lab = len(c.get("id2label", {}))
 
 
 def val(name, shape, dtype=torch.float32):
@@ -36,30 +39,16 @@ def val(name, shape, dtype=torch.float32):
     return v.reshape(shape).to(dtype)
 
 
+# Every tensor of the inventory (tools/distilbert_tensors.py), in table order.
+DTYPES = {"WORD_EMB": torch.bfloat16, "FFN1_W": torch.float16}
+sizes = dict(c, num_labels=n_lab)
 sd = {}
-p = "distilbert."
-sd[p + "embeddings.word_embeddings.weight"] = val(p + "embeddings.word_embeddings.weight",
-                                                  [c["vocab_size"], D], torch.bfloat16)
-sd[p + "embeddings.position_embeddings.weight"] = val(p + "embeddings.position_embeddings.weight",
-                                                      [c["max_position_embeddings"], D])
-for n in ["embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"]:
-    sd[p + n] = val(p + n, [D])
-for l in range(c["n_layers"]):
-    q = f"{p}transformer.layer.{l}."
-    for lin in ["q_lin", "k_lin", "v_lin", "out_lin"]:
-        sd[q + f"attention.{lin}.weight"] = val(q + f"attention.{lin}.weight", [D, D])
-        sd[q + f"attention.{lin}.bias"] = val(q + f"attention.{lin}.bias", [D])
-    for n in ["sa_layer_norm", "output_layer_norm"]:
-        sd[q + n + ".weight"] = val(q + n + ".weight", [D])
-        sd[q + n + ".bias"] = val(q + n + ".bias", [D])
-    sd[q + "ffn.lin1.weight"] = val(q + "ffn.lin1.weight", [H, D], torch.float16)
-    sd[q + "ffn.lin1.bias"] = val(q + "ffn.lin1.bias", [H])
-    # stored transposed: the .bin holds a non-contiguous view
-    sd[q + "ffn.lin2.weight"] = val(q + "ffn.lin2.weight", [D, H]).t().contiguous().t()
-    sd[q + "ffn.lin2.bias"] = val(q + "ffn.lin2.bias", [D])
-for n, shape in [("pre_classifier.weight", [D, D]), ("pre_classifier.bias", [D]),
-                 ("classifier.weight", [n_lab, D]), ("classifier.bias", [n_lab])]:
-    sd[n] = val(n, shape)
+for role, name, shape, _ in distilbert_tensors.tensors(sizes, c["n_layers"]):
+    if role == "FFN2_W":  # stored transposed: the .bin holds a non-contiguous view
+        sd[name] = val(name, list(shape)).t().contiguous().t()
+    else:
+        sd[name] = val(name, list(shape), DTYPES.get(role, torch.float32))
+p = distilbert_tensors.ENCODER_PREFIX
 sd[p + "embeddings.position_ids"] = torch.arange(c["max_position_embeddings"]).unsqueeze(0)
 sd["vocab_projector.weight"] = sd[p + "embeddings.word_embeddings.weight"]  # tied
 torch.save(sd, os.path.join(d, "pytorch_model.bin"))

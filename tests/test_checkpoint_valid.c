@@ -69,9 +69,9 @@ static void classification(const char *root, const char *dt, int pad) {
         CHECK(m->w.has_head && c->n_labels == 3 && !strcmp(c->labels[0], "L0") && !strcmp(c->labels[2], "L2"),
               "%s: head/labels", what);
         CHECK(vkb_model_tokenizer(m) != NULL, "%s: tokenizer", what);
-        CHECK(m->w.word_emb.dtype == (!strcmp(dt, "F32") ? VKB_DT_F32 : !strcmp(dt, "F16") ? VKB_DT_F16 : VKB_DT_BF16),
+        CHECK(vkb_model_tensor(m, VKB_T_WORD_EMB, 0)->dtype == (!strcmp(dt, "F32") ? VKB_DT_F32 : !strcmp(dt, "F16") ? VKB_DT_F16 : VKB_DT_BF16),
               "%s: dtype", what);
-        if (pad == 1) CHECK((m->w.word_emb.off & 1) != 0, "%s: expected unaligned data", what);
+        if (pad == 1) CHECK((vkb_model_tensor(m, VKB_T_WORD_EMB, 0)->off & 1) != 0, "%s: expected unaligned data", what);
         compare(m, &w, "distilbert.", what);
         vkb_model_free(m);
     }
@@ -150,24 +150,27 @@ static void random_models(void) {
     printf("random distilbert-base model: %.3f s\n", s);
     CHECK(s < 10.0, "random model took %.1f s", s);
     CHECK(a->w.has_head && a->cfg.n_labels == 2 && !strcmp(a->cfg.labels[1], "LABEL_1") && !a->tok, "head/labels");
-    CHECK(a->w.cls_w.shape[0] == 2 && a->w.cls_w.shape[1] == 768 && a->w.layers[5].ff2_w.shape[1] == 3072, "shapes");
+    CHECK(vkb_model_tensor(a, VKB_T_CLS_W, 0)->shape[0] == 2 && vkb_model_tensor(a, VKB_T_CLS_W, 0)->shape[1] == 768 &&
+          vkb_model_tensor(a, VKB_T_FFN2_W, 5)->shape[1] == 3072, "shapes");
     /* Weights ~ N(0, 0.02); LayerNorm weights ~ 1 with spread. */
-    const float *we = a->w.word_emb.data;
+    const float *we = vkb_model_tensor(a, VKB_T_WORD_EMB, 0)->data;
     double sum = 0, sq = 0;
-    int64_t n = a->w.word_emb.numel;
+    int64_t n = vkb_model_tensor(a, VKB_T_WORD_EMB, 0)->numel;
     for (int64_t i = 0; i < n; i++) { sum += we[i]; sq += (double)we[i] * we[i]; }
     double mean = sum / (double)n, sd = sqrt(sq / (double)n - mean * mean);
     CHECK(fabs(mean) < 1e-3 && fabs(sd - 0.02) < 1e-3, "word_emb mean %g sd %g", mean, sd);
-    const float *lw = a->w.layers[0].sa_ln_w.data;
+    const float *lw = vkb_model_tensor(a, VKB_T_SA_LN_W, 0)->data;
     CHECK(fabsf(lw[0] - 1) < 0.4f && lw[0] != lw[1], "LayerNorm weights %g %g", lw[0], lw[1]);
 
     vkb_config small = kShape;
     REQUIRE(vkb_model_random(&small, 1, &b, &err) == 0, "%s", err.msg);
     REQUIRE(vkb_model_random(&small, 1, &c, &err) == 0, "%s", err.msg);
-    CHECK(!memcmp(b->w.layers[1].ff1_w.data, c->w.layers[1].ff1_w.data, 40 * 24 * 4), "same seed, same weights");
+    CHECK(!memcmp(vkb_model_tensor(b, VKB_T_FFN1_W, 1)->data, vkb_model_tensor(c, VKB_T_FFN1_W, 1)->data, 40 * 24 * 4),
+          "same seed, same weights");
     vkb_model_free(c);
     REQUIRE(vkb_model_random(&small, 2, &c, &err) == 0, "%s", err.msg);
-    CHECK(memcmp(b->w.layers[1].ff1_w.data, c->w.layers[1].ff1_w.data, 40 * 24 * 4), "other seed, other weights");
+    CHECK(memcmp(vkb_model_tensor(b, VKB_T_FFN1_W, 1)->data, vkb_model_tensor(c, VKB_T_FFN1_W, 1)->data, 40 * 24 * 4),
+          "other seed, other weights");
     vkb_model_free(c);
     small.n_labels = 0;
     REQUIRE(vkb_model_random(&small, 1, &c, &err) == 0, "%s", err.msg);

@@ -113,5 +113,12 @@ int main(void) {
     /* NUL bytes inside the text are refused rather than silently cut. */
     vkb_error err;
     CHECK(vkb_config_parse("{}\0{}", 5, "config.json", &c, &err) != 0 && strstr(err.msg, "NUL"), "NUL: %s", err.msg);
+    /* Named shapes for random models (vkbert check/bench --shape). */
+    vkb_config nc;
+    CHECK(vkb_config_named("distilbert-base", &nc, &err) == 0 && nc.dim == 768 && nc.n_layers == 6 &&
+          nc.n_heads == 12 && nc.hidden_dim == 3072 && nc.vocab_size == 30522 && nc.max_pos == 512 &&
+          nc.n_labels == 2 && nc.labels == NULL && vkb_config_check(&nc, "shape", &err) == 0, "distilbert-base");
+    CHECK(vkb_config_named("distilbert-huge", &nc, &err) != 0 && strstr(err.msg, "distilbert-huge") &&
+          strstr(err.msg, "known: distilbert-base"), "unknown shape: %s", err.msg);
     return vkb_test_done("test_config");
 }

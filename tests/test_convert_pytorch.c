@@ -43,8 +43,9 @@ int main(void) {
     CHECK(run(PY " ../tools/convert_pytorch_bin.py %s%s 2>/dev/null", dir, "") != 0, "overwrote without --force");
     REQUIRE(vkb_model_load(dir, &m, &err) == 0, "converted checkpoint: %s", err.msg);
 
-    CHECK(m->w.word_emb.dtype == VKB_DT_BF16 && m->w.layers[1].ff1_w.dtype == VKB_DT_F16 &&
-          m->w.layers[1].ff2_w.dtype == VKB_DT_F32, "dtypes kept");
+    CHECK(vkb_model_tensor(m, VKB_T_WORD_EMB, 0)->dtype == VKB_DT_BF16 &&
+          vkb_model_tensor(m, VKB_T_FFN1_W, 1)->dtype == VKB_DT_F16 &&
+          vkb_model_tensor(m, VKB_T_FFN2_W, 1)->dtype == VKB_DT_F32, "dtypes kept");
     ckw_named nt[8 + 16 * 2];
     int n = ckw_model_tensors(m, 1, nt);
     CHECK(n == 4 + 32 + 4, "tensor count %d", n);

@@ -162,8 +162,10 @@ static void check_model(const char *name) {
             if (head) {
                 /* Hidden capture: the last layer's first tokens through the
                  * head reproduce the logits, and capturing changes nothing. */
-                float *pw = tensor_f32(&m->w.pre_w), *pb = tensor_f32(&m->w.pre_b);
-                float *cw = tensor_f32(&m->w.cls_w), *cb = tensor_f32(&m->w.cls_b);
+                float *pw = tensor_f32(vkb_model_tensor(m, VKB_T_PRE_W, 0));
+                float *pb = tensor_f32(vkb_model_tensor(m, VKB_T_PRE_B, 0));
+                float *cw = tensor_f32(vkb_model_tensor(m, VKB_T_CLS_W, 0));
+                float *cb = tensor_f32(vkb_model_tensor(m, VKB_T_CLS_B, 0));
                 float *first = malloc((size_t)B * D * sizeof(float)), *mid = malloc((size_t)B * D * sizeof(float));
                 float *l2 = malloc((size_t)B * NL * sizeof(float));
                 REQUIRE(first && mid && l2, "out of memory");

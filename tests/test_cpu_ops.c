@@ -175,7 +175,7 @@ static void test_attention(int B, int L, int H, int hd) {
     for (int fp64 = 0; fp64 <= 1; fp64++)
         for (int th = 1; th <= 3; th++) {
             memset(ctx, 0xff, n * sizeof *ctx);
-            vkb_cpu_attention(q, k, v, ctx, B, L, H, hd, lens, fp64, th);
+            CHECK(vkb_cpu_attention(q, k, v, ctx, B, L, H, hd, lens, fp64, th) == 0, "attention failed");
             double e = max_err(ctx, ref, n);
             CHECK(e <= (fp64 ? 2e-7 : 2e-5), "attention B%d L%d H%d hd%d fp64 %d threads %d: err %g",
                   B, L, H, hd, fp64, th, e);
@@ -186,7 +186,19 @@ static void test_attention(int B, int L, int H, int hd) {
     free(q); free(k); free(v); free(ref); free(ctx); free(ctx1);
 }
 
+/* Scratch that cannot be allocated is an error (-1), ctx untouched, not
+ * NaN-filled output: L = 2^30 asks for ~2^62 bytes of fp32 scores, more than
+ * any address space (so this fails even with memory overcommit); the
+ * failure comes before any input is read, so small buffers do. */
+static void test_attention_no_memory(void) {
+    float q[4] = {0}, k[4] = {0}, v[4] = {0}, ctx[4] = {1, 2, 3, 4};
+    int32_t lens[1] = {1};
+    CHECK(vkb_cpu_attention(q, k, v, ctx, 1, 1 << 30, 1, 1, lens, 0, 1) == -1, "no error");
+    CHECK(ctx[0] == 1 && ctx[3] == 4, "ctx written on failure");
+}
+
 int main(void) {
+    test_attention_no_memory();
     test_linear(77, 130, 100);
     test_linear(1, 3, 1);
     test_linear(130, 77, 257);

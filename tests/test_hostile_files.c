@@ -101,18 +101,18 @@ static void truncated_while_loading(void) {
     snprintf(p, sizeof p, "%s/model.safetensors", d);
     /* Keep the header and a few bytes of data: every tensor but the first
      * lies past the new end. */
-    REQUIRE(truncate(p, (off_t)(m->w.word_emb.off + 8)) == 0, "truncate %s", p);
+    REQUIRE(truncate(p, (off_t)(vkb_model_tensor(m, VKB_T_WORD_EMB, 0)->off + 8)) == 0, "truncate %s", p);
     struct sigaction sa = {0}, old_bus, old_segv;
     sa.sa_handler = on_bus;
     sigaction(SIGBUS, &sa, &old_bus);
     sigaction(SIGSEGV, &sa, &old_segv);
-    float *f = malloc((size_t)m->w.word_emb.numel * sizeof *f);
+    float *f = malloc((size_t)vkb_model_tensor(m, VKB_T_WORD_EMB, 0)->numel * sizeof *f);
     REQUIRE(f, "malloc");
-    int rc = vkb_tensor_to_f32(&m->w.word_emb, f, &err);
+    int rc = vkb_tensor_to_f32(vkb_model_tensor(m, VKB_T_WORD_EMB, 0), f, &err);
     CHECK(rc != 0 && strstr(err.msg, "model.safetensors") && strstr(err.msg, "truncated"),
           "tensor of a truncated file: rc %d '%s'", rc, err.msg);
     printf("  %-44s -> %s\n", "model.safetensors truncated: tensor", err.msg);
-    rc = vkb_tensor_convert(&m->w.layers[0].ff1_w, 3, 5, f, 1, &err);
+    rc = vkb_tensor_convert(vkb_model_tensor(m, VKB_T_FFN1_W, 0), 3, 5, f, 1, &err);
     CHECK(rc != 0 && strstr(err.msg, "model.safetensors"), "f16 convert of a truncated file: rc %d", rc);
     vkb_backend *be = NULL;
     vkb_backend_opts o = {.device = "cpu", .threads = 1};

@@ -26,6 +26,7 @@ except ImportError as _e:  # a message, not a traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import distilbert_tensors  # noqa: E402
 import safetensors_io  # noqa: E402
 from bert_basic_tokenizer import BertTokenizer, SPECIALS  # noqa: E402
 from distilbert_torch import DistilBertForSequenceClassification  # noqa: E402
@@ -56,6 +57,19 @@ def hf_config(cfg):
         "torch_dtype": "float16",
         "vocab_size": cfg["vocab_size"],
     }
+
+
+def check_inventory(sd, cfg, src):
+    """The state dict holds exactly the tensors vkbert loads (distilbert_tensors.TABLE), shaped as cfg says."""
+    sizes = dict(cfg, num_labels=cfg.get("num_labels", len(ID2LABEL)))
+    want = {name: shape for _, name, shape, _ in distilbert_tensors.tensors(sizes, cfg["n_layers"])}
+    got = {k: tuple(v.shape) for k, v in sd.items()}
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    wrong = sorted(k for k in want if k in got and got[k] != want[k])
+    if missing or extra or wrong:
+        sys.exit(f"{src}: not the DistilBERT tensor inventory: missing {missing[:3]}, unexpected {extra[:3]}, "
+                 f"wrong shape {[(k, got[k], want[k]) for k in wrong[:3]]}")
 
 
 def tokenizer_config(max_len):
@@ -203,6 +217,7 @@ def main(argv=None):
         json.dump(hc, f, indent=2)
         f.write("\n")
     sd = {k: v.half() for k, v in best["model"].items()}
+    check_inventory(sd, cfg, a.best)
     safetensors_io.save(sd, os.path.join(out, "model.safetensors"), {"format": "pt"})
     shutil.copyfile(a.vocab, os.path.join(out, "vocab.txt"))
     with open(os.path.join(out, "tokenizer_config.json"), "w") as f:

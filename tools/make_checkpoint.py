@@ -24,6 +24,8 @@ import sys
 import struct
 
 import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distilbert_tensors  # noqa: E402
 try:
     import torch
 except ImportError as _e:  # a message, not a traceback
@@ -79,41 +81,24 @@ def write_safetensors(path, tensors, dtype):
 
 
 def make_tensors(a, vocab_size, g):
-    d, hd = a.dim, a.hidden
-
+    """Every tensor of distilbert_tensors.TABLE, random, in table order."""
     def rn(*shape, scale=1.0):
         return torch.randn(*shape, generator=g, dtype=torch.float32) * scale
 
-    def lin(out_f, in_f):
-        # 1.5/sqrt(fan_in): activations keep unit scale and scores spread out
-        return rn(out_f, in_f, scale=1.5 / in_f ** 0.5), rn(out_f, scale=0.2)
-
-    def ln(n):
-        return 1.0 + rn(n, scale=0.2), rn(n, scale=0.2)
-
-    p = "" if a.base else "distilbert."
-    ts = [(p + "embeddings.word_embeddings.weight", rn(vocab_size, d)),
-          (p + "embeddings.position_embeddings.weight", rn(a.max_pos, d, scale=0.5))]
-    w, b = ln(d)
-    ts += [(p + "embeddings.LayerNorm.weight", w), (p + "embeddings.LayerNorm.bias", b)]
-    for i in range(a.layers):
-        q = f"{p}transformer.layer.{i}."
-        for n in ["q_lin", "k_lin", "v_lin", "out_lin"]:
-            w, b = lin(d, d)
-            ts += [(q + f"attention.{n}.weight", w), (q + f"attention.{n}.bias", b)]
-        w, b = ln(d)
-        ts += [(q + "sa_layer_norm.weight", w), (q + "sa_layer_norm.bias", b)]
-        w, b = lin(hd, d)
-        ts += [(q + "ffn.lin1.weight", w), (q + "ffn.lin1.bias", b)]
-        w, b = lin(d, hd)
-        ts += [(q + "ffn.lin2.weight", w), (q + "ffn.lin2.bias", b)]
-        w, b = ln(d)
-        ts += [(q + "output_layer_norm.weight", w), (q + "output_layer_norm.bias", b)]
-    if not a.base:
-        w, b = lin(d, d)
-        ts += [("pre_classifier.weight", w), ("pre_classifier.bias", b)]
-        w, b = lin(a.labels, d)
-        ts += [("classifier.weight", w), ("classifier.bias", b)]
+    sizes = {"dim": a.dim, "hidden_dim": a.hidden, "vocab_size": vocab_size,
+             "max_position_embeddings": a.max_pos, "num_labels": a.labels}
+    ts = []
+    for role, name, shape, kind in distilbert_tensors.tensors(sizes, a.layers, head=not a.base,
+                                                              prefix="" if a.base else "distilbert."):
+        if kind == "embedding":
+            t = rn(*shape, scale=0.5 if role == "POS_EMB" else 1.0)
+        elif kind == "weight":
+            t = rn(*shape, scale=1.5 / shape[1] ** 0.5)  # activations keep unit scale, scores spread out
+        elif kind == "ln_weight":
+            t = 1.0 + rn(*shape, scale=0.2)
+        else:  # bias, ln_bias
+            t = rn(*shape, scale=0.2)
+        ts.append((name, t))
     return ts
 
 

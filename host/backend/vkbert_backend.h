@@ -11,6 +11,22 @@
 extern "C" {
 #endif
 
+/* ---- defaults -------------------------------------------------------------
+ * The one statement of what a 0 in an options field means; the CLI's help
+ * text and the Python binding (through ctypes) read them from here. */
+typedef struct vkb_default_values {
+    int max_len;      /* tokens per input before truncation: 512 (see vkb_model_max_len) */
+    int batch_tokens; /* scorer token budget per forward, B*L: 8192 */
+    int max_tokens;   /* backend activation budget, B*L: 16384 */
+    int window;       /* scorer inputs sorted together: 2048 */
+} vkb_default_values;
+const vkb_default_values *vkb_defaults(void);
+/* The input length a model runs with: min(max_len, max_pos) when max_len > 0,
+ * else the default (vkb_defaults()->max_len) clipped to the tokenizer's
+ * model_max_length and to max_pos.  What the scorer, the CLI and the Python
+ * binding truncate to. */
+int vkb_model_max_len(const vkb_model *m, int max_len);
+
 /* ---- backends ------------------------------------------------------------- */
 typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_precision;
 
@@ -49,7 +65,7 @@ typedef struct vkb_backend_opts {
     vkb_precision precision; /* weight/activation storage on the GPU */
     int threads;             /* CPU backend threads; 0 = all cores */
     int fp64_accum;          /* CPU backend: accumulate in double */
-    int max_tokens;          /* largest B*L a forward will get (0 = 16384) */
+    int max_tokens;          /* largest B*L a forward will get (0 = vkb_defaults()->max_tokens) */
     int max_len;             /* largest L a forward will get (0 = max_pos) */
     int validation;          /* Vulkan: enable the Khronos validation layer */
     /* Vulkan: cap on the device-local bytes vkbert allocates (weights and

@@ -92,34 +92,20 @@ int cli_write_all(int fd, const char *buf, size_t n) {
     return 0;
 }
 
+static void cb_oom(void) {
+    fprintf(stderr, "vkbert: out of memory\n");
+    exit(1);
+}
 void cb_put(cli_buf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
+    if (vkb_sb_put(b, s, n)) cb_oom();
 }
 void cb_puts(cli_buf *b, const char *s) { cb_put(b, s, strlen(s)); }
 void cb_printf(cli_buf *b, const char *fmt, ...) {
-    char tmp[512];
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int rc = vkb_sb_vprintf(b, fmt, ap);
     va_end(ap);
-    if (k < (int)sizeof tmp) { cb_put(b, tmp, (size_t)k); return; }
-    char *p = malloc((size_t)k + 1);
-    if (!p) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    cb_put(b, p, (size_t)k);
-    free(p);
+    if (rc) cb_oom();
 }
 
 void cb_float(cli_buf *b, double v) {
@@ -131,7 +117,7 @@ void cb_float(cli_buf *b, double v) {
 void cb_json_str(cli_buf *b, const char *s) {
     char *q = NULL;
     size_t ql = 0, qc = 0;
-    if (vkb_json_quote(&q, &ql, &qc, s, strlen(s))) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
+    if (vkb_json_quote(&q, &ql, &qc, s, strlen(s))) cb_oom();
     cb_put(b, q, ql);
     free(q);
 }
@@ -204,21 +190,15 @@ vkb_model *cli_load_model(const cli_opts *o) {
 
 int cli_max_len(const cli_opts *o, const vkb_model *m) {
     const vkb_config *c = vkb_model_config(m);
-    int ml = o->max_len > 0 ? o->max_len : 512;
-    const vkb_tokenizer *t = vkb_model_tokenizer(m);
-    if (o->max_len <= 0 && t && vkb_tokenizer_max_len(t) > 0 && vkb_tokenizer_max_len(t) < ml)
-        ml = vkb_tokenizer_max_len(t);
-    if (ml > c->max_pos) {
-        if (o->max_len > 0 && !o->quiet)
-            fprintf(stderr, "vkbert: note: --max-len %d exceeds the model's %d positions; using %d\n",
-                    o->max_len, c->max_pos, c->max_pos);
-        ml = c->max_pos;
-    }
+    int ml = vkb_model_max_len(m, o->max_len);
+    if (o->max_len > ml && !o->quiet)
+        fprintf(stderr, "vkbert: note: --max-len %d exceeds the model's %d positions; using %d\n",
+                o->max_len, c->max_pos, c->max_pos);
     return ml;
 }
 
 int cli_batch_tokens(const cli_opts *o, int max_len) {
-    int bt = o->batch_tokens > 0 ? o->batch_tokens : 8192;
+    int bt = o->batch_tokens > 0 ? o->batch_tokens : vkb_defaults()->batch_tokens;
     return bt < max_len ? max_len : bt;
 }
 
@@ -335,11 +315,29 @@ static const struct { const char *name, *help; } common_help[] = {
     {"device", "  -d, --device DEV       cpu, gpu (best Vulkan device), gpu:N or auto (default:\n"
                "                         a hardware GPU if any, else cpu, faster than lavapipe)\n"},
     {"precision", "      --precision P      fp32 or fp16 storage on the GPU (default: device's best)\n"},
-    {"max-len", "      --max-len N        truncate texts to N tokens (default min(512, model max))\n"},
-    {"batch-tokens", "      --batch-tokens N   token budget per batch, B*L (default 8192)\n"},
+    {"max-len", "      --max-len N        truncate texts to N tokens (default min({max_len}, model max))\n"},
+    {"batch-tokens", "      --batch-tokens N   token budget per batch, B*L (default {batch_tokens})\n"},
     {"threads", "      --threads N        CPU threads (tokenizers; CPU backend)\n"},
     {"quiet", "  -q, --quiet            no progress bar, notes or summary\n"},
 };
+
+/* Prints help text with the library's defaults (vkb_defaults) in place of
+ * "{max_len}", "{batch_tokens}" and "{window}", so the help cannot drift. */
+static void print_help(FILE *f, const char *s) {
+    const vkb_default_values *d = vkb_defaults();
+    const struct { const char *key; int value; } keys[] = {
+        {"{max_len}", d->max_len}, {"{batch_tokens}", d->batch_tokens}, {"{window}", d->window}};
+    while (*s) {
+        size_t k = 0, n = sizeof keys / sizeof keys[0];
+        while (k < n && strncmp(s, keys[k].key, strlen(keys[k].key))) k++;
+        if (k < n) {
+            fprintf(f, "%d", keys[k].value);
+            s += strlen(keys[k].key);
+        } else {
+            fputc(*s++, f);
+        }
+    }
+}
 
 static const command commands[] = {
     {"tokenize", cli_tokenize, "model max-len quiet help text-column", -1,
@@ -368,7 +366,7 @@ static const command commands[] = {
      "                         probabilities, best first (K = all: every label)\n"
      "      --logits           add \"logits\": array\n"
      "      --no-sort          do not group inputs of similar length\n"
-     "      --window N         inputs sorted together (default 2048)\n"
+     "      --window N         inputs sorted together (default {window})\n"
      "  -o, --output FILE      write to FILE instead of stdout (locked while vkbert\n"
      "                         runs; never one of the inputs), with a run record\n"
      "                         FILE.vkbert.json beside it\n"
@@ -700,11 +698,11 @@ int main(int argc, char **argv) {
         case O_OPS: o.ops = 1; break;
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
-            printf("%s", c->usage);
+            print_help(stdout, c->usage);
             if (allowed(c, "model")) {
                 printf("common options:\n");
                 for (size_t i = 0; i < sizeof common_help / sizeof common_help[0]; i++)
-                    if (allowed(c, common_help[i].name)) printf("%s", common_help[i].help);
+                    if (allowed(c, common_help[i].name)) print_help(stdout, common_help[i].help);
             }
             return CLI_OK;
         case O_FORMAT:
@@ -741,9 +739,13 @@ int main(int argc, char **argv) {
             break;
         case O_SHAPE:
             o.shape = optarg;
-            if (strcmp(optarg, "distilbert-base")) {
-                fprintf(stderr, "vkbert: --shape: only distilbert-base is known\n");
-                bad = 1;
+            {
+                vkb_config shape;
+                vkb_error se = {0};
+                if (vkb_config_named(optarg, &shape, &se)) {
+                    fprintf(stderr, "vkbert: --shape: %s\n", se.msg);
+                    bad = 1;
+                }
             }
             break;
         }
@@ -754,7 +756,7 @@ int main(int argc, char **argv) {
     if (c->max_args >= 0 && o.nargs > c->max_args) {
         fprintf(stderr, "vkbert %s: unexpected argument '%s'%s\n", c->name, o.args[c->max_args],
                 !strcmp(c->name, "bench") ? " (bench --input FILE measures scoring a file)" : "");
-        fprintf(stderr, "%s", c->usage);
+        print_help(stderr, c->usage);
         return CLI_USAGE;
     }
     if (o.device && !strcmp(o.device, "cpu") && o.precision == VKB_PREC_FP16) {

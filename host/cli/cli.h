@@ -4,6 +4,7 @@
 #ifndef VKB_CLI_H
 #define VKB_CLI_H
 #include "vkbert.h"
+#include "strbuf.h"
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,11 +59,14 @@ vkb_model *cli_load_model(const cli_opts *o);
 /* Backend options from the command line (device, precision, threads, token
  * budget, memory cap) and VKB_VALIDATION from the environment. */
 void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo);
-/* Creates the backend for --device (default gpu, falling back to cpu with a
- * note when no Vulkan device works); prints the error and returns NULL. */
+/* Creates the backend for --device (default auto: a hardware Vulkan GPU if
+ * there is one, else the CPU reference, with a note saying why); no fallback
+ * when the device chosen fails: prints the error and returns NULL. */
 vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,
                               int max_len);
-/* Effective max length for a model: --max-len or min(512, model limits). */
+/* Effective max length for a model: vkb_model_max_len (--max-len, or the
+ * library's default clipped to the model's limits), with a note when
+ * --max-len exceeds max_position_embeddings. */
 int cli_max_len(const cli_opts *o, const vkb_model *m);
 int cli_batch_tokens(const cli_opts *o, int max_len);
 /* --device as a list: "all" (every Vulkan device) or DEV[,DEV...].  Returns
@@ -75,7 +79,7 @@ int cli_device_list(const char *spec, char **out, int max, char **storage);
 int cli_write_all(int fd, const char *buf, size_t n);
 
 /* A growable output line. */
-typedef struct { char *p; size_t n, cap; } cli_buf;
+typedef vkb_strbuf cli_buf; /* strbuf.h; the cb_* functions exit on out of memory */
 void cb_puts(cli_buf *b, const char *s);
 void cb_put(cli_buf *b, const char *s, size_t n);
 void cb_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

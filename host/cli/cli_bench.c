@@ -21,18 +21,13 @@
  * library's scorer, reported as reviews (records) per second. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "clock.h"
 #include "vkb_git.h" /* VKB_GIT_COMMIT, generated at build time */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -143,10 +138,10 @@ static void put_info(cli_buf *b, const vkb_bench_info *bi, int json) {
 
 static vkb_model *load(const cli_opts *o) {
     if (!o->shape) return cli_load_model(o);
-    vkb_config shape = {768, 6, 12, 3072, 30522, 512, 0, 2, NULL};
+    vkb_config shape;
     vkb_model *m = NULL;
     vkb_error e = {0};
-    if (vkb_model_random(&shape, o->seed, &m, &e)) {
+    if (vkb_config_named(o->shape, &shape, &e) || vkb_model_random(&shape, o->seed, &m, &e)) {
         fprintf(stderr, "vkbert bench: %s\n", e.msg);
         return NULL;
     }
@@ -171,10 +166,10 @@ static void fill_row(bench_row *r, const vkb_bench_info *bi, const char *desc) {
 /* --input FILE: reviews/s through the scorer. */
 static int bench_e2e(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
     int max_len = cli_max_len(o, m);
-    double t0 = now_s();
+    double t0 = vkb_now_s();
     vkb_backend *be = cli_open_backend(o, m, 0, max_len);
     if (!be) return CLI_FAILED;
-    double t_up = now_s() - t0;
+    double t_up = vkb_now_s() - t0;
     vkb_error e = {0};
     vkb_input_opts io = {.format = o->format, .text_column = o->text_column,
                          .interrupt = cli_interrupt_flag()};
@@ -186,7 +181,7 @@ static int bench_e2e(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
                           .window = o->window, .threads = o->threads, .note = note,
                           .interrupt = cli_interrupt_flag()};
     int rc = CLI_OK;
-    double t1 = now_s();
+    double t1 = vkb_now_s();
     if (vkb_input_open(paths, 1, &io, &in, &e) ||
         vkb_scorer_create(be, &so, count_result, &done, &s, &e)) {
         fprintf(stderr, "vkbert bench: %s\n", e.msg);
@@ -213,7 +208,7 @@ static int bench_e2e(cli_opts *o, vkb_model *m, double t_load, bench_row *row) {
         fprintf(stderr, "vkbert bench: %s\n", e.msg);
         rc = CLI_FAILED;
     }
-    double wall = now_s() - t1;
+    double wall = vkb_now_s() - t1;
     if (rc == CLI_OK && done == 0) {
         /* a speed measured on nothing is no result */
         fprintf(stderr, "vkbert bench: no text scored from %s (%llu record(s) could not be read; "
@@ -280,12 +275,12 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
     bo.max_tokens = o->batch_tokens > B * L ? o->batch_tokens : B * L;
     vkb_backend *be = NULL;
     vkb_error e = {0};
-    double t1 = now_s();
+    double t1 = vkb_now_s();
     if (vkb_backend_create(m, &bo, &be, &e)) {
         fprintf(stderr, "vkbert bench: cannot open device %s: %s\n", bo.device, e.msg);
         return CLI_FAILED;
     }
-    double t_up = now_s() - t1;
+    double t_up = vkb_now_s() - t1;
     vkb_bench_info bi;
     vkb_backend_bench_info(be, &bi, &e);
     int iters = o->iters > 0 ? o->iters : (bi.gpu ? 10 : 3);
@@ -308,9 +303,9 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
         if (vkb_forward(be, &batch, &out, &e)) rc = CLI_FAILED;
     for (int i = 0; i < iters && rc == CLI_OK; i++) {
         if (vkb_cli_interrupted) { rc = CLI_INTERRUPTED; break; }
-        double ts = now_s();
+        double ts = vkb_now_s();
         if (vkb_forward(be, &batch, &out, &e)) rc = CLI_FAILED;
-        ms[i] = (now_s() - ts) * 1e3;
+        ms[i] = (vkb_now_s() - ts) * 1e3;
     }
     /* per-kernel times: separate profiled batches */
     int prof = 0;
@@ -434,10 +429,10 @@ int cli_bench(cli_opts *o) {
         n_dev = cli_device_list(o->device, devs, MAX_BENCH_DEVICES, &storage);
         if (n_dev < 0) return CLI_USAGE;
     }
-    double t0 = now_s();
+    double t0 = vkb_now_s();
     vkb_model *m = load(o);
     if (!m) { free(storage); return CLI_FAILED; }
-    double t_load = now_s() - t0;
+    double t_load = vkb_now_s() - t0;
     bench_row rows[MAX_BENCH_DEVICES];
     memset(rows, 0, sizeof rows);
     int rc = CLI_OK;

@@ -41,8 +41,8 @@ int cli_check(cli_opts *o) {
     vkb_model *m = NULL;
     vkb_error e = {0};
     if (o->shape) {
-        vkb_config shape = {768, 6, 12, 3072, 30522, 512, 0, 2, NULL};
-        if (vkb_model_random(&shape, o->seed, &m, &e)) {
+        vkb_config shape;
+        if (vkb_config_named(o->shape, &shape, &e) || vkb_model_random(&shape, o->seed, &m, &e)) {
             fprintf(stderr, "vkbert check: %s\n", e.msg);
             return CLI_FAILED;
         }

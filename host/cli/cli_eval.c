@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_progress.h"
+#include "clock.h"
 #include <errno.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -18,12 +19,6 @@
 #include <time.h>
 
 typedef struct ex { char *text; size_t len; int gold; } ex;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
@@ -194,7 +189,7 @@ int cli_eval(cli_opts *o) {
     vkb_backend *be = cli_open_backend(o, m, 0, max_len);
     int *pred = calloc((size_t)ns, sizeof(int));
     ev_ctx c = {pred};
-    double t0 = now_s(), el = 0;
+    double t0 = vkb_now_s(), el = 0;
     int frc = -1;
     if (be) {
         vkb_scorer_opts so = {0};
@@ -212,7 +207,7 @@ int cli_eval(cli_opts *o) {
             frc = vkb_scorer_add_text(s, xs[sel[i]].text, xs[sel[i]].len, NULL, &e);
         if (frc == 0) frc = vkb_scorer_finish(s, &e);
         cli_progress_stop(pg);
-        el = now_s() - t0;
+        el = vkb_now_s() - t0;
         vkb_scorer_free(s);
         if (frc && !vkb_cli_interrupted) fprintf(stderr, "vkbert eval: %s\n", e.msg);
     }

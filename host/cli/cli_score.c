@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "cli_resume.h"
 #include "cli_progress.h"
+#include "clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -44,12 +45,6 @@ typedef struct score_ctx {
 } score_ctx;
 
 static uint64_t scored(void *ctx) { return vkb_scorer_progress(((score_ctx *)ctx)->s); }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void free_user(rec_user *u) {
     if (!u) return;
@@ -418,7 +413,7 @@ int cli_score(cli_opts *o) {
         vkb_model_free(m); vkb_input_close(in); free(devdesc.p); cli_run_free(&run);
         return CLI_FAILED;
     }
-    c.t0 = now_s();
+    c.t0 = vkb_now_s();
     c.s = s;
     cli_progress *pg = cli_progress_start(o->quiet, total_units, scored, &c);
     uint64_t n_texts = 0;   /* records given to the scorer to score */
@@ -498,7 +493,7 @@ int cli_score(cli_opts *o) {
         fprintf(stderr, "\nvkbert score: %s\n", e.msg);
         rc = CLI_FAILED;
     }
-    double el = now_s() - c.t0;
+    double el = vkb_now_s() - c.t0;
     vkb_scorer_stats st;
     vkb_scorer_get_stats(s, &st);
     cli_progress_stop(pg);

@@ -5,6 +5,7 @@
  * handled explicitly. */
 #define _GNU_SOURCE
 #include "vkbert_io.h"
+#include "strbuf.h"
 #include "error.h"
 #include <cjson/cJSON.h>
 #include <zlib.h>
@@ -19,27 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- small growable byte buffer ------------------------------------------ */
-typedef struct { char *p; size_t n, cap; } sbuf;
-
-static int sb_reserve(sbuf *b, size_t extra) {
-    if (b->n + extra + 1 <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-static int sb_put(sbuf *b, const char *s, size_t n) {
-    if (sb_reserve(b, n)) return -1;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return 0;
-}
-static int sb_putc(sbuf *b, char c) { return sb_put(b, &c, 1); }
+/* ---- small growable byte buffer: strbuf.h ---------------------------------- */
+typedef vkb_strbuf sbuf;
 
 /* ---- UTF-8 and JSON helpers ------------------------------------------------ */
 
@@ -92,27 +74,27 @@ char *vkb_utf8_sanitize(const char *s, size_t n, size_t *out_len) {
 }
 
 int vkb_json_quote(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
-    sbuf b = {*buf, *len, *cap};
-    int rc = sb_putc(&b, '"');
+    sbuf b = {*buf, *len, *cap, 0};
+    int rc = vkb_sb_putc(&b, '"');
     for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
         switch (c) {
-        case '"': rc = sb_put(&b, "\\\"", 2); break;
-        case '\\': rc = sb_put(&b, "\\\\", 2); break;
-        case '\n': rc = sb_put(&b, "\\n", 2); break;
-        case '\r': rc = sb_put(&b, "\\r", 2); break;
-        case '\t': rc = sb_put(&b, "\\t", 2); break;
+        case '"': rc = vkb_sb_put(&b, "\\\"", 2); break;
+        case '\\': rc = vkb_sb_put(&b, "\\\\", 2); break;
+        case '\n': rc = vkb_sb_put(&b, "\\n", 2); break;
+        case '\r': rc = vkb_sb_put(&b, "\\r", 2); break;
+        case '\t': rc = vkb_sb_put(&b, "\\t", 2); break;
         default:
             if (c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
-                rc = sb_put(&b, esc, 6);
+                rc = vkb_sb_put(&b, esc, 6);
             } else {
-                rc = sb_putc(&b, (char)c);
+                rc = vkb_sb_putc(&b, (char)c);
             }
         }
     }
-    if (rc == 0) rc = sb_putc(&b, '"');
+    if (rc == 0) rc = vkb_sb_putc(&b, '"');
     *buf = b.p; *len = b.n; *cap = b.cap;
     return rc;
 }
@@ -126,7 +108,7 @@ static int is_reserved(const char *k) {
 
 /* Appends ,"name":value (JSON) to extra, renaming reserved names. */
 static int extra_add(sbuf *x, const char *name, const char *json_value) {
-    if (x->n && sb_putc(x, ',')) return -1;
+    if (x->n && vkb_sb_putc(x, ',')) return -1;
     char *q = NULL;
     size_t ql = 0, qc = 0;
     char *nm = NULL;
@@ -138,9 +120,9 @@ static int extra_add(sbuf *x, const char *name, const char *json_value) {
     }
     const char *use = nm ? nm : name;
     int rc = vkb_json_quote(&q, &ql, &qc, use, strlen(use));
-    if (rc == 0) rc = sb_put(x, q, ql);
-    if (rc == 0) rc = sb_putc(x, ':');
-    if (rc == 0) rc = sb_put(x, json_value, strlen(json_value));
+    if (rc == 0) rc = vkb_sb_put(x, q, ql);
+    if (rc == 0) rc = vkb_sb_putc(x, ':');
+    if (rc == 0) rc = vkb_sb_put(x, json_value, strlen(json_value));
     free(q);
     free(nm);
     return rc;
@@ -170,17 +152,17 @@ static char *xprintf(const char *fmt, ...) {
 static void sb_put_printable(sbuf *b, const char *s, size_t n, size_t max) {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n; i++) {
-        if (i >= max) { sb_put(b, "...", 3); return; }
+        if (i >= max) { vkb_sb_put(b, "...", 3); return; }
         char esc[8];
         if (u[i] < 0x20 || u[i] == 0x7f) {
             snprintf(esc, sizeof esc, "\\x%02x", u[i]);
-            sb_put(b, esc, 4);
+            vkb_sb_put(b, esc, 4);
         } else if (u[i] == 0xC2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F) {
             snprintf(esc, sizeof esc, "\\x%02x", u[i + 1]);
-            sb_put(b, esc, 4);
+            vkb_sb_put(b, esc, 4);
             i++;
         } else {
-            sb_putc(b, s[i]);
+            vkb_sb_putc(b, s[i]);
         }
     }
 }
@@ -597,7 +579,7 @@ static int read_line(vkb_input *in, sbuf *b, int *too_long, vkb_error *err) {
             keep = b->n < in->o.max_record ? in->o.max_record - b->n : 0;
             *too_long = 1;
         }
-        if (keep && sb_put(b, s, keep)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory reading a line");
+        if (keep && vkb_sb_put(b, s, keep)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory reading a line");
         r->pos += take + (nl ? 1 : 0);
         r->consumed += (double)(take + (nl ? 1 : 0));
         if (nl) {
@@ -607,7 +589,7 @@ static int read_line(vkb_input *in, sbuf *b, int *too_long, vkb_error *err) {
     }
     if (!any) return 0;
     r->line++;
-    if (!b->p && sb_reserve(b, 0) == 0) b->p[0] = 0;
+    if (!b->p && vkb_sb_reserve(b, 0) == 0) b->p[0] = 0;
     if (!b->p) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory reading a line");
     return 1;
 }
@@ -723,7 +705,7 @@ static void put_utf8(sbuf *b, unsigned cp) {
         u[0] = (char)(0xF0 | cp >> 18); u[1] = (char)(0x80 | ((cp >> 12) & 63));
         u[2] = (char)(0x80 | ((cp >> 6) & 63)); u[3] = (char)(0x80 | (cp & 63)); k = 4;
     }
-    sb_put(b, u, k);
+    vkb_sb_put(b, u, k);
 }
 
 /* Decodes a (scanned) string literal [p, e) into b: escapes resolved,
@@ -731,17 +713,17 @@ static void put_utf8(sbuf *b, unsigned cp) {
  * surrogate becomes U+FFFD.  Returns 0, or -1 when out of memory. */
 static int js_decode(const char *p, const char *e, sbuf *b) {
     b->n = 0;
-    if (sb_reserve(b, (size_t)(e - p))) return -1;
+    if (vkb_sb_reserve(b, (size_t)(e - p))) return -1;
     b->p[0] = 0;
     for (p++, e--; p < e; p++) {
-        if (*p != '\\') { sb_putc(b, *p); continue; }
+        if (*p != '\\') { vkb_sb_putc(b, *p); continue; }
         p++;
         switch (*p) {
-        case 'b': sb_putc(b, '\b'); break;
-        case 'f': sb_putc(b, '\f'); break;
-        case 'n': sb_putc(b, '\n'); break;
-        case 'r': sb_putc(b, '\r'); break;
-        case 't': sb_putc(b, '\t'); break;
+        case 'b': vkb_sb_putc(b, '\b'); break;
+        case 'f': vkb_sb_putc(b, '\f'); break;
+        case 'n': vkb_sb_putc(b, '\n'); break;
+        case 'r': vkb_sb_putc(b, '\r'); break;
+        case 't': vkb_sb_putc(b, '\t'); break;
         case 'u': {
             unsigned cp = 0;
             for (int i = 1; i <= 4; i++) cp = cp * 16 + (unsigned)hexval(p[i]);
@@ -758,7 +740,7 @@ static int js_decode(const char *p, const char *e, sbuf *b) {
             put_utf8(b, cp);
             break;
         }
-        default: sb_putc(b, *p); /* " \ / */
+        default: vkb_sb_putc(b, *p); /* " \ / */
         }
     }
     return b->p ? 0 : -1;
@@ -773,12 +755,12 @@ static int js_copy(sbuf *x, const char *p, const char *e) {
         if (instr && c < 0x20) {
             char esc[8];
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            if (sb_put(x, esc, 6)) return -1;
+            if (vkb_sb_put(x, esc, 6)) return -1;
             continue;
         }
-        if (sb_putc(x, (char)c)) return -1;
+        if (vkb_sb_putc(x, (char)c)) return -1;
         if (instr && c == '\\' && p + 1 < e) {
-            if (sb_putc(x, *++p)) return -1;
+            if (vkb_sb_putc(x, *++p)) return -1;
         } else if (c == '"') {
             instr = !instr;
         }
@@ -837,12 +819,12 @@ static int member_taken(void *u, const char *s, size_t n) {
 
 /* Appends ,"name":value to extra (value: JSON text copied with js_copy). */
 static int extra_put(sbuf *x, const char *name, size_t nl, const char *vs, const char *ve) {
-    if (x->n && sb_putc(x, ',')) return -1;
+    if (x->n && vkb_sb_putc(x, ',')) return -1;
     char *q = NULL;
     size_t ql = 0, qc = 0;
     int rc = vkb_json_quote(&q, &ql, &qc, name, nl);
-    if (rc == 0) rc = sb_put(x, q, ql);
-    if (rc == 0) rc = sb_putc(x, ':');
+    if (rc == 0) rc = vkb_sb_put(x, q, ql);
+    if (rc == 0) rc = vkb_sb_putc(x, ':');
     if (rc == 0) rc = js_copy(x, vs, ve);
     free(q);
     return rc;
@@ -968,7 +950,7 @@ static void parse_json_line(vkb_input *in, const char *s, size_t n, vkb_record *
         free(nm);
         if (rc) { rec->error = xstrdup("out of memory"); goto done; }
         if (keys.n < 300) {
-            if (keys.n) sb_put(&keys, ", ", 2);
+            if (keys.n) vkb_sb_put(&keys, ", ", 2);
             sb_put_printable(&keys, c->key.p, c->key.n, 100);
         }
     }
@@ -1012,7 +994,7 @@ static int field_new(fields *fs) {
     }
     sbuf *c = &fs->f[fs->n++];
     c->n = 0;
-    if (sb_reserve(c, 0)) return -1;
+    if (vkb_sb_reserve(c, 0)) return -1;
     c->p[0] = 0;
     return 0;
 }
@@ -1076,7 +1058,7 @@ static int read_csv_record(vkb_input *in, fields *fs, int *unterminated, int *to
         }
         at_start = 0;
         if (++total > in->o.max_record) { *too_long = 1; continue; }
-        if (sb_putc(CUR, c)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
+        if (vkb_sb_putc(CUR, c)) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     }
 #undef CUR
     return 1;
@@ -1095,7 +1077,7 @@ static int read_tsv_record(vkb_input *in, fields *fs, int *unterminated, int *to
         const char *p = line.p, *e = line.p + line.n;
         for (;;) {
             const char *t = memchr(p, '\t', (size_t)(e - p));
-            if (field_new(fs) || sb_put(&fs->f[fs->n - 1], p, t ? (size_t)(t - p) : (size_t)(e - p))) {
+            if (field_new(fs) || vkb_sb_put(&fs->f[fs->n - 1], p, t ? (size_t)(t - p) : (size_t)(e - p))) {
                 rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
                 break;
             }
@@ -1180,7 +1162,7 @@ static int read_header(vkb_input *in, vkb_error *err) {
     if (rc == 0 && in->text_idx < 0) {
         sbuf cols = {0};
         for (int i = 0; i < in->n_hdr && cols.n < 400; i++) {
-            if (i) sb_put(&cols, ", ", 2);
+            if (i) vkb_sb_put(&cols, ", ", 2);
             sb_put_printable(&cols, in->hdr[i], strlen(in->hdr[i]), 100);
         }
         rc = vkb_fail(err, "%s: no column named '%s' in the header (columns: %s); "
@@ -1480,7 +1462,7 @@ static int next_dir(vkb_input *in, vkb_record *rec, vkb_error *err) {
             if (f <= 0) { rc = f; break; }
             size_t k = fr.end - fr.pos;
             if (b.n + k > in->o.max_record) { too_long = 1; break; }
-            if (sb_put(&b, fr.buf + fr.pos, k)) rc = vkb_failc(&fe, VKB_ERR_HOST_OOM, "out of memory");
+            if (vkb_sb_put(&b, fr.buf + fr.pos, k)) rc = vkb_failc(&fe, VKB_ERR_HOST_OOM, "out of memory");
             fr.pos = fr.end;
         }
         rd_decoder_free(&fr);

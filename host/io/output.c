@@ -4,28 +4,15 @@
 #define _GNU_SOURCE
 #include "error.h"
 #include "vkbert_io.h"
+#include "strbuf.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { char *p; size_t n, cap; int oom; } obuf;
-
-static void ob_put(obuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return; }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void ob_puts(obuf *b, const char *s) { ob_put(b, s, strlen(s)); }
+typedef vkb_strbuf obuf; /* strbuf.h: oom is looked at once per line */
+#define ob_put vkb_sb_put
+#define ob_puts vkb_sb_puts
 static void ob_str(obuf *b, const char *s) {
     if (b->oom) return;
     if (vkb_json_quote(&b->p, &b->n, &b->cap, s, strlen(s))) b->oom = 1;

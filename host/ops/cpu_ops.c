@@ -309,18 +309,17 @@ static void attn_task(void *p, int task, int slot) {
     }
 }
 
-void vkb_cpu_attention(const float *q, const float *k, const float *v,
-                       float *ctx, int B, int L, int H, int hd,
-                       const int32_t *lens, int fp64, int threads) {
-    if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return;
+int vkb_cpu_attention(const float *q, const float *k, const float *v,
+                      float *ctx, int B, int L, int H, int hd,
+                      const int32_t *lens, int fp64, int threads) {
+    if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return 0;
     attn_ctx c = {q, k, v, ctx, B, L, H, hd, lens, fp64, NULL, NULL, 0, 0};
     int tasks = B * H;
     int slots = vkb_parallel_slots(threads, tasks);
     /* Scratch per slot: padded keys, values, scores and output rows (fp32),
-     * or one score row in double (fp64); about 1.3 MB at L=512, hd=64.  The
-     * void API has no way to report failure: on allocation failure we retry
-     * with one slot, and failing that fill ctx with NaN so that the failure
-     * shows in every logit instead of passing silently. */
+     * or one score row in double (fp64); about 1.3 MB at L=512, hd=64.  On
+     * allocation failure we retry with one slot, and failing that return -1
+     * (ctx untouched) for the caller to report. */
     c.scratch_per = attn_f32_scratch(L, hd);
     c.dscratch_per = (size_t)L;
     void *mem = fp64 ? malloc((size_t)slots * c.dscratch_per * sizeof(double))
@@ -329,11 +328,9 @@ void vkb_cpu_attention(const float *q, const float *k, const float *v,
         slots = 1;
         mem = fp64 ? malloc(c.dscratch_per * sizeof(double)) : malloc(c.scratch_per * sizeof(float));
     }
-    if (!mem) {
-        for (size_t i = 0; i < (size_t)B * L * H * hd; i++) ctx[i] = NAN;
-        return;
-    }
+    if (!mem) return -1;
     if (fp64) c.dscratch = mem; else c.scratch = mem;
     vkb_parallel_run(slots, tasks, attn_task, &c);
     free(mem);
+    return 0;
 }

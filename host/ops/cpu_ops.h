@@ -23,8 +23,10 @@ void vkb_cpu_embed(const int32_t *ids, const float *word, const float *pos,
 /* Multi-head attention on projected q, k, v ([B*L, H*hd] each): per sequence
  * and head, softmax(q k^T / sqrt(hd)) v with keys p >= lens[b] masked out;
  * ctx is [B*L, H*hd].  Rows of padded query positions are computed too
- * (HF does) but their values do not matter to the logits. */
-void vkb_cpu_attention(const float *q, const float *k, const float *v,
-                       float *ctx, int B, int L, int H, int hd,
-                       const int32_t *lens, int fp64, int threads);
+ * (HF does) but their values do not matter to the logits.  Returns 0, or
+ * -1 when its scratch memory cannot be allocated (ctx is then untouched);
+ * the other operators allocate nothing and cannot fail. */
+int vkb_cpu_attention(const float *q, const float *k, const float *v,
+                      float *ctx, int B, int L, int H, int hd,
+                      const int32_t *lens, int fp64, int threads);
 #endif

@@ -16,6 +16,7 @@
  * vkb_scorer; the library never prints (messages go to opts.note). */
 #define _GNU_SOURCE
 #include "vkbert_scorer.h"
+#include "clock.h"
 #include "backend.h"
 #include "error.h"
 #include <errno.h>
@@ -103,12 +104,6 @@ struct vkb_scorer {
     vkb_scorer_stats st;
     int bcap_seqs;                 /* most sequences in a batch */
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Items from index `delivered` on were never handed to the callback: their
  * user pointers go to drop_user. */
@@ -303,12 +298,12 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
         int fault = s->fault_after >= 0 && s->forwards >= (uint64_t)s->fault_after;
         if (!fault) s->forwards++;
         pthread_mutex_unlock(&s->mu);
-        double t0 = now_s();
+        double t0 = vkb_now_s();
         int frc = fault ? vkb_failc(&fe, VKB_ERR_DEVICE_LOST, "Vulkan: device lost while running the forward pass "
                                    "(simulated: fault injection after %lld batches)",
                                    (long long)s->fault_after)
                         : vkb_forward(wk->be, &batch, &out, &fe);
-        double dt = now_s() - t0;
+        double dt = vkb_now_s() - t0;
         if (frc) {
             if (is_oom(&fe) && B > 1) {
                 int nb = (B * L) / 2;
@@ -496,18 +491,12 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
     s->tok = be->model->tok;
     s->n_labels = c->n_labels;
     s->pad_id = c->pad_token_id;
-    int ml = opts->max_len;
-    if (ml <= 0) {
-        ml = 512;
-        if (s->tok && vkb_tokenizer_max_len(s->tok) > 0 && vkb_tokenizer_max_len(s->tok) < ml)
-            ml = vkb_tokenizer_max_len(s->tok);
-    }
-    if (ml > c->max_pos) ml = c->max_pos;
+    int ml = vkb_model_max_len(be->model, opts->max_len);
     if (ml < 2) { free(s); return vkb_fail(err, "scorer: max_len %d is below 2", ml); }
     s->max_len = ml;
-    s->budget = opts->batch_tokens > 0 ? opts->batch_tokens : 8192;
+    s->budget = opts->batch_tokens > 0 ? opts->batch_tokens : vkb_defaults()->batch_tokens;
     if (s->budget < ml) s->budget = ml;
-    s->wcap = opts->window > 0 ? opts->window : 2048;
+    s->wcap = opts->window > 0 ? opts->window : vkb_defaults()->window;
     s->no_sort = opts->no_sort;
     s->nthreads = opts->threads > 0 ? opts->threads : 1;
     if (s->nthreads > 64) s->nthreads = 64;
@@ -629,12 +618,12 @@ static item *new_item(vkb_scorer *s, vkb_error *err) {
 static int commit_item(vkb_scorer *s, vkb_error *err) {
     s->cur->n++;
     s->next_index++;
-    /* The item is taken either way: if the pipeline has stopped, dispatch
-     * drops the window (drop_user) and the next add reports the stop. */
-    if (s->cur->n >= s->wcap) {
-        vkb_error e;
-        dispatch(s, &e);
-    }
+    /* A full window goes to the tokenizers.  If the pipeline has stopped,
+     * dispatch fails after dropping the window, this item included
+     * (drop_user): the item was taken all the same, so this add succeeds
+     * (vkbert.h: a failed add leaves the item with the caller) and the
+     * stop is reported by the next add or by vkb_scorer_finish. */
+    if (s->cur->n >= s->wcap) (void)dispatch(s, NULL);
     (void)err;
     return 0;
 }
@@ -794,7 +783,7 @@ int vkb_backend_create_fit(const vkb_model *m, const vkb_backend_opts *opts,
     if (opts) o = *opts;
     *out = NULL;
     int ml = o.max_len > 0 && o.max_len < m->cfg.max_pos ? o.max_len : m->cfg.max_pos;
-    int T = o.max_tokens > 0 ? o.max_tokens : 16384;
+    int T = o.max_tokens > 0 ? o.max_tokens : vkb_defaults()->max_tokens;
     if (T < ml) T = ml;
     for (;;) {
         o.max_tokens = T;

@@ -32,9 +32,9 @@ extern "C" {
 typedef struct vkb_scorer vkb_scorer;
 
 typedef struct vkb_scorer_opts {
-    int max_len;       /* truncate to this many ids; 0 = min(512, max_pos, tokenizer max) */
-    int batch_tokens;  /* token budget per forward (B*L); 0 = 8192 */
-    int window;        /* inputs sorted together; 0 = 2048 */
+    int max_len;       /* truncate to this many ids; 0 = vkb_model_max_len(model, 0) */
+    int batch_tokens;  /* token budget per forward (B*L); 0 = vkb_defaults()->batch_tokens */
+    int window;        /* inputs sorted together; 0 = vkb_defaults()->window */
     int no_sort;       /* nonzero: keep input order inside batches (no grouping) */
     int threads;       /* tokenizer threads; 0 = 1 */
     int pad_multiple;  /* round a batch's L up to a multiple of this; 0 = 1 */

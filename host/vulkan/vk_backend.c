@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LN_EPS 1e-12f
 #define N_SHAPES 4
 
 typedef struct wslice { VkDeviceSize off, bytes; VkBufferView view; } wslice;
@@ -74,12 +73,38 @@ typedef struct vk_backend {
 
 /* ---------------------------------------------------------------- weights */
 
-static int upload_tensor(vkb_vk_uploader *up, const vkb_tensor *t, const char *name,
-                         int64_t want, VkDeviceSize off, vkb_error *err) {
-    if (!vkb_tensor_present(t) || t->numel != want)
-        return vkb_fail(err, "tensor %s: expected %lld values, checkpoint has %lld",
-                        name, (long long)want, (long long)(vkb_tensor_present(t) ? t->numel : 0));
-    if (vkb_vk_uploader_put(up, t, off, err)) return vkb_fail(err, "uploading %s: %s", name, err->msg);
+/* Where tensor `r` (of layer l) goes in the weight buffer laid out by
+ * upload_weights: q, k and v side by side in the fused QKV slices. */
+static VkDeviceSize tensor_offset(const vk_backend *be, vkb_tensor_role r, int l) {
+    const layer_w *L = l >= 0 ? &be->lw[l] : NULL;
+    VkDeviceSize D = (VkDeviceSize)be->D * be->es;
+    switch (r) {
+    case VKB_T_WORD_EMB: return be->word.off;
+    case VKB_T_POS_EMB: return be->pos.off;
+    case VKB_T_EMB_LN_W: return be->eln_g.off;
+    case VKB_T_EMB_LN_B: return be->eln_b.off;
+    case VKB_T_Q_W: return L->qkv_w.off;
+    case VKB_T_K_W: return L->qkv_w.off + D * (VkDeviceSize)be->D;
+    case VKB_T_V_W: return L->qkv_w.off + 2 * D * (VkDeviceSize)be->D;
+    case VKB_T_Q_B: return L->qkv_b.off;
+    case VKB_T_K_B: return L->qkv_b.off + D;
+    case VKB_T_V_B: return L->qkv_b.off + 2 * D;
+    case VKB_T_O_W: return L->o_w.off;
+    case VKB_T_O_B: return L->o_b.off;
+    case VKB_T_SA_LN_W: return L->ln1_g.off;
+    case VKB_T_SA_LN_B: return L->ln1_b.off;
+    case VKB_T_FFN1_W: return L->ff1_w.off;
+    case VKB_T_FFN1_B: return L->ff1_b.off;
+    case VKB_T_FFN2_W: return L->ff2_w.off;
+    case VKB_T_FFN2_B: return L->ff2_b.off;
+    case VKB_T_OUT_LN_W: return L->ln2_g.off;
+    case VKB_T_OUT_LN_B: return L->ln2_b.off;
+    case VKB_T_PRE_W: return be->pre_w.off;
+    case VKB_T_PRE_B: return be->pre_b.off;
+    case VKB_T_CLS_W: return be->cls_w.off;
+    case VKB_T_CLS_B: return be->cls_b.off;
+    case VKB_T_COUNT: break;
+    }
     return 0;
 }
 
@@ -100,26 +125,28 @@ static VkDeviceSize place(vk_backend *be, VkDeviceSize *at, wslice *s, int64_t n
 
 static int upload_weights(vk_backend *be, const vkb_model *m, int threads, int staged,
                           vkb_error *err) {
-    const vkb_weights *w = &m->w;
-    int64_t D = be->D, hid = be->hid;
+    /* sizes from the loader's tensors (distilbert_tensors.h); q, k, v fused */
+#define N(role, l) vkb_model_tensor(m, VKB_T_##role, l)->numel
     VkDeviceSize at = 0;
-    place(be, &at, &be->word, (int64_t)be->vocab * D);
-    place(be, &at, &be->pos, (int64_t)m->cfg.max_pos * D);
-    place(be, &at, &be->eln_g, D);
-    place(be, &at, &be->eln_b, D);
+    place(be, &at, &be->word, N(WORD_EMB, 0));
+    place(be, &at, &be->pos, N(POS_EMB, 0));
+    place(be, &at, &be->eln_g, N(EMB_LN_W, 0));
+    place(be, &at, &be->eln_b, N(EMB_LN_B, 0));
     for (int l = 0; l < be->NL; l++) {
         layer_w *L = &be->lw[l];
-        place(be, &at, &L->qkv_w, 3 * D * D); place(be, &at, &L->qkv_b, 3 * D);
-        place(be, &at, &L->o_w, D * D);       place(be, &at, &L->o_b, D);
-        place(be, &at, &L->ln1_g, D);         place(be, &at, &L->ln1_b, D);
-        place(be, &at, &L->ff1_w, hid * D);   place(be, &at, &L->ff1_b, hid);
-        place(be, &at, &L->ff2_w, D * hid);   place(be, &at, &L->ff2_b, D);
-        place(be, &at, &L->ln2_g, D);         place(be, &at, &L->ln2_b, D);
+        place(be, &at, &L->qkv_w, N(Q_W, l) + N(K_W, l) + N(V_W, l));
+        place(be, &at, &L->qkv_b, N(Q_B, l) + N(K_B, l) + N(V_B, l));
+        place(be, &at, &L->o_w, N(O_W, l));       place(be, &at, &L->o_b, N(O_B, l));
+        place(be, &at, &L->ln1_g, N(SA_LN_W, l)); place(be, &at, &L->ln1_b, N(SA_LN_B, l));
+        place(be, &at, &L->ff1_w, N(FFN1_W, l));  place(be, &at, &L->ff1_b, N(FFN1_B, l));
+        place(be, &at, &L->ff2_w, N(FFN2_W, l));  place(be, &at, &L->ff2_b, N(FFN2_B, l));
+        place(be, &at, &L->ln2_g, N(OUT_LN_W, l)); place(be, &at, &L->ln2_b, N(OUT_LN_B, l));
     }
     if (be->has_head) {
-        place(be, &at, &be->pre_w, D * D);            place(be, &at, &be->pre_b, D);
-        place(be, &at, &be->cls_w, be->nlab * D);     place(be, &at, &be->cls_b, be->nlab);
+        place(be, &at, &be->pre_w, N(PRE_W, 0)); place(be, &at, &be->pre_b, N(PRE_B, 0));
+        place(be, &at, &be->cls_w, N(CLS_W, 0)); place(be, &at, &be->cls_b, N(CLS_B, 0));
     }
+#undef N
     if (vkb_vk_buffer_create(be->c, at, staged ? VKB_MEM_DEVICE : VKB_MEM_DEVICE_MAPPED, "weights",
                              &be->w, err)) {
         /* smaller batches cannot help when the weights alone do not fit */
@@ -127,45 +154,21 @@ static int upload_weights(vk_backend *be, const vkb_model *m, int threads, int s
         return -1;
     }
     if ((VkDeviceSize)be->word.bytes > be->c->props.limits.maxStorageBufferRange)
-        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "tensor distilbert.embeddings.word_embeddings.weight (%.0f MiB) "
-                        "exceeds the device's maxStorageBufferRange (%u bytes)",
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "tensor %sembeddings.word_embeddings.weight (%.0f MiB) "
+                        "exceeds the device's maxStorageBufferRange (%u bytes)", m->prefix,
                         (double)be->word.bytes / 1048576.0, be->c->props.limits.maxStorageBufferRange);
-    char name[128];
+    /* Every tensor of the table, as the loader checked it. */
     int rc = 0;
     vkb_vk_uploader up_, *up = &up_;
     vkb_vk_uploader_init(up, be->c, &be->w, be->f16, threads);
-    rc = rc || upload_tensor(up, &w->word_emb, "embeddings.word_embeddings.weight", (int64_t)be->vocab * D, be->word.off, err);
-    rc = rc || upload_tensor(up, &w->pos_emb, "embeddings.position_embeddings.weight", (int64_t)m->cfg.max_pos * D, be->pos.off, err);
-    rc = rc || upload_tensor(up, &w->emb_ln_w, "embeddings.LayerNorm.weight", D, be->eln_g.off, err);
-    rc = rc || upload_tensor(up, &w->emb_ln_b, "embeddings.LayerNorm.bias", D, be->eln_b.off, err);
-    for (int l = 0; l < be->NL && !rc; l++) {
-        const vkb_layer_weights *s = &w->layers[l];
-        layer_w *L = &be->lw[l];
-#define UP(t, nm, n, off) (snprintf(name, sizeof name, "transformer.layer.%d.%s", l, nm), \
-                           upload_tensor(up, &s->t, name, n, off, err))
-        rc = rc || UP(q_w, "attention.q_lin.weight", D * D, L->qkv_w.off);
-        rc = rc || UP(k_w, "attention.k_lin.weight", D * D, L->qkv_w.off + D * D * be->es);
-        rc = rc || UP(v_w, "attention.v_lin.weight", D * D, L->qkv_w.off + 2 * D * D * be->es);
-        rc = rc || UP(q_b, "attention.q_lin.bias", D, L->qkv_b.off);
-        rc = rc || UP(k_b, "attention.k_lin.bias", D, L->qkv_b.off + D * be->es);
-        rc = rc || UP(v_b, "attention.v_lin.bias", D, L->qkv_b.off + 2 * D * be->es);
-        rc = rc || UP(o_w, "attention.out_lin.weight", D * D, L->o_w.off);
-        rc = rc || UP(o_b, "attention.out_lin.bias", D, L->o_b.off);
-        rc = rc || UP(sa_ln_w, "sa_layer_norm.weight", D, L->ln1_g.off);
-        rc = rc || UP(sa_ln_b, "sa_layer_norm.bias", D, L->ln1_b.off);
-        rc = rc || UP(ff1_w, "ffn.lin1.weight", hid * D, L->ff1_w.off);
-        rc = rc || UP(ff1_b, "ffn.lin1.bias", hid, L->ff1_b.off);
-        rc = rc || UP(ff2_w, "ffn.lin2.weight", D * hid, L->ff2_w.off);
-        rc = rc || UP(ff2_b, "ffn.lin2.bias", D, L->ff2_b.off);
-        rc = rc || UP(out_ln_w, "output_layer_norm.weight", D, L->ln2_g.off);
-        rc = rc || UP(out_ln_b, "output_layer_norm.bias", D, L->ln2_b.off);
-#undef UP
-    }
-    if (be->has_head && !rc) {
-        rc = rc || upload_tensor(up, &w->pre_w, "pre_classifier.weight", D * D, be->pre_w.off, err);
-        rc = rc || upload_tensor(up, &w->pre_b, "pre_classifier.bias", D, be->pre_b.off, err);
-        rc = rc || upload_tensor(up, &w->cls_w, "classifier.weight", (int64_t)be->nlab * D, be->cls_w.off, err);
-        rc = rc || upload_tensor(up, &w->cls_b, "classifier.bias", be->nlab, be->cls_b.off, err);
+    for (int i = 0; i < vkb_model_n_tensors(m) && !rc; i++) {
+        int l;
+        vkb_tensor_role r = vkb_model_tensor_role(m, i, &l);
+        if (vkb_vk_uploader_put(up, &m->w.t[i], tensor_offset(be, r, l), err)) {
+            char name[160];
+            vkb_model_tensor_name(m, i, name, sizeof name);
+            rc = vkb_fail(err, "uploading %s: %s", name, err->msg);
+        }
     }
     rc = rc || vkb_vk_uploader_flush(up, err); /* the last staging fill */
     return rc ? -1 : 0;
@@ -313,7 +316,7 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
     if (s->prof) vkb_vk_prof_begin(c, &be->prof, cmd, &s->marks);
 #define MARK(cat) do { if (s->prof) vkb_vk_prof_mark(c, &be->prof, cmd, &s->marks, (cat)); } while (0)
 
-    vkb_vk_ln_pc lpc = {(uint32_t)T, (uint32_t)D, (uint32_t)L, LN_EPS};
+    vkb_vk_ln_pc lpc = {(uint32_t)T, (uint32_t)D, (uint32_t)L, VKB_LN_EPS};
     vkb_vk_rows_groups(T, g);
     vkb_vk_dispatch(c, cmd, &be->k.embed, be->s_embed, &lpc, g[0], g[1], g[2]);
     vkb_vk_barrier(c, cmd);
@@ -457,18 +460,10 @@ static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, v
     vk_backend *be = (vk_backend *)self;
     if (vkb_vk_ctx_check_validation(be->c, err)) return -1;
     int B = b->B, L = b->L;
-    if (B < 1 || L < 1) return vkb_fail(err, "empty batch (%d x %d)", B, L);
+    /* the batch was checked by vkb_forward (backend.c); L may still exceed
+     * what this backend was created for */
     if (L > be->max_len)
         return vkb_fail(err, "sequence length %d exceeds this backend's max_len %d", L, be->max_len);
-    if (out->logits && !be->has_head)
-        return vkb_fail(err, "the model has no classifier head (a base DistilBertModel): no logits");
-    for (long long i = 0; i < (long long)B * L; i++)
-        if (b->ids[i] < 0 || b->ids[i] >= be->vocab)
-            return vkb_fail(err, "token id %d (sequence %lld, position %lld) outside the vocabulary "
-                            "of %d", b->ids[i], i / L, i % L, be->vocab);
-    for (int i = 0; i < B; i++)
-        if (b->lens[i] < 1 || b->lens[i] > L)
-            return vkb_fail(err, "length %d of sequence %d outside 1..%d", b->lens[i], i, L);
     int per, n = passes_for(be, B, L, &per);
     be->last_passes = n;
     if (n == 1) {
@@ -596,9 +591,7 @@ int vkb_vk_backend_weights_mapped(const vkb_backend *self) {
 int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
                           vkb_backend **out, vkb_error *err) {
     *out = NULL;
-    const vkb_config *cfg = &m->cfg;
-    if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads)
-        return vkb_fail(err, "config.json: dim %d is not a multiple of n_heads %d", cfg->dim, cfg->n_heads);
+    const vkb_config *cfg = &m->cfg; /* checked by the loader (n_heads | dim, ...) */
     vk_backend *be = calloc(1, sizeof *be);
     if (!be) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     be->base.forward = vk_forward;
@@ -625,7 +618,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
 
     /* Token budget: the widest activation ([T, max(hidden, 3*dim)]) must fit
      * one storage-buffer descriptor (and a texel view). */
-    be->T = o->max_tokens > 0 ? o->max_tokens : 16384;
+    be->T = o->max_tokens > 0 ? o->max_tokens : vkb_defaults()->max_tokens;
     be->max_len = o->max_len > 0 && o->max_len < cfg->max_pos ? o->max_len : cfg->max_pos;
     int widest = be->hid > 3 * be->D ? be->hid : 3 * be->D;
     uint64_t lim = c->props.limits.maxStorageBufferRange / ((uint64_t)widest * be->es);

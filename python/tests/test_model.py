@@ -67,7 +67,7 @@ def test_structs_match_header():
     for cname, py in (("vkb_config", _lib.vkb_config), ("vkb_backend_opts", _lib.vkb_backend_opts),
                       ("vkb_vulkan_opts", _lib.vkb_vulkan_opts),
                       ("vkb_scorer_opts", _lib.vkb_scorer_opts), ("vkb_score", _lib.vkb_score),
-                      ("vkb_error", _lib.vkb_error)):
+                      ("vkb_error", _lib.vkb_error), ("vkb_default_values", _lib.vkb_default_values)):
         m = re.search(r"typedef struct %s \{(.*?)\} %s;" % (cname, cname), hdr, re.S)
         assert m, "%s not found in vkbert.h" % cname
         names = []
@@ -91,6 +91,15 @@ def test_config_labels_device():
         assert m.n_labels == 2 and m.config["dim"] == 32 and m.config["max_pos"] == 64
         assert m.max_len == 64  # max_len=512 clipped to model_max_length
         assert "CPU" in m.device, m.device
+        # the defaults are the library's (vkb_defaults), as in the CLI
+        from vkbert import _lib
+        d = _lib.lib().vkb_defaults().contents
+        assert (d.max_len, d.batch_tokens, d.max_tokens, d.window) == (512, 8192, 16384, 2048)
+        assert m.batch_tokens == d.batch_tokens and m._sopts["window"] == d.window, m._sopts
+    with vkbert.Model(TINY, device="cpu", max_len=40, batch_tokens=100, window=7) as m:
+        assert (m.max_len, m.batch_tokens, m._sopts["window"]) == (40, 100, 7)
+    with vkbert.Model(TINY, device="cpu", max_len=10 ** 12) as m:
+        assert m.max_len == 64  # clipped to max_position_embeddings
     with vkbert.Model(ODD, device="cpu") as m:
         assert m.n_labels == 3 and len(m.labels) == 3
 

@@ -52,6 +52,11 @@ class vkb_backend_opts(ctypes.Structure):
                 ("vulkan", vkb_vulkan_opts)]
 
 
+class vkb_default_values(ctypes.Structure):
+    _fields_ = [("max_len", ctypes.c_int), ("batch_tokens", ctypes.c_int),
+                ("max_tokens", ctypes.c_int), ("window", ctypes.c_int)]
+
+
 NOTE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 DROP_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
@@ -82,6 +87,8 @@ _I32P = ctypes.POINTER(ctypes.c_int32)
 _PROTOS = {
     "vkb_model_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_P), _ERR]),
     "vkb_model_free": (None, [_P]),
+    "vkb_defaults": (ctypes.POINTER(vkb_default_values), []),
+    "vkb_model_max_len": (ctypes.c_int, [_P, ctypes.c_int]),
     "vkb_model_config": (ctypes.POINTER(vkb_config), [_P]),
     "vkb_model_tokenizer": (_P, [_P]),
     "vkb_tokenize": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, _I32P]),

@@ -67,8 +67,10 @@ class Model:
                   lavapipe), "gpu" (best Vulkan device), "gpu:N" or "cpu"
     precision:    GPU storage: None/"auto", "fp32" or "fp16"
     max_len:      truncate inputs to this many ids (clipped to the model's
-                  max_position_embeddings and tokenizer model_max_length)
-    batch_tokens: padded tokens (B*L) per forward
+                  max_position_embeddings); None = the library's default
+                  (512) clipped to the tokenizer's model_max_length too
+    batch_tokens: padded tokens (B*L) per forward; None = the library's
+                  default (8192)
     threads:      CPU backend threads (0 = all cores)
     fp64_accum:   CPU backend: accumulate in double.  Results then do not
                   depend on how inputs are batched (bit for bit), at a cost
@@ -78,9 +80,9 @@ class Model:
     validation:   Vulkan: enable the Khronos validation layer
     """
 
-    def __init__(self, path=None, device="auto", precision=None, max_len=512,
-                 batch_tokens=8192, threads=0, fp64_accum=False,
-                 tokenizer_threads=1, window=2048, validation=False):
+    def __init__(self, path=None, device="auto", precision=None, max_len=None,
+                 batch_tokens=None, threads=0, fp64_accum=False,
+                 tokenizer_threads=1, window=None, validation=False):
         self._model = None
         self._be = None
         self._lock = threading.Lock()
@@ -90,10 +92,10 @@ class Model:
         if not isinstance(device, str):
             raise TypeError(DEVICES_HELP)
         max_len = _int_opt("max_len", max_len, 2, none_ok=True)
-        batch_tokens = _int_opt("batch_tokens", batch_tokens, 2)
+        batch_tokens = _int_opt("batch_tokens", batch_tokens, 2, none_ok=True)
         threads = _int_opt("threads", threads, 0)
         tokenizer_threads = _int_opt("tokenizer_threads", tokenizer_threads, 1)
-        window = _int_opt("window", window, 1)
+        window = _int_opt("window", window, 1, none_ok=True)
         self.path = os.fspath(path) if path is not None else default_model_path()
         self._L = L = _lib.lib()
         err = _lib.vkb_error()
@@ -112,12 +114,14 @@ class Model:
         self.config = {k: getattr(cfg, k) for k, _ in _lib.vkb_config._fields_ if k != "labels"}
         self.config["labels"] = list(self.labels)
         self._tok = L.vkb_model_tokenizer(m)
-        # The same clipping as the scorer (vkb_scorer_create), so that
-        # tokenize() shows exactly the ids that score() runs.
-        ml = int(max_len) if max_len and max_len > 0 else 512
-        if self._tok and 0 < L.vkb_tokenizer_max_len(self._tok) < ml:
-            ml = L.vkb_tokenizer_max_len(self._tok)
-        self.max_len = min(ml, cfg.max_pos)
+        # The scorer's clipping (vkb_model_max_len), so that tokenize()
+        # shows exactly the ids that score() runs; defaults: vkb_defaults().
+        defaults = L.vkb_defaults().contents
+        self.max_len = L.vkb_model_max_len(m, min(max_len or 0, cfg.max_pos))
+        if batch_tokens is None:
+            batch_tokens = defaults.batch_tokens
+        if window is None:
+            window = defaults.window
         self.batch_tokens = max(int(batch_tokens), self.max_len)
         self._sopts = dict(max_len=self.max_len, batch_tokens=self.batch_tokens,
                            window=int(window), threads=int(tokenizer_threads))

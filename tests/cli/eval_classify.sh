@@ -78,6 +78,9 @@ grep -q "inputs: 2 sequences (2 texts, 0 random)" "$T/check2.out" || fail "check
 "$B" check --shape distilbert-base --max-len 16 --random 2 --device "$DEV" > "$T/check3.out" \
     || fail "check --shape: $(cat "$T/check3.out")"
 grep -q "^layer 5 " "$T/check3.out" && grep -q "^PASS" "$T/check3.out" || fail "check --shape output"
+rc=0; "$B" check --shape distilbert-huge > "$T/check4.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "unknown shape 'distilbert-huge' (known: distilbert-base)" "$T/check4.out" \
+    || fail "check --shape unknown: exit $rc: $(cat "$T/check4.out")"
 ok "check"
 if [ "$DEV" != cpu ]; then
     "$B" devices --json | $PY -c "

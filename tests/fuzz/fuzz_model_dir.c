@@ -52,30 +52,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const vkb_tokenizer *tok = vkb_model_tokenizer(m);
     FUZZ_ASSERT(tok && vkb_tokenizer_vocab_size(tok) <= c->vocab_size, "vocab larger than the embedding");
     const int64_t D = c->dim, H = c->hidden_dim;
-    const vkb_weights *w = &m->w;
-    check_tensor(m, &w->word_emb, c->vocab_size * D);
-    check_tensor(m, &w->pos_emb, c->max_pos * D);
-    check_tensor(m, &w->emb_ln_w, D);
-    check_tensor(m, &w->emb_ln_b, D);
+    /* An oracle of its own (not the loader's table): the sizes HF implies. */
+#define T(role, layer) vkb_model_tensor(m, VKB_T_##role, layer)
+    FUZZ_ASSERT(T(WORD_EMB, 0) && T(POS_EMB, 0) && T(EMB_LN_W, 0) && T(EMB_LN_B, 0), "embeddings");
+    check_tensor(m, T(WORD_EMB, 0), c->vocab_size * D);
+    check_tensor(m, T(POS_EMB, 0), c->max_pos * D);
+    check_tensor(m, T(EMB_LN_W, 0), D);
+    check_tensor(m, T(EMB_LN_B, 0), D);
+    FUZZ_ASSERT(T(Q_W, c->n_layers) == NULL, "a layer too many");
     for (int i = 0; i < c->n_layers; i++) {
-        const vkb_layer_weights *l = &w->layers[i];
-        const vkb_tensor *dd[] = {&l->q_w, &l->k_w, &l->v_w, &l->o_w};
-        const vkb_tensor *d1[] = {&l->q_b, &l->k_b, &l->v_b, &l->o_b, &l->sa_ln_w, &l->sa_ln_b,
-                                  &l->ff2_b, &l->out_ln_w, &l->out_ln_b};
-        for (int k = 0; k < 4; k++) check_tensor(m, dd[k], D * D);
-        for (int k = 0; k < 9; k++) check_tensor(m, d1[k], D);
-        check_tensor(m, &l->ff1_w, H * D);
-        check_tensor(m, &l->ff1_b, H);
-        check_tensor(m, &l->ff2_w, D * H);
+        const vkb_tensor *dd[] = {T(Q_W, i), T(K_W, i), T(V_W, i), T(O_W, i)};
+        const vkb_tensor *d1[] = {T(Q_B, i), T(K_B, i), T(V_B, i), T(O_B, i), T(SA_LN_W, i), T(SA_LN_B, i),
+                                  T(FFN2_B, i), T(OUT_LN_W, i), T(OUT_LN_B, i)};
+        for (int k = 0; k < 4; k++) {
+            FUZZ_ASSERT(dd[k], "layer %d", i);
+            check_tensor(m, dd[k], D * D);
+        }
+        for (int k = 0; k < 9; k++) {
+            FUZZ_ASSERT(d1[k], "layer %d", i);
+            check_tensor(m, d1[k], D);
+        }
+        FUZZ_ASSERT(T(FFN1_W, i) && T(FFN1_B, i) && T(FFN2_W, i), "layer %d", i);
+        check_tensor(m, T(FFN1_W, i), H * D);
+        check_tensor(m, T(FFN1_B, i), H);
+        check_tensor(m, T(FFN2_W, i), D * H);
     }
-    FUZZ_ASSERT(w->has_head == (c->n_labels > 0), "head %d, %d labels", w->has_head, c->n_labels);
-    if (w->has_head) {
-        check_tensor(m, &w->pre_w, D * D);
-        check_tensor(m, &w->pre_b, D);
-        check_tensor(m, &w->cls_w, c->n_labels * D);
-        check_tensor(m, &w->cls_b, c->n_labels);
+    FUZZ_ASSERT(m->w.has_head == (c->n_labels > 0), "head %d, %d labels", m->w.has_head, c->n_labels);
+    FUZZ_ASSERT((T(CLS_W, 0) != NULL) == m->w.has_head, "head tensors");
+    if (m->w.has_head) {
+        check_tensor(m, T(PRE_W, 0), D * D);
+        check_tensor(m, T(PRE_B, 0), D);
+        check_tensor(m, T(CLS_W, 0), c->n_labels * D);
+        check_tensor(m, T(CLS_B, 0), c->n_labels);
         for (int i = 0; i < c->n_labels; i++) FUZZ_ASSERT(c->labels[i] != NULL, "label %d", i);
     }
+#undef T
     /* A forward pass on small models: the CPU backend trusts the loader's shapes. */
     int64_t params = (c->vocab_size + c->max_pos) * D + c->n_layers * (4 * D * D + 2 * H * D);
     if (params <= (1 << 16)) {

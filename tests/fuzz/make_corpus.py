@@ -13,6 +13,9 @@ import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import distilbert_tensors  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data")
 OUT = os.path.join(HERE, "corpus")
@@ -66,24 +69,10 @@ def safetensors(tensors, metadata=None, pad=0, header_override=None):
 
 
 def model_tensors(cfg, dtype="F32", prefix="distilbert.", head=True):
-    D, H, V, P, L = cfg["dim"], cfg["hidden_dim"], cfg["vocab_size"], cfg["max_position_embeddings"], cfg["n_layers"]
-    t = [(prefix + "embeddings.word_embeddings.weight", dtype, (V, D)),
-         (prefix + "embeddings.position_embeddings.weight", dtype, (P, D)),
-         (prefix + "embeddings.LayerNorm.weight", dtype, (D,)),
-         (prefix + "embeddings.LayerNorm.bias", dtype, (D,))]
-    for i in range(L):
-        p = prefix + "transformer.layer.%d." % i
-        for lin in ("q_lin", "k_lin", "v_lin", "out_lin"):
-            t += [(p + "attention.%s.weight" % lin, dtype, (D, D)), (p + "attention.%s.bias" % lin, dtype, (D,))]
-        t += [(p + "sa_layer_norm.weight", dtype, (D,)), (p + "sa_layer_norm.bias", dtype, (D,)),
-              (p + "ffn.lin1.weight", dtype, (H, D)), (p + "ffn.lin1.bias", dtype, (H,)),
-              (p + "ffn.lin2.weight", dtype, (D, H)), (p + "ffn.lin2.bias", dtype, (D,)),
-              (p + "output_layer_norm.weight", dtype, (D,)), (p + "output_layer_norm.bias", dtype, (D,))]
-    if head:
-        n = len(cfg.get("id2label", {})) or 2
-        t += [("pre_classifier.weight", dtype, (D, D)), ("pre_classifier.bias", dtype, (D,)),
-              ("classifier.weight", dtype, (n, D)), ("classifier.bias", dtype, (n,))]
-    return t
+    """(name, dtype, shape) of every tensor of tools/distilbert_tensors.py's table."""
+    sizes = dict(cfg, num_labels=len(cfg.get("id2label", {})) or 2)
+    return [(name, dtype, shape)
+            for _, name, shape, _ in distilbert_tensors.tensors(sizes, cfg["n_layers"], head, prefix)]
 
 
 TINY = {"activation": "gelu", "dim": 4, "hidden_dim": 8, "max_position_embeddings": 8,

@@ -70,45 +70,27 @@ static void add_rand(ckw *w, const char *name, const char *dtype, int64_t d0, in
     encode(t);
 }
 
+/* Row r of the tensor table, for layer l, with random values. */
+static void add_row(ckw *w, const vkb_config *c, const char *dt, const char *prefix, int r, int l,
+                    uint64_t *s) {
+    const vkb_tensor_spec *t = &vkb_tensor_table[r];
+    int64_t sh[2];
+    int nd = vkb_tensor_spec_shape(t, c->dim, c->hidden_dim, c->vocab_size, c->max_pos, c->n_labels, sh);
+    char nm[160];
+    vkb_tensor_spec_name(t, prefix, l, nm, sizeof nm);
+    add_rand(w, nm, dt, sh[0], nd == 2 ? sh[1] : 0, t->kind == VKB_TK_LN_WEIGHT, s);
+}
+
 void ckw_model(ckw *w, const vkb_config *c, const char *dt, uint64_t seed) {
     memset(w, 0, sizeof *w);
     w->cfg = *c;
     uint64_t s = seed;
-    const char *p = c->n_labels > 0 ? "distilbert." : "";
-    char nm[128];
-    const int64_t D = c->dim, H = c->hidden_dim;
-#define T(fmt, d0, d1, lnw) (snprintf(nm, sizeof nm, fmt, p), add_rand(w, nm, dt, d0, d1, lnw, &s))
-    T("%sembeddings.word_embeddings.weight", c->vocab_size, D, 0);
-    T("%sembeddings.position_embeddings.weight", c->max_pos, D, 0);
-    T("%sembeddings.LayerNorm.weight", D, 0, 1);
-    T("%sembeddings.LayerNorm.bias", D, 0, 0);
-    static const char *lin[] = {"q_lin", "k_lin", "v_lin", "out_lin"};
-    for (int l = 0; l < c->n_layers; l++) {
-        char pre[64];
-        snprintf(pre, sizeof pre, "%stransformer.layer.%d.", p, l);
-        const char *q = pre; /* reuse T with the layer prefix */
-#define L(fmt, ...) (snprintf(nm, sizeof nm, "%s" fmt, q, __VA_ARGS__))
-        for (int k = 0; k < 4; k++) {
-            L("attention.%s.weight", lin[k]); add_rand(w, nm, dt, D, D, 0, &s);
-            L("attention.%s.bias", lin[k]); add_rand(w, nm, dt, D, 0, 0, &s);
-        }
-        L("%s", "sa_layer_norm.weight"); add_rand(w, nm, dt, D, 0, 1, &s);
-        L("%s", "sa_layer_norm.bias"); add_rand(w, nm, dt, D, 0, 0, &s);
-        L("%s", "ffn.lin1.weight"); add_rand(w, nm, dt, H, D, 0, &s);
-        L("%s", "ffn.lin1.bias"); add_rand(w, nm, dt, H, 0, 0, &s);
-        L("%s", "ffn.lin2.weight"); add_rand(w, nm, dt, D, H, 0, &s);
-        L("%s", "ffn.lin2.bias"); add_rand(w, nm, dt, D, 0, 0, &s);
-        L("%s", "output_layer_norm.weight"); add_rand(w, nm, dt, D, 0, 1, &s);
-        L("%s", "output_layer_norm.bias"); add_rand(w, nm, dt, D, 0, 0, &s);
-#undef L
-    }
-#undef T
-    if (c->n_labels > 0) {
-        add_rand(w, "pre_classifier.weight", dt, D, D, 0, &s);
-        add_rand(w, "pre_classifier.bias", dt, D, 0, 0, &s);
-        add_rand(w, "classifier.weight", dt, c->n_labels, D, 0, &s);
-        add_rand(w, "classifier.bias", dt, c->n_labels, 0, 0, &s);
-    }
+    /* every row of the table (loader/distilbert_tensors.h), in model order */
+    const char *p = c->n_labels > 0 ? VKB_ENCODER_PREFIX : "";
+    for (int r = 0; r < VKB_T_FIRST_LAYER; r++) add_row(w, c, dt, p, r, -1, &s);
+    for (int l = 0; l < c->n_layers; l++)
+        for (int r = VKB_T_FIRST_LAYER; r < VKB_T_FIRST_HEAD; r++) add_row(w, c, dt, p, r, l, &s);
+    for (int r = VKB_T_FIRST_HEAD; r < VKB_T_COUNT && c->n_labels > 0; r++) add_row(w, c, dt, p, r, -1, &s);
 }
 
 ckw_tensor *ckw_find(ckw *w, const char *name) {
@@ -275,30 +257,12 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 void ckw_rmtree(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 int ckw_model_tensors(const vkb_model *m, int prefixed, ckw_named *out) {
-    const char *p = prefixed ? "distilbert." : "";
-    const vkb_weights *W = &m->w;
-    int n = 0;
-#define ADD(t_, ...) (snprintf(out[n].name, sizeof out[n].name, __VA_ARGS__), out[n++].t = (t_))
-    ADD(&W->word_emb, "%sembeddings.word_embeddings.weight", p);
-    ADD(&W->pos_emb, "%sembeddings.position_embeddings.weight", p);
-    ADD(&W->emb_ln_w, "%sembeddings.LayerNorm.weight", p);
-    ADD(&W->emb_ln_b, "%sembeddings.LayerNorm.bias", p);
-    static const char *ln[] = {"attention.q_lin.weight", "attention.q_lin.bias", "attention.k_lin.weight",
-        "attention.k_lin.bias", "attention.v_lin.weight", "attention.v_lin.bias", "attention.out_lin.weight",
-        "attention.out_lin.bias", "sa_layer_norm.weight", "sa_layer_norm.bias", "ffn.lin1.weight",
-        "ffn.lin1.bias", "ffn.lin2.weight", "ffn.lin2.bias", "output_layer_norm.weight", "output_layer_norm.bias"};
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        const vkb_layer_weights *L = &W->layers[l];
-        const vkb_tensor *lt[] = {&L->q_w, &L->q_b, &L->k_w, &L->k_b, &L->v_w, &L->v_b, &L->o_w, &L->o_b,
-            &L->sa_ln_w, &L->sa_ln_b, &L->ff1_w, &L->ff1_b, &L->ff2_w, &L->ff2_b, &L->out_ln_w, &L->out_ln_b};
-        for (int j = 0; j < 16; j++) ADD(lt[j], "%stransformer.layer.%d.%s", p, l, ln[j]);
+    int n = vkb_model_n_tensors(m);
+    for (int i = 0; i < n; i++) {
+        int l;
+        const vkb_tensor_spec *s = &vkb_tensor_table[vkb_model_tensor_role(m, i, &l)];
+        vkb_tensor_spec_name(s, prefixed ? VKB_ENCODER_PREFIX : "", l, out[i].name, sizeof out[i].name);
+        out[i].t = &m->w.t[i];
     }
-    if (W->has_head) {
-        ADD(&W->pre_w, "pre_classifier.weight");
-        ADD(&W->pre_b, "pre_classifier.bias");
-        ADD(&W->cls_w, "classifier.weight");
-        ADD(&W->cls_b, "classifier.bias");
-    }
-#undef ADD
     return n;
 }

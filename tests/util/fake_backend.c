@@ -42,6 +42,7 @@ static void fake_destroy(vkb_backend *self) { (void)self; }
 void fake_init(fake *f) {
     memset(f, 0, sizeof *f);
     f->model.cfg.n_labels = 2;
+    f->model.w.has_head = 1; /* as the loader sets it for a model with labels */
     f->model.cfg.max_pos = 512;
     f->model.cfg.vocab_size = 1000;
     f->model.cfg.pad_token_id = 0;
