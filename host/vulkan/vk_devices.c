@@ -1,6 +1,7 @@
 /* vk_devices.c - the device report behind `vkbert devices`: every Vulkan
  * device with what vkbert would use on it. */
 #include "vk_internal.h"
+#include "strbuf.h"
 #include "error.h"
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -46,28 +47,6 @@ static void query(VkPhysicalDevice pd, dev_info *d) {
     vkb_vk_caps_query(pd, &d->f, &d->caps);
 }
 
-typedef struct strbuf { char *s; size_t n, cap; int oom; } strbuf;
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_printf(strbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0 || b->oom) return;
-    if (b->n + (size_t)k + 1 > b->cap) {
-        size_t cap = (b->cap + (size_t)k + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = 1; return; }
-        b->s = s; b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)k;
-}
-
 static void driver_version(const dev_info *d, char *out, size_t n) {
     if (d->has_drv && d->drv.driverInfo[0]) snprintf(out, n, "%s", d->drv.driverInfo);
     else snprintf(out, n, "0x%08x", d->p.driverVersion);
@@ -93,8 +72,8 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
     vkEnumeratePhysicalDevices(c.inst, &n, pd);
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *arr = json ? cJSON_AddArrayToObject(root, "devices") : NULL;
-    strbuf sb = {0};
-    if (!json && n == 0) sb_printf(&sb, "no Vulkan devices\n");
+    vkb_strbuf sb = {0};
+    if (!json && n == 0) vkb_sb_printf(&sb, "no Vulkan devices\n");
     for (uint32_t i = 0; i < n; i++) {
         dev_info d;
         query(pd[i], &d);
@@ -158,28 +137,28 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
             cJSON_AddBoolToObject(o, "usable", usable);
             cJSON_AddItemToArray(arr, o);
         } else {
-            sb_printf(&sb, "gpu:%u  %s\n", i, d.p.deviceName);
-            sb_printf(&sb, "  type            %s%s\n", type_name(d.p.deviceType),
+            vkb_sb_printf(&sb, "gpu:%u  %s\n", i, d.p.deviceName);
+            vkb_sb_printf(&sb, "  type            %s%s\n", type_name(d.p.deviceType),
                       usable ? "" : " (unusable: needs Vulkan 1.1)");
-            sb_printf(&sb, "  vendor id       0x%04x\n", d.p.vendorID);
-            sb_printf(&sb, "  driver          %s %s\n", drvname, drvver);
-            sb_printf(&sb, "  Vulkan API      %s\n", api);
+            vkb_sb_printf(&sb, "  vendor id       0x%04x\n", d.p.vendorID);
+            vkb_sb_printf(&sb, "  driver          %s %s\n", drvname, drvver);
+            vkb_sb_printf(&sb, "  Vulkan API      %s\n", api);
             for (uint32_t h = 0; h < d.mem.memoryHeapCount; h++)
-                sb_printf(&sb, "  memory heap %u   %.0f MiB%s\n", h,
+                vkb_sb_printf(&sb, "  memory heap %u   %.0f MiB%s\n", h,
                           (double)d.mem.memoryHeaps[h].size / 1048576.0,
                           d.mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT ? " device-local" : "");
-            sb_printf(&sb, "  subgroup size   %d\n", d.f.subgroup_size);
-            sb_printf(&sb, "  shared memory   %u bytes\n", d.p.limits.maxComputeSharedMemorySize);
-            sb_printf(&sb, "  16-bit storage  %s\n", d.f.f16_storage ? "yes" : "no");
-            sb_printf(&sb, "  float16 math    %s\n", d.f.f16_arith ? "yes" : "no");
-            sb_printf(&sb, "  int dot product %s\n", d.f.int_dot ? "yes" : "no");
-            sb_printf(&sb, "  coop. matrix    %s%s%s\n", d.f.coop_nv ? "VK_NV_cooperative_matrix " : "",
+            vkb_sb_printf(&sb, "  subgroup size   %d\n", d.f.subgroup_size);
+            vkb_sb_printf(&sb, "  shared memory   %u bytes\n", d.p.limits.maxComputeSharedMemorySize);
+            vkb_sb_printf(&sb, "  16-bit storage  %s\n", d.f.f16_storage ? "yes" : "no");
+            vkb_sb_printf(&sb, "  float16 math    %s\n", d.f.f16_arith ? "yes" : "no");
+            vkb_sb_printf(&sb, "  int dot product %s\n", d.f.int_dot ? "yes" : "no");
+            vkb_sb_printf(&sb, "  coop. matrix    %s%s%s\n", d.f.coop_nv ? "VK_NV_cooperative_matrix " : "",
                       d.f.coop_khr ? "VK_KHR_cooperative_matrix" : "",
                       d.f.coop_nv || d.f.coop_khr ? "" : "no");
-            if (!d.caps.coop_ok) sb_printf(&sb, "  coopmat GEMM    no: %s\n", d.caps.coop_why);
-            else sb_printf(&sb, "  coopmat GEMM    yes (fp16; after its start-up self-test)\n");
-            sb_printf(&sb, "  vkbert uses     %s\n", pol_s[0]);
-            if (!pol_ok[0] || pol[0].f16 == 0) sb_printf(&sb, "  with fp16       %s\n", pol_s[1]);
+            if (!d.caps.coop_ok) vkb_sb_printf(&sb, "  coopmat GEMM    no: %s\n", d.caps.coop_why);
+            else vkb_sb_printf(&sb, "  coopmat GEMM    yes (fp16; after its start-up self-test)\n");
+            vkb_sb_printf(&sb, "  vkbert uses     %s\n", pol_s[0]);
+            if (!pol_ok[0] || pol[0].f16 == 0) vkb_sb_printf(&sb, "  with fp16       %s\n", pol_s[1]);
         }
     }
     free(pd);
@@ -195,10 +174,10 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
         if (!*out) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
         return 0;
     }
-    sb_printf(&sb, "default (--device auto): %s%s%s\n", strcmp(dflt, "gpu") ? "cpu (the CPU reference)" : "gpu",
+    vkb_sb_printf(&sb, "default (--device auto): %s%s%s\n", strcmp(dflt, "gpu") ? "cpu (the CPU reference)" : "gpu",
               why[0] ? ": " : "", why);
-    if (sb.oom || !sb.s) { free(sb.s); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
-    *out = sb.s;
+    if (sb.oom || !sb.p) { free(sb.p); return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); }
+    *out = sb.p;
     return 0;
 }
 
