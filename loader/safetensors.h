@@ -3,7 +3,7 @@
  * Layout: 8-byte little-endian header length N, N bytes of JSON object
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
  *  "__metadata__": {...}}, then the data section the offsets refer to.
- * The parser works on a buffer (the mmapped file, or fuzzer input) and checks
+ * The parser works on a buffer (the header read from the file, or fuzzer input) and checks
  * everything a hostile file could get wrong; see ckpt_limits.h. */
 #ifndef VKB_SAFETENSORS_H
 #define VKB_SAFETENSORS_H

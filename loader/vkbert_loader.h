@@ -65,7 +65,7 @@ int vkb_tokenizer_max_len(const vkb_tokenizer *tok); /* model_max_length */
 /* ---- model (checkpoint directory) ---------------------------------------- */
 typedef struct vkb_model vkb_model;
 
-/* Loads config.json, model.safetensors (mmapped), vocab.txt or tokenizer.json
+/* Loads config.json, model.safetensors (its header; tensors are read with pread when a backend converts them), vocab.txt or tokenizer.json
  * and tokenizer_config.json from a directory as HF writes it. */
 int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err);
 void vkb_model_free(vkb_model *m);
