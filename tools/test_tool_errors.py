@@ -55,10 +55,11 @@ def main():
         cases.append(("wordpiece_vocab missing input",
                       lambda: run(["wordpiece_vocab.py", "--train", os.path.join(tmp, "nope.jsonl"),
                                    "--out", os.path.join(tmp, "v.txt")]), ["nope.jsonl"]))
+        # (make_checkpoint.py is not here: its argument is an OUTPUT directory,
+        # which it creates, so with numpy installed it rightly exits 0.)
         for tool, args in (("convert_pytorch_bin.py", [os.path.join(tmp, "nodir")]),
                            ("reference_logits.py", [os.path.join(tmp, "nodir")]),
                            ("export_model.py", ["--best", os.path.join(tmp, "nope.pt")]),
-                           ("make_checkpoint.py", [os.path.join(tmp, "nodir", "sub", "x")]),
                            ("train.py", ["--train", os.path.join(tmp, "nope.jsonl")])):
             cases.append(("%s on a missing file" % tool, lambda t=tool, a=args: run([t] + a), []))
         for what, fn, needles in cases:
