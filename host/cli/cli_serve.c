@@ -8,10 +8,13 @@
  * waits.  One batcher thread moves everything queued into the library's
  * scorer and flushes it as one window (vkb_scorer_flush), which the scorer
  * sorts by length and cuts into token-budget batches as for `vkbert score`;
- * the scorer's worker runs them on the device.  At most two windows are in
- * flight (one on the device, one ready behind it): while the device is busy,
- * requests pile up in the queue and the next window is larger, so the batch
- * size follows the load and an idle server answers a lone request at once.
+ * the scorer's worker runs them on the device.  One window is in flight at
+ * a time (MAX_WINDOWS): while the device is busy, requests pile up in the
+ * queue and the next window takes them all, so the batch size follows the
+ * load, batches group similar lengths, and an idle server answers a lone
+ * request at once.  (With two windows in flight the device never waits for
+ * the batcher, but under load each window is half as large and padding
+ * grows: bench/serve_bench.py measured 8 clients slower that way.)
  *
  * Failures: a forward that fails (device lost, ...) fails only the requests
  * whose inputs were not scored, with 503/500 and the message; the scorer is
@@ -43,7 +46,7 @@
 #define DEF_MAX_BODY (4 << 20)
 #define DEF_TIMEOUT 30
 #define MAX_CLIENT_BATCH 1024 /* inputs in one request (TEI: max_client_batch_size) */
-#define MAX_WINDOWS 2         /* flushed windows in flight */
+#define MAX_WINDOWS 1         /* flushed windows in flight */
 #define FAILS_FOR_LOST 3      /* failed reopenings in a row: the device is lost */
 #define SHUTDOWN_WAIT_S 120   /* most time given to requests in flight at exit */
 
