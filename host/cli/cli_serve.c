@@ -100,6 +100,9 @@ typedef struct server {
     uint64_t added, delivered;   /* inputs given to / answered by the current scorer */
     uint64_t wend[MAX_WINDOWS + 1];
     int wn;                      /* flushed windows in flight: their cumulative ends */
+    /* the adaptive wait: the last window's size and time on the device */
+    int last_n;
+    double last_dt, flush_t, q_since;
     int stop, lost, fails_in_row, shutting_down;
     char lost_msg[VKB_ERR_MAX + 512];
     int fail_status;             /* for the inputs a failed scorer drops */
@@ -334,6 +337,7 @@ static void *batcher_main(void *arg) {
         if (done) {
             memmove(S->wend, S->wend + done, sizeof(uint64_t) * (size_t)(S->wn - done));
             S->wn -= done;
+            S->last_dt = vkb_now_s() - S->flush_t;
         }
         if (S->lost) {
             while (S->qh) {
@@ -344,7 +348,15 @@ static void *batcher_main(void *arg) {
             S->qt = NULL;
             S->qn = 0;
         }
-        if (S->qh && S->s && S->wn < MAX_WINDOWS) {
+        /* The device is free.  When fewer requests are queued than the last
+         * window held, the clients that were answered are probably sending
+         * their next ones: wait for them a little (at most a tenth of the
+         * last window's time, and 20 ms), so that the next window is not a
+         * handful of texts followed by the rest.  A lone client is never
+         * kept waiting (its last window held one text). */
+        double wait_until = S->q_since + (S->last_dt * 0.1 < 0.02 ? S->last_dt * 0.1 : 0.02);
+        int refill = S->qh && S->qn < S->last_n && !S->stop && vkb_now_s() < wait_until;
+        if (S->qh && S->s && S->wn < MAX_WINDOWS && !refill) {
             /* the next window: everything queued (at most a scorer window) */
             qitem *list = S->qh, *last = S->qh;
             int k = 1;
@@ -380,14 +392,19 @@ static void *batcher_main(void *arg) {
                 while (bi < N_BSZ && added > bsz_le[bi]) bi++;
                 S->bsz_bucket[bi]++;
             }
-            if (!rc) S->wend[S->wn++] = S->added;
-            else scorer_failed_locked(S, &e);
+            if (!rc) {
+                S->wend[S->wn++] = S->added;
+                S->flush_t = vkb_now_s();
+                S->last_n = added;
+            }
+            if (S->qh) S->q_since = vkb_now_s();
+            if (rc) scorer_failed_locked(S, &e);
             continue;
         }
         if (S->stop && !S->qh && S->wn == 0) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
+        ts.tv_nsec += (refill ? 1 : 20) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
         pthread_cond_timedwait(&S->qcv, &S->mu, &ts);
         if (S->wn > 0 && S->s) {
@@ -567,6 +584,7 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
         pthread_cond_destroy(&r.cv);
         return reply_error(S, c, MHD_HTTP_SERVICE_UNAVAILABLE, E_UNHEALTHY, "%s", S->lost_msg);
     }
+    if (!S->qh) S->q_since = vkb_now_s();
     for (int i = 0; i < n; i++) {
         if (S->qt) S->qt->next = items[i]; else S->qh = items[i];
         S->qt = items[i];

@@ -219,6 +219,8 @@ def load_test():
                      "vkbert_request_duration_seconds_bucket", 'vkbert_errors_total{kind="overloaded"}'):
             if name not in met:
                 fail("metrics: no %s" % name)
+        if not re.search(r"^vkbert_device_reopens_total 0$", met, re.M):
+            fail("metrics: the scorer was restarted during the load test")
         bs = re.search(r"^vkbert_batch_size_sum (\d+)\nvkbert_batch_size_count (\d+)$", met, re.M)
         ok("metrics: %d requests counted; mean dynamic batch %.1f texts"
            % (CLIENTS * REQS, int(bs.group(1)) / max(1, int(bs.group(2)))))
