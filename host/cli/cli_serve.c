@@ -251,27 +251,35 @@ static void on_note(void *ctx, const char *msg) {
     if (!S->o->quiet) fprintf(stderr, "vkbert serve: note: %s\n", msg);
 }
 
-static int open_backend(server *S) {
+/* Opens the device (into *be, with its description in dev); the caller
+ * publishes them under mu, since /info reads the description. */
+static int open_backend(server *S, vkb_backend **be, char *dev, size_t devsz) {
     vkb_backend_opts bo;
     cli_backend_opts(S->o, S->max_len, &bo);
     vkb_error e = {0};
     int t = 0;
-    if (vkb_backend_create_fit(S->m, &bo, on_note, S, &S->be, &t, &e)) {
+    if (vkb_backend_create_fit(S->m, &bo, on_note, S, be, &t, &e)) {
         fprintf(stderr, "vkbert serve: cannot open device %s: %s\n", bo.device, e.msg);
+        pthread_mutex_lock(&S->mu);
         snprintf(S->lost_msg, sizeof S->lost_msg, "cannot open device %s: %s", bo.device, e.msg);
+        pthread_mutex_unlock(&S->mu);
         return -1;
     }
+    pthread_mutex_lock(&S->mu);
     if (t < S->budget) S->budget = t;
-    snprintf(S->device, sizeof S->device, "%s", vkb_backend_device(S->be));
+    pthread_mutex_unlock(&S->mu);
+    snprintf(dev, devsz, "%s", vkb_backend_device(*be));
     return 0;
 }
 
-static int open_scorer(server *S) {
+static int open_scorer(server *S, vkb_backend *be, vkb_scorer **s) {
     S->so.batch_tokens = S->budget;
     vkb_error e = {0};
-    if (vkb_scorer_create(S->be, &S->so, on_result, S, &S->s, &e)) {
+    if (vkb_scorer_create(be, &S->so, on_result, S, s, &e)) {
         fprintf(stderr, "vkbert serve: cannot start the scorer: %s\n", e.msg);
+        pthread_mutex_lock(&S->mu);
         snprintf(S->lost_msg, sizeof S->lost_msg, "cannot start the scorer: %s", e.msg);
+        pthread_mutex_unlock(&S->mu);
         return -1;
     }
     return 0;
@@ -305,13 +313,20 @@ static void scorer_failed_locked(server *S, const vkb_error *err) {
     vkb_scorer_get_stats(s, &st);
     vkb_scorer_free(s);
     int bad = lost_now;
+    vkb_backend *be = S->be; /* the batcher's: nothing else uses it */
+    vkb_scorer *ns = NULL;
+    char dev[sizeof S->device];
+    snprintf(dev, sizeof dev, "%s", "(none)");
     if (!bad && err->code == VKB_ERR_DEVICE_LOST) {
-        vkb_backend_free(S->be);
-        S->be = NULL;
-        bad = open_backend(S);
+        vkb_backend_free(be);
+        be = NULL;
+        bad = open_backend(S, &be, dev, sizeof dev);
     }
-    if (!bad) bad = open_scorer(S);
+    if (!bad) bad = open_scorer(S, be, &ns);
     pthread_mutex_lock(&S->mu);
+    S->be = be;
+    S->s = ns;
+    if (err->code == VKB_ERR_DEVICE_LOST) snprintf(S->device, sizeof S->device, "%s", dev);
     add_stats(&S->past, &st);
     S->past.batch_tokens = st.batch_tokens;
     S->added = S->delivered = 0;
@@ -924,14 +939,14 @@ int cli_serve(cli_opts *o) {
     S->max_len = cli_max_len(o, S->m);
     S->budget = cli_batch_tokens(o, S->max_len);
     S->window = o->window > 0 ? o->window : vkb_defaults()->window;
-    if (open_backend(S)) goto out;
+    if (open_backend(S, &S->be, S->device, sizeof S->device)) goto out;
     S->so.max_len = S->max_len;
     S->so.window = S->window;
     S->so.threads = 1; /* the texts come tokenized (connection threads) */
     S->so.note = on_note;
     S->so.drop_user = on_drop;
     cli_fault_injection(&S->so);
-    if (open_scorer(S)) goto out;
+    if (open_scorer(S, S->be, &S->s)) goto out;
     S->past.batch_tokens = S->budget;
 
     /* only this thread takes SIGINT/SIGTERM: the others start with them blocked */
