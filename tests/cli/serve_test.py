@@ -129,6 +129,9 @@ EXPECT = [json.loads(l) for l in out.stdout.splitlines()]
 assert len(EXPECT) == len(TEXTS)
 
 
+EXACT = [0, 0]  # answers bit-identical to vkbert score's, answers checked
+
+
 def check_answer(pred, i, raw):
     """pred: TEI's [{"score","label"},...] for TEXTS[i]; error string or None."""
     e = EXPECT[i]
@@ -138,6 +141,8 @@ def check_answer(pred, i, raw):
         return "text %d: not a prediction list: %r" % (i, pred)
     if pred[0]["label"] != e["label"]:
         return "text %d: label %s, score says %s" % (i, pred[0]["label"], e["label"])
+    EXACT[1] += 1
+    EXACT[0] += all(p["score"] == vals[p["label"]] for p in pred)
     for p in pred:
         if abs(p["score"] - vals[p["label"]]) > 1e-5:
             return "text %d: %s %r, score says %r" % (i, p["label"], p["score"], vals[p["label"]])
@@ -208,8 +213,8 @@ def load_test():
                 if bad < 5:
                     fail("load: request %d/%d: %s" % (cid, k, msg))
     if bad == 0 and not errors:
-        ok("load: %d clients x %d requests in %.1f s (%.0f req/s), all answered as vkbert score"
-           % (CLIENTS, REQS, dt, CLIENTS * REQS / dt))
+        ok("load: %d clients x %d requests in %.1f s (%.0f req/s), all answered as vkbert score "
+           "(%d of %d answers bit-identical)" % (CLIENTS, REQS, dt, CLIENTS * REQS / dt, EXACT[0], EXACT[1]))
     st, met = once(srv, "GET", "/metrics")
     m = re.search(r"^vkbert_requests_success_total (\d+)$", met, re.M)
     if st != 200 or not m or int(m.group(1)) != CLIENTS * REQS:
