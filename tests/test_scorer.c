@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 #define N 3000
@@ -47,6 +48,23 @@ static int on_score(void *ctx, const vkb_score *r) {
         k->sum0[i] = r->logits[0];
     }
     return k->stop_after && k->delivered >= k->stop_after;
+}
+
+static void nap_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* the sink, with a delivered count that another thread may read */
+typedef struct flush_sink {
+    sink k;
+    atomic_int delivered;
+} flush_sink;
+static int on_score_atomic(void *ctx, const vkb_score *r) {
+    flush_sink *fk = ctx;
+    int rc = on_score(&fk->k, r);
+    atomic_fetch_add(&fk->delivered, 1);
+    return rc;
 }
 
 /* drop_user runs on the caller and scorer threads alike: count atomically */
@@ -198,6 +216,42 @@ int main(void) {
               k7b.wrong, (unsigned long long)done);
         CHECK(done == (uint64_t)k7b.delivered, "progress %llu, delivered %d (--no-sort: a prefix)",
               (unsigned long long)done, k7b.delivered);
+        vkb_scorer_free(s);
+    }
+
+    /* 7c. vkb_scorer_flush: a partial window is scored without waiting for
+     * the window to fill (a server's requests), in order, with the same
+     * logits; a flush with nothing new is a no-op; after finish it fails */
+    {
+        fake_init(&f);
+        vkb_scorer_opts of = {.max_len = 128, .batch_tokens = 1024, .window = 2048, .threads = 2};
+        vkb_scorer *s;
+        vkb_error e = {0};
+        static flush_sink fk;
+        fk.k.q = &q;
+        REQUIRE(vkb_scorer_create(&f.base, &of, on_score_atomic, &fk, &s, &e) == 0, "%s", e.msg);
+        fk.k.max_len = vkb_scorer_max_len(s);
+        int added = 0;
+        for (int round = 0; round < 4; round++) {
+            int n = 1 + round * 5;
+            for (int i = 0; i < n; i++, added++)
+                REQUIRE(vkb_scorer_add_ids(s, q.ids[added], q.n[added],
+                                           (void *)(uintptr_t)(added + 1), &e) == 0, "%s", e.msg);
+            if (round == 0) {
+                /* without a flush nothing moves: the window is not full */
+                nap_ms(100);
+                CHECK(atomic_load(&fk.delivered) == 0, "delivered before the flush");
+            }
+            CHECK(vkb_scorer_flush(s, &e) == 0, "flush: %s", e.msg);
+            CHECK(vkb_scorer_flush(s, &e) == 0, "empty flush: %s", e.msg);
+            for (int t = 0; t < 2000 && atomic_load(&fk.delivered) < added; t++) nap_ms(5);
+            CHECK(atomic_load(&fk.delivered) == added, "round %d: %d of %d delivered after a flush",
+                  round, atomic_load(&fk.delivered), added);
+        }
+        CHECK(vkb_scorer_finish(s, &e) == 0, "finish: %s", e.msg);
+        CHECK(fk.k.wrong == 0 && fk.k.delivered == added, "flushed: %d wrong, %d delivered",
+              fk.k.wrong, fk.k.delivered);
+        CHECK(vkb_scorer_flush(s, &e) != 0, "flush after finish succeeded");
         vkb_scorer_free(s);
     }
 

@@ -264,6 +264,7 @@ enum {
     O_PRECISION = 256, O_MAXLEN, O_BATCHTOK, O_THREADS, O_FORMAT, O_TEXTCOL, O_LABELCOL,
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
     O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK, O_OPS,
+    O_HOST, O_PORT, O_ALLOWREMOTE, O_MAXCONC, O_MAXBODY, O_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -297,6 +298,12 @@ static const struct option long_opts[] = {
     {"input", required_argument, 0, O_INPUT},
     {"top-k", required_argument, 0, O_TOPK},
     {"ops", no_argument, 0, O_OPS},
+    {"host", required_argument, 0, O_HOST},
+    {"port", required_argument, 0, O_PORT},
+    {"allow-remote", no_argument, 0, O_ALLOWREMOTE},
+    {"max-concurrent-requests", required_argument, 0, O_MAXCONC},
+    {"max-body-bytes", required_argument, 0, O_MAXBODY},
+    {"timeout", required_argument, 0, O_TIMEOUT},
     {0, 0, 0, 0},
 };
 
@@ -443,6 +450,25 @@ static const command commands[] = {
      "  -d, --device LIST      also: all (every Vulkan device) or a list such as\n"
      "                         gpu:0,gpu:1,cpu: the same run on each in turn, then\n"
      "                         a side-by-side table\n"},
+    {"serve", cli_serve,
+     COMMON " host port allow-remote max-concurrent-requests max-body-bytes timeout", 0,
+     "usage: vkbert serve [options]\n"
+     "An HTTP server on one loaded model, with the routes of Hugging Face's\n"
+     "text-embeddings-inference: POST /predict ({\"inputs\": \"text\" or [texts],\n"
+     "\"raw_scores\": bool, \"truncate\": bool}), GET /health, /info, /metrics\n"
+     "(Prometheus).  Requests of all clients are queued and scored together in\n"
+     "length-grouped token-budget batches; SIGTERM/SIGINT finish the requests in\n"
+     "flight and exit 0.  Prints \"listening on http://HOST:PORT\" on stderr.\n"
+     "      --host ADDR        address to listen on (default 127.0.0.1)\n"
+     "      --port N           TCP port (default 8080; 0: any free port)\n"
+     "      --allow-remote     allow a --host that is not a loopback address (the\n"
+     "                         server has no authentication and no TLS: put it\n"
+     "                         behind a proxy, README \"Security\")\n"
+     "      --max-concurrent-requests N  requests in flight before 429 (default 512)\n"
+     "      --max-body-bytes N request bodies larger than N bytes get 413 (default\n"
+     "                         4 MiB)\n"
+     "      --timeout S        close connections idle or stalled for S seconds\n"
+     "                         (default 30)\n"},
     {"devices", cli_devices, "json help quiet", 0,
      "usage: vkbert devices [--json]\n"
      "Lists the Vulkan devices and the features vkbert uses.\n"},
@@ -460,6 +486,8 @@ static void main_usage(FILE *f) {
             "  tokenize   print token ids of stdin lines\n"
             "  check      compare the GPU with the CPU reference, layer by layer\n"
             "  bench      speed, memory and per-kernel times of the forward pass\n"
+            "  serve      HTTP server (text-embeddings-inference's /predict, /health,\n"
+            "             /info, /metrics) with dynamic batching\n"
             "  devices    list Vulkan devices\n\n"
             "vkbert COMMAND --help for a command's options; vkbert --version.\n");
 }
@@ -696,6 +724,12 @@ int main(int argc, char **argv) {
         case O_ITERS: bad = parse_int("iters", optarg, 1, 1 << 20, &o.iters); break;
         case O_INPUT: o.input = optarg; break;
         case O_OPS: o.ops = 1; break;
+        case O_HOST: o.host = optarg; break;
+        case O_PORT: bad = parse_int("port", optarg, 0, 65535, &o.port); o.port_set = 1; break;
+        case O_ALLOWREMOTE: o.allow_remote = 1; break;
+        case O_MAXCONC: bad = parse_int("max-concurrent-requests", optarg, 1, 1 << 20, &o.max_concurrent); break;
+        case O_MAXBODY: bad = parse_int("max-body-bytes", optarg, 64, 1 << 30, &o.max_body); break;
+        case O_TIMEOUT: bad = parse_int("timeout", optarg, 1, 86400, &o.timeout_s); break;
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
             print_help(stdout, c->usage);

@@ -34,6 +34,13 @@ typedef struct cli_opts {
     const char *input;        /* bench --input FILE (end-to-end mode) */
     int top_k;                /* --top-k: 0 = not given, -1 = all labels */
     int ops;                  /* check --ops: the op test matrix (cli_check_ops.c) */
+    /* serve (cli_serve.c) */
+    const char *host;         /* --host ADDR (default 127.0.0.1) */
+    int port, port_set;       /* --port N (0: any free port, printed) */
+    int allow_remote;         /* --allow-remote: a non-loopback --host is allowed */
+    int max_concurrent;       /* --max-concurrent-requests N (0 = default) */
+    int max_body;             /* --max-body-bytes N (0 = default) */
+    int timeout_s;            /* --timeout S: idle/slow client connections (0 = default) */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;
@@ -99,6 +106,7 @@ int cli_check(cli_opts *o);
 int cli_check_ops(cli_opts *o); /* host/cli_check_ops.c: `vkbert check --ops` */
 int cli_devices(cli_opts *o);
 int cli_bench(cli_opts *o);   /* host/cli_bench.c */
+int cli_serve(cli_opts *o);   /* host/cli/cli_serve.c: `vkbert serve` */
 
 /* Exit statuses */
 #define CLI_OK 0

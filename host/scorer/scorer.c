@@ -670,6 +670,15 @@ int vkb_scorer_add_skip(vkb_scorer *s, void *user, vkb_error *err) {
     return commit_item(s, err);
 }
 
+int vkb_scorer_flush(vkb_scorer *s, vkb_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = stopping_locked(s) || s->closing ? state_error(s, err) : 0;
+    pthread_mutex_unlock(&s->mu);
+    if (rc) return rc;
+    if (!s->cur || s->cur->n == 0) return 0;
+    return dispatch(s, err);
+}
+
 static void join_all(vkb_scorer *s) {
     if (s->joined) return;
     pthread_mutex_lock(&s->mu);

@@ -105,6 +105,16 @@ int vkb_scorer_add_text(vkb_scorer *s, const char *text, size_t len, void *user,
 int vkb_scorer_add_ids(vkb_scorer *s, const int32_t *ids, int n, void *user,
                        vkb_error *err);
 int vkb_scorer_add_skip(vkb_scorer *s, void *user, vkb_error *err);
+/* Hands the inputs added since the last window was dispatched to the
+ * tokenizers and workers now, as a (short) window of its own, instead of
+ * waiting for opts->window inputs: for a server, which cannot wait for a
+ * full window while its clients wait for their answers.  The window is
+ * sorted and cut into batches like any other, so results are the same as
+ * without the flush (up to batch composition); they still come in
+ * submission order.  Call it from the thread that adds; it may block while
+ * the pipeline is full.  Nothing added since the last dispatch: returns 0
+ * and does nothing.  Fails (nothing taken back) when the scorer stopped. */
+int vkb_scorer_flush(vkb_scorer *s, vkb_error *err);
 /* Scores everything queued, delivers the remaining results and stops the
  * threads.  Returns non-zero when a forward failed (err says why).  After
  * opts.interrupt or a failed forward it still delivers (on the calling
