@@ -34,6 +34,10 @@ typedef struct cli_opts {
     const char *input;        /* bench --input FILE (end-to-end mode) */
     int top_k;                /* --top-k: 0 = not given, -1 = all labels */
     int ops;                  /* check --ops: the op test matrix (cli_check_ops.c) */
+    int embed;                /* `vkbert embed`: embeddings instead of scores */
+    vkb_pooling pooling;      /* embed --pooling (NONE: the model's default, else mean) */
+    int normalize;            /* embed --normalize */
+    int npy;                  /* embed --output-format npy */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;

@@ -46,6 +46,9 @@ int cli_run_init(cli_run *r, const cli_opts *o, int max_len) {
               o->all_scores ? "true" : "false", o->logits ? "true" : "false");
     cb_printf(b, ",\"shard\":[%d,%d]", o->shard_n > 1 ? o->shard_i : 0,
               o->shard_n > 1 ? o->shard_n : 1);
+    if (o->embed) /* `vkbert embed` (score's records stay as they were) */
+        cb_printf(b, ",\"embed\":{\"pooling\":\"%s\",\"normalize\":%s}", vkb_pooling_name(o->pooling),
+                  o->normalize ? "true" : "false");
     r->h = 1469598103934665603ULL;
     return 0;
 }

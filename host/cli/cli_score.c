@@ -9,7 +9,13 @@
  * per device (each its own weights and queue) for one scorer with a worker
  * per backend; --shard I/N keeps records k with k mod N == I; backends are
  * created with vkb_backend_create_fit so that a device (or --max-device-mem
- * cap) too small for the token budget gets smaller batches and a note. */
+ * cap) too small for the token budget gets smaller batches and a note.
+ *
+ * `vkbert embed` is the same run with the scorer's pooling option: each
+ * result is an embedding, written as {<pass-through>,"embedding":[...]}
+ * (vkb_embedding_json), or with --output-format npy as a row of one float32
+ * .npy matrix (its header is rewritten with the row count at the end, also
+ * after an interrupt) plus a line of FILE.ids.jsonl. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_resume.h"
@@ -42,6 +48,11 @@ typedef struct score_ctx {
     cli_buf line;
     vkb_scorer *s;
     double t0;
+    /* embed --output-format npy */
+    int ids_fd;            /* FILE.ids.jsonl */
+    int dim;
+    uint64_t rows;
+    float *nan_row;
 } score_ctx;
 
 static uint64_t scored(void *ctx) { return vkb_scorer_progress(((score_ctx *)ctx)->s); }
@@ -81,11 +92,44 @@ static void result_line(score_ctx *c, const rec_user *u, const float *logits, in
     put_line(c, rc, l, n, &e);
 }
 
+static void embedding_line(score_ctx *c, const rec_user *u, const float *v, int dim) {
+    char *l;
+    size_t n;
+    vkb_error e = {0};
+    int rc = vkb_embedding_json(u->extra, v, dim, &l, &n, &e);
+    put_line(c, rc, l, n, &e);
+}
+
+/* npy: the row (NaN for a record that could not be read) to the matrix,
+ * its pass-through fields or error object to FILE.ids.jsonl. */
+static int npy_result(score_ctx *c, const vkb_score *s, rec_user *u) {
+    if (!s->embedding) {
+        error_line(c, u);
+        c->errors++;
+    } else {
+        cb_puts(&c->line, "{");
+        if (u->extra) cb_puts(&c->line, u->extra);
+        cb_puts(&c->line, "}\n");
+    }
+    free_user(u);
+    const float *row = s->embedding ? s->embedding : c->nan_row;
+    if (cli_write_all(c->fd, (const char *)row, sizeof(float) * (size_t)c->dim) ||
+        cli_write_all(c->ids_fd, c->line.p, c->line.n)) {
+        c->write_errno = errno;
+        return 1;
+    }
+    c->rows++;
+    c->delivered++;
+    return 0;
+}
+
 static int on_result(void *ctx, const vkb_score *s) {
     score_ctx *c = ctx;
     rec_user *u = s->user;
     c->line.n = 0;
-    if (!s->logits) { error_line(c, u); c->errors++; }
+    if (c->o->npy) return npy_result(c, s, u);
+    if (c->o->embed ? !s->embedding : !s->logits) { error_line(c, u); c->errors++; }
+    else if (c->o->embed) embedding_line(c, u, s->embedding, s->dim);
     else result_line(c, u, s->logits, s->n_labels);
     free_user(u);
     if (cli_write_all(c->fd, c->line.p, c->line.n)) {
@@ -97,6 +141,32 @@ static int on_result(void *ctx, const vkb_score *s) {
 }
 
 static void drop_user(void *user) { free_user(user); }
+
+/* The .npy header (format 1.0) for a [rows, dim] little-endian float32
+ * matrix, padded with spaces to NPY_HEADER bytes so that it can be
+ * rewritten in place once the row count is known. */
+#define NPY_HEADER 128
+static void npy_header(char *h, uint64_t rows, int dim) {
+    memset(h, ' ', NPY_HEADER);
+    memcpy(h, "\x93NUMPY\x01\x00", 8);
+    h[8] = (char)((NPY_HEADER - 10) & 0xff);
+    h[9] = (char)((NPY_HEADER - 10) >> 8);
+    char d[NPY_HEADER];
+    int n = snprintf(d, sizeof d, "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %d), }",
+                     (unsigned long long)rows, dim);
+    memcpy(h + 10, d, (size_t)n);
+    h[NPY_HEADER - 1] = '\n';
+}
+
+/* FILE.npy -> FILE.ids.jsonl (FILE.ids.jsonl beside any other name). */
+static char *ids_path(const char *out) {
+    size_t n = strlen(out);
+    char *p = malloc(n + 16);
+    if (!p) return NULL;
+    if (n > 4 && !strcmp(out + n - 4, ".npy")) n -= 4;
+    snprintf(p, n + 16, "%.*s.ids.jsonl", (int)n, out);
+    return p;
+}
 
 static void on_note(void *ctx, const char *msg) {
     (void)ctx;
@@ -317,15 +387,53 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
     return fd;
 }
 
+/* embed --output-format npy: the ids file beside -o FILE.npy, with the same
+ * safety as FILE (not an input, locked before it is truncated); FILE gets a
+ * placeholder header. */
+static int open_ids(const cli_opts *o, int fd, int *ids_fd) {
+    char *path = ids_path(o->output);
+    if (!path) { fprintf(stderr, "vkbert: out of memory\n"); return -1; }
+    struct stat st;
+    int rc = -1, exists = stat(path, &st) == 0;
+    int f = -1;
+    if (output_is_input(o, path, exists ? &st : NULL)) goto out;
+    f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (f < 0) { fprintf(stderr, "vkbert embed: cannot open %s: %s\n", path, strerror(errno)); goto out; }
+    if (fstat(f, &st) || output_is_input(o, path, &st)) goto out;
+    if (S_ISREG(st.st_mode) && flock(f, LOCK_EX | LOCK_NB)) {
+        fprintf(stderr, "vkbert embed: %s is in use by another vkbert (it holds the lock on it)\n", path);
+        goto out;
+    }
+    if (S_ISREG(st.st_mode) && ftruncate(f, 0)) {
+        fprintf(stderr, "vkbert embed: cannot truncate %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    char h[NPY_HEADER];
+    npy_header(h, 0, 0);
+    if (cli_write_all(fd, h, sizeof h)) {
+        fprintf(stderr, "vkbert embed: writing %s: %s\n", o->output, strerror(errno));
+        goto out;
+    }
+    *ids_fd = f;
+    f = -1;
+    rc = 0;
+out:
+    if (f >= 0) close(f);
+    free(path);
+    return rc;
+}
+
 int cli_score(cli_opts *o) {
     cli_install_signals();
     int fd = 1;
     uint64_t skip = 0;
     cli_run run;
     memset(&run, 0, sizeof run);
+    int ids_fd = -1;
     if (o->output) {
         fd = open_output(o, &skip, &run.last_line, &run.last_len);
         if (fd < 0) return CLI_FAILED;
+        if (o->npy && open_ids(o, fd, &ids_fd)) { close(fd); return CLI_FAILED; }
     } else {
         /* stdout appended to an input (>> in.jsonl) would be read back
          * as input for ever */
@@ -343,12 +451,21 @@ int cli_score(cli_opts *o) {
         return CLI_FAILED;
     }
     vkb_model *m = cli_load_model(o);
-    if (!m) { vkb_input_close(in); free(run.last_line); return CLI_FAILED; }
+    if (!m) { vkb_input_close(in); free(run.last_line); if (ids_fd >= 0) close(ids_fd); return CLI_FAILED; }
+    if (o->embed) {
+        /* defaults: the model's sentence-transformers files, else mean */
+        const vkb_st_pooling *stp = vkb_model_st_pooling(m);
+        if (!o->pooling) o->pooling = stp->present ? (vkb_pooling)stp->pooling : VKB_POOL_MEAN;
+        if (!o->normalize && stp->present) o->normalize = stp->normalize;
+        if (!o->quiet && stp->present)
+            fprintf(stderr, "vkbert embed: %s pooling%s (the model's sentence-transformers files)\n",
+                    vkb_pooling_name(o->pooling), o->normalize ? ", normalized" : "");
+    }
     int max_len = cli_max_len(o, m);
     /* the run record beside a regular -o FILE: checked by --resume (same
      * options and input) and by tools/merge_shards.py */
     struct stat ost;
-    int use_run = o->output && fstat(fd, &ost) == 0 && S_ISREG(ost.st_mode);
+    int use_run = o->output && !o->npy && fstat(fd, &ost) == 0 && S_ISREG(ost.st_mode);
     if (use_run && (cli_run_init(&run, o, max_len) || (o->resume && cli_run_check(&run, o, skip)) ||
                     cli_run_write(&run, o, 0, 0, 0))) {
         cli_run_free(&run);
@@ -394,6 +511,13 @@ int cli_score(cli_opts *o) {
     c.cfg = vkb_model_config(m);
     c.fd = fd;
     c.multi_src = o->nargs > 1;
+    c.ids_fd = ids_fd;
+    c.dim = c.cfg->dim;
+    if (o->npy) {
+        c.nan_row = malloc(sizeof(float) * (size_t)c.dim);
+        if (!c.nan_row) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
+        for (int i = 0; i < c.dim; i++) c.nan_row[i] = NAN;
+    }
     double total_units = vkb_input_total(in);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     vkb_scorer_opts so = {0};
@@ -406,6 +530,10 @@ int cli_score(cli_opts *o) {
     so.interrupt = cli_interrupt_flag();
     so.drop_user = drop_user;
     cli_fault_injection(&so);
+    if (o->embed) {
+        so.pooling = o->pooling;
+        so.normalize = o->normalize;
+    }
     vkb_scorer *s = NULL;
     if (vkb_scorer_create_multi(bes, n_dev, &so, on_result, &c, &s, &e)) {
         fprintf(stderr, "vkbert score: %s\n", e.msg);
@@ -527,6 +655,21 @@ int cli_score(cli_opts *o) {
     vkb_model_free(m);
     vkb_input_close(in);
     free(c.line.p);
+    free(c.nan_row);
+    if (o->npy) {
+        /* the header with the rows written (also after an interrupt or a
+         * failure: the file is then a valid matrix of the rows so far) */
+        char h[NPY_HEADER];
+        npy_header(h, c.rows, c.dim);
+        if (pwrite(fd, h, sizeof h, 0) != (ssize_t)sizeof h && rc == CLI_OK) {
+            fprintf(stderr, "vkbert embed: writing %s: %s\n", o->output, strerror(errno));
+            rc = CLI_FAILED;
+        }
+        if (close(ids_fd) && rc == CLI_OK) {
+            fprintf(stderr, "vkbert embed: closing the ids file: %s\n", strerror(errno));
+            rc = CLI_FAILED;
+        }
+    }
     if (fd != 1 && close(fd) && rc == CLI_OK) {
         fprintf(stderr, "vkbert score: closing %s: %s\n", o->output, strerror(errno));
         rc = CLI_FAILED;
