@@ -150,7 +150,7 @@ int cli_run_check_last(const cli_run *r, const cli_opts *o, const vkb_record *re
     } else {
         cb_puts(&want, "{");
         if (rec->extra && *rec->extra) { cb_puts(&want, rec->extra); cb_puts(&want, ","); }
-        cb_puts(&want, "\"label\":");
+        cb_puts(&want, o->embed ? "\"embedding\":" : "\"label\":");
     }
     int ok = r->last_len >= want.n && memcmp(r->last_line, want.p, want.n) == 0;
     free(want.p);
