@@ -68,7 +68,7 @@ static void free_user(rec_user *u) {
 /* The line itself comes from the library (vkb_result_json, vkb_error_json),
  * the one output contract shared with the Python binding. */
 static void put_line(score_ctx *c, int rc, char *line, size_t n, vkb_error *e) {
-    if (rc) { fprintf(stderr, "vkbert score: %s\n", e->msg); exit(1); }
+    if (rc) { fprintf(stderr, "vkbert %s: %s\n", c->o->cmd, e->msg); exit(1); }
     cb_put(&c->line, line, n);
     vkb_free(line);
 }
@@ -248,8 +248,8 @@ static int output_is_input(const cli_opts *o, const char *out, const struct stat
     struct stat is;
     if (st && o->nargs == 0 && fstat(0, &is) == 0 && is.st_dev == st->st_dev &&
         is.st_ino == st->st_ino) {
-        fprintf(stderr, "vkbert score: the output %s is also the input (stdin); refusing to "
-                        "overwrite it\n", out);
+        fprintf(stderr, "vkbert %s: the output %s is also the input (stdin); refusing to "
+                        "overwrite it\n", o->cmd, out);
         return 1;
     }
     /* the run record beside the output is rewritten too */
@@ -261,13 +261,13 @@ static int output_is_input(const cli_opts *o, const char *out, const struct stat
         const char *a = o->args[i];
         int r = strcmp(a, "-") ? stat(a, &is) : fstat(0, &is);
         if (r == 0 && have_side && is.st_dev == ss.st_dev && is.st_ino == ss.st_ino) {
-            fprintf(stderr, "vkbert score: the input %s is the run record of the output %s; "
-                            "refusing to overwrite it\n", a, out);
+            fprintf(stderr, "vkbert %s: the input %s is the run record of the output %s; "
+                            "refusing to overwrite it\n", o->cmd, a, out);
             return 1;
         }
         if (st && r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
-            fprintf(stderr, "vkbert score: the output %s is also the input %s%s; refusing to "
-                            "%s it\n", out, a,
+            fprintf(stderr, "vkbert %s: the output %s is also the input %s%s; refusing to "
+                            "%s it\n", o->cmd, out, a,
                     o->output && strcmp(a, out) ? " (the same file through a link)" : "",
                     o->output ? "overwrite" : "write into");
             return 1;
@@ -291,8 +291,8 @@ static int output_is_input(const cli_opts *o, const char *out, const struct stat
                     ok = stat(".", &ps);
                 }
                 if (ok == 0 && ps.st_dev == ds.st_dev && ps.st_ino == ds.st_ino) {
-                    fprintf(stderr, "vkbert score: the output %s is inside the input directory "
-                                    "%s; refusing (it would be read as an input)\n", o->output, sub);
+                    fprintf(stderr, "vkbert %s: the output %s is inside the input directory "
+                                    "%s; refusing (it would be read as an input)\n", o->cmd, o->output, sub);
                     return 1;
                 }
             }
@@ -345,14 +345,14 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
     if (output_is_input(o, path, exists ? &st : NULL)) return -1;
     if (exists) {
         if (o->resume && !S_ISREG(st.st_mode)) {
-            fprintf(stderr, "vkbert score: --resume: %s is not a regular file; --resume "
-                            "continues a file that an earlier run wrote\n", path);
+            fprintf(stderr, "vkbert %s: --resume: %s is not a regular file; --resume "
+                            "continues a file that an earlier run wrote\n", o->cmd, path);
             return -1;
         }
     }
     int fd = open(path, (o->resume ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        fprintf(stderr, "vkbert score: cannot open %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "vkbert %s: cannot open %s: %s\n", o->cmd, path, strerror(errno));
         return -1;
     }
     /* the checks again on what was opened (it may have been replaced) */
@@ -360,27 +360,27 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
     if (S_ISREG(st.st_mode)) {
         if (flock(fd, LOCK_EX | LOCK_NB)) {
             if (errno == EWOULDBLOCK)
-                fprintf(stderr, "vkbert score: %s is in use by another vkbert (it holds the "
-                                "lock on it); refusing to write to it at the same time\n", path);
+                fprintf(stderr, "vkbert %s: %s is in use by another vkbert (it holds the "
+                                "lock on it); refusing to write to it at the same time\n", o->cmd, path);
             else
-                fprintf(stderr, "vkbert score: cannot lock %s: %s\n", path, strerror(errno));
+                fprintf(stderr, "vkbert %s: cannot lock %s: %s\n", o->cmd, path, strerror(errno));
             close(fd);
             return -1;
         }
     } else if (o->resume) {
-        fprintf(stderr, "vkbert score: --resume: %s is not a regular file\n", path);
+        fprintf(stderr, "vkbert %s: --resume: %s is not a regular file\n", o->cmd, path);
         close(fd);
         return -1;
     }
     if (o->resume) {
         if (count_lines(fd, skip, last, last_len)) {
-            fprintf(stderr, "vkbert score: --resume: reading %s: %s\n", path,
+            fprintf(stderr, "vkbert %s: --resume: reading %s: %s\n", o->cmd, path,
                     vkb_cli_interrupted ? "interrupted" : strerror(errno));
             close(fd);
             return -1;
         }
     } else if (S_ISREG(st.st_mode) && ftruncate(fd, 0)) {
-        fprintf(stderr, "vkbert score: cannot truncate %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "vkbert %s: cannot truncate %s: %s\n", o->cmd, path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -446,7 +446,7 @@ int cli_score(cli_opts *o) {
     vkb_input *in = NULL;
     vkb_error e = {0};
     if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {
-        fprintf(stderr, "vkbert score: %s\n", e.msg);
+        fprintf(stderr, "vkbert %s: %s\n", o->cmd, e.msg);
         if (fd != 1) close(fd);
         return CLI_FAILED;
     }
@@ -474,8 +474,8 @@ int cli_score(cli_opts *o) {
         return CLI_FAILED;
     }
     if (o->shard_n > 1 && !use_run && !o->quiet)
-        fprintf(stderr, "vkbert score: note: write shards with -o FILE: FILE.vkbert.json beside "
-                        "it lets tools/merge_shards.py check the merge\n");
+        fprintf(stderr, "vkbert %s: note: write shards with -o FILE: FILE.vkbert.json beside "
+                        "it lets tools/merge_shards.py check the merge\n", o->cmd);
     char *devs[MAX_DEVICES], *dev_storage = NULL;
     int n_dev = 1;
     devs[0] = (char *)o->device;
@@ -536,7 +536,7 @@ int cli_score(cli_opts *o) {
     }
     vkb_scorer *s = NULL;
     if (vkb_scorer_create_multi(bes, n_dev, &so, on_result, &c, &s, &e)) {
-        fprintf(stderr, "vkbert score: %s\n", e.msg);
+        fprintf(stderr, "vkbert %s: %s\n", o->cmd, e.msg);
         for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
         vkb_model_free(m); vkb_input_close(in); free(devdesc.p); cli_run_free(&run);
         return CLI_FAILED;
@@ -561,7 +561,7 @@ int cli_score(cli_opts *o) {
             break;
         }
         if (k == -2) break;
-        if (k < 0) { fprintf(stderr, "\nvkbert score: %s\n", e.msg); read_failed = 1; break; }
+        if (k < 0) { fprintf(stderr, "\nvkbert %s: %s\n", o->cmd, e.msg); read_failed = 1; break; }
         n_read++;
         double prev_units = cur_units;
         cur_units = r.progress;
@@ -609,8 +609,8 @@ int cli_score(cli_opts *o) {
         if (arc) { free_user(u); scorer_stopped = 1; break; }
     }
     if (skip && n_skipped < skip && !refused && !read_failed && !vkb_cli_interrupted) {
-        fprintf(stderr, "vkbert score: --resume: %s has %llu lines but the input only %llu "
-                        "records%s: it is not this input's output\n", o->output,
+        fprintf(stderr, "vkbert %s: --resume: %s has %llu lines but the input only %llu "
+                        "records%s: it is not this input's output\n", o->cmd, o->output,
                 (unsigned long long)skip, (unsigned long long)n_mine,
                 o->shard_n > 1 ? " in this shard" : "");
         refused = 1;
@@ -618,7 +618,7 @@ int cli_score(cli_opts *o) {
     if (refused) vkb_scorer_cancel(s); /* append nothing */
     (void)scorer_stopped;
     if (vkb_scorer_finish(s, &e)) {
-        fprintf(stderr, "\nvkbert score: %s\n", e.msg);
+        fprintf(stderr, "\nvkbert %s: %s\n", o->cmd, e.msg);
         rc = CLI_FAILED;
     }
     double el = vkb_now_s() - c.t0;
@@ -626,12 +626,12 @@ int cli_score(cli_opts *o) {
     vkb_scorer_get_stats(s, &st);
     cli_progress_stop(pg);
     if (vkb_cli_interrupted && !o->quiet)
-        fprintf(stderr, "vkbert score: interrupted: %llu of %llu records%s written%s%s%s\n",
+        fprintf(stderr, "vkbert %s: interrupted: %llu of %llu records%s written%s%s%s\n", o->cmd,
                 (unsigned long long)(skip + c.delivered), (unsigned long long)n_mine,
                 k_eof ? "" : " (read so far)", o->output ? " to " : "", o->output ? o->output : "",
                 o->output ? "; rerun with --resume to finish" : "");
     if (c.write_errno && c.write_errno != EPIPE) {
-        fprintf(stderr, "vkbert score: writing %s: %s\n", o->output ? o->output : "stdout",
+        fprintf(stderr, "vkbert %s: writing %s: %s\n", o->cmd, o->output ? o->output : "stdout",
                 strerror(c.write_errno));
         rc = CLI_FAILED;
     }
@@ -671,7 +671,7 @@ int cli_score(cli_opts *o) {
         }
     }
     if (fd != 1 && close(fd) && rc == CLI_OK) {
-        fprintf(stderr, "vkbert score: closing %s: %s\n", o->output, strerror(errno));
+        fprintf(stderr, "vkbert %s: closing %s: %s\n", o->cmd, o->output, strerror(errno));
         rc = CLI_FAILED;
     }
     if (vkb_cli_interrupted) return cli_interrupt_status();
