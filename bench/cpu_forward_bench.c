@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     }
     for (int b = 0; b < B; b++) lens[b] = L; /* full length: the work PyTorch does */
     vkb_batch bt = {B, L, ids, lens};
-    vkb_outputs out = {logits, NULL};
+    vkb_outputs out = {.logits = logits, .hidden = NULL};
     if (vkb_forward(be, &bt, &out, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; } /* warm-up */
     double t0 = now();
     for (int i = 0; i < iters; i++)

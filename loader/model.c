@@ -5,6 +5,7 @@
  * GPU-vs-CPU checks.  Only fixed file names inside `dir` are ever opened. */
 #define _GNU_SOURCE /* O_CLOEXEC, strdup */
 #include "model.h"
+#include "st_config.h"
 #include "distilbert_tensors.h"
 #include "config.h"
 #include "safetensors.h"
@@ -236,6 +237,35 @@ static int load_weights(vkb_model *m, const char *dir, vkb_error *err) {
     return rc;
 }
 
+/* sentence-transformers: modules.json, when there is one, and the Pooling
+ * module's config.json it names (a fixed family of folder names, see
+ * st_config.h). */
+static int load_st(vkb_model *m, const char *dir, vkb_error *err) {
+    char path[PATH_MAX], pdir[32], rel[64];
+    struct stat sb;
+    if (join(path, sizeof path, dir, "modules.json", err)) return -1;
+    if (lstat(path, &sb) && errno == ENOENT) return 0;
+    size_t len = 0;
+    char *text = read_config(path, &len, err);
+    if (!text) return -1;
+    int normalize = 0, pooling = 0;
+    int rc = vkb_st_parse_modules(text, len, path, pdir, sizeof pdir, &normalize, err);
+    free(text);
+    if (rc) return -1;
+    snprintf(rel, sizeof rel, "%s/config.json", pdir);
+    if (join(path, sizeof path, dir, rel, err)) return -1;
+    if (!(text = read_config(path, &len, err))) return -1;
+    rc = vkb_st_parse_pooling(text, len, path, m->cfg.dim, &pooling, err);
+    free(text);
+    if (rc) return -1;
+    m->st.present = 1;
+    m->st.pooling = pooling;
+    m->st.normalize = normalize;
+    return 0;
+}
+
+const vkb_st_pooling *vkb_model_st_pooling(const vkb_model *m) { return &m->st; }
+
 int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err) {
     *out = NULL;
     vkb_model *m = calloc(1, sizeof *m);
@@ -253,6 +283,7 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err) {
     free(text);
     if (!rc) rc = load_weights(m, dir, err);
     if (!rc) rc = vkb_tokenizer_load(dir, &m->tok, err);
+    if (!rc) rc = load_st(m, dir, err);
     /* Token ids index the embedding table: the vocabulary must fit in it. */
     if (!rc && m->tok && vkb_tokenizer_vocab_size(m->tok) > m->cfg.vocab_size)
         rc = vkb_fail(err, "%s: the vocabulary has %d tokens but config.json vocab_size is %d", dir,

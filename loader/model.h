@@ -59,6 +59,7 @@ struct vkb_model {
     uint64_t file_size;        /* its size when it was validated */
     void *owned;               /* memory owned by random models */
     const char *prefix;        /* encoder tensor names: VKB_ENCODER_PREFIX or "" */
+    vkb_st_pooling st;         /* sentence-transformers pooling files (present = 0: none) */
     char *dir;
 };
 

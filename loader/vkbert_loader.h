@@ -71,6 +71,17 @@ int vkb_model_load(const char *dir, vkb_model **out, vkb_error *err);
 void vkb_model_free(vkb_model *m);
 const vkb_config *vkb_model_config(const vkb_model *m);
 const vkb_tokenizer *vkb_model_tokenizer(const vkb_model *m);
+/* sentence-transformers files in the model directory (modules.json and the
+ * Pooling module's config.json, e.g. 1_Pooling/config.json): their pooling
+ * and normalization, the defaults of `vkbert embed`.  present = 0 when the
+ * directory has no modules.json; malformed or unsupported files fail
+ * vkb_model_load with a message naming the file and field. */
+typedef struct vkb_st_pooling {
+    int present;
+    int pooling;   /* 1 mean, 2 cls, 3 max (vkb_pooling's values) */
+    int normalize; /* a Normalize module follows the Pooling module */
+} vkb_st_pooling;
+const vkb_st_pooling *vkb_model_st_pooling(const vkb_model *m);
 /* The shape of a known architecture, by name, for vkb_model_random:
  * "distilbert-base" (dim 768, 6 layers, 12 heads, hidden 3072, vocab 30522,
  * 512 positions, 2 labels).  0, or -1 with err naming the known names. */

@@ -8,7 +8,7 @@
 # -DVKB_FUZZ=ON (clang only): also builds libFuzzer binaries fuzz_<target>,
 # with the library instrumented for coverage and ASan/UBSan.  Run them with
 # tests/fuzz/run.sh.
-set(VKB_FUZZ_TARGETS safetensors config vocab tokenizer model_dir jsonl csv tsv)
+set(VKB_FUZZ_TARGETS safetensors config vocab tokenizer model_dir jsonl csv tsv st_config)
 set(VKB_FUZZ_SRC_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 option(VKB_FUZZ "Build libFuzzer targets (clang; instruments the library)" OFF)
 

@@ -15,7 +15,7 @@ if(VKB_SANITIZE)
                   OUTPUT_VARIABLE VKB_ASAN_RT OUTPUT_STRIP_TRAILING_WHITESPACE)
   list(APPEND VKB_PY_ENV "LD_PRELOAD=${VKB_ASAN_RT}" "ASAN_OPTIONS=detect_leaks=0")
 endif()
-foreach(name model dask doc_dask)
+foreach(name model embed dask doc_dask)
   if(VKB_PY_PYTHON)
     add_test(NAME python_${name}
              COMMAND ${VKB_PY_PYTHON} ${CMAKE_SOURCE_DIR}/python/tests/test_${name}.py

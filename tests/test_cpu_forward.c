@@ -125,7 +125,7 @@ static void check_model(const char *name) {
             float *logits = malloc((size_t)B * (NL > 0 ? NL : 1) * sizeof(float));
             REQUIRE(hidden && logits, "out of memory");
             vkb_batch bt = {B, L, r->ids, r->lens};
-            vkb_outputs out = {head ? logits : NULL, hidden};
+            vkb_outputs out = {.logits = head ? logits : NULL, .hidden = hidden};
             REQUIRE(vkb_forward(be, &bt, &out, &err) == 0, "%s batch %d: %s", name, i, err.msg);
             const float *got = head ? logits : hidden + (size_t)c->n_layers * stage;
             size_t n = head ? (size_t)B * NL : stage;
@@ -144,7 +144,7 @@ static void check_model(const char *name) {
                 float l1[16];
                 REQUIRE(h1 && NL <= 16, "out of memory");
                 vkb_batch one = {1, n1, r->ids + (size_t)b * L, &n1};
-                vkb_outputs o1 = {head ? l1 : NULL, h1};
+                vkb_outputs o1 = {.logits = head ? l1 : NULL, .hidden = h1};
                 REQUIRE(vkb_forward(be, &one, &o1, &err) == 0, "%s: %s", name, err.msg);
                 double d;
                 if (head) d = max_abs_f(l1, logits + (size_t)b * NL, (size_t)NL);
@@ -178,13 +178,13 @@ static void check_model(const char *name) {
                 CHECK(max_abs_f(l2, logits, (size_t)B * NL) <= 1e-6,
                       "%s batch %d: head(hidden) differs from logits by %g", name, i,
                       max_abs_f(l2, logits, (size_t)B * NL));
-                vkb_outputs only = {l2, NULL};
+                vkb_outputs only = {.logits = l2, .hidden = NULL};
                 REQUIRE(vkb_forward(be, &bt, &only, &err) == 0, "%s: %s", name, err.msg);
                 CHECK(memcmp(l2, logits, (size_t)B * NL * sizeof(float)) == 0,
                       "%s batch %d: logits differ when hidden states are not captured", name, i);
                 free(pw); free(pb); free(cw); free(cb); free(first); free(mid); free(l2);
             } else {
-                vkb_outputs bad = {logits, NULL};
+                vkb_outputs bad = {.logits = logits, .hidden = NULL};
                 CHECK(vkb_forward(be, &bt, &bad, &err) != 0,
                       "%s: logits from a base model must be an error", name);
             }
@@ -197,7 +197,7 @@ static void check_model(const char *name) {
         /* Malformed batches are errors naming the problem. */
         int32_t ids[4] = {2, 5, 3, 0}, lens0 = 0, lens5 = 5, lens3 = 3;
         vkb_batch bad = {1, 4, ids, &lens0};
-        vkb_outputs none = {NULL, NULL};
+        vkb_outputs none = {.logits = NULL, .hidden = NULL};
         CHECK(vkb_forward(be, &bad, &none, &err) != 0 && strstr(err.msg, "lens"),
               "lens 0 accepted (%s)", err.msg);
         bad.lens = &lens5;
@@ -226,7 +226,7 @@ static void check_model(const char *name) {
             vkb_backend *be;
             REQUIRE(vkb_backend_create(m, &o, &be, &err) == 0, "%s", err.msg);
             vkb_batch bt = {r->B, r->L, r->ids, r->lens};
-            vkb_outputs out = {th == 1 ? a : b, NULL};
+            vkb_outputs out = {.logits = th == 1 ? a : b, .hidden = NULL};
             REQUIRE(vkb_forward(be, &bt, &out, &err) == 0, "%s", err.msg);
             vkb_backend_free(be);
         }

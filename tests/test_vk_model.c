@@ -59,7 +59,7 @@ static void compare(const char *what, vkb_backend *cpu, vkb_backend *gpu, const 
     float *hc = malloc(nh * sizeof *hc), *hg = malloc(nh * sizeof *hg);
     float *lc = malloc((size_t)(B * nl + 1) * sizeof *lc), *lg = malloc((size_t)(B * nl + 1) * sizeof *lg);
     REQUIRE(hc && hg && lc && lg, "out of memory");
-    vkb_outputs oc = {nl ? lc : NULL, hc}, og = {nl ? lg : NULL, hg};
+    vkb_outputs oc = {.logits = nl ? lc : NULL, .hidden = hc}, og = {.logits = nl ? lg : NULL, .hidden = hg};
     vkb_error err = {0};
     REQUIRE(vkb_forward(cpu, &batch, &oc, &err) == 0, "%s: cpu: %s", what, err.msg);
     int rc = vkb_forward(gpu, &batch, &og, &err);
@@ -101,7 +101,7 @@ static void compare(const char *what, vkb_backend *cpu, vkb_backend *gpu, const 
     if (nl) {
         float *l2 = malloc((size_t)B * nl * sizeof *l2);
         REQUIRE(l2, "out of memory");
-        vkb_outputs o2 = {l2, NULL};
+        vkb_outputs o2 = {.logits = l2, .hidden = NULL};
         CHECK(vkb_forward(gpu, &batch, &o2, &err) == 0, "%s: gpu: %s", what, err.msg);
         CHECK(memcmp(l2, lg, (size_t)B * nl * sizeof *l2) == 0, "%s: logits differ with/without hidden capture", what);
         free(l2);
@@ -139,7 +139,7 @@ static void run_model(const char *name, vkb_model *m, int strict_labels) {
         batch_buf bb = make_batch(cfg, 2, 2, 99);
         vkb_batch b = {2, 2, bb.ids, bb.lens};
         float lg[64], *hid = NULL;
-        vkb_outputs o = {cfg->n_labels && cfg->n_labels <= 32 ? lg : NULL, hid};
+        vkb_outputs o = {.logits = cfg->n_labels && cfg->n_labels <= 32 ? lg : NULL, .hidden = hid};
         bb.ids[1] = cfg->vocab_size;
         CHECK(vkb_forward(gpu, &b, &o, &err) != 0 && strstr(err.msg, "vocabulary"), "bad id accepted");
         bb.ids[1] = 0;
@@ -157,7 +157,7 @@ static void run_model(const char *name, vkb_model *m, int strict_labels) {
               budget, passes);
         free_batch(&big);
         if (!cfg->n_labels) {
-            vkb_outputs ol = {lg, NULL};
+            vkb_outputs ol = {.logits = lg, .hidden = NULL};
             CHECK(vkb_forward(gpu, &b, &ol, &err) != 0, "logits from a base model accepted");
         }
         free_batch(&bb);

@@ -43,7 +43,7 @@ static void close_gpu(vkb_backend *be, const char *what) {
 static double logit_err(vkb_backend *be, const float *ref, const vkb_batch *b, int nl, vkb_error *err) {
     float *lg = malloc((size_t)b->B * nl * sizeof *lg);
     REQUIRE(lg, "out of memory");
-    vkb_outputs o = {lg, NULL};
+    vkb_outputs o = {.logits = lg, .hidden = NULL};
     double e = INFINITY;
     if (vkb_forward(be, b, &o, err) == 0) {
         e = 0;
@@ -76,7 +76,7 @@ int main(void) {
     co.fp64_accum = 1;
     vkb_backend *cpu = NULL;
     REQUIRE(vkb_backend_create(m, &co, &cpu, &err) == 0, "cpu backend: %s", err.msg);
-    vkb_outputs ro = {ref, NULL};
+    vkb_outputs ro = {.logits = ref, .hidden = NULL};
     REQUIRE(vkb_forward(cpu, &batch, &ro, &err) == 0, "cpu forward: %s", err.msg);
     vkb_backend_free(cpu);
 

@@ -49,7 +49,7 @@ int main(void) {
             CHECK(f16, "fp32 backend: %s", err.msg); /* fp16 may be unsupported */
             continue;
         }
-        vkb_outputs out = {plain, NULL};
+        vkb_outputs out = {.logits = plain, .hidden = NULL};
         REQUIRE(vkb_forward(be, &batch, &out, &err) == 0, "%s", err.msg);
         vkb_bench_info bi;
         REQUIRE(vkb_backend_bench_info(be, &bi, &err) == 0, "%s", err.msg);

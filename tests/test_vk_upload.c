@@ -47,7 +47,7 @@ static void run(const char *name, const vkb_model *m) {
         for (int staged = 0; staged <= 1 && ok; staged++) {
             vkb_error err = {0};
             if (staged) CHECK(!vkb_vk_backend_weights_mapped(be[1]), "%s: staged upload but mapped", name);
-            vkb_outputs out = {c->n_labels ? lg[staged] : NULL, h[staged]};
+            vkb_outputs out = {.logits = c->n_labels ? lg[staged] : NULL, .hidden = h[staged]};
             CHECK(vkb_forward(be[staged], &b, &out, &err) == 0, "%s: forward: %s", name, err.msg);
         }
         for (int staged = 0; staged <= 1; staged++) {

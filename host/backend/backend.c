@@ -1,6 +1,7 @@
 /* backend.c - the calls every backend answers, through its vtable (backend.h). */
 #include "backend.h"
 #include "error.h"
+#include <string.h>
 
 /* The one check of a batch against its model, before any backend sees it:
  * backends may assume B, L >= 1, L <= max_pos, every length in [1, L],
@@ -16,6 +17,9 @@ static int check_batch(const vkb_model *m, const vkb_batch *b, const vkb_outputs
     if (out && out->logits && !m->w.has_head)
         return vkb_fail(err, "logits requested but the model has no classifier head "
                              "(a base DistilBertModel)");
+    if (out && out->pooled && (out->pooling < VKB_POOL_MEAN || out->pooling > VKB_POOL_MAX))
+        return vkb_fail(err, "pooled outputs requested with pooling mode %d (expected mean, cls "
+                             "or max)", (int)out->pooling);
     for (int i = 0; i < B; i++)
         if (b->lens[i] < 1 || b->lens[i] > L)
             return vkb_fail(err, "lens[%d] = %d: sequence length outside [1, %d]", i,
@@ -54,3 +58,15 @@ void vkb_backend_free(vkb_backend *be) {
 }
 
 const char *vkb_backend_device(const vkb_backend *be) { return be->device; }
+
+static const char *const pool_names[] = {"none", "mean", "cls", "max"};
+
+const char *vkb_pooling_name(vkb_pooling p) {
+    return p >= VKB_POOL_NONE && p <= VKB_POOL_MAX ? pool_names[p] : "?";
+}
+
+int vkb_pooling_parse(const char *s, vkb_pooling *p) {
+    for (int i = 0; s && i <= VKB_POOL_MAX; i++)
+        if (!strcmp(s, pool_names[i])) { *p = (vkb_pooling)i; return 0; }
+    return -1;
+}

@@ -82,10 +82,23 @@ typedef struct vkb_batch {
     const int32_t *lens;   /* [B] real lengths; position p is valid iff p < lens[b] */
 } vkb_batch;
 
+/* How the last hidden state becomes one vector per sequence (sentence
+ * embeddings): MEAN = mean over the real tokens (padding ignored, as
+ * sentence-transformers does), CLS = the first token, MAX = the element-wise
+ * max over the real tokens.  NONE (0) = no pooling. */
+typedef enum { VKB_POOL_NONE = 0, VKB_POOL_MEAN = 1, VKB_POOL_CLS = 2, VKB_POOL_MAX = 3 } vkb_pooling;
+/* "none", "mean", "cls", "max"; and the reverse (0 when s names a mode, else -1). */
+const char *vkb_pooling_name(vkb_pooling p);
+int vkb_pooling_parse(const char *s, vkb_pooling *p);
+
 typedef struct vkb_outputs {
     float *logits;  /* [B*n_labels] or NULL */
     float *hidden;  /* [(n_layers+1)*B*L*dim]: embeddings then each layer's
                        output, or NULL; used by `vkbert check` */
+    float *pooled;  /* [B*dim]: the last layer's output pooled per sequence
+                       by `pooling` (not normalized), or NULL.  Works with
+                       or without a classifier head. */
+    vkb_pooling pooling; /* required (not NONE) when pooled is set */
 } vkb_outputs;
 
 typedef struct vkb_backend vkb_backend;

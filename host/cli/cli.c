@@ -265,6 +265,7 @@ enum {
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
     O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK, O_OPS,
     O_HOST, O_PORT, O_ALLOWREMOTE, O_MAXCONC, O_MAXBODY, O_TIMEOUT,
+    O_POOLING, O_NORMALIZE, O_OUTFMT,
 };
 
 static const struct option long_opts[] = {
@@ -304,6 +305,9 @@ static const struct option long_opts[] = {
     {"max-concurrent-requests", required_argument, 0, O_MAXCONC},
     {"max-body-bytes", required_argument, 0, O_MAXBODY},
     {"timeout", required_argument, 0, O_TIMEOUT},
+    {"pooling", required_argument, 0, O_POOLING},
+    {"normalize", no_argument, 0, O_NORMALIZE},
+    {"output-format", required_argument, 0, O_OUTFMT},
     {0, 0, 0, 0},
 };
 
@@ -347,6 +351,30 @@ static void print_help(FILE *f, const char *s) {
 }
 
 static const command commands[] = {
+    {"embed", cli_score,
+     COMMON " format text-column no-sort resume output window shard max-device-mem pooling"
+     " normalize output-format", -1,
+     "usage: vkbert embed [options] [FILE|DIR ...]   (stdin when none)\n"
+     "Sentence embeddings: the last hidden state of the encoder (a base\n"
+     "DistilBertModel, or the encoder of a classifier) pooled per input; one JSON\n"
+     "object per input, in input order: pass-through fields and \"embedding\".\n"
+     "Input as for `vkbert score` (JSON lines, CSV/TSV, text, IMDB directories,\n"
+     "gzip/zstd); a record that cannot be read gives {\"line\": N, \"error\": ...}\n"
+     "(exit status 1).  Same length-grouped token-budget batches as score.\n"
+     "      --pooling P        mean (over the real tokens, padding ignored, as\n"
+     "                         sentence-transformers), cls (first token) or max;\n"
+     "                         default: the model's sentence-transformers files\n"
+     "                         (modules.json, 1_Pooling/config.json), else mean\n"
+     "      --normalize        L2-normalize every vector (default: on when the\n"
+     "                         model's modules.json has a Normalize module)\n"
+     "      --output-format F  jsonl (default) or npy: -o FILE.npy gets one float32\n"
+     "                         matrix [records, dim] (a record that could not be\n"
+     "                         read: a row of NaN) and FILE.ids.jsonl one line per\n"
+     "                         row: its pass-through fields, or its error object\n"
+     "      --format F, --text-column C, --window N, --no-sort, --shard I/N,\n"
+     "      --max-device-mem B  as for score\n"
+     "  -o, --output FILE      write to FILE (locked; never one of the inputs)\n"
+     "      --resume           continue an interrupted -o FILE (jsonl only)\n"},
     {"tokenize", cli_tokenize, "model max-len quiet help text-column", -1,
      "usage: vkbert tokenize [options] [TEXT...]   (stdin lines when none, or -)\n"
      "Prints one JSON array of token ids ([CLS] ... [SEP]) per TEXT argument, or\n"
@@ -481,6 +509,7 @@ static void main_usage(FILE *f) {
             "DistilBERT text classification on any Vulkan GPU (or the CPU reference).\n\n"
             "commands:\n"
             "  score      score JSON lines / CSV / text / IMDB directories -> JSON lines\n"
+            "  embed      sentence embeddings of the same inputs -> JSON lines or .npy\n"
             "  classify   classify texts given as arguments (HF pipeline output)\n"
             "  eval       accuracy, F1, precision, recall and speed on labeled data\n"
             "  tokenize   print token ids of stdin lines\n"
@@ -655,7 +684,7 @@ int main(int argc, char **argv) {
         case O_MODEL: o.model = optarg; break;
         case O_DEVICE:
             o.device = optarg;
-            if ((!strcmp(c->name, "score") || !strcmp(c->name, "bench")) &&
+            if ((!strcmp(c->name, "score") || !strcmp(c->name, "embed") || !strcmp(c->name, "bench")) &&
                 (strchr(optarg, ',') || !strcmp(optarg, "all")))
                 break; /* a device list: checked by cli_device_list */
             if (!valid_device(optarg)) {
@@ -730,6 +759,18 @@ int main(int argc, char **argv) {
         case O_MAXCONC: bad = parse_int("max-concurrent-requests", optarg, 1, 1 << 20, &o.max_concurrent); break;
         case O_MAXBODY: bad = parse_int("max-body-bytes", optarg, 64, 1 << 30, &o.max_body); break;
         case O_TIMEOUT: bad = parse_int("timeout", optarg, 1, 86400, &o.timeout_s); break;
+        case O_POOLING:
+            if (vkb_pooling_parse(optarg, &o.pooling) || o.pooling == VKB_POOL_NONE) {
+                fprintf(stderr, "vkbert: --pooling: expected mean, cls or max, got '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case O_NORMALIZE: o.normalize = 1; break;
+        case O_OUTFMT:
+            if (!strcmp(optarg, "npy")) o.npy = 1;
+            else if (!strcmp(optarg, "jsonl")) o.npy = 0;
+            else { fprintf(stderr, "vkbert: --output-format: expected jsonl or npy, got '%s'\n", optarg); bad = 1; }
+            break;
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
             print_help(stdout, c->usage);
@@ -799,7 +840,18 @@ int main(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (o.resume && !o.output) {
-        fprintf(stderr, "vkbert score: --resume needs -o FILE\n");
+        fprintf(stderr, "vkbert %s: --resume needs -o FILE\n", c->name);
+        return CLI_USAGE;
+    }
+    o.embed = !strcmp(c->name, "embed");
+    if (o.npy && !o.output) {
+        fprintf(stderr, "vkbert embed: --output-format npy needs -o FILE.npy (the ids go to "
+                        "FILE.ids.jsonl beside it)\n");
+        return CLI_USAGE;
+    }
+    if (o.npy && o.resume) {
+        fprintf(stderr, "vkbert embed: --resume continues JSON lines output; an interrupted "
+                        "--output-format npy run starts again without it\n");
         return CLI_USAGE;
     }
     int rc = c->run(&o);

@@ -41,6 +41,10 @@ typedef struct cli_opts {
     int max_concurrent;       /* --max-concurrent-requests N (0 = default) */
     int max_body;             /* --max-body-bytes N (0 = default) */
     int timeout_s;            /* --timeout S: idle/slow client connections (0 = default) */
+    int embed;                /* `vkbert embed`: embeddings instead of scores */
+    vkb_pooling pooling;      /* embed --pooling (NONE: the model's default, else mean) */
+    int normalize;            /* embed --normalize */
+    int npy;                  /* embed --output-format npy */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;

@@ -297,7 +297,7 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
     }
     for (int b = 0; b < B; b++) lens[b] = L;
     vkb_batch batch = {B, L, ids, lens};
-    vkb_outputs out = {c->n_labels > 0 ? logits : NULL, NULL};
+    vkb_outputs out = {.logits = c->n_labels > 0 ? logits : NULL, .hidden = NULL};
     int rc = CLI_OK;
     for (int i = 0; i < 2 && rc == CLI_OK; i++)
         if (vkb_forward(be, &batch, &out, &e)) rc = CLI_FAILED;

@@ -188,7 +188,7 @@ int cli_check(cli_opts *o) {
             for (int p = n; p < L; p++) ids[(size_t)b * L + p] = c->pad_token_id;
         }
         vkb_batch batch = {B, L, ids, lens};
-        vkb_outputs o1 = {nlab ? l1 : NULL, h1}, o2 = {nlab ? l2 : NULL, h2};
+        vkb_outputs o1 = {.logits = nlab ? l1 : NULL, .hidden = h1}, o2 = {.logits = nlab ? l2 : NULL, .hidden = h2};
         if (vkb_forward(ref, &batch, &o1, &e) || vkb_forward(dut, &batch, &o2, &e)) {
             fprintf(stderr, "vkbert check: forward failed (batch %dx%d): %s\n", B, L, e.msg);
             rc = CLI_FAILED;

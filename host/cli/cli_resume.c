@@ -46,6 +46,9 @@ int cli_run_init(cli_run *r, const cli_opts *o, int max_len) {
               o->all_scores ? "true" : "false", o->logits ? "true" : "false");
     cb_printf(b, ",\"shard\":[%d,%d]", o->shard_n > 1 ? o->shard_i : 0,
               o->shard_n > 1 ? o->shard_n : 1);
+    if (o->embed) /* `vkbert embed` (score's records stay as they were) */
+        cb_printf(b, ",\"embed\":{\"pooling\":\"%s\",\"normalize\":%s}", vkb_pooling_name(o->pooling),
+                  o->normalize ? "true" : "false");
     r->h = 1469598103934665603ULL;
     return 0;
 }
@@ -64,9 +67,9 @@ int cli_run_check(cli_run *r, const cli_opts *o, uint64_t lines) {
     if (lines == 0) return 0; /* nothing to continue */
     char *txt = slurp(r->path, 1 << 20);
     if (!txt) {
-        fprintf(stderr, "vkbert score: --resume: %s has %llu lines but no %s recording the "
+        fprintf(stderr, "vkbert %s: --resume: %s has %llu lines but no %s recording the "
                         "input and options it was written with, so continuing it could mix "
-                        "two inputs; remove %s to score from the start\n",
+                        "two inputs; remove %s to score from the start\n", o->cmd,
                 o->output, (unsigned long long)lines, r->path, o->output);
         return -1;
     }
@@ -84,16 +87,16 @@ int cli_run_check(cli_run *r, const cli_opts *o, uint64_t lines) {
     free(nw_txt);
     int rc = 0;
     if (!old || !cJSON_IsObject(old) || !nw) {
-        fprintf(stderr, "vkbert score: --resume: %s is not a valid vkbert run record; remove "
-                        "%s to score from the start\n", r->path, o->output);
+        fprintf(stderr, "vkbert %s: --resume: %s is not a valid vkbert run record; remove "
+                        "%s to score from the start\n", o->cmd, r->path, o->output);
         rc = -1;
     }
     for (cJSON *it = nw ? nw->child : NULL; it && rc == 0; it = it->next) {
         cJSON *ov = cJSON_GetObjectItemCaseSensitive(old, it->string);
         char *a = cJSON_PrintUnformatted(it), *b2 = ov ? cJSON_PrintUnformatted(ov) : NULL;
         if (!b2 || !a || strcmp(a, b2)) {
-            fprintf(stderr, "vkbert score: --resume: %s was written with %s %s, this run has "
-                            "%s; its lines would not match (remove %s to score from the start)\n",
+            fprintf(stderr, "vkbert %s: --resume: %s was written with %s %s, this run has "
+                            "%s; its lines would not match (remove %s to score from the start)\n", o->cmd,
                     o->output, it->string, b2 ? b2 : "(not recorded)", a ? a : "?", o->output);
             rc = -1;
         }
@@ -129,9 +132,9 @@ int cli_run_add(cli_run *r, const cli_opts *o, const vkb_record *rec) {
     int k = r->n_ck;
     r->ck[r->n_ck++] = r->h;
     if (k < r->old_n_ck && r->old_ck[k] != r->h) {
-        fprintf(stderr, "\nvkbert score: --resume: the input differs from the one %s was "
+        fprintf(stderr, "\nvkbert %s: --resume: the input differs from the one %s was "
                         "written from (its first %llu records are not the same); refusing to "
-                        "append (remove %s to score from the start)\n",
+                        "append (remove %s to score from the start)\n", o->cmd,
                 o->output, (unsigned long long)r->n, o->output);
         return -1;
     }
@@ -147,14 +150,14 @@ int cli_run_check_last(const cli_run *r, const cli_opts *o, const vkb_record *re
     } else {
         cb_puts(&want, "{");
         if (rec->extra && *rec->extra) { cb_puts(&want, rec->extra); cb_puts(&want, ","); }
-        cb_puts(&want, "\"label\":");
+        cb_puts(&want, o->embed ? "\"embedding\":" : "\"label\":");
     }
     int ok = r->last_len >= want.n && memcmp(r->last_line, want.p, want.n) == 0;
     free(want.p);
     if (ok) return 0;
-    fprintf(stderr, "\nvkbert score: --resume: the last line of %s was not written for input "
+    fprintf(stderr, "\nvkbert %s: --resume: the last line of %s was not written for input "
                     "%s line %ld, the last record it should hold: it is another input's output; "
-                    "refusing to append (remove %s to score from the start)\n",
+                    "refusing to append (remove %s to score from the start)\n", o->cmd,
             o->output, rec->source ? rec->source : "-", rec->line, o->output);
     return -1;
 }
@@ -185,7 +188,7 @@ int cli_run_write(cli_run *r, const cli_opts *o, int complete, uint64_t records,
     if (rc == 0 && rename(r->tmp, r->path)) rc = -1;
     free(b.p);
     if (rc) {
-        fprintf(stderr, "\nvkbert score: cannot write %s: %s\n", r->path, strerror(errno));
+        fprintf(stderr, "\nvkbert %s: cannot write %s: %s\n", o->cmd, r->path, strerror(errno));
         unlink(r->tmp);
     }
     return rc;

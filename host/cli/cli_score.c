@@ -9,7 +9,13 @@
  * per device (each its own weights and queue) for one scorer with a worker
  * per backend; --shard I/N keeps records k with k mod N == I; backends are
  * created with vkb_backend_create_fit so that a device (or --max-device-mem
- * cap) too small for the token budget gets smaller batches and a note. */
+ * cap) too small for the token budget gets smaller batches and a note.
+ *
+ * `vkbert embed` is the same run with the scorer's pooling option: each
+ * result is an embedding, written as {<pass-through>,"embedding":[...]}
+ * (vkb_embedding_json), or with --output-format npy as a row of one float32
+ * .npy matrix (its header is rewritten with the row count at the end, also
+ * after an interrupt) plus a line of FILE.ids.jsonl. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_resume.h"
@@ -42,6 +48,11 @@ typedef struct score_ctx {
     cli_buf line;
     vkb_scorer *s;
     double t0;
+    /* embed --output-format npy */
+    int ids_fd;            /* FILE.ids.jsonl */
+    int dim;
+    uint64_t rows;
+    float *nan_row;
 } score_ctx;
 
 static uint64_t scored(void *ctx) { return vkb_scorer_progress(((score_ctx *)ctx)->s); }
@@ -57,7 +68,7 @@ static void free_user(rec_user *u) {
 /* The line itself comes from the library (vkb_result_json, vkb_error_json),
  * the one output contract shared with the Python binding. */
 static void put_line(score_ctx *c, int rc, char *line, size_t n, vkb_error *e) {
-    if (rc) { fprintf(stderr, "vkbert score: %s\n", e->msg); exit(1); }
+    if (rc) { fprintf(stderr, "vkbert %s: %s\n", c->o->cmd, e->msg); exit(1); }
     cb_put(&c->line, line, n);
     vkb_free(line);
 }
@@ -81,11 +92,44 @@ static void result_line(score_ctx *c, const rec_user *u, const float *logits, in
     put_line(c, rc, l, n, &e);
 }
 
+static void embedding_line(score_ctx *c, const rec_user *u, const float *v, int dim) {
+    char *l;
+    size_t n;
+    vkb_error e = {0};
+    int rc = vkb_embedding_json(u->extra, v, dim, &l, &n, &e);
+    put_line(c, rc, l, n, &e);
+}
+
+/* npy: the row (NaN for a record that could not be read) to the matrix,
+ * its pass-through fields or error object to FILE.ids.jsonl. */
+static int npy_result(score_ctx *c, const vkb_score *s, rec_user *u) {
+    if (!s->embedding) {
+        error_line(c, u);
+        c->errors++;
+    } else {
+        cb_puts(&c->line, "{");
+        if (u->extra) cb_puts(&c->line, u->extra);
+        cb_puts(&c->line, "}\n");
+    }
+    free_user(u);
+    const float *row = s->embedding ? s->embedding : c->nan_row;
+    if (cli_write_all(c->fd, (const char *)row, sizeof(float) * (size_t)c->dim) ||
+        cli_write_all(c->ids_fd, c->line.p, c->line.n)) {
+        c->write_errno = errno;
+        return 1;
+    }
+    c->rows++;
+    c->delivered++;
+    return 0;
+}
+
 static int on_result(void *ctx, const vkb_score *s) {
     score_ctx *c = ctx;
     rec_user *u = s->user;
     c->line.n = 0;
-    if (!s->logits) { error_line(c, u); c->errors++; }
+    if (c->o->npy) return npy_result(c, s, u);
+    if (c->o->embed ? !s->embedding : !s->logits) { error_line(c, u); c->errors++; }
+    else if (c->o->embed) embedding_line(c, u, s->embedding, s->dim);
     else result_line(c, u, s->logits, s->n_labels);
     free_user(u);
     if (cli_write_all(c->fd, c->line.p, c->line.n)) {
@@ -97,6 +141,32 @@ static int on_result(void *ctx, const vkb_score *s) {
 }
 
 static void drop_user(void *user) { free_user(user); }
+
+/* The .npy header (format 1.0) for a [rows, dim] little-endian float32
+ * matrix, padded with spaces to NPY_HEADER bytes so that it can be
+ * rewritten in place once the row count is known. */
+#define NPY_HEADER 128
+static void npy_header(char *h, uint64_t rows, int dim) {
+    memset(h, ' ', NPY_HEADER);
+    memcpy(h, "\x93NUMPY\x01\x00", 8);
+    h[8] = (char)((NPY_HEADER - 10) & 0xff);
+    h[9] = (char)((NPY_HEADER - 10) >> 8);
+    char d[NPY_HEADER];
+    int n = snprintf(d, sizeof d, "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %d), }",
+                     (unsigned long long)rows, dim);
+    memcpy(h + 10, d, (size_t)n);
+    h[NPY_HEADER - 1] = '\n';
+}
+
+/* FILE.npy -> FILE.ids.jsonl (FILE.ids.jsonl beside any other name). */
+static char *ids_path(const char *out) {
+    size_t n = strlen(out);
+    char *p = malloc(n + 16);
+    if (!p) return NULL;
+    if (n > 4 && !strcmp(out + n - 4, ".npy")) n -= 4;
+    snprintf(p, n + 16, "%.*s.ids.jsonl", (int)n, out);
+    return p;
+}
 
 static void on_note(void *ctx, const char *msg) {
     (void)ctx;
@@ -178,8 +248,8 @@ static int output_is_input(const cli_opts *o, const char *out, const struct stat
     struct stat is;
     if (st && o->nargs == 0 && fstat(0, &is) == 0 && is.st_dev == st->st_dev &&
         is.st_ino == st->st_ino) {
-        fprintf(stderr, "vkbert score: the output %s is also the input (stdin); refusing to "
-                        "overwrite it\n", out);
+        fprintf(stderr, "vkbert %s: the output %s is also the input (stdin); refusing to "
+                        "overwrite it\n", o->cmd, out);
         return 1;
     }
     /* the run record beside the output is rewritten too */
@@ -191,13 +261,13 @@ static int output_is_input(const cli_opts *o, const char *out, const struct stat
         const char *a = o->args[i];
         int r = strcmp(a, "-") ? stat(a, &is) : fstat(0, &is);
         if (r == 0 && have_side && is.st_dev == ss.st_dev && is.st_ino == ss.st_ino) {
-            fprintf(stderr, "vkbert score: the input %s is the run record of the output %s; "
-                            "refusing to overwrite it\n", a, out);
+            fprintf(stderr, "vkbert %s: the input %s is the run record of the output %s; "
+                            "refusing to overwrite it\n", o->cmd, a, out);
             return 1;
         }
         if (st && r == 0 && is.st_dev == st->st_dev && is.st_ino == st->st_ino) {
-            fprintf(stderr, "vkbert score: the output %s is also the input %s%s; refusing to "
-                            "%s it\n", out, a,
+            fprintf(stderr, "vkbert %s: the output %s is also the input %s%s; refusing to "
+                            "%s it\n", o->cmd, out, a,
                     o->output && strcmp(a, out) ? " (the same file through a link)" : "",
                     o->output ? "overwrite" : "write into");
             return 1;
@@ -221,8 +291,8 @@ static int output_is_input(const cli_opts *o, const char *out, const struct stat
                     ok = stat(".", &ps);
                 }
                 if (ok == 0 && ps.st_dev == ds.st_dev && ps.st_ino == ds.st_ino) {
-                    fprintf(stderr, "vkbert score: the output %s is inside the input directory "
-                                    "%s; refusing (it would be read as an input)\n", o->output, sub);
+                    fprintf(stderr, "vkbert %s: the output %s is inside the input directory "
+                                    "%s; refusing (it would be read as an input)\n", o->cmd, o->output, sub);
                     return 1;
                 }
             }
@@ -275,14 +345,14 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
     if (output_is_input(o, path, exists ? &st : NULL)) return -1;
     if (exists) {
         if (o->resume && !S_ISREG(st.st_mode)) {
-            fprintf(stderr, "vkbert score: --resume: %s is not a regular file; --resume "
-                            "continues a file that an earlier run wrote\n", path);
+            fprintf(stderr, "vkbert %s: --resume: %s is not a regular file; --resume "
+                            "continues a file that an earlier run wrote\n", o->cmd, path);
             return -1;
         }
     }
     int fd = open(path, (o->resume ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        fprintf(stderr, "vkbert score: cannot open %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "vkbert %s: cannot open %s: %s\n", o->cmd, path, strerror(errno));
         return -1;
     }
     /* the checks again on what was opened (it may have been replaced) */
@@ -290,31 +360,67 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
     if (S_ISREG(st.st_mode)) {
         if (flock(fd, LOCK_EX | LOCK_NB)) {
             if (errno == EWOULDBLOCK)
-                fprintf(stderr, "vkbert score: %s is in use by another vkbert (it holds the "
-                                "lock on it); refusing to write to it at the same time\n", path);
+                fprintf(stderr, "vkbert %s: %s is in use by another vkbert (it holds the "
+                                "lock on it); refusing to write to it at the same time\n", o->cmd, path);
             else
-                fprintf(stderr, "vkbert score: cannot lock %s: %s\n", path, strerror(errno));
+                fprintf(stderr, "vkbert %s: cannot lock %s: %s\n", o->cmd, path, strerror(errno));
             close(fd);
             return -1;
         }
     } else if (o->resume) {
-        fprintf(stderr, "vkbert score: --resume: %s is not a regular file\n", path);
+        fprintf(stderr, "vkbert %s: --resume: %s is not a regular file\n", o->cmd, path);
         close(fd);
         return -1;
     }
     if (o->resume) {
         if (count_lines(fd, skip, last, last_len)) {
-            fprintf(stderr, "vkbert score: --resume: reading %s: %s\n", path,
+            fprintf(stderr, "vkbert %s: --resume: reading %s: %s\n", o->cmd, path,
                     vkb_cli_interrupted ? "interrupted" : strerror(errno));
             close(fd);
             return -1;
         }
     } else if (S_ISREG(st.st_mode) && ftruncate(fd, 0)) {
-        fprintf(stderr, "vkbert score: cannot truncate %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "vkbert %s: cannot truncate %s: %s\n", o->cmd, path, strerror(errno));
         close(fd);
         return -1;
     }
     return fd;
+}
+
+/* embed --output-format npy: the ids file beside -o FILE.npy, with the same
+ * safety as FILE (not an input, locked before it is truncated); FILE gets a
+ * placeholder header. */
+static int open_ids(const cli_opts *o, int fd, int *ids_fd) {
+    char *path = ids_path(o->output);
+    if (!path) { fprintf(stderr, "vkbert: out of memory\n"); return -1; }
+    struct stat st;
+    int rc = -1, exists = stat(path, &st) == 0;
+    int f = -1;
+    if (output_is_input(o, path, exists ? &st : NULL)) goto out;
+    f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (f < 0) { fprintf(stderr, "vkbert embed: cannot open %s: %s\n", path, strerror(errno)); goto out; }
+    if (fstat(f, &st) || output_is_input(o, path, &st)) goto out;
+    if (S_ISREG(st.st_mode) && flock(f, LOCK_EX | LOCK_NB)) {
+        fprintf(stderr, "vkbert embed: %s is in use by another vkbert (it holds the lock on it)\n", path);
+        goto out;
+    }
+    if (S_ISREG(st.st_mode) && ftruncate(f, 0)) {
+        fprintf(stderr, "vkbert embed: cannot truncate %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    char h[NPY_HEADER];
+    npy_header(h, 0, 0);
+    if (cli_write_all(fd, h, sizeof h)) {
+        fprintf(stderr, "vkbert embed: writing %s: %s\n", o->output, strerror(errno));
+        goto out;
+    }
+    *ids_fd = f;
+    f = -1;
+    rc = 0;
+out:
+    if (f >= 0) close(f);
+    free(path);
+    return rc;
 }
 
 int cli_score(cli_opts *o) {
@@ -323,9 +429,11 @@ int cli_score(cli_opts *o) {
     uint64_t skip = 0;
     cli_run run;
     memset(&run, 0, sizeof run);
+    int ids_fd = -1;
     if (o->output) {
         fd = open_output(o, &skip, &run.last_line, &run.last_len);
         if (fd < 0) return CLI_FAILED;
+        if (o->npy && open_ids(o, fd, &ids_fd)) { close(fd); return CLI_FAILED; }
     } else {
         /* stdout appended to an input (>> in.jsonl) would be read back
          * as input for ever */
@@ -338,17 +446,26 @@ int cli_score(cli_opts *o) {
     vkb_input *in = NULL;
     vkb_error e = {0};
     if (vkb_input_open((const char *const *)o->args, o->nargs, &io, &in, &e)) {
-        fprintf(stderr, "vkbert score: %s\n", e.msg);
+        fprintf(stderr, "vkbert %s: %s\n", o->cmd, e.msg);
         if (fd != 1) close(fd);
         return CLI_FAILED;
     }
     vkb_model *m = cli_load_model(o);
-    if (!m) { vkb_input_close(in); free(run.last_line); return CLI_FAILED; }
+    if (!m) { vkb_input_close(in); free(run.last_line); if (ids_fd >= 0) close(ids_fd); return CLI_FAILED; }
+    if (o->embed) {
+        /* defaults: the model's sentence-transformers files, else mean */
+        const vkb_st_pooling *stp = vkb_model_st_pooling(m);
+        if (!o->pooling) o->pooling = stp->present ? (vkb_pooling)stp->pooling : VKB_POOL_MEAN;
+        if (!o->normalize && stp->present) o->normalize = stp->normalize;
+        if (!o->quiet && stp->present)
+            fprintf(stderr, "vkbert embed: %s pooling%s (the model's sentence-transformers files)\n",
+                    vkb_pooling_name(o->pooling), o->normalize ? ", normalized" : "");
+    }
     int max_len = cli_max_len(o, m);
     /* the run record beside a regular -o FILE: checked by --resume (same
      * options and input) and by tools/merge_shards.py */
     struct stat ost;
-    int use_run = o->output && fstat(fd, &ost) == 0 && S_ISREG(ost.st_mode);
+    int use_run = o->output && !o->npy && fstat(fd, &ost) == 0 && S_ISREG(ost.st_mode);
     if (use_run && (cli_run_init(&run, o, max_len) || (o->resume && cli_run_check(&run, o, skip)) ||
                     cli_run_write(&run, o, 0, 0, 0))) {
         cli_run_free(&run);
@@ -357,8 +474,8 @@ int cli_score(cli_opts *o) {
         return CLI_FAILED;
     }
     if (o->shard_n > 1 && !use_run && !o->quiet)
-        fprintf(stderr, "vkbert score: note: write shards with -o FILE: FILE.vkbert.json beside "
-                        "it lets tools/merge_shards.py check the merge\n");
+        fprintf(stderr, "vkbert %s: note: write shards with -o FILE: FILE.vkbert.json beside "
+                        "it lets tools/merge_shards.py check the merge\n", o->cmd);
     char *devs[MAX_DEVICES], *dev_storage = NULL;
     int n_dev = 1;
     devs[0] = (char *)o->device;
@@ -394,6 +511,13 @@ int cli_score(cli_opts *o) {
     c.cfg = vkb_model_config(m);
     c.fd = fd;
     c.multi_src = o->nargs > 1;
+    c.ids_fd = ids_fd;
+    c.dim = c.cfg->dim;
+    if (o->npy) {
+        c.nan_row = malloc(sizeof(float) * (size_t)c.dim);
+        if (!c.nan_row) { fprintf(stderr, "vkbert: out of memory\n"); exit(1); }
+        for (int i = 0; i < c.dim; i++) c.nan_row[i] = NAN;
+    }
     double total_units = vkb_input_total(in);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     vkb_scorer_opts so = {0};
@@ -406,9 +530,13 @@ int cli_score(cli_opts *o) {
     so.interrupt = cli_interrupt_flag();
     so.drop_user = drop_user;
     cli_fault_injection(&so);
+    if (o->embed) {
+        so.pooling = o->pooling;
+        so.normalize = o->normalize;
+    }
     vkb_scorer *s = NULL;
     if (vkb_scorer_create_multi(bes, n_dev, &so, on_result, &c, &s, &e)) {
-        fprintf(stderr, "vkbert score: %s\n", e.msg);
+        fprintf(stderr, "vkbert %s: %s\n", o->cmd, e.msg);
         for (int i = 0; i < n_dev; i++) vkb_backend_free(bes[i]);
         vkb_model_free(m); vkb_input_close(in); free(devdesc.p); cli_run_free(&run);
         return CLI_FAILED;
@@ -433,7 +561,7 @@ int cli_score(cli_opts *o) {
             break;
         }
         if (k == -2) break;
-        if (k < 0) { fprintf(stderr, "\nvkbert score: %s\n", e.msg); read_failed = 1; break; }
+        if (k < 0) { fprintf(stderr, "\nvkbert %s: %s\n", o->cmd, e.msg); read_failed = 1; break; }
         n_read++;
         double prev_units = cur_units;
         cur_units = r.progress;
@@ -481,8 +609,8 @@ int cli_score(cli_opts *o) {
         if (arc) { free_user(u); scorer_stopped = 1; break; }
     }
     if (skip && n_skipped < skip && !refused && !read_failed && !vkb_cli_interrupted) {
-        fprintf(stderr, "vkbert score: --resume: %s has %llu lines but the input only %llu "
-                        "records%s: it is not this input's output\n", o->output,
+        fprintf(stderr, "vkbert %s: --resume: %s has %llu lines but the input only %llu "
+                        "records%s: it is not this input's output\n", o->cmd, o->output,
                 (unsigned long long)skip, (unsigned long long)n_mine,
                 o->shard_n > 1 ? " in this shard" : "");
         refused = 1;
@@ -490,7 +618,7 @@ int cli_score(cli_opts *o) {
     if (refused) vkb_scorer_cancel(s); /* append nothing */
     (void)scorer_stopped;
     if (vkb_scorer_finish(s, &e)) {
-        fprintf(stderr, "\nvkbert score: %s\n", e.msg);
+        fprintf(stderr, "\nvkbert %s: %s\n", o->cmd, e.msg);
         rc = CLI_FAILED;
     }
     double el = vkb_now_s() - c.t0;
@@ -498,12 +626,12 @@ int cli_score(cli_opts *o) {
     vkb_scorer_get_stats(s, &st);
     cli_progress_stop(pg);
     if (vkb_cli_interrupted && !o->quiet)
-        fprintf(stderr, "vkbert score: interrupted: %llu of %llu records%s written%s%s%s\n",
+        fprintf(stderr, "vkbert %s: interrupted: %llu of %llu records%s written%s%s%s\n", o->cmd,
                 (unsigned long long)(skip + c.delivered), (unsigned long long)n_mine,
                 k_eof ? "" : " (read so far)", o->output ? " to " : "", o->output ? o->output : "",
                 o->output ? "; rerun with --resume to finish" : "");
     if (c.write_errno && c.write_errno != EPIPE) {
-        fprintf(stderr, "vkbert score: writing %s: %s\n", o->output ? o->output : "stdout",
+        fprintf(stderr, "vkbert %s: writing %s: %s\n", o->cmd, o->output ? o->output : "stdout",
                 strerror(c.write_errno));
         rc = CLI_FAILED;
     }
@@ -527,8 +655,23 @@ int cli_score(cli_opts *o) {
     vkb_model_free(m);
     vkb_input_close(in);
     free(c.line.p);
+    free(c.nan_row);
+    if (o->npy) {
+        /* the header with the rows written (also after an interrupt or a
+         * failure: the file is then a valid matrix of the rows so far) */
+        char h[NPY_HEADER];
+        npy_header(h, c.rows, c.dim);
+        if (pwrite(fd, h, sizeof h, 0) != (ssize_t)sizeof h && rc == CLI_OK) {
+            fprintf(stderr, "vkbert embed: writing %s: %s\n", o->output, strerror(errno));
+            rc = CLI_FAILED;
+        }
+        if (close(ids_fd) && rc == CLI_OK) {
+            fprintf(stderr, "vkbert embed: closing the ids file: %s\n", strerror(errno));
+            rc = CLI_FAILED;
+        }
+    }
     if (fd != 1 && close(fd) && rc == CLI_OK) {
-        fprintf(stderr, "vkbert score: closing %s: %s\n", o->output, strerror(errno));
+        fprintf(stderr, "vkbert %s: closing %s: %s\n", o->cmd, o->output, strerror(errno));
         rc = CLI_FAILED;
     }
     if (vkb_cli_interrupted) return cli_interrupt_status();

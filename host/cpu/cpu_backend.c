@@ -8,11 +8,13 @@
  *               h = sa_layer_norm(a Wo^T + bo + x)
  *               x = output_layer_norm(lin2(gelu(lin1(h))) + h)
  *   logits = classifier(relu(pre_classifier(x[first token])))
+ *   pooled = mean / first / max of x over each sequence's real tokens
  *
  * Weights are converted to f32 once, at creation; activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
 #include "cpu_ops.h"
+#include "cpu_pool.h"
 #include "error.h"
 #include <cblas.h>
 #include <stdio.h>
@@ -162,6 +164,7 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
         vkb_cpu_linear(head_mid, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), out->logits,
                        B, c->n_labels, D, VKB_ACT_NONE, f64, T);
     }
+    if (out && out->pooled) vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);
     be->blas_ready = 1;
     return 0;
 }

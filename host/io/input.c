@@ -99,7 +99,7 @@ int vkb_json_quote(char **buf, size_t *len, size_t *cap, const char *s, size_t n
     return rc;
 }
 
-static const char *const reserved[] = {"label", "score", "scores", "logits", "top_k", "error", NULL};
+static const char *const reserved[] = {"label", "score", "scores", "logits", "top_k", "error", "embedding", NULL};
 
 static int is_reserved(const char *k) {
     for (int i = 0; reserved[i]; i++) if (strcmp(k, reserved[i]) == 0) return 1;

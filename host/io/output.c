@@ -128,6 +128,22 @@ int vkb_result_json(const vkb_config *cfg, const char *extra, const float *logit
     return finish(&b, out, out_len, err);
 }
 
+int vkb_embedding_json(const char *extra, const float *v, int dim, char **out, size_t *out_len,
+                       vkb_error *err) {
+    *out = NULL;
+    if (!v || dim < 1) return vkb_fail(err, "vkb_embedding_json: an embedding of %d values", dim);
+    obuf b = {0};
+    ob_puts(&b, "{");
+    if (extra && *extra) { ob_puts(&b, extra); ob_puts(&b, ","); }
+    ob_puts(&b, "\"embedding\":[");
+    for (int i = 0; i < dim; i++) {
+        if (i) ob_puts(&b, ",");
+        ob_float(&b, v[i]);
+    }
+    ob_puts(&b, "]}\n");
+    return finish(&b, out, out_len, err);
+}
+
 int vkb_error_json(long line, const char *error, const char *id_json, const char *source,
                    char **out, size_t *out_len, vkb_error *err) {
     *out = NULL;

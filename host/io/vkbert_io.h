@@ -52,6 +52,10 @@ void vkb_softmax(float *x, int n);
  * best labels by probability, best first, -1 = all of them. */
 int vkb_result_json(const vkb_config *cfg, const char *extra, const float *logits, int n_labels,
                     unsigned flags, int top_k, char **out, size_t *out_len, vkb_error *err);
+/* One embedded record (`vkbert embed`, Model.embed_lines): {<extra>,"embedding":[v0,...]}\n,
+ * floats as vkb_result_json writes them (non-finite: null). */
+int vkb_embedding_json(const char *extra, const float *v, int dim, char **out, size_t *out_len,
+                       vkb_error *err);
 /* A record that could not be read or scored: {"line":N,"error":E[,"id":ID][,"file":F]}\n.
  * id_json: the record's id as JSON, or NULL; source: the file name, given
  * when several inputs are read, else NULL. */
@@ -100,7 +104,7 @@ typedef struct vkb_record {
      * byte for byte from the input line (numbers keep every digit; only
      * invalid UTF-8, replaced by U+FFFD, and raw control characters inside
      * strings, escaped, differ).  Members named label, score, scores, top_k,
-     * logits or error are renamed input_<name> (more input_ prefixes while the name
+     * logits, error or embedding are renamed input_<name> (more input_ prefixes while the name
      * is taken) so that they cannot clash with what `vkbert score` writes.
      * A JSON line with a duplicate key is an error record. */
     char *extra;

@@ -18,6 +18,7 @@
 #include "vkbert_scorer.h"
 #include "clock.h"
 #include "backend.h"
+#include "cpu_pool.h"
 #include "error.h"
 #include <errno.h>
 #include <pthread.h>
@@ -73,6 +74,9 @@ struct vkb_scorer {
     int n_workers;
     const vkb_tokenizer *tok;
     int n_labels, pad_id, max_len, budget, wcap, no_sort, nthreads, pad_mul;
+    int width;                 /* values per result: n_labels, or dim when embedding */
+    vkb_pooling pooling;       /* VKB_POOL_NONE: logits; else embeddings */
+    int normalize;
     vkb_score_fn fn;
     void *ctx;
     void (*note)(void *ctx, const char *msg);
@@ -237,7 +241,7 @@ static void greedy(const vkb_scorer *s, const len_idx *order, int pos, int end, 
 /* Sorts a window and cuts it into jobs (returned as a list, not queued). */
 static int cut_window(vkb_scorer *s, window *w, job **jobs, vkb_error *err) {
     *jobs = NULL;
-    int nl = s->n_labels, m = 0;
+    int nl = s->width, m = 0;
     w->order = malloc(sizeof(len_idx) * (size_t)(w->n ? w->n : 1));
     w->logits = malloc(sizeof(float) * (size_t)nl * (size_t)(w->n ? w->n : 1));
     w->done = calloc((size_t)(w->n ? w->n : 1), 1);
@@ -273,7 +277,7 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
     vkb_scorer *s = wk->s;
     window *w = j->w;
     const len_idx *order = w->order;
-    int nl = s->n_labels, pos = j->start, end = j->start + j->count;
+    int nl = s->width, pos = j->start, end = j->start + j->count;
     while (pos < end) {
         pthread_mutex_lock(&s->mu);
         int stop = stopping_locked(s);
@@ -290,7 +294,8 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
             wk->blens[b] = x->n;
         }
         vkb_batch batch = {B, L, wk->bids, wk->blens};
-        vkb_outputs out = {wk->blogits, NULL};
+        vkb_outputs out = {s->pooling ? NULL : wk->blogits, NULL, s->pooling ? wk->blogits : NULL,
+                           s->pooling};
         vkb_error fe = {0};
         /* Fault injection (vkb_scorer_opts.fault_inject): the forward after
          * the first N fails as a lost device would. */
@@ -326,9 +331,11 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
                                 fe.msg, B, L, wk->idx, vkb_backend_device(wk->be));
             return vkb_failc(err, fe.code, "%s (batch of %d sequences x %d tokens)", fe.msg, B, L);
         }
-        for (int b = 0; b < B; b++)
-            memcpy(w->logits + (size_t)order[pos + b].idx * nl, wk->blogits + (size_t)b * nl,
-                   sizeof(float) * (size_t)nl);
+        for (int b = 0; b < B; b++) {
+            float *dst = w->logits + (size_t)order[pos + b].idx * nl;
+            memcpy(dst, wk->blogits + (size_t)b * nl, sizeof(float) * (size_t)nl);
+            if (s->normalize) vkb_l2_normalize(dst, nl);
+        }
         pthread_mutex_lock(&s->mu);
         for (int b = 0; b < B; b++) w->done[order[pos + b].idx] = 1;
         s->scored += (uint64_t)B;
@@ -342,10 +349,19 @@ static int run_job(worker *wk, const job *j, vkb_error *err) {
     return 0;
 }
 
+/* The result of item i of a finished window. */
+static vkb_score make_result(const vkb_scorer *s, const window *w, int i) {
+    const item *x = &w->it[i];
+    const float *v = x->skip ? NULL : w->logits + (size_t)i * s->width;
+    vkb_score r = {w->base + (uint64_t)i, x->user, s->pooling ? NULL : v, s->n_labels, x->n,
+                   x->truncated, s->pooling ? v : NULL, s->pooling ? s->width : 0};
+    return r;
+}
+
 /* Delivers a finished window in submission order; returns how many items
  * went to the callback (the rest go to drop_user). */
 static int deliver_window(vkb_scorer *s, window *w) {
-    int nl = s->n_labels, delivered = 0;
+    int delivered = 0;
     for (int i = 0; i < w->n; i++) {
         /* A window whose results are all in is written out whole even when
          * an interrupt or another worker's failure comes meanwhile: only a
@@ -355,9 +371,7 @@ static int deliver_window(vkb_scorer *s, window *w) {
         if (!stop && !w->it[i].skip) s->st.items++;
         pthread_mutex_unlock(&s->mu);
         if (stop) break;
-        const item *x = &w->it[i];
-        vkb_score r = {w->base + (uint64_t)i, x->user,
-                       x->skip ? NULL : w->logits + (size_t)i * nl, nl, x->n, x->truncated};
+        vkb_score r = make_result(s, w, i);
         delivered = i + 1;
         if (s->fn && s->fn(s->ctx, &r)) {
             pthread_mutex_lock(&s->mu);
@@ -473,8 +487,13 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
         if (!bes[i] || !bes[i]->model) return vkb_fail(err, "scorer: no backend %d", i);
     vkb_backend *be = bes[0];
     const vkb_config *c = &be->model->cfg;
-    if (c->n_labels <= 0)
-        return vkb_fail(err, "scorer: the model has no classifier head (n_labels = 0)");
+    vkb_scorer_opts def = {0};
+    if (!opts) opts = &def;
+    if (opts->pooling < VKB_POOL_NONE || opts->pooling > VKB_POOL_MAX)
+        return vkb_fail(err, "scorer: unknown pooling mode %d", (int)opts->pooling);
+    if (c->n_labels <= 0 && !opts->pooling)
+        return vkb_fail(err, "scorer: the model has no classifier head (n_labels = 0): it "
+                             "gives embeddings (a pooling mode), not logits");
     for (int i = 1; i < n_be; i++) {
         const vkb_config *ci = &bes[i]->model->cfg;
         if (ci->n_labels != c->n_labels || ci->pad_token_id != c->pad_token_id ||
@@ -483,13 +502,14 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
             return vkb_fail(err, "scorer: backend %d runs a different model than backend 0 "
                             "(every backend must be created from the same vkb_model)", i);
     }
-    vkb_scorer_opts def = {0};
-    if (!opts) opts = &def;
     vkb_scorer *s = calloc(1, sizeof *s);
     if (!s) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
     s->be = be;
     s->tok = be->model->tok;
     s->n_labels = c->n_labels;
+    s->pooling = opts->pooling;
+    s->normalize = opts->pooling && opts->normalize;
+    s->width = opts->pooling ? c->dim : c->n_labels;
     s->pad_id = c->pad_token_id;
     int ml = vkb_model_max_len(be->model, opts->max_len);
     if (ml < 2) { free(s); return vkb_fail(err, "scorer: max_len %d is below 2", ml); }
@@ -524,7 +544,7 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
         w->idx = i;
         w->bids = malloc(sizeof(int32_t) * (size_t)s->budget);
         w->blens = malloc(sizeof(int32_t) * (size_t)s->bcap_seqs);
-        w->blogits = malloc(sizeof(float) * (size_t)s->bcap_seqs * (size_t)s->n_labels);
+        w->blogits = malloc(sizeof(float) * (size_t)s->bcap_seqs * (size_t)s->width);
         bad = !w->bids || !w->blens || !w->blogits;
     }
     if (bad) {
@@ -694,7 +714,6 @@ static void join_all(vkb_scorer *s) {
  * windows that were fully scored and the scored prefix of the next one - so
  * that work already done is not lost.  The rest goes to drop_user. */
 static void flush_in_order(vkb_scorer *s) {
-    int nl = s->n_labels;
     while (!s->cancelled) {
         window *w = NULL, **pp;
         for (pp = &s->active; *pp; pp = &(*pp)->next)
@@ -707,8 +726,7 @@ static void flush_in_order(vkb_scorer *s) {
         for (; i < w->n && w->done[i] && !s->cancelled; i++) {
             const item *x = &w->it[i];
             if (!x->skip) s->st.items++;
-            vkb_score r = {w->base + (uint64_t)i, x->user,
-                           x->skip ? NULL : w->logits + (size_t)i * nl, nl, x->n, x->truncated};
+            vkb_score r = make_result(s, w, i);
             if (s->fn && s->fn(s->ctx, &r)) s->cancelled = 1;
         }
         int whole = i == w->n;

@@ -53,6 +53,13 @@ typedef struct vkb_scorer_opts {
      * The CLI sets it from VKB_FAULT_AFTER_BATCHES=N. */
     int fault_inject;
     long long fault_after_batches;
+    /* Embeddings instead of logits: when pooling is not VKB_POOL_NONE each
+     * result carries the last hidden state pooled so (vkb_score.embedding,
+     * dim values; logits NULL), with or without a classifier head, in the
+     * same length-grouped token-budget batches; normalize: scaled to unit
+     * L2 norm. */
+    vkb_pooling pooling;
+    int normalize;
 } vkb_scorer_opts;
 
 typedef struct vkb_score {
@@ -62,6 +69,8 @@ typedef struct vkb_score {
     int n_labels;
     int n_tokens;          /* ids after truncation (incl. [CLS], [SEP]) */
     int truncated;         /* nonzero when the text had more than max_len ids */
+    const float *embedding; /* [dim] with opts.pooling, else NULL; NULL for a skip item */
+    int dim;
 } vkb_score;
 
 /* Receives each result in submission order; return nonzero to stop the

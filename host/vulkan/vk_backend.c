@@ -25,6 +25,7 @@
 #include "vk_backend.h"
 #include "error.h"
 #include "vk_internal.h"
+#include "cpu_pool.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +41,12 @@ typedef struct gemm_op { VkDescriptorSet set; vkb_gemm_variant variant; } gemm_o
 /* An activation: a buffer region, with a texel view where a texel GEMM reads it. */
 typedef struct act { VkBuffer buf; VkDeviceSize off, bytes; VkBufferView view; } act;
 typedef struct layer_ops { gemm_op qkv, o, ff1, ff2; VkDescriptorSet attn, ln1, ln2; } layer_ops;
+/* shape_cmd.hidden: copy every layer's output (`vkbert check`) / the last
+ * layer's (pooled embeddings, pooled on the host from the read-back) */
+enum { HID_ALL = 1, HID_LAST = 2 };
 typedef struct shape_cmd {
-    int B, L, hidden; VkCommandBuffer cmd; uint64_t used;
+    int B, L, hidden; /* HID_ALL | HID_LAST: hidden-state copies recorded */
+    VkCommandBuffer cmd; uint64_t used;
     int prof; vkb_vk_marks marks; /* recorded with timestamps (vkbert bench) */
 } shape_cmd;
 
@@ -61,7 +66,7 @@ typedef struct vk_backend {
     layer_w *lw;
     vkb_vk_buffer X, X1, F, S;    /* activation buffers (S: scratch, see top) */
     act aX, aX1, aF, aQKV, aCTX, aH, aP, aLOG;
-    vkb_vk_buffer ids, lens, out_logits, out_hidden; /* host-visible */
+    vkb_vk_buffer ids, lens, out_logits, out_hidden, out_last; /* host-visible */
     VkDescriptorPool pool;
     VkDescriptorSet s_embed;
     gemm_op pre, cls;
@@ -321,7 +326,7 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
     vkb_vk_dispatch(c, cmd, &be->k.embed, be->s_embed, &lpc, g[0], g[1], g[2]);
     vkb_vk_barrier(c, cmd);
     MARK(VKB_K_EMBED);
-    if (s->hidden) { rec_copy(be, cmd, &be->aX, be->out_hidden.buf, 0, layer_bytes); MARK(VKB_K_OTHER); }
+    if (s->hidden & HID_ALL) { rec_copy(be, cmd, &be->aX, be->out_hidden.buf, 0, layer_bytes); MARK(VKB_K_OTHER); }
 
     vkb_vk_attn_pc apc = {(uint32_t)L, (uint32_t)(3 * D), 0, (uint32_t)D, (uint32_t)(2 * D),
                           (uint32_t)D, 1.0f / sqrtf((float)be->hd)};
@@ -346,10 +351,14 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
         vkb_vk_dispatch(c, cmd, &be->k.add_ln, o->ln2, &lpc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
         MARK(VKB_K_LN);
-        if (s->hidden) {
+        if (s->hidden & HID_ALL) {
             rec_copy(be, cmd, &be->aX, be->out_hidden.buf, (VkDeviceSize)(l + 1) * layer_bytes, layer_bytes);
             MARK(VKB_K_OTHER);
         }
+    }
+    if (s->hidden & HID_LAST) {
+        rec_copy(be, cmd, &be->aX, be->out_last.buf, 0, layer_bytes);
+        MARK(VKB_K_OTHER);
     }
     if (be->has_head) {
         /* first token of each sequence: rows b*L of X, i.e. lda = L*dim */
@@ -400,13 +409,25 @@ static shape_cmd *get_shape(vk_backend *be, int B, int L, int hidden, vkb_error 
 static int forward_pass(vk_backend *be, const vkb_batch *b, vkb_outputs *out, vkb_error *err) {
     vkb_vk_ctx *c = be->c;
     int B = b->B, L = b->L, T = B * L;
-    int hidden = out->hidden != NULL;
+    int hidden = (out->hidden ? HID_ALL : 0) | (out->pooled ? HID_LAST : 0);
     VkDeviceSize hbytes = (VkDeviceSize)(be->NL + 1) * T * be->D * be->es;
-    if (hidden && be->out_hidden.size < hbytes) {
+    VkDeviceSize lbytes = (VkDeviceSize)T * be->D * be->es;
+    if (out->pooled && be->out_last.size < lbytes) {
+        /* pooled embeddings: the last layer's read-back, sized for the token
+         * budget on first use; commands that used a smaller one are dropped */
+        c->d.vkDeviceWaitIdle(c->dev);
+        for (int i = 0; i < N_SHAPES; i++)
+            if (be->shapes[i].cmd && (be->shapes[i].hidden & HID_LAST)) be->shapes[i].B = 0;
+        vkb_vk_buffer_destroy(c, &be->out_last);
+        VkDeviceSize want = (VkDeviceSize)be->T * be->D * be->es;
+        if (vkb_vk_buffer_create(c, want > lbytes ? want : lbytes, VKB_MEM_HOST, "last-layer readback",
+                                 &be->out_last, err)) return -1;
+    }
+    if ((hidden & HID_ALL) && be->out_hidden.size < hbytes) {
         /* check mode only: grow the readback buffer, drop commands that used the old one */
         c->d.vkDeviceWaitIdle(c->dev);
         for (int i = 0; i < N_SHAPES; i++)
-            if (be->shapes[i].cmd && be->shapes[i].hidden) be->shapes[i].B = 0;
+            if (be->shapes[i].cmd && (be->shapes[i].hidden & HID_ALL)) be->shapes[i].B = 0;
         vkb_vk_buffer_destroy(c, &be->out_hidden);
         if (vkb_vk_buffer_create(c, hbytes, VKB_MEM_HOST, "hidden-state readback", &be->out_hidden, err)) return -1;
     }
@@ -423,7 +444,14 @@ static int forward_pass(vk_backend *be, const vkb_batch *b, vkb_outputs *out, vk
     if (s->prof && vkb_vk_prof_collect(c, &be->prof, &s->marks, err)) return -1;
     if (vkb_vk_ctx_check_validation(c, err)) return -1;
     if (out->logits) vkb_vk_unpack(be->out_logits.map, out->logits, (size_t)B * be->nlab, be->f16);
-    if (hidden) vkb_vk_unpack(be->out_hidden.map, out->hidden, (size_t)(be->NL + 1) * T * be->D, be->f16);
+    if (out->hidden) vkb_vk_unpack(be->out_hidden.map, out->hidden, (size_t)(be->NL + 1) * T * be->D, be->f16);
+    if (out->pooled) {
+        float *x = malloc((size_t)T * be->D * sizeof *x);
+        if (!x) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory for the last hidden state (%d tokens)", T);
+        vkb_vk_unpack(be->out_last.map, x, (size_t)T * be->D, be->f16);
+        vkb_cpu_pool(x, b->lens, out->pooled, B, L, be->D, (int)out->pooling);
+        free(x);
+    }
     return 0;
 }
 
@@ -479,7 +507,8 @@ static int vk_forward(vkb_backend *self, const vkb_batch *b, vkb_outputs *out, v
     for (int i0 = 0; i0 < B && !rc; i0 += per) {
         int bs = B - i0 < per ? B - i0 : per;
         vkb_batch sub = {bs, L, b->ids + (size_t)i0 * L, b->lens + i0};
-        vkb_outputs so = {out->logits ? out->logits + (size_t)i0 * be->nlab : NULL, hs};
+        vkb_outputs so = {out->logits ? out->logits + (size_t)i0 * be->nlab : NULL, hs,
+                          out->pooled ? out->pooled + (size_t)i0 * row : NULL, out->pooling};
         rc = forward_pass(be, &sub, &so, err);
         for (int l = 0; hs && !rc && l <= be->NL; l++)
             memcpy(out->hidden + ((size_t)l * B + i0) * L * row, hs + (size_t)l * bs * L * row,
@@ -510,7 +539,7 @@ static void free_resources(vk_backend *be) {
             for (int i = 0; i < 4; i++) if (lv[i]->view) c->d.vkDestroyBufferView(c->dev, lv[i]->view, NULL);
         }
     vkb_vk_buffer *bufs[] = {&be->w, &be->X, &be->X1, &be->F, &be->S,
-                             &be->ids, &be->lens, &be->out_logits, &be->out_hidden};
+                             &be->ids, &be->lens, &be->out_logits, &be->out_hidden, &be->out_last};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vkb_vk_buffer_destroy(c, bufs[i]);
     vkb_vk_kernels_destroy(c, &be->k);
     vkb_vk_prof_destroy(c, &be->prof);

@@ -67,7 +67,8 @@ def test_structs_match_header():
     for cname, py in (("vkb_config", _lib.vkb_config), ("vkb_backend_opts", _lib.vkb_backend_opts),
                       ("vkb_vulkan_opts", _lib.vkb_vulkan_opts),
                       ("vkb_scorer_opts", _lib.vkb_scorer_opts), ("vkb_score", _lib.vkb_score),
-                      ("vkb_error", _lib.vkb_error), ("vkb_default_values", _lib.vkb_default_values)):
+                      ("vkb_error", _lib.vkb_error), ("vkb_default_values", _lib.vkb_default_values),
+                      ("vkb_st_pooling", _lib.vkb_st_pooling)):
         m = re.search(r"typedef struct %s \{(.*?)\} %s;" % (cname, cname), hdr, re.S)
         assert m, "%s not found in vkbert.h" % cname
         names = []

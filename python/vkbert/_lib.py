@@ -16,6 +16,7 @@ import threading
 VKB_ERR_MAX = 1024
 
 PRECISIONS = {None: 0, "auto": 0, "fp32": 1, "fp16": 2}
+POOLINGS = {"mean": 1, "cls": 2, "max": 3}  # vkb_pooling
 
 
 class Error(RuntimeError):
@@ -67,14 +68,20 @@ class vkb_scorer_opts(ctypes.Structure):
                 ("threads", ctypes.c_int), ("pad_multiple", ctypes.c_int),
                 ("note", NOTE_FN), ("interrupt", ctypes.POINTER(ctypes.c_int)),
                 ("drop_user", DROP_FN), ("fault_inject", ctypes.c_int),
-                ("fault_after_batches", ctypes.c_longlong)]
+                ("fault_after_batches", ctypes.c_longlong),
+                ("pooling", ctypes.c_int), ("normalize", ctypes.c_int)]
 
 
 class vkb_score(ctypes.Structure):
     _fields_ = [("index", ctypes.c_uint64), ("user", ctypes.c_void_p),
                 ("logits", ctypes.POINTER(ctypes.c_float)),
                 ("n_labels", ctypes.c_int), ("n_tokens", ctypes.c_int),
-                ("truncated", ctypes.c_int)]
+                ("truncated", ctypes.c_int),
+                ("embedding", ctypes.POINTER(ctypes.c_float)), ("dim", ctypes.c_int)]
+
+
+class vkb_st_pooling(ctypes.Structure):
+    _fields_ = [("present", ctypes.c_int), ("pooling", ctypes.c_int), ("normalize", ctypes.c_int)]
 
 
 SCORE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(vkb_score))
@@ -91,6 +98,7 @@ _PROTOS = {
     "vkb_model_max_len": (ctypes.c_int, [_P, ctypes.c_int]),
     "vkb_model_config": (ctypes.POINTER(vkb_config), [_P]),
     "vkb_model_tokenizer": (_P, [_P]),
+    "vkb_model_st_pooling": (ctypes.POINTER(vkb_st_pooling), [_P]),
     "vkb_tokenize": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, _I32P]),
     "vkb_token_str": (ctypes.c_char_p, [_P, ctypes.c_int32]),
     "vkb_tokenizer_max_len": (ctypes.c_int, [_P]),
@@ -112,6 +120,8 @@ _PROTOS = {
                                        ctypes.POINTER(ctypes.c_float), ctypes.c_int,
                                        ctypes.c_uint, ctypes.c_int, ctypes.POINTER(_P),
                                        ctypes.POINTER(ctypes.c_size_t), _ERR]),
+    "vkb_embedding_json": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int,
+                                          ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t), _ERR]),
     "vkb_error_json": (ctypes.c_int, [ctypes.c_long, ctypes.c_char_p, ctypes.c_void_p,
                                       ctypes.c_char_p, ctypes.POINTER(_P),
                                       ctypes.POINTER(ctypes.c_size_t), _ERR]),

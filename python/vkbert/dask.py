@@ -7,6 +7,8 @@
                            device=None, text_key="text")
     # out/part-00000.jsonl ...: per input record, in input order, the line
     # `vkbert score` writes: {<pass-through fields>,"label":...,"score":...}
+    parts = vd.embed_files("docs-*.jsonl.gz", "emb/", path="my-st-model")
+    # emb/part-*.jsonl: `vkbert embed`'s lines {<pass-through>,"embedding":[...]}
 
 Each worker process loads the model once, on first use, and keeps it in a
 per-process cache keyed by (path, device, options): the functions shipped to
@@ -116,7 +118,7 @@ def _as_line(r):
 
 
 def score_partition(records, path=None, device=None, text_key="text", all_scores=False,
-                    with_logits=False, top_k=0, model_options=None, with_file=False):
+                    with_logits=False, top_k=0, model_options=None, with_file=False, embed=None):
     """Scores one partition: records are JSON lines (str or bytes), dicts,
     or (line, path) pairs (dask.bag.read_text(..., include_path=True)).
     Returns one output line (str, no newline) per record, in order: exactly
@@ -125,13 +127,19 @@ def score_partition(records, path=None, device=None, text_key="text", all_scores
     cannot read, so one bad record does not fail a long job).  N counts the
     lines of the partition (the file's line numbers when a file is one
     partition).  with_file adds "file" to error lines, as `vkbert score`
-    does when given several files."""
+    does when given several files.  embed: a dict (pooling=..., normalize=...,
+    None values = the model's defaults) gives `vkbert embed`'s lines
+    (Model.embed_lines) instead of scores."""
     model = worker_model(path, device, **(model_options or {}))
     out = []
     group, src, first = [], None, 1
 
     def flush():
-        if group:
+        if group and embed is not None:
+            out.extend(model.embed_lines(group, text_key=text_key, pooling=embed.get("pooling"),
+                                         normalize=embed.get("normalize"),
+                                         source=src if with_file else None, first_line=first))
+        elif group:
             out.extend(model.score_lines(group, text_key=text_key, all_scores=all_scores,
                                          with_logits=with_logits, top_k=top_k,
                                          source=src if with_file else None, first_line=first))
@@ -152,7 +160,7 @@ def score_partition(records, path=None, device=None, text_key="text", all_scores
 
 
 def score_bag(bag, path=None, device=None, text_key="text", all_scores=False,
-              with_logits=False, top_k=0, with_file=False, **model_options):
+              with_logits=False, top_k=0, with_file=False, embed=None, **model_options):
     """A lazy bag of output lines (str, no newline; `vkbert score`'s exact
     bytes) for a bag of records (JSON lines, dicts or (line, path) pairs),
     partition by partition; .map(json.loads) gives dicts.  model_options go
@@ -160,7 +168,7 @@ def score_bag(bag, path=None, device=None, text_key="text", all_scores=False,
     ...)."""
     return bag.map_partitions(score_partition, path=path, device=device, text_key=text_key,
                               all_scores=all_scores, with_logits=with_logits, top_k=top_k,
-                              model_options=model_options, with_file=with_file)
+                              model_options=model_options, with_file=with_file, embed=embed)
 
 
 def _part_name(i):
@@ -180,7 +188,7 @@ def write_jsonl(results, out_dir, compute_kwargs=None):
 
 def score_files(inputs, out_dir, path=None, device=None, text_key="text",
                 blocksize=None, npartitions=None, all_scores=False, with_logits=False,
-                top_k=0, compute_kwargs=None, **model_options):
+                top_k=0, compute_kwargs=None, embed=None, **model_options):
     """Scores JSONL files (a path, glob or list; .gz read transparently) into
     out_dir/part-*.jsonl and returns the part paths; `cat` of the parts is
     byte for byte what `vkbert score` writes for the same files.  By default
@@ -195,8 +203,18 @@ def score_files(inputs, out_dir, path=None, device=None, text_key="text",
     if npartitions:
         bag = bag.repartition(npartitions)
     res = score_bag(bag, path=path, device=device, text_key=text_key, all_scores=all_scores,
-                    with_logits=with_logits, top_k=top_k, with_file=with_file, **model_options)
+                    with_logits=with_logits, top_k=top_k, with_file=with_file, embed=embed,
+                    **model_options)
     return write_jsonl(res, out_dir, compute_kwargs)
+
+
+def embed_files(inputs, out_dir, path=None, device=None, text_key="text", pooling=None,
+                normalize=None, **kwargs):
+    """score_files for embeddings: out_dir/part-*.jsonl whose `cat` is byte
+    for byte what `vkbert embed` writes for the same files (pooling,
+    normalize as Model.embed; None = the model's defaults)."""
+    return score_files(inputs, out_dir, path=path, device=device, text_key=text_key,
+                       embed={"pooling": pooling, "normalize": normalize}, **kwargs)
 
 
 def _paths(inputs):

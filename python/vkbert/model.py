@@ -105,6 +105,11 @@ class Model:
         self._model = m
         cfg = L.vkb_model_config(m).contents
         self.n_labels = cfg.n_labels
+        self.dim = cfg.dim
+        st = L.vkb_model_st_pooling(m).contents
+        # embed()'s defaults: the sentence-transformers files, else mean
+        self.default_pooling = {1: "mean", 2: "cls", 3: "max"}[st.pooling] if st.present else "mean"
+        self.default_normalize = bool(st.present and st.normalize)
         self.max_pos = cfg.max_pos
         self.vocab_size = cfg.vocab_size
         self.pad_token_id = cfg.pad_token_id
@@ -203,10 +208,11 @@ class Model:
         return out
 
     # ---- scoring ----------------------------------------------------------
-    def _run(self, items, as_ids):
-        """Logits of every item, in order, as a flat ctypes float array, and
-        the number of ids each item had after truncation."""
-        n, nl = len(items), self.n_labels
+    def _run(self, items, as_ids, pooling=0, normalize=False):
+        """Logits of every item (or with pooling, a vkb_pooling value, its
+        embedding), in order, as a flat ctypes float array, and the number
+        of ids each item had after truncation."""
+        n, nl = len(items), (self.dim if pooling else self.n_labels)
         buf = (ctypes.c_float * max(n * nl, 1))()
         ntok = [0] * n
         got = [0]
@@ -221,9 +227,10 @@ class Model:
             try:
                 s = sp.contents
                 i = s.index
-                if not s.logits or s.n_labels != nl or i >= n:
+                v, k = (s.embedding, s.dim) if pooling else (s.logits, s.n_labels)
+                if not v or k != nl or i >= n:
                     raise Error("scorer delivered an unexpected result (index %d)" % i)
-                ctypes.memmove(base + i * row_bytes, s.logits, row_bytes)
+                ctypes.memmove(base + i * row_bytes, v, row_bytes)
                 ntok[i] = s.n_tokens
                 got[0] += 1
                 return 0
@@ -232,7 +239,7 @@ class Model:
                 return 1
 
         cb = _lib.SCORE_FN(on_result)
-        opts = _lib.vkb_scorer_opts(**self._sopts)
+        opts = _lib.vkb_scorer_opts(pooling=pooling, normalize=int(bool(normalize)), **self._sopts)
         err = _lib.vkb_error()
         with self._lock:
             self._live()
@@ -290,6 +297,54 @@ class Model:
         buf, _ = self._run(items, as_ids=True)
         return self._rows(buf, len(items))
 
+    # ---- embeddings ---------------------------------------------------------
+    def _pool_opts(self, pooling, normalize):
+        if pooling is None:
+            pooling = self.default_pooling
+        if pooling not in _lib.POOLINGS:
+            raise ValueError('pooling must be None, "mean", "cls" or "max", not %r' % (pooling,))
+        if normalize is None:
+            normalize = self.default_normalize
+        return _lib.POOLINGS[pooling], bool(normalize)
+
+    def _vectors(self, buf, n):
+        d = self.dim
+        if _np is not None:
+            return _np.frombuffer(buf, dtype=_np.float32, count=n * d).reshape(n, d)
+        return [list(buf[i * d:(i + 1) * d]) for i in range(n)]
+
+    def embed(self, texts, pooling=None, normalize=None):
+        """Sentence embeddings: the encoder's last hidden state pooled per
+        text, a float32 numpy array [n, dim] (lists without numpy), in
+        order; the same numbers as `vkbert embed`.  Works on base
+        DistilBertModel checkpoints and on the encoder of a classifier.
+        pooling: "mean" (over the real tokens, padding ignored, as
+        sentence-transformers), "cls" or "max"; normalize: L2-normalize.
+        None = the model's sentence-transformers files (modules.json,
+        1_Pooling/config.json) when it has them, else mean and no
+        normalization (self.default_pooling, self.default_normalize)."""
+        p, nz = self._pool_opts(pooling, normalize)
+        items = self._as_list(texts)
+        buf, _ = self._run(items, as_ids=False, pooling=p, normalize=nz)
+        return self._vectors(buf, len(items))
+
+    def embed_from_ids(self, sequences, pooling=None, normalize=None):
+        """embed() of already-tokenized sequences (lists of ids, each
+        truncated to max_len)."""
+        p, nz = self._pool_opts(pooling, normalize)
+        items = [list(s) for s in sequences]
+        buf, _ = self._run(items, as_ids=True, pooling=p, normalize=nz)
+        return self._vectors(buf, len(items))
+
+    def embed_lines(self, lines, text_key="text", pooling=None, normalize=None, source=None,
+                    first_line=1):
+        """`vkbert embed` for JSON lines: one output line (str, no newline)
+        per record, byte for byte what `vkbert embed` writes for the same
+        input and options ({<pass-through>,"embedding":[...]}, or
+        {"line":N,"error":...} for a record that cannot be read)."""
+        p, nz = self._pool_opts(pooling, normalize)
+        return self._lines(lines, text_key, source, first_line, embed=(p, nz))
+
     def _results(self, buf, ntok, all_scores, with_logits):
         nl = self.n_labels
         p = (ctypes.c_float * nl)()
@@ -336,6 +391,10 @@ class Model:
         top_k = int(top_k)
         if top_k < -1:
             raise ValueError("top_k must be 0, a positive K or 'all'")
+        flags = (_lib.OUT_ALL_SCORES if all_scores else 0) | (_lib.OUT_LOGITS if with_logits else 0)
+        return self._lines(lines, text_key, source, first_line, flags=flags, top_k=top_k)
+
+    def _lines(self, lines, text_key, source, first_line, flags=0, top_k=0, embed=None):
         L = self._L
         tcol = _encode(text_key)
         src = _encode(source) if source is not None else None
@@ -356,10 +415,13 @@ class Model:
                 recs.append((first_line + i, text, extra, idj, err))
                 if not err:
                     texts.append(ctypes.string_at(text, tlen.value))
-            buf, _ = self._run(texts, as_ids=False)
-            nl = self.n_labels
+            if embed:
+                buf, _ = self._run(texts, as_ids=False, pooling=embed[0], normalize=embed[1])
+                nl = self.dim
+            else:
+                buf, _ = self._run(texts, as_ids=False)
+                nl = self.n_labels
             cfg = L.vkb_model_config(self._model)
-            flags = (_lib.OUT_ALL_SCORES if all_scores else 0) | (_lib.OUT_LOGITS if with_logits else 0)
             out, k = [], 0
             base = ctypes.addressof(buf)
             e = _lib.vkb_error()
@@ -372,8 +434,12 @@ class Model:
                 else:
                     row = ctypes.cast(base + k * nl * 4, ctypes.POINTER(ctypes.c_float))
                     k += 1
-                    rc = L.vkb_result_json(cfg, extra, row, nl, flags, top_k,
-                                           ctypes.byref(p), ctypes.byref(n), ctypes.byref(e))
+                    if embed:
+                        rc = L.vkb_embedding_json(extra, row, nl, ctypes.byref(p), ctypes.byref(n),
+                                                  ctypes.byref(e))
+                    else:
+                        rc = L.vkb_result_json(cfg, extra, row, nl, flags, top_k,
+                                               ctypes.byref(p), ctypes.byref(n), ctypes.byref(e))
                 _lib.check(rc, e)
                 try:
                     out.append(ctypes.string_at(p, n.value)[:-1].decode("utf-8", "surrogateescape"))

@@ -13,7 +13,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-45}
 [ $# -gt 0 ] && shift
-targets=${*:-"safetensors config vocab tokenizer model_dir jsonl csv tsv"}
+targets=${*:-"safetensors config vocab tokenizer model_dir jsonl csv tsv st_config"}
 build=${VKB_FUZZ_BUILD:-"$root/build-fuzz"}
 out=${VKB_FUZZ_OUT:-"$build/fuzz-out"}
 

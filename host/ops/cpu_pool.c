@@ -1,0 +1,39 @@
+/* cpu_pool.c - pooling the last hidden state (cpu_pool.h). */
+#include "cpu_pool.h"
+#include <math.h>
+#include <stddef.h>
+
+void vkb_cpu_pool(const float *x, const int32_t *lens, float *out, int B, int L, int dim,
+                  int mode) {
+    for (int b = 0; b < B; b++) {
+        const float *seq = x + (size_t)b * L * dim;
+        float *o = out + (size_t)b * dim;
+        int n = lens[b];
+        if (mode == 2) {
+            for (int j = 0; j < dim; j++) o[j] = seq[j];
+        } else if (mode == 3) {
+            for (int j = 0; j < dim; j++) {
+                float m = seq[j];
+                for (int p = 1; p < n; p++) {
+                    float v = seq[(size_t)p * dim + j];
+                    if (v > m) m = v;
+                }
+                o[j] = m;
+            }
+        } else {
+            for (int j = 0; j < dim; j++) {
+                double s = 0;
+                for (int p = 0; p < n; p++) s += seq[(size_t)p * dim + j];
+                o[j] = (float)(s / n);
+            }
+        }
+    }
+}
+
+void vkb_l2_normalize(float *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+    double norm = sqrt(s);
+    if (norm < 1e-12) norm = 1e-12;
+    for (int i = 0; i < n; i++) v[i] = (float)(v[i] / norm);
+}
