@@ -285,7 +285,7 @@ int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const flo
     vkb_vk_attn_pc pc = {(uint32_t)L, (uint32_t)(3 * D), 0, (uint32_t)D, (uint32_t)(2 * D),
                          (uint32_t)D, 1.0f / sqrtf((float)hd)};
     uint32_t g[3];
-    vkb_vk_attn_groups(B, L, H, g);
+    vkb_vk_attn_groups(&o.own, B, L, H, g);
     rc = rc || op_run_one(&o, &o.own.attn, bind, &pc, g, err);
     rc = rc || op_read(&o, yb, ctx, T * D, err);
     op_end(&o);
