@@ -309,6 +309,11 @@ int vkb_vk_op_embed(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const int32_t *
 int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
                         const float *v, float *ctx, int B, int L, int H, int hd,
                         const int32_t *lens, vkb_error *err);
+/* The same with timing (bench/attn_bench): with rounds > 0, ms[r] gets the
+ * mean wall-clock ms per dispatch of round r (`reps` in one submit). */
+int vkb_vk_attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
+                          const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
+                          int rounds, int reps, double *ms, vkb_error *err);
 
 /* ---- vk_profile.c: per-kernel GPU times from timestamp queries ---- */
 /* Kernel categories of the forward pass, in the order `vkbert bench`
