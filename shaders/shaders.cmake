@@ -28,6 +28,10 @@ set(VKB_SHADER_VARIANTS
   "attention_f16|attention.comp|F16"
   "attention_sg_f32|attention.comp|ATTN_SUBGROUP"
   "attention_sg_f16|attention.comp|ATTN_SUBGROUP,F16"
+  # flash attention (query tiles; scalar register tiles or coopmat fragments)
+  "attention_flash_f32|attention_flash.comp|"
+  "attention_flash_f16|attention_flash.comp|F16"
+  "attention_flash_coopmat_f16|attention_flash.comp|ATTN_COOPMAT,F16"
   # cooperative-matrix GEMM (fp16 only; host/vk_coopmat.c): 128x128 and 64x64 tiles
   "linear_coopmat_f16|gemm_coopmat.comp|F16"
   "linear_coopmat_s_f16|gemm_coopmat.comp|F16,BM=64,BN=64,WM=32,WN=32"

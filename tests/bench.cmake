@@ -7,3 +7,14 @@ foreach(dev cpu gpu)
   set_tests_properties(bench_cli_${dev} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
     ENVIRONMENT "VKB_VALIDATION=1")
 endforeach()
+
+# bench/gpu-run.sh --dry-run: the prepared GPU script's every step, argument
+# handling and result files on this machine (tiny shapes, lavapipe, CUDA
+# peers skipped with a note), so it is known to work before a GPU is reached.
+add_test(NAME gpu_run_dry
+         COMMAND env VKBERT=$<TARGET_FILE:vkbert> BUILD=${CMAKE_BINARY_DIR}
+                 OUT=${CMAKE_CURRENT_BINARY_DIR}/gpu_run_dry
+                 bash ${CMAKE_SOURCE_DIR}/bench/gpu-run.sh --dry-run
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(gpu_run_dry PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
+  ENVIRONMENT "VKB_VALIDATION=1")

@@ -5,7 +5,8 @@
  *  - every op ran (passed) with every LayerNorm and attention form the
  *    device supports - on lavapipe that is the shared-memory forms GPUs use
  *    as well as the subgroup forms lavapipe itself uses - and with the tiled
- *    and texel GEMMs, in fp32 and (with 16-bit storage) fp16;
+ *    and texel GEMMs, and flash attention at every attention shape, in fp32
+ *    and (with 16-bit storage) fp16;
  *  - a case is skipped only for a reason the device states (coopmat without
  *    its probe, the texel GEMM at K % 4 != 0);
  *  - filters select, and unknown filter names are errors.
@@ -16,7 +17,7 @@
 #include <string.h>
 
 typedef struct tally {
-    int pass[4][5][2]; /* op x variant x precision */
+    int pass[4][6][2]; /* op x variant x precision */
     int rows, skip_other;
 } tally;
 
@@ -26,8 +27,8 @@ static int op_index(const char *s) {
     return -1;
 }
 static int var_index(const char *s) {
-    static const char *const n[] = {"tiled", "texel", "coopmat", "shared", "subgroup"};
-    for (int i = 0; i < 5; i++) if (!strcmp(s, n[i])) return i;
+    static const char *const n[] = {"tiled", "texel", "coopmat", "shared", "subgroup", "flash"};
+    for (int i = 0; i < 6; i++) if (!strcmp(s, n[i])) return i;
     return -1;
 }
 
@@ -81,6 +82,9 @@ int main(void) {
             int sg = op == 3 ? caps.sg_shuffle : caps.sg_arith;
             if (sg) CHECK(t.pass[op][4][p] >= 2, "op %d subgroup %s: %d cases passed", op, pn, t.pass[op][4][p]);
         }
+        /* flash attention (its scalar form here; coopmat on fp16 tensor-core
+         * devices) at every attention case: odd L, padding, hd 16..128, L 512 */
+        CHECK(t.pass[3][5][p] >= 8, "attention flash %s: %d cases passed", pn, t.pass[3][5][p]);
     }
     CHECK(t.skip_other == 0, "%d cases skipped for an unexpected reason", t.skip_other);
     if (!caps.coop_ok) printf("coopmat cases skipped: %s\n", caps.coop_why);

@@ -5,7 +5,8 @@
  *    getters), and
  *    `vkbert devices` (vkb_devices_report) prints that same decision;
  *  - with each forceable combination (GEMM tiled/texel; shared-memory and,
- *    where the device has them, subgroup LayerNorm and attention; fp32 and
+ *    where the device has them, subgroup LayerNorm and attention; flash
+ *    attention; fp32 and
  *    fp16) the backend uses what was forced and its logits match the CPU
  *    reference on a random model of odd shape with a padded batch;
  *  - forcing what the device cannot run (coopmat without the probe, a bad
@@ -131,7 +132,7 @@ int main(void) {
     for (int f = 0; f < nprec; f++)
         for (int gi = VKB_GEMM_TILED; gi <= VKB_GEMM_TEXEL; gi++)
             for (int li = VKB_LN_SHARED; li <= VKB_LN_SUBGROUP; li++)
-                for (int ai = VKB_ATTN_SHARED; ai <= VKB_ATTN_SUBGROUP; ai++) {
+                for (int ai = VKB_ATTN_SHARED; ai <= VKB_ATTN_FLASH; ai++) {
                     if (li == VKB_LN_SUBGROUP && !caps.sg_arith) continue;
                     if (ai == VKB_ATTN_SUBGROUP && !caps.sg_shuffle) continue;
                     /* the GEMM forms with both LN/attention pairs once; the
@@ -187,14 +188,18 @@ int main(void) {
     /* the AUTO decisions on device kinds this machine may not have */
     vkb_vk_caps gpu = {.is_cpu = 0, .f16_storage = 1, .sg_size = 32, .sg_arith = 1, .sg_shuffle = 1};
     CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_AUTO, NULL, &pol, &err) == 0 && pol.f16 &&
-          pol.gemm == VKB_GEMM_TILED && pol.ln == VKB_LN_SHARED && pol.attn == VKB_ATTN_SHARED,
+          pol.gemm == VKB_GEMM_TILED && pol.ln == VKB_LN_SHARED && pol.attn == VKB_ATTN_FLASH &&
+          !pol.attn_coop,
           "discrete GPU without coopmat: f16=%d %s/%s/%s", pol.f16, vkb_gemm_variant_name(pol.gemm),
           vkb_ln_variant_name(pol.ln), vkb_attn_variant_name(pol.attn));
     gpu.coop_ok = 1;
     CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_AUTO, NULL, &pol, &err) == 0 &&
-          pol.gemm == VKB_GEMM_COOPMAT && !pol.gemm_forced, "coopmat GPU: %s", vkb_gemm_variant_name(pol.gemm));
+          pol.gemm == VKB_GEMM_COOPMAT && !pol.gemm_forced && pol.attn == VKB_ATTN_FLASH && pol.attn_coop,
+          "coopmat GPU: %s, %s attention (coopmat %d)", vkb_gemm_variant_name(pol.gemm),
+          vkb_attn_variant_name(pol.attn), pol.attn_coop);
     CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_FP32, NULL, &pol, &err) == 0 &&
-          pol.gemm == VKB_GEMM_TILED, "coopmat GPU at fp32: %s", vkb_gemm_variant_name(pol.gemm));
+          pol.gemm == VKB_GEMM_TILED && pol.attn == VKB_ATTN_FLASH && !pol.attn_coop,
+          "coopmat GPU at fp32: %s", vkb_gemm_variant_name(pol.gemm));
     vkb_vk_caps cpu_dev = {.is_cpu = 1, .f16_storage = 1, .sg_size = 8, .sg_arith = 1, .sg_shuffle = 1};
     CHECK(vkb_vk_policy_decide(&cpu_dev, "cpu", VKB_PREC_AUTO, NULL, &pol, &err) == 0 && !pol.f16 &&
           pol.gemm == VKB_GEMM_TEXEL && pol.ln == VKB_LN_SUBGROUP && pol.attn == VKB_ATTN_SUBGROUP,

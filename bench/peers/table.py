@@ -36,7 +36,7 @@ def load(paths):
 
 def norm(o):
     """Maps one result line to (shape key, engine key, fields) or None."""
-    if o.get("workload") == "gemm":
+    if o.get("workload") in ("gemm", "attention") or "skipped" in o:
         return None
     sps = o.get("seq_per_s", o.get("reviews_per_s"))
     if not isinstance(sps, (int, float)):
@@ -51,7 +51,7 @@ def norm(o):
         driver = driver.get("version") or driver.get("name")
     imdb = o.get("workload") == "imdb" or o.get("seq") == "imdb" or "reviews_per_s" in o
     if imdb:
-        shape = f"IMDB {o.get('reviews', 2000)} (B={o.get('batch', 32)})"
+        shape = f"IMDB {o.get('reviews', 2000)} reviews"  # vkbert (length-grouped) and peers (B=32) side by side
     else:
         b, l = o.get("batch", o.get("B")), o.get("seq", o.get("L", o.get("seq_len")))
         if b is None or l is None:
@@ -64,6 +64,8 @@ def norm(o):
         label = "PyTorch eager" + (" (tools/distilbert_torch.py)" if impl == "own" else "")
     elif peer == "pytorch-hf":
         label = "PyTorch, HF transformers" + (f" [{impl.split('attn=')[1]}]" if "attn=" in impl else "")
+    elif peer == "pytorch-compile":
+        label = "PyTorch torch.compile"
     elif peer == "onnxruntime":
         label = "ONNX Runtime"
     else:
@@ -132,6 +134,18 @@ def main(argv):
         for o in gemm:
             print(f"| {o.get('device_name', o.get('device'))} | {o.get('dtype')} | {o['M']} | {o['N']} | "
                   f"{o['K']} | {o['ms']} | {o['gflops']} |")
+    att = [o for o in raw if o.get("workload") == "attention" and "skipped" not in o]
+    if att:
+        print("\nPyTorch scaled_dot_product_attention alone:\n")
+        print("| device | dtype | B | H | L | D | ms | GFLOP/s |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for o in att:
+            print(f"| {o.get('device_name', o.get('device'))} | {o.get('dtype')} | {o['B']} | {o['H']} | "
+                  f"{o['L']} | {o['D']} | {o['ms']} | {o['gflops']} |")
+    skipped = [o for o in raw if "skipped" in o]
+    if skipped:
+        print("\nSkipped:\n")
+        for o in skipped:
+            print(f"- {o.get('peer')} {o.get('impl', '')} {o.get('device', '')} {o.get('dtype', '')}: {o['skipped']}")
     return 0
 
 

@@ -26,6 +26,17 @@ Output: one JSON object per (peer, shape) line on stdout (and appended to
 "dtype": "fp32", "batch": 8, "seq": 128, "seq_per_s": 13.5, "ms_per_batch":
 592.1, ...}.  Progress goes to stderr.
 
+--compile times torch.compile of the same module (peer "pytorch-compile";
+the compilation happens in the warm-up and is reported as compile_s; each new
+shape compiles again, so give it few shapes).  --sdpa BxHxLxD,... times
+torch.nn.functional.scaled_dot_product_attention alone (workload
+"attention"; PyTorch picks its flash kernel on CUDA fp16).
+
+--skip-missing: when PyTorch, CUDA (--device cuda), transformers (--impl hf)
+or torch.compile is missing, print one JSON line {"peer": ..., "skipped":
+reason} (also to --out) and exit 0, so a dry run on a machine without them
+takes the same path and records why.
+
 --gemm also times plain torch.matmul at the model's linear-layer shapes
 (M = B*L, N = dim/hidden, K = dim/hidden): the ceiling vkbert's GEMM is held
 to on the GPU.
@@ -42,7 +53,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.normpath(os.path.join(HERE, "..", "..", "tools"))
 DEFAULT_SHAPES = "1x128,8x128,32x128,32x256,64x512"
 
-import torch  # noqa: E402  (after the path constants so --help errors are plain)
+torch = None  # imported in main(), after the arguments (a skip costs no import)
+
+
+def import_torch():
+    """Imports PyTorch into the module; returns None or why it cannot."""
+    global torch
+    try:
+        import torch as t
+    except ImportError as e:  # --skip-missing turns this into a note
+        return f"PyTorch not importable ({e})"
+    torch = t
+    return None
 
 
 def log(*a):
@@ -103,6 +125,14 @@ def load_own(model_dir):
     if unexpected:
         log(f"note: ignoring {len(unexpected)} tensors not in the classifier: {unexpected[:3]}")
     return model, cfg, "own"
+
+
+def have_transformers():
+    try:
+        import transformers  # noqa: F401
+        return True
+    except ImportError:
+        return False
 
 
 def load_hf(model_dir, attn):
@@ -215,6 +245,38 @@ def time_gemm(device, dtype, shapes, cfg, warmup, runs):
     return res
 
 
+def time_sdpa(device, dtype, specs, warmup, runs):
+    """ms and TFLOP/s of F.scaled_dot_product_attention at B x H x L x D (no mask)."""
+    res = []
+    if not hasattr(torch.nn.functional, "scaled_dot_product_attention"):
+        return [{"kind": "sdpa", "skipped": f"PyTorch {torch.__version__} has no scaled_dot_product_attention"}]
+    for spec in filter(None, (p.strip() for p in specs.split(","))):
+        try:
+            b, h, l, d = (int(x) for x in spec.lower().split("x"))
+        except ValueError:
+            sys.exit(f"--sdpa: '{spec}' is not BxHxLxD (e.g. 32x12x128x64)")
+        q, k, v = (torch.randn(b, h, l, d, device=device, dtype=dtype) for _ in range(3))
+        f = lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v)  # noqa: E731
+        with torch.inference_mode():
+            for _ in range(warmup):
+                f()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            ts = []
+            for _ in range(runs):
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                f()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                ts.append(time.perf_counter() - t0)
+        med = statistics.median(ts)
+        res.append({"kind": "sdpa", "B": b, "H": h, "L": l, "D": d, "ms": round(med * 1e3, 4),
+                    "gflops": round(4.0 * b * h * l * l * d / med / 1e9, 1)})
+    return res
+
+
 def model_flops(cfg, b, l):
     """FLOPs of the linear layers and attention of one B x L batch (2 per MAC)."""
     d, h, n = cfg.get("dim", 768), cfg.get("hidden_dim", 3072), cfg.get("n_layers", 6)
@@ -239,16 +301,42 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=None, help="timed batches per shape (default: 3 cpu, 20 cuda)")
     ap.add_argument("--imdb-runs", type=int, default=None, help="timed passes over the workload (default: 1 cpu, 3 cuda)")
     ap.add_argument("--gemm", action="store_true", help="also time torch matmul at the linear-layer shapes")
+    ap.add_argument("--compile", action="store_true", help="time torch.compile of the module (peer pytorch-compile)")
+    ap.add_argument("--compile-mode", default="default", help="torch.compile mode (default: default)")
+    ap.add_argument("--sdpa", default="", help="also time SDPA alone at BxHxLxD,... (e.g. 32x12x128x64)")
+    ap.add_argument("--skip-missing", action="store_true",
+                    help="a missing PyTorch/CUDA/transformers/torch.compile gives a 'skipped' JSON line and exit 0")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
     ap.add_argument("--dump-logits", default=None,
                     help="after timing, write the IMDB workload's logits here (one JSON line per review)")
     a = ap.parse_args(argv)
 
+    peer = "pytorch-compile" if a.compile else "pytorch-hf" if a.impl == "hf" else "pytorch"
+    missing = None
+    if a.device.startswith("cuda") and not any(os.path.exists(d) for d in ("/dev/nvidiactl", "/dev/nvidia0")):
+        missing = "--device cuda: no NVIDIA device (/dev/nvidiactl, /dev/nvidia0)"  # no 2-5 s PyTorch import
+    if not missing:
+        missing = import_torch()
+    if not missing and a.device.startswith("cuda") and not torch.cuda.is_available():
+        missing = "--device cuda: torch.cuda.is_available() is false"
+    if not missing and a.impl == "hf" and not have_transformers():
+        missing = "--impl hf: HF transformers not installed"
+    if not missing and a.compile and not hasattr(torch, "compile"):
+        missing = f"--compile: PyTorch {torch.__version__} has no torch.compile"
+    if missing:
+        if not a.skip_missing:
+            sys.exit(missing)
+        note = json.dumps({"peer": peer, "impl": a.impl, "device": a.device, "dtype": a.dtype,
+                           "skipped": missing})
+        print(note, flush=True)
+        if a.out:
+            with open(a.out, "a", encoding="utf-8") as f:
+                f.write(note + "\n")
+        log(f"skipped: {missing}")
+        return 0
     device = torch.device(a.device)
     cuda = device.type == "cuda"
-    if cuda and not torch.cuda.is_available():
-        sys.exit("--device cuda: torch.cuda.is_available() is false")
     if a.dtype == "fp16" and not cuda:
         sys.exit("--dtype fp16 is for --device cuda (PyTorch CPU fp16 is not a meaningful peer)")
     warmup = a.warmup if a.warmup is not None else (5 if cuda else 1)
@@ -264,6 +352,9 @@ def main(argv=None):
     t0 = time.perf_counter()
     model, cfg, impl_name = load_hf(a.model, a.attn) if a.impl == "hf" else load_own(a.model)
     model = model.to(device=device, dtype=dt).eval()
+    if a.compile:
+        model = torch.compile(model, mode=a.compile_mode)
+        impl_name += f" torch.compile mode={a.compile_mode}"
     load_s = time.perf_counter() - t0
     run = Runner(model, a.impl, device, dt)
     if cuda:
@@ -272,7 +363,7 @@ def main(argv=None):
     else:
         dev_name = f"cpu {cpu_model()}"
         drv = f"{torch.get_num_threads()} threads"
-    base = {"peer": "pytorch-hf" if a.impl == "hf" else "pytorch", "impl": impl_name,
+    base = {"peer": peer, "impl": impl_name,
             "device": "cuda" if cuda else "cpu", "device_name": dev_name, "driver": drv,
             "dtype": a.dtype, "torch": torch.__version__}
     if not cuda:
@@ -298,12 +389,20 @@ def main(argv=None):
             continue
         ids = torch.randint(lo, vocab, (b, l), generator=g).to(device)
         mask = torch.ones(b, l, dtype=torch.long, device=device)
+        tc = time.perf_counter()
+        if a.compile:  # the compilation for this shape, outside the timed runs
+            with torch.inference_mode():
+                run(ids, mask)
+            run.sync()
+        compile_s = time.perf_counter() - tc
         med, mn, mx = time_batches(run, ids, mask, warmup, runs)
         r = dict(base, workload="synthetic", batch=b, seq=l, seq_per_s=round(b / med, 3),
                  ms_per_batch=round(med * 1e3, 3), ms_min=round(mn * 1e3, 3), ms_max=round(mx * 1e3, 3),
                  runs=runs, warmup=warmup, gflops=round(model_flops(cfg, b, l) / med / 1e9, 1))
         if cuda:
             r["peak_mem_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+        if a.compile:
+            r["compile_s"] = round(compile_s, 2)
         emit(r)
 
     if a.imdb:
@@ -341,6 +440,9 @@ def main(argv=None):
     if a.gemm:
         for r in time_gemm(device, dt, shapes, cfg, warmup, runs):
             emit(dict(base, workload="gemm", **r))
+    if a.sdpa:
+        for r in time_sdpa(device, dt, a.sdpa, warmup, runs):
+            emit(dict(base, workload="attention", **r))
     if out_f:
         out_f.close()
 

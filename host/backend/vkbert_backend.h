@@ -38,7 +38,11 @@ typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_pre
  * implementations such as lavapipe run). */
 typedef enum { VKB_GEMM_AUTO = 0, VKB_GEMM_TILED = 1, VKB_GEMM_TEXEL = 2, VKB_GEMM_COOPMAT = 3 } vkb_gemm_variant;
 typedef enum { VKB_LN_AUTO = 0, VKB_LN_SHARED = 1, VKB_LN_SUBGROUP = 2 } vkb_ln_variant;
-typedef enum { VKB_ATTN_AUTO = 0, VKB_ATTN_SHARED = 1, VKB_ATTN_SUBGROUP = 2 } vkb_attn_variant;
+/* Attention FLASH = flash attention: a tile of queries per workgroup, K/V
+ * tiles through shared memory, online softmax; its two inner products run as
+ * cooperative-matrix fragments on fp16 devices that pass the coopmat probe,
+ * as scalar register tiles elsewhere. */
+typedef enum { VKB_ATTN_AUTO = 0, VKB_ATTN_SHARED = 1, VKB_ATTN_SUBGROUP = 2, VKB_ATTN_FLASH = 3 } vkb_attn_variant;
 
 typedef struct vkb_vulkan_opts {
     vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) */
@@ -52,7 +56,7 @@ typedef struct vkb_vulkan_opts {
 } vkb_vulkan_opts;
 
 /* Names of the variants ("auto", "tiled", "texel", "coopmat"; "shared",
- * "subgroup"), and the reverse: 0 when s names one, else -1. */
+ * "subgroup"; attention also "flash"), and the reverse: 0 when s names one, else -1. */
 const char *vkb_gemm_variant_name(vkb_gemm_variant v);
 const char *vkb_ln_variant_name(vkb_ln_variant v);
 const char *vkb_attn_variant_name(vkb_attn_variant v);

@@ -240,7 +240,7 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
         bo->vulkan.layernorm = (vkb_ln_variant)-1;
     }
     if (a && *a && vkb_attn_variant_parse(a, &bo->vulkan.attention)) {
-        fprintf(stderr, "vkbert: VKB_ATTENTION=%s: expected auto, shared or subgroup\n", a);
+        fprintf(stderr, "vkbert: VKB_ATTENTION=%s: expected auto, shared, subgroup or flash\n", a);
         bo->vulkan.attention = (vkb_attn_variant)-1;
     }
 }

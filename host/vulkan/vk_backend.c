@@ -334,7 +334,7 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
         layer_ops *o = &be->ops[l];
         rec_gemm(be, cmd, &o->qkv, T, 3 * D, D, D, 3 * D, VKB_ACT_NONE);
         MARK(VKB_K_QKV);
-        vkb_vk_attn_groups(B, L, be->nh, g);
+        vkb_vk_attn_groups(&be->k, B, L, be->nh, g);
         vkb_vk_dispatch(c, cmd, &be->k.attn, o->attn, &apc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
         MARK(VKB_K_ATTN);
@@ -676,10 +676,10 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     rc = rc || vkb_vk_ctx_check_validation(c, err);
     if (rc) { vk_destroy(&be->base); return -1; }
     snprintf(be->base.device, sizeof be->base.device,
-             "%.80s (Vulkan, %s, %s GEMM, %s layernorm, %s attention%s%.100s)", c->props.deviceName,
+             "%.80s (Vulkan, %s, %s GEMM, %s layernorm, %s attention%s%s%.100s)", c->props.deviceName,
              be->f16 ? "fp16" : "fp32", vkb_gemm_variant_name(be->variant),
              vkb_ln_variant_name(be->k.ln_form), vkb_attn_variant_name(be->k.attn_form),
-             be->gemm_note[0] ? "; " : "", be->gemm_note);
+             be->k.attn_coop ? " (coopmat)" : "", be->gemm_note[0] ? "; " : "", be->gemm_note);
     *out = &be->base;
     return 0;
 }

@@ -60,6 +60,8 @@ typedef struct vkb_vk_policy {
     vkb_gemm_variant gemm;
     vkb_ln_variant ln;
     vkb_attn_variant attn;
+    int attn_coop;         /* flash attention's inner products on coopmat fragments
+                              (fp16, probed devices, head dim a multiple of 16) */
     int gemm_forced;
     int mapped_weights;    /* weights converted straight into mapped device memory */
 } vkb_vk_policy;
@@ -244,6 +246,8 @@ typedef struct vkb_vk_kernels {
      * vkb_vk_coopmat_pipes_create (zero otherwise) */
     vkb_vk_pipe gemm_coop, gemm_coop_s;
     int hd;            /* head dim attn was specialized for */
+    int attn_bq;       /* queries per attention workgroup */
+    int attn_coop;     /* attn is the coopmat flash form */
 } vkb_vk_kernels;
 /* The kernels of a policy's precision and LayerNorm/attention forms. */
 int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *p, int head_dim,
@@ -254,7 +258,7 @@ void vkb_vk_kernels_destroy(vkb_vk_ctx *c, vkb_vk_kernels *k);
 int vkb_vk_texel_ok(int K, int lda);
 void vkb_vk_gemm_groups(vkb_gemm_variant variant, int M, int N, uint32_t g[3]);
 void vkb_vk_rows_groups(int rows, uint32_t g[3]);
-void vkb_vk_attn_groups(int B, int L, int H, uint32_t g[3]);
+void vkb_vk_attn_groups(const vkb_vk_kernels *k, int B, int L, int H, uint32_t g[3]);
 
 /* ---- vk_coopmat.c: the cooperative-matrix GEMM (VK_NV_cooperative_matrix) ---- */
 /* Can gemm_coopmat run on pd?  Needs Vulkan 1.2, VK_NV_cooperative_matrix
@@ -305,6 +309,11 @@ int vkb_vk_op_embed(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const int32_t *
 int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
                         const float *v, float *ctx, int B, int L, int H, int hd,
                         const int32_t *lens, vkb_error *err);
+/* The same with timing (bench/attn_bench): with rounds > 0, ms[r] gets the
+ * mean wall-clock ms per dispatch of round r (`reps` in one submit). */
+int vkb_vk_attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
+                          const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
+                          int rounds, int reps, double *ms, vkb_error *err);
 
 /* ---- vk_profile.c: per-kernel GPU times from timestamp queries ---- */
 /* Kernel categories of the forward pass, in the order `vkbert bench`

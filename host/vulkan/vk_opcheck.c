@@ -42,6 +42,11 @@ static const op_case cases[] = {
     {OP_ATTENTION, {3, 129, 2, 32}},
     {OP_ATTENTION, {2, 200, 3, 16}},
     {OP_ATTENTION, {1, 77, 1, 64}},
+    /* flash attention's tiles: odd L with padding, head dims 32, 64, 128,
+     * partial query and key tiles, the longest L (max positions) */
+    {OP_ATTENTION, {3, 67, 2, 128}},
+    {OP_ATTENTION, {3, 45, 3, 32}},
+    {OP_ATTENTION, {2, 512, 1, 64}},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 
@@ -214,7 +219,7 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
     if (!opts) opts = &def;
     if (counts) counts[0] = counts[1] = counts[2] = 0;
     /* filters must name something, so a typo does not pass as "nothing failed" */
-    static const char *const all_variants = "tiled,texel,coopmat,shared,subgroup";
+    static const char *const all_variants = "tiled,texel,coopmat,shared,subgroup,flash";
     const char *lists[3] = {opts->op, opts->variant, opts->precision};
     const char *known[3] = {"linear,add_layernorm,embed,attention", all_variants, "fp32,fp16"};
     const char *what[3] = {"op", "variant", "precision"};
@@ -238,7 +243,7 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
         if (!in_list(opts->op, op_names[t->op])) continue;
         for (int f16 = 0; f16 <= 1 && !stop; f16++) {
             if (!in_list(opts->precision, f16 ? "fp16" : "fp32")) continue;
-            int nvar = t->op == OP_LINEAR ? 3 : 2;
+            int nvar = t->op == OP_LINEAR || t->op == OP_ATTENTION ? 3 : 2;
             for (int vi = 1; vi <= nvar && !stop; vi++) {
                 vkb_vulkan_opts vo = {0};
                 vkb_op_result r;

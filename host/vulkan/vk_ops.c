@@ -264,6 +264,13 @@ int vkb_vk_op_embed(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const int32_t *
 int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
                         const float *v, float *ctx, int B, int L, int H, int hd,
                         const int32_t *lens, vkb_error *err) {
+    return vkb_vk_attention_host(c, f16, form, q, k, v, ctx, B, L, H, hd, lens, 0, 0, NULL, err);
+}
+
+int vkb_vk_attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
+                          const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
+                          int rounds, int reps, double *ms, vkb_error *err) {
+    if (rounds > 0 && (reps < 1 || !ms)) return vkb_fail(err, "attention timing: reps must be >= 1");
     int D = H * hd;
     size_t T = (size_t)B * L;
     /* pack q, k, v side by side, as the fused QKV projection writes them */
@@ -285,8 +292,16 @@ int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const flo
     vkb_vk_attn_pc pc = {(uint32_t)L, (uint32_t)(3 * D), 0, (uint32_t)D, (uint32_t)(2 * D),
                          (uint32_t)D, 1.0f / sqrtf((float)hd)};
     uint32_t g[3];
-    vkb_vk_attn_groups(B, L, H, g);
+    vkb_vk_attn_groups(&o.own, B, L, H, g);
     rc = rc || op_run_one(&o, &o.own.attn, bind, &pc, g, err);
+    if (!rc && rounds > 0) { /* timed rounds after the result run, as gemm_host */
+        VkDescriptorSet set;
+        rc = vkb_vk_set_create(c, o.pool, &o.own.attn, bind, &set, err);
+        for (int r = 0; !rc && r < rounds; r++) {
+            rc = op_run_n(&o, &o.own.attn, set, &pc, g, reps, &ms[r], err);
+            if (!rc) ms[r] /= reps;
+        }
+    }
     rc = rc || op_read(&o, yb, ctx, T * D, err);
     op_end(&o);
     free(qkv);

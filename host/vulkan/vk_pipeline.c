@@ -170,6 +170,40 @@ static void pipe_job_run(void *p, int task, int slot) {
                                j->nspec, j->out, &j->err);
 }
 
+/* Flash attention's tiles (attention_flash.comp): BQ queries per workgroup
+ * and BK keys per tile, the largest that fit the device's shared memory.
+ * The coopmat form (BQ 32, BK a multiple of 16) where the policy chose it
+ * and the head dim is a multiple of 16; else the scalar form. */
+static int flash_tiles(vkb_vk_ctx *c, const vkb_vk_policy *pol, int hd, vkb_vk_kernels *k,
+                       int32_t spec[3], vkb_shader_id *id, vkb_error *err) {
+    uint32_t smem = c->props.limits.maxComputeSharedMemorySize;
+    static const int tiles[4][2] = {{32, 32}, {32, 16}, {16, 16}, {8, 8}};
+    if (pol->attn_coop && hd % 16 == 0) {
+        for (int i = 0; i < 2; i++) {
+            uint32_t bq = (uint32_t)tiles[i][0], bk = (uint32_t)tiles[i][1], h = (uint32_t)hd;
+            uint32_t need = 2u * ((bq + 2u * bk) * (h + 8u) + bq * bk) + 4u * (bq * bk + bq + bq * h);
+            if (need <= smem) {
+                spec[0] = hd; spec[1] = (int32_t)bq; spec[2] = (int32_t)bk;
+                k->attn_bq = (int)bq;
+                k->attn_coop = 1;
+                *id = VKB_SHADER_ATTENTION_FLASH_COOPMAT_F16;
+                return 0;
+            }
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        uint32_t bq = (uint32_t)tiles[i][0], bk = (uint32_t)tiles[i][1], h = (uint32_t)hd;
+        uint32_t need = 4u * ((bq + 2u * bk) * (h + 1u) + bq * bk + bq);
+        if (need <= smem) {
+            spec[0] = hd; spec[1] = (int32_t)bq; spec[2] = (int32_t)bk;
+            k->attn_bq = (int)bq;
+            return 0;
+        }
+    }
+    return vkb_failc(err, VKB_ERR_UNSUPPORTED, "head dim %d too large for flash attention in the "
+                     "device's shared memory (%u bytes)", hd, smem);
+}
+
 int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
                           vkb_vk_kernels *k, vkb_error *err) {
     memset(k, 0, sizeof *k);
@@ -191,7 +225,7 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
     if (tk < 1) return vkb_fail(err, "head dim %d too large for the device's shared memory", head_dim);
     /* the LayerNorm and attention forms are the policy's (vk_policy.c) */
     if ((pol->ln != VKB_LN_SHARED && pol->ln != VKB_LN_SUBGROUP) ||
-        (pol->attn != VKB_ATTN_SHARED && pol->attn != VKB_ATTN_SUBGROUP))
+        (pol->attn != VKB_ATTN_SHARED && pol->attn != VKB_ATTN_SUBGROUP && pol->attn != VKB_ATTN_FLASH))
         return vkb_fail(err, "internal: kernels created without a decided LayerNorm/attention form");
     if ((pol->ln == VKB_LN_SUBGROUP && !c->caps.sg_arith) ||
         (pol->attn == VKB_ATTN_SUBGROUP && !c->caps.sg_shuffle))
@@ -202,6 +236,9 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
     /* attention_sg: keys broadcast through register shuffles instead of
      * loaded by every lane (3.4 s -> 0.37 s per 8x128 distilbert-base pass) */
     int32_t aspec[3] = {head_dim, tk, sgsize};
+    k->attn_bq = 64;
+    vkb_shader_id flash_id = f16 ? VKB_SHADER_ATTENTION_FLASH_F16 : VKB_SHADER_ATTENTION_FLASH_F32;
+    if (pol->attn == VKB_ATTN_FLASH && flash_tiles(c, pol, head_dim, k, aspec, &flash_id, err)) return -1;
     /* the variant of each op for (form, precision): [subgroup][f16] */
     static const vkb_shader_id embed_id[2][2] = {{VKB_SHADER_EMBED_F32, VKB_SHADER_EMBED_F16},
                                                  {VKB_SHADER_EMBED_SG_F32, VKB_SHADER_EMBED_SG_F16}};
@@ -218,7 +255,8 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
         JOB(ln_id[ln_sg][f16], 5, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->add_ln),
         JOB(tiled_id[f16], 4, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled),
         JOB(texel_id[f16], 4, texel_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_texel),
-        JOB(attn_id[attn_sg][f16], 3, attn_t, sizeof(vkb_vk_attn_pc), aspec, attn_sg ? 3 : 2, &k->attn),
+        JOB(pol->attn == VKB_ATTN_FLASH ? flash_id : attn_id[attn_sg][f16], 3, attn_t, sizeof(vkb_vk_attn_pc),
+            aspec, attn_sg || pol->attn == VKB_ATTN_FLASH ? 3 : 2, &k->attn),
     };
 #undef JOB
     /* Drivers compile SPIR-V to machine code here (llvmpipe: ~40 ms per
@@ -262,8 +300,8 @@ void vkb_vk_rows_groups(int rows, uint32_t g[3]) {
     g[2] = 1;
 }
 
-void vkb_vk_attn_groups(int B, int L, int H, uint32_t g[3]) {
-    g[0] = cdiv(L, 64);
+void vkb_vk_attn_groups(const vkb_vk_kernels *k, int B, int L, int H, uint32_t g[3]) {
+    g[0] = cdiv(L, k->attn_bq > 0 ? k->attn_bq : 64);
     g[1] = (uint32_t)H;
     g[2] = (uint32_t)B;
 }

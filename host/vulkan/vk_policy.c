@@ -89,11 +89,15 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
         break;
     default: return vkb_fail(err, "unknown layernorm variant %d", (int)o->layernorm);
     }
+    /* Attention on GPUs: flash attention (query tiles; op matrix and model
+     * tests pass on lavapipe in the scalar form), its inner products on
+     * tensor cores where the coopmat probe passes at fp16. */
     switch (o->attention) {
     case VKB_ATTN_AUTO:
-        p->attn = caps->is_cpu && caps->sg_shuffle ? VKB_ATTN_SUBGROUP : VKB_ATTN_SHARED;
+        p->attn = caps->is_cpu ? (caps->sg_shuffle ? VKB_ATTN_SUBGROUP : VKB_ATTN_SHARED) : VKB_ATTN_FLASH;
         break;
     case VKB_ATTN_SHARED: p->attn = VKB_ATTN_SHARED; break;
+    case VKB_ATTN_FLASH: p->attn = VKB_ATTN_FLASH; break;
     case VKB_ATTN_SUBGROUP:
         if (!caps->sg_shuffle)
             return vkb_fail(err, "attention variant subgroup: device %s lacks subgroup shuffles "
@@ -102,6 +106,7 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
         break;
     default: return vkb_fail(err, "unknown attention variant %d", (int)o->attention);
     }
+    p->attn_coop = p->attn == VKB_ATTN_FLASH && p->f16 && caps->coop_ok;
     /* Weights: converted straight into device-local memory the host can map
      * where device memory is host memory (no staging copy); else through the
      * staging buffer (discrete GPUs: their host-visible window may be small
@@ -116,11 +121,12 @@ int vkb_vk_policy_for_ctx(const vkb_vk_ctx *c, vkb_precision prec, const vkb_vul
 }
 
 void vkb_vk_policy_str(const vkb_vk_policy *p, char *out, size_t n) {
-    snprintf(out, n, "%s storage (weights %s), %s GEMM%s, %s layernorm, %s attention",
+    snprintf(out, n, "%s storage (weights %s), %s GEMM%s, %s layernorm, %s attention%s",
              p->f16 ? "fp16" : "fp32", p->mapped_weights ? "mapped" : "staged",
              vkb_gemm_variant_name(p->gemm),
              p->gemm == VKB_GEMM_COOPMAT ? " (tiled if its self-test fails)" : "",
-             vkb_ln_variant_name(p->ln), vkb_attn_variant_name(p->attn));
+             vkb_ln_variant_name(p->ln), vkb_attn_variant_name(p->attn),
+             p->attn_coop ? " (coopmat)" : "");
 }
 
 /* ---- names ---- */
@@ -132,7 +138,8 @@ const char *vkb_gemm_variant_name(vkb_gemm_variant v) {
     return (unsigned)v < 4 ? gemm_names[v] : "?";
 }
 const char *vkb_ln_variant_name(vkb_ln_variant v) { return (unsigned)v < 3 ? form_names[v] : "?"; }
-const char *vkb_attn_variant_name(vkb_attn_variant v) { return (unsigned)v < 3 ? form_names[v] : "?"; }
+static const char *const attn_names[] = {"auto", "shared", "subgroup", "flash"};
+const char *vkb_attn_variant_name(vkb_attn_variant v) { return (unsigned)v < 4 ? attn_names[v] : "?"; }
 
 static int parse(const char *s, const char *const *names, int n) {
     for (int i = 0; s && i < n; i++)
@@ -152,7 +159,7 @@ int vkb_ln_variant_parse(const char *s, vkb_ln_variant *v) {
     return 0;
 }
 int vkb_attn_variant_parse(const char *s, vkb_attn_variant *v) {
-    int i = parse(s, form_names, 3);
+    int i = parse(s, attn_names, 4);
     if (i < 0) return -1;
     *v = (vkb_attn_variant)i;
     return 0;
