@@ -194,12 +194,16 @@ int main(void) {
           vkb_ln_variant_name(pol.ln), vkb_attn_variant_name(pol.attn));
     gpu.coop_ok = 1;
     CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_AUTO, NULL, &pol, &err) == 0 &&
-          pol.gemm == VKB_GEMM_COOPMAT && !pol.gemm_forced && pol.attn == VKB_ATTN_FLASH && pol.attn_coop,
+          pol.gemm == VKB_GEMM_COOPMAT && !pol.gemm_forced && pol.attn == VKB_ATTN_FLASH && !pol.attn_coop,
           "coopmat GPU: %s, %s attention (coopmat %d)", vkb_gemm_variant_name(pol.gemm),
           vkb_attn_variant_name(pol.attn), pol.attn_coop);
     CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_FP32, NULL, &pol, &err) == 0 &&
           pol.gemm == VKB_GEMM_TILED && pol.attn == VKB_ATTN_FLASH && !pol.attn_coop,
           "coopmat GPU at fp32: %s", vkb_gemm_variant_name(pol.gemm));
+    vkb_vulkan_opts flash = {.attention = VKB_ATTN_FLASH};
+    CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_AUTO, &flash, &pol, &err) == 0 &&
+          pol.attn == VKB_ATTN_FLASH && pol.attn_coop,
+          "coopmat GPU, flash asked for: coopmat form %d", pol.attn_coop);
     vkb_vk_caps cpu_dev = {.is_cpu = 1, .f16_storage = 1, .sg_size = 8, .sg_arith = 1, .sg_shuffle = 1};
     CHECK(vkb_vk_policy_decide(&cpu_dev, "cpu", VKB_PREC_AUTO, NULL, &pol, &err) == 0 && !pol.f16 &&
           pol.gemm == VKB_GEMM_TEXEL && pol.ln == VKB_LN_SUBGROUP && pol.attn == VKB_ATTN_SUBGROUP,
