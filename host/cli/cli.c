@@ -483,7 +483,9 @@ static const command commands[] = {
      "usage: vkbert serve [options]\n"
      "An HTTP server on one loaded model, with the routes of Hugging Face's\n"
      "text-embeddings-inference: POST /predict ({\"inputs\": \"text\" or [texts],\n"
-     "\"raw_scores\": bool, \"truncate\": bool}), GET /health, /info, /metrics\n"
+     "\"raw_scores\": bool, \"truncate\": bool}), POST /embed ({\"inputs\": ...,\n"
+     "\"normalize\": bool, \"truncate\": bool}: one vector per text, pooled as\n"
+     "vkbert embed; a base model serves /embed only), GET /health, /info, /metrics\n"
      "(Prometheus).  Requests of all clients are queued and scored together in\n"
      "length-grouped token-budget batches; SIGTERM/SIGINT finish the requests in\n"
      "flight and exit 0.  Prints \"listening on http://HOST:PORT\" on stderr.\n"
@@ -515,8 +517,8 @@ static void main_usage(FILE *f) {
             "  tokenize   print token ids of stdin lines\n"
             "  check      compare the GPU with the CPU reference, layer by layer\n"
             "  bench      speed, memory and per-kernel times of the forward pass\n"
-            "  serve      HTTP server (text-embeddings-inference's /predict, /health,\n"
-            "             /info, /metrics) with dynamic batching\n"
+            "  serve      HTTP server (text-embeddings-inference's /predict, /embed,\n"
+            "             /health, /info, /metrics) with dynamic batching\n"
             "  devices    list Vulkan devices\n\n"
             "vkbert COMMAND --help for a command's options; vkbert --version.\n");
 }

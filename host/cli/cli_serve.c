@@ -16,6 +16,12 @@
  * the batcher, but under load each window is half as large and padding
  * grows: bench/serve_bench.py measured 8 clients slower that way.)
  *
+ * POST /embed runs the same way on a lane of its own (a second backend and
+ * a scorer opened with pooling: the model's sentence-transformers pooling,
+ * else mean, as `vkbert embed`), so embedding requests are grouped and
+ * budgeted among themselves; "normalize" (default true, as TEI) is applied
+ * per request to the pooled vectors, with the scorer's arithmetic.
+ *
  * Failures: a forward that fails (device lost, ...) fails only the requests
  * whose inputs were not scored, with 503/500 and the message; the scorer is
  * then rebuilt (the backend reopened after a lost device).  Out of device
@@ -32,6 +38,7 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -116,6 +123,14 @@ typedef struct server {
     double lat_sum;
     uint64_t bsz_bucket[N_BSZ + 1], bsz_n, bsz_sum;
     double t_start;
+    /* POST /embed: a second lane (this struct again, with its own backend,
+     * scorer opened with pooling, queue and batcher thread), so that
+     * embedding requests are length-grouped and token-budgeted among
+     * themselves; requests, errors and latency are counted on the main one */
+    struct server *emb;
+    vkb_pooling pooling;
+    int dim;
+    uint64_t n_embed_requests, n_embed_success;
 } server;
 
 typedef struct conn {   /* one HTTP request */
@@ -203,6 +218,16 @@ static void put_predictions(cli_buf *b, const vkb_config *cfg, const float *logi
     cb_puts(b, "]");
 }
 
+/* Scales v to unit L2 norm: the same arithmetic as the scorer's normalize
+ * option (host/ops/cpu_pool.c), so that /embed equals `vkbert embed`. */
+static void l2_normalize(float *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+    double norm = sqrt(s);
+    if (norm < 1e-12) norm = 1e-12;
+    for (int i = 0; i < n; i++) v[i] = (float)(v[i] / norm);
+}
+
 /* ---- the batcher ------------------------------------------------------------ */
 
 /* Scorer callback (a scorer thread): the result of one input. */
@@ -210,7 +235,8 @@ static int on_result(void *ctx, const vkb_score *sc) {
     server *S = ctx;
     qitem *q = sc->user;
     request *r = q->r;
-    if (sc->logits) memcpy(r->logits + (size_t)q->idx * r->nl, sc->logits, sizeof(float) * (size_t)r->nl);
+    const float *v = sc->embedding ? sc->embedding : sc->logits; /* an embedding has r->nl = dim */
+    if (v) memcpy(r->logits + (size_t)q->idx * r->nl, v, sizeof(float) * (size_t)r->nl);
     pthread_mutex_lock(&S->mu);
     S->delivered++;
     S->fails_in_row = 0;
@@ -467,7 +493,13 @@ static int opt_bool(const cJSON *root, const char *name, int *v) {
     return 0;
 }
 
-static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
+/* POST /predict, or with embed POST /embed (queued on the embedding lane
+ * S->emb; "normalize" instead of "raw_scores"; TEI's [[f, ...], ...]). */
+static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k, int embed) {
+    server *Q = embed ? S->emb : S; /* the lane: queue, scorer */
+    if (!embed && S->cfg->n_labels <= 0)
+        return reply_error(S, c, MHD_HTTP_BAD_REQUEST, E_VALIDATION,
+                           "the model has no classifier head (a base model): it serves POST /embed only");
     if (k->too_large)
         return reply_error(S, c, MHD_HTTP_CONTENT_TOO_LARGE, E_TOO_LARGE,
                            "the request body is larger than %d bytes (--max-body-bytes)", S->max_body);
@@ -485,13 +517,14 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
     enum MHD_Result ret;
     const char *bad = NULL;
     char badbuf[160];
-    int truncate = 0, raw = 0, single = 0, n = 0;
+    int truncate = 0, raw = 0, single = 0, n = 0, normalize = 1;
     const cJSON *inputs = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "inputs") : NULL;
     const cJSON *dir = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "truncation_direction") : NULL;
     if (!cJSON_IsObject(root)) bad = "the request body must be a JSON object with \"inputs\"";
     else if (!inputs) bad = "missing \"inputs\" (a string or an array of strings)";
     else if (opt_bool(root, "truncate", &truncate)) bad = "\"truncate\" must be a boolean";
-    else if (opt_bool(root, "raw_scores", &raw)) bad = "\"raw_scores\" must be a boolean";
+    else if (!embed && opt_bool(root, "raw_scores", &raw)) bad = "\"raw_scores\" must be a boolean";
+    else if (embed && opt_bool(root, "normalize", &normalize)) bad = "\"normalize\" must be a boolean";
     else if (dir && !cJSON_IsNull(dir) &&
              !(cJSON_IsString(dir) && (!strcmp(dir->valuestring, "Right") || !strcmp(dir->valuestring, "right"))))
         bad = "\"truncation_direction\": only \"Right\" is supported";
@@ -510,7 +543,7 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
         return reply_error(S, c, MHD_HTTP_UNPROCESSABLE_CONTENT, E_VALIDATION, "%s", bad);
     }
     /* tokenize here, on this connection's thread */
-    int cap = S->max_len + 1, nl = S->cfg->n_labels;
+    int cap = S->max_len + 1, nl = embed ? Q->dim : S->cfg->n_labels;
     qitem **items = calloc((size_t)n, sizeof *items);
     request r;
     memset(&r, 0, sizeof r);
@@ -534,7 +567,7 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
             status = MHD_HTTP_UNPROCESSABLE_CONTENT;
             kind = E_VALIDATION;
             snprintf(msg, sizeof msg, cJSON_IsArray(x) && cJSON_GetArraySize(x) == 2
-                         ? "inputs[%d]: sentence pairs are not supported (the model classifies one text)"
+                         ? "inputs[%d]: sentence pairs are not supported (one text per input)"
                          : "inputs[%d] must be a string", i);
             break;
         }
@@ -574,7 +607,7 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
             ids[S->max_len - 1] = ids[cap - 1];
             m = S->max_len;
         }
-        q->S = S;
+        q->S = Q;
         q->r = &r;
         q->idx = i;
         q->n = m;
@@ -590,26 +623,28 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
         return reply_error(S, c, status, kind, "%s", msg);
     }
     pthread_cond_init(&r.cv, NULL);
-    pthread_mutex_lock(&S->mu);
-    if (S->lost) {
-        pthread_mutex_unlock(&S->mu);
+    pthread_mutex_lock(&Q->mu);
+    if (Q->lost) {
+        char lmsg[sizeof Q->lost_msg];
+        snprintf(lmsg, sizeof lmsg, "%s", Q->lost_msg);
+        pthread_mutex_unlock(&Q->mu);
         for (int i = 0; i < n; i++) { free(items[i]->ids); free(items[i]); }
         free(items);
         free(r.logits);
         pthread_cond_destroy(&r.cv);
-        return reply_error(S, c, MHD_HTTP_SERVICE_UNAVAILABLE, E_UNHEALTHY, "%s", S->lost_msg);
+        return reply_error(S, c, MHD_HTTP_SERVICE_UNAVAILABLE, E_UNHEALTHY, "%s", lmsg);
     }
-    if (!S->qh) S->q_since = vkb_now_s();
+    if (!Q->qh) Q->q_since = vkb_now_s();
     for (int i = 0; i < n; i++) {
-        if (S->qt) S->qt->next = items[i]; else S->qh = items[i];
-        S->qt = items[i];
+        if (Q->qt) Q->qt->next = items[i]; else Q->qh = items[i];
+        Q->qt = items[i];
     }
-    S->qn += n;
-    S->n_inputs += (uint64_t)n;
-    pthread_cond_broadcast(&S->qcv);
-    while (r.left > 0) pthread_cond_wait(&r.cv, &S->mu);
-    int fail_kind = S->lost ? E_UNHEALTHY : E_BACKEND;
-    pthread_mutex_unlock(&S->mu);
+    Q->qn += n;
+    Q->n_inputs += (uint64_t)n;
+    pthread_cond_broadcast(&Q->qcv);
+    while (r.left > 0) pthread_cond_wait(&r.cv, &Q->mu);
+    int fail_kind = Q->lost ? E_UNHEALTHY : E_BACKEND;
+    pthread_mutex_unlock(&Q->mu);
     free(items);
     pthread_cond_destroy(&r.cv);
     if (r.status) {
@@ -618,16 +653,33 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
                            "%s", r.msg);
     }
     cli_buf b = {0};
-    if (!single) cb_puts(&b, "[");
-    for (int i = 0; i < n; i++) {
-        if (i) cb_puts(&b, ",");
-        put_predictions(&b, S->cfg, r.logits + (size_t)i * nl, nl, raw);
+    if (embed) {
+        /* TEI: one vector per input, a lone string included */
+        cb_puts(&b, "[");
+        for (int i = 0; i < n; i++) {
+            float *v = r.logits + (size_t)i * nl;
+            if (normalize) l2_normalize(v, nl);
+            cb_puts(&b, i ? ",[" : "[");
+            for (int j = 0; j < nl; j++) {
+                if (j) cb_puts(&b, ",");
+                put_float(&b, v[j]);
+            }
+            cb_puts(&b, "]");
+        }
+        cb_puts(&b, "]");
+    } else {
+        if (!single) cb_puts(&b, "[");
+        for (int i = 0; i < n; i++) {
+            if (i) cb_puts(&b, ",");
+            put_predictions(&b, S->cfg, r.logits + (size_t)i * nl, nl, raw);
+        }
+        if (!single) cb_puts(&b, "]");
     }
-    if (!single) cb_puts(&b, "]");
     cb_puts(&b, "\n");
     free(r.logits);
     pthread_mutex_lock(&S->mu);
     S->n_success++;
+    if (embed) S->n_embed_success++;
     int closing = S->shutting_down;
     pthread_mutex_unlock(&S->mu);
     ret = reply(c, MHD_HTTP_OK, "application/json", &b, closing);
@@ -639,9 +691,15 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k) {
 static enum MHD_Result health(server *S, struct MHD_Connection *c) {
     pthread_mutex_lock(&S->mu);
     int lost = S->lost, closing = S->shutting_down;
-    char msg[sizeof S->lost_msg];
+    char msg[sizeof S->lost_msg + 32];
     snprintf(msg, sizeof msg, "%s", S->lost_msg);
     pthread_mutex_unlock(&S->mu);
+    if (!lost) {
+        pthread_mutex_lock(&S->emb->mu);
+        lost = S->emb->lost;
+        snprintf(msg, sizeof msg, "%s (the /embed lane)", S->emb->lost_msg);
+        pthread_mutex_unlock(&S->emb->mu);
+    }
     if (lost) return reply_error(S, c, MHD_HTTP_SERVICE_UNAVAILABLE, E_UNHEALTHY, "device lost: %s", msg);
     if (closing) return reply_error(S, c, MHD_HTTP_SERVICE_UNAVAILABLE, E_SHUTDOWN, "shutting down");
     cli_buf b = {0};
@@ -659,18 +717,24 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     const char *prec = cpu || S->o->precision == VKB_PREC_FP32 ? "float32"
                        : S->o->precision == VKB_PREC_FP16 ? "float16" : "auto";
     cb_json_str(&b, prec);
-    cb_puts(&b, ",\"model_type\":{\"classifier\":{\"id2label\":{");
-    for (int i = 0; i < cfg->n_labels; i++) {
-        cb_printf(&b, "%s\"%d\":", i ? "," : "", i);
-        put_label(&b, cfg, i);
+    cb_puts(&b, ",\"model_type\":{");
+    if (cfg->n_labels > 0) { /* a base model has no classifier: /embed only */
+        cb_puts(&b, "\"classifier\":{\"id2label\":{");
+        for (int i = 0; i < cfg->n_labels; i++) {
+            cb_printf(&b, "%s\"%d\":", i ? "," : "", i);
+            put_label(&b, cfg, i);
+        }
+        cb_puts(&b, "},\"label2id\":{");
+        for (int i = 0; i < cfg->n_labels; i++) {
+            if (i) cb_puts(&b, ",");
+            put_label(&b, cfg, i);
+            cb_printf(&b, ":%d", i);
+        }
+        cb_puts(&b, "}},");
     }
-    cb_puts(&b, "},\"label2id\":{");
-    for (int i = 0; i < cfg->n_labels; i++) {
-        if (i) cb_puts(&b, ",");
-        put_label(&b, cfg, i);
-        cb_printf(&b, ":%d", i);
-    }
-    cb_puts(&b, "}}},\"device\":");
+    cb_puts(&b, "\"embedding\":{\"pooling\":");
+    cb_json_str(&b, vkb_pooling_name(S->emb->pooling));
+    cb_printf(&b, ",\"dim\":%d}},\"device\":", S->emb->dim);
     pthread_mutex_lock(&S->mu);
     cb_json_str(&b, S->device);
     int budget = S->s ? S->past.batch_tokens : S->budget;
@@ -707,12 +771,39 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
     server m = *S; /* a consistent copy of the counters */
     uint64_t queue = (uint64_t)S->qn + (S->added - S->delivered);
     pthread_mutex_unlock(&S->mu);
-    cb_puts(&b, "# HELP vkbert_requests_total /predict requests received.\n"
+    /* the /embed lane: its inputs, batches and forwards count with the rest */
+    server *E = S->emb;
+    pthread_mutex_lock(&E->mu);
+    add_stats(&st, &E->past);
+    if (E->s) {
+        vkb_scorer_stats cur;
+        vkb_scorer_get_stats(E->s, &cur);
+        add_stats(&st, &cur);
+    }
+    uint64_t embed_inputs = E->n_inputs;
+    m.n_inputs += E->n_inputs;
+    m.reopens += E->reopens;
+    m.lost |= E->lost;
+    queue += (uint64_t)E->qn + (E->added - E->delivered);
+    for (int i = 0; i <= N_BSZ; i++) m.bsz_bucket[i] += E->bsz_bucket[i];
+    m.bsz_n += E->bsz_n;
+    m.bsz_sum += E->bsz_sum;
+    pthread_mutex_unlock(&E->mu);
+    cb_puts(&b, "# HELP vkbert_requests_total /predict and /embed requests received.\n"
                 "# TYPE vkbert_requests_total counter\n");
     cb_printf(&b, "vkbert_requests_total %llu\n", (unsigned long long)m.n_requests);
-    cb_puts(&b, "# HELP vkbert_requests_success_total /predict requests answered with 200.\n"
+    cb_puts(&b, "# HELP vkbert_requests_success_total /predict and /embed requests answered with 200.\n"
                 "# TYPE vkbert_requests_success_total counter\n");
     cb_printf(&b, "vkbert_requests_success_total %llu\n", (unsigned long long)m.n_success);
+    cb_puts(&b, "# HELP vkbert_embed_requests_total /embed requests received (counted in vkbert_requests_total too).\n"
+                "# TYPE vkbert_embed_requests_total counter\n");
+    cb_printf(&b, "vkbert_embed_requests_total %llu\n", (unsigned long long)m.n_embed_requests);
+    cb_puts(&b, "# HELP vkbert_embed_requests_success_total /embed requests answered with 200.\n"
+                "# TYPE vkbert_embed_requests_success_total counter\n");
+    cb_printf(&b, "vkbert_embed_requests_success_total %llu\n", (unsigned long long)m.n_embed_success);
+    cb_puts(&b, "# HELP vkbert_embed_inputs_total Texts queued for embedding.\n"
+                "# TYPE vkbert_embed_inputs_total counter\n");
+    cb_printf(&b, "vkbert_embed_inputs_total %llu\n", (unsigned long long)embed_inputs);
     cb_puts(&b, "# HELP vkbert_errors_total Requests answered with an error, by kind.\n"
                 "# TYPE vkbert_errors_total counter\n");
     for (int i = 0; i < N_KINDS; i++)
@@ -722,7 +813,7 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
     cb_printf(&b, "vkbert_inputs_total %llu\n", (unsigned long long)m.n_inputs);
     cb_puts(&b, "# HELP vkbert_queue_depth Texts queued or being scored.\n# TYPE vkbert_queue_depth gauge\n");
     cb_printf(&b, "vkbert_queue_depth %llu\n", (unsigned long long)queue);
-    cb_puts(&b, "# HELP vkbert_requests_in_flight /predict requests being served.\n"
+    cb_puts(&b, "# HELP vkbert_requests_in_flight /predict and /embed requests being served.\n"
                 "# TYPE vkbert_requests_in_flight gauge\n");
     cb_printf(&b, "vkbert_requests_in_flight %d\n", m.in_flight);
     cb_puts(&b, "# HELP vkbert_batch_size Texts per dynamic batch (a window handed to the scorer).\n"
@@ -751,7 +842,7 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
                 "# TYPE vkbert_tokens_per_second gauge\n");
     cb_printf(&b, "vkbert_tokens_per_second %.1f\n",
               st.forward_seconds > 0 ? (double)st.real_tokens / st.forward_seconds : 0.0);
-    cb_puts(&b, "# HELP vkbert_request_duration_seconds /predict latency, from the request to its answer.\n"
+    cb_puts(&b, "# HELP vkbert_request_duration_seconds /predict and /embed latency, from the request to its answer.\n"
                 "# TYPE vkbert_request_duration_seconds histogram\n");
     cum = 0;
     for (int i = 0; i < N_LAT; i++) {
@@ -781,7 +872,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     server *S = cls;
     conn *k = *con_cls;
-    int is_predict = !strcmp(url, "/predict");
+    int is_embed = !strcmp(url, "/embed");
+    int is_predict = is_embed || !strcmp(url, "/predict");
     if (!k) {
         k = calloc(1, sizeof *k);
         if (!k) return MHD_NO;
@@ -792,6 +884,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int closing = S->shutting_down, over = 0;
         if (is_predict && !strcmp(method, "POST")) {
             S->n_requests++;
+            if (is_embed) S->n_embed_requests++;
             if (!closing && S->in_flight >= S->max_conc) over = 1;
             else if (!closing) { S->in_flight++; k->counted = 1; }
         }
@@ -842,7 +935,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (is_predict) {
         if (strcmp(method, "POST"))
             return reply_error(S, c, MHD_HTTP_METHOD_NOT_ALLOWED, E_METHOD, "%s %s: use POST", method, url);
-        return predict(S, c, k);
+        return predict(S, c, k, is_embed);
     }
     int known = !strcmp(url, "/health") || !strcmp(url, "/info") || !strcmp(url, "/metrics");
     if (known && !get)
@@ -851,7 +944,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!strcmp(url, "/info")) return info(S, c);
     if (!strcmp(url, "/metrics")) return metrics(S, c);
     return reply_error(S, c, MHD_HTTP_NOT_FOUND, E_NOT_FOUND,
-                       "no route %s %s (routes: POST /predict, GET /health, /info, /metrics)", method, url);
+                       "no route %s %s (routes: POST /predict, POST /embed, GET /health, /info, /metrics)", method, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -924,30 +1017,57 @@ int cli_serve(cli_opts *o) {
     pthread_cond_init(&S->qcv, NULL);
     int rc = CLI_FAILED;
     struct MHD_Daemon *d = NULL;
-    pthread_t bt;
-    int bt_started = 0;
+    pthread_t bt, et;
+    int bt_started = 0, et_started = 0;
+    server *E = calloc(1, sizeof *E);
+    if (!E) { free(S); return CLI_FAILED; }
+    S->emb = E;
+    pthread_mutex_init(&E->mu, NULL);
+    pthread_cond_init(&E->qcv, NULL);
     S->m = cli_load_model(o);
     if (!S->m) goto out;
     S->cfg = vkb_model_config(S->m);
     S->tok = vkb_model_tokenizer(S->m);
-    if (S->cfg->n_labels <= 0 || !S->tok) {
-        fprintf(stderr, "vkbert serve: %s\n", S->tok ? "the model has no classifier head (a base "
-                "model): /predict needs a sequence-classification checkpoint"
-                : "the model has no tokenizer (vocab.txt or tokenizer.json)");
+    if (!S->tok) {
+        fprintf(stderr, "vkbert serve: the model has no tokenizer (vocab.txt or tokenizer.json)\n");
         goto out;
     }
+    /* a base model (no classifier head) serves /embed only */
+    int classifier = S->cfg->n_labels > 0;
     S->max_len = cli_max_len(o, S->m);
     S->budget = cli_batch_tokens(o, S->max_len);
     S->window = o->window > 0 ? o->window : vkb_defaults()->window;
-    if (open_backend(S, &S->be, S->device, sizeof S->device)) goto out;
+    if (classifier && open_backend(S, &S->be, S->device, sizeof S->device)) goto out;
     S->so.max_len = S->max_len;
     S->so.window = S->window;
     S->so.threads = 1; /* the texts come tokenized (connection threads) */
     S->so.note = on_note;
     S->so.drop_user = on_drop;
     cli_fault_injection(&S->so);
-    if (open_scorer(S, S->be, &S->s)) goto out;
+    if (classifier && open_scorer(S, S->be, &S->s)) goto out;
     S->past.batch_tokens = S->budget;
+    /* the /embed lane: the same model and limits, its own device context */
+    E->o = o;
+    E->m = S->m;
+    E->cfg = S->cfg;
+    E->tok = S->tok;
+    E->max_len = S->max_len;
+    E->budget = cli_batch_tokens(o, S->max_len);
+    E->window = S->window;
+    E->max_conc = S->max_conc;
+    E->max_body = S->max_body;
+    E->model_id = S->model_id;
+    E->t_start = S->t_start;
+    const vkb_st_pooling *stp = vkb_model_st_pooling(S->m);
+    E->pooling = stp->present ? (vkb_pooling)stp->pooling : VKB_POOL_MEAN;
+    E->dim = S->cfg->dim;
+    if (open_backend(E, &E->be, E->device, sizeof E->device)) goto out;
+    E->so = S->so;
+    E->so.pooling = E->pooling;
+    E->so.normalize = 0; /* per request */
+    if (open_scorer(E, E->be, &E->s)) goto out;
+    E->past.batch_tokens = E->budget;
+    if (!classifier) snprintf(S->device, sizeof S->device, "%s", E->device);
 
     /* only this thread takes SIGINT/SIGTERM: the others start with them blocked */
     cli_install_signals();
@@ -957,10 +1077,11 @@ int cli_serve(cli_opts *o) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     if (pthread_create(&bt, NULL, batcher_main, S) == 0) bt_started = 1;
+    if (bt_started && pthread_create(&et, NULL, batcher_main, E) == 0) et_started = 1;
     int timeout = o->timeout_s > 0 ? o->timeout_s : DEF_TIMEOUT;
     unsigned conn_limit = (unsigned)(S->max_conc < 256 ? S->max_conc + 64 : S->max_conc + 256);
     if (conn_limit > 1000) conn_limit = 1000;
-    if (bt_started)
+    if (et_started)
         d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                  MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0),
                              (uint16_t)port, NULL, NULL, on_request, S,
@@ -973,13 +1094,13 @@ int cli_serve(cli_opts *o) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!d) {
         fprintf(stderr, "vkbert serve: cannot listen on %s port %d: %s\n", host, port,
-                bt_started ? strerror(errno) : "cannot start the batcher thread");
+                et_started ? strerror(errno) : "cannot start the batcher threads");
         goto out;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     if (di && di->port) port = di->port;
-    fprintf(stderr, "vkbert serve: %s on %s, max input length %d, token budget %d\n",
-            S->model_id, S->device, S->max_len, S->budget);
+    fprintf(stderr, "vkbert serve: %s on %s, max input length %d, token budget %d; /embed: %s pooling, "
+            "dim %d\n", S->model_id, S->device, S->max_len, S->budget, vkb_pooling_name(E->pooling), E->dim);
     fprintf(stderr, "vkbert serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "",
             port);
     fflush(stderr);
@@ -1011,6 +1132,22 @@ out:
         pthread_mutex_unlock(&S->mu);
         pthread_join(bt, NULL);
     }
+    if (et_started) {
+        pthread_mutex_lock(&E->mu);
+        E->stop = 1;
+        pthread_cond_broadcast(&E->qcv);
+        pthread_mutex_unlock(&E->mu);
+        pthread_join(et, NULL);
+    }
+    if (E->s) {
+        vkb_error e = {0};
+        (void)vkb_scorer_finish(E->s, &e);
+        vkb_scorer_free(E->s);
+    }
+    vkb_backend_free(E->be);
+    pthread_mutex_destroy(&E->mu);
+    pthread_cond_destroy(&E->qcv);
+    free(E);
     if (S->s) {
         vkb_error e = {0};
         (void)vkb_scorer_finish(S->s, &e);

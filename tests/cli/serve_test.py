@@ -19,6 +19,13 @@ usage: serve_test.py VKBERT MODEL DEVICE [CLIENTS REQUESTS]
      requests succeed; a device that keeps failing is reported by /health.
   4. graceful shutdown under load: SIGTERM, the requests in flight are
      answered, exit status 0.
+  5. embed: 8 threads x 20 concurrent POST /embed requests (single texts and
+     batches, normalize true / false / absent, mixed lengths), every vector
+     the same as `vkbert embed` (with or without --normalize) to 1e-5
+     whatever shared its batch, interleaved with /predict requests; /info
+     and /metrics; the /embed errors (422, 413, 429); a base model with
+     sentence-transformers files serves /embed (cls, normalized) and
+     answers /predict with 400.
 """
 import http.client
 import json
@@ -50,11 +57,11 @@ def ok(msg):
 
 
 class Server:
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, model=None):
         self.log = os.path.join(TMP, "server%d.log" % random.randrange(1 << 30))
         e = dict(os.environ)
         e.update(env or {})
-        self.p = subprocess.Popen([B, "serve", "--model", M, "--device", DEV, "--port", "0"] + list(args),
+        self.p = subprocess.Popen([B, "serve", "--model", model or M, "--device", DEV, "--port", "0"] + list(args),
                                   stdout=subprocess.DEVNULL, stderr=open(self.log, "w"), env=e)
         self.port = None
         t0 = time.time()
@@ -275,7 +282,7 @@ def error_test():
     st, ans = once(srv, "POST", "/predict", {"inputs": long_text[:3000], "truncate": True})
     if st != 200:
         fail("truncate true: %d %r" % (st, ans))
-    for method, path, want in (("GET", "/nowhere", 404), ("POST", "/embed", 404), ("GET", "/predict", 405),
+    for method, path, want in (("GET", "/nowhere", 404), ("POST", "/embeddings", 404), ("GET", "/predict", 405),
                                ("POST", "/health", 405)):
         st, ans = once(srv, method, path, "{}" if method == "POST" else None)
         if st != want or "error" not in ans:
@@ -438,8 +445,182 @@ def shutdown_test():
         fail("SIGINT: exit %r" % rc)
 
 
+# ---- 5. embed ---------------------------------------------------------------------------
+def embed_expect(normalize, model=None):
+    args = [B, "embed", "--model", model or M, "--device", DEV, "--quiet", src] + (["--normalize"] if normalize else [])
+    p = subprocess.run(args, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("vkbert embed: " + p.stderr)
+    v = [json.loads(l)["embedding"] for l in p.stdout.splitlines()]
+    assert len(v) == len(TEXTS)
+    return v
+
+
+def embed_test():
+    exp = {False: embed_expect(False), True: embed_expect(True)}
+    dim = len(exp[False][0])
+    if all(abs(sum(x * x for x in v) - 1) < 1e-4 for v in exp[False][:20]):
+        fail("embed: the unnormalized vectors are already unit length: the test cannot tell them apart")
+    srv = Server("--quiet")
+    st, inf = once(srv, "GET", "/info")
+    emb = inf.get("model_type", {}).get("embedding") if isinstance(inf, dict) else None
+    if st != 200 or not emb or emb.get("pooling") != "mean" or emb.get("dim") != dim:
+        fail("info: embedding %r (expected mean pooling, dim %d)" % (emb, dim))
+    else:
+        ok("/info: embedding %r" % emb)
+    errors = []
+    lock = threading.Lock()
+    counts = [0, 0, 0]  # embed requests, vectors checked, predict requests
+
+    def client(cid):
+        r = random.Random(100 + cid)
+        c = srv.conn()
+        for k in range(20):
+            n = r.choice([1, 1, 2, 3, 5, 8])
+            idx = [r.randrange(len(TEXTS)) for _ in range(n)]
+            body = {"inputs": TEXTS[idx[0]] if n == 1 and r.random() < 0.5 else [TEXTS[i] for i in idx],
+                    "truncate": True}
+            norm = r.choice([None, True, False])
+            if norm is not None:
+                body["normalize"] = norm
+            try:
+                if k % 5 == 4:  # a /predict among them: the lanes do not mix
+                    st, ans = call(c, "POST", "/predict", {"inputs": TEXTS[idx[0]], "truncate": True})
+                    e = None if st == 200 else "predict: %d %r" % (st, ans)
+                    if e is None:
+                        e = check_answer(ans, idx[0], False)
+                    with lock:
+                        counts[2] += 1
+                        if e:
+                            errors.append(e)
+                    continue
+                st, ans = call(c, "POST", "/embed", body)
+            except Exception as ex:  # noqa: BLE001
+                with lock:
+                    errors.append("client %d: %r" % (cid, ex))
+                c.close()
+                c = srv.conn()
+                continue
+            want = exp[norm is not False]
+            e = None
+            if st != 200 or not isinstance(ans, list) or len(ans) != n:
+                e = "embed: %d %r (expected %d vectors)" % (st, str(ans)[:200], n)
+            else:
+                for v, i in zip(ans, idx):
+                    if len(v) != dim or any(abs(a - b) > 1e-5 for a, b in zip(v, want[i])):
+                        e = "text %d (normalize %r): %r, vkbert embed says %r" % (i, norm, v[:4], want[i][:4])
+                        break
+            with lock:
+                counts[0] += 1
+                counts[1] += n
+                if e:
+                    errors.append(e)
+        c.close()
+
+    th = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    if errors:
+        fail("embed load: %d error(s), first %s" % (len(errors), errors[:3]))
+    else:
+        ok("embed load: %d /embed requests (%d vectors) equal to vkbert embed, %d /predict among them"
+           % (counts[0], counts[1], counts[2]))
+    st, met = once(srv, "GET", "/metrics")
+    m = re.search(r"^vkbert_embed_requests_total (\d+)$", met, re.M)
+    m2 = re.search(r"^vkbert_embed_requests_success_total (\d+)$", met, re.M)
+    if not m or int(m.group(1)) != counts[0] or not m2 or int(m2.group(1)) != counts[0]:
+        fail("metrics: embed requests %r / %r, sent %d" % (m and m.group(1), m2 and m2.group(1), counts[0]))
+    else:
+        ok("/metrics counts %s /embed requests" % m.group(1))
+    rc = srv.stop()
+    if rc != 0:
+        fail("embed server exit status %r" % rc)
+
+    # errors, as the other routes
+    srv = Server("--quiet", "--max-body-bytes", "4096", "--max-concurrent-requests", "2")
+    long_text = " ".join(["word"] * 300)
+    cases = [
+        ("malformed JSON", b'{"inputs": "abc"', 422),
+        ("no inputs", {"text": "x"}, 422),
+        ("number inputs", {"inputs": 5}, 422),
+        ("number in list", {"inputs": ["a", 5]}, 422),
+        ("empty list", {"inputs": []}, 422),
+        ("empty text", {"inputs": ""}, 422),
+        ("normalize not bool", {"inputs": "a", "normalize": "yes"}, 422),
+        ("truncate not bool", {"inputs": "a", "truncate": 1}, 422),
+        ("too long, truncate false", {"inputs": long_text[:3000], "truncate": False}, 413),
+        ("too long, no truncate", {"inputs": ["ok", long_text[:3000]]}, 413),
+        ("body over --max-body-bytes", {"inputs": long_text * 4}, 413),
+    ]
+    for name, body, want in cases:
+        st, ans = once(srv, "POST", "/embed", body)
+        if st != want or not isinstance(ans, dict) or not ans.get("error") or not ans.get("error_type"):
+            fail("embed %s: %d %r (expected %d with a JSON error)" % (name, st, ans, want))
+        else:
+            ok("embed %s: %d %s" % (name, st, ans["error"]))
+    st, ans = once(srv, "GET", "/embed")
+    if st != 405:
+        fail("GET /embed: %d %r" % (st, ans))
+    st, ans = once(srv, "POST", "/embed", {"inputs": long_text[:3000], "truncate": True, "normalize": False})
+    i = TEXTS.index(next(t for t in TEXTS if len(t.split()) > 140))
+    st2, ans2 = once(srv, "POST", "/embed", {"inputs": TEXTS[i], "truncate": True})
+    if st != 200 or len(ans) != 1 or len(ans[0]) != dim or st2 != 200 or \
+            any(abs(a - b) > 1e-5 for a, b in zip(ans2[0], exp[True][i])):
+        fail("embed truncate true: %d %r / %d" % (st, str(ans)[:100], st2))
+    statuses = []
+    slock = threading.Lock()
+    big = {"inputs": [long_text[:250] + str(i) for i in range(12)], "truncate": True}
+
+    def hammer():
+        for _ in range(4):
+            try:
+                st, ans = once(srv, "POST", "/embed", big)
+            except Exception as ex:  # noqa: BLE001
+                st, ans = -1, repr(ex)
+            with slock:
+                statuses.append((st, ans))
+    th = [threading.Thread(target=hammer) for _ in range(12)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    n429 = sum(1 for s, a in statuses if s == 429 and a.get("error_type") == "overloaded")
+    n200 = sum(1 for s, _ in statuses if s == 200)
+    other = [(s, a) for s, a in statuses if s not in (200, 429)]
+    if n429 == 0 or n200 == 0 or other:
+        fail("embed 429: %d x 429, %d x 200, others %r" % (n429, n200, other[:3]))
+    else:
+        ok("embed 429: %d over the limit refused, %d served" % (n429, n200))
+    rc = srv.stop()
+    if rc != 0:
+        fail("embed error server exit status %r" % rc)
+
+    # a base model with sentence-transformers files (cls pooling, Normalize):
+    # /embed only, with the model's pooling, as `vkbert embed`
+    st_model = os.path.join(os.path.dirname(M), "base-st")
+    want = embed_expect(False, st_model)  # normalized by the model's default
+    srv = Server("--quiet", model=st_model)
+    st, inf = once(srv, "GET", "/info")
+    mt = inf.get("model_type", {}) if isinstance(inf, dict) else {}
+    if st != 200 or "classifier" in mt or mt.get("embedding", {}).get("pooling") != "cls":
+        fail("base-st /info: %d %r" % (st, inf))
+    st, ans = once(srv, "POST", "/embed", {"inputs": TEXTS[:7], "truncate": True})
+    if st != 200 or len(ans) != 7 or any(abs(a - b) > 1e-5 for v, w in zip(ans, want) for a, b in zip(v, w)):
+        fail("base-st /embed: %d %r" % (st, str(ans)[:200]))
+    else:
+        ok("base model (sentence-transformers cls + Normalize): /embed equals vkbert embed")
+    st, ans = once(srv, "POST", "/predict", {"inputs": "a"})
+    if st != 400 or "classifier" not in ans.get("error", ""):
+        fail("base-st /predict: %d %r" % (st, ans))
+    rc = srv.stop()
+    if rc != 0:
+        fail("base-st server exit status %r" % rc)
+
+
 for name, fn in (("load", load_test), ("errors", error_test), ("faults", fault_test),
-                 ("shutdown", shutdown_test)):
+                 ("shutdown", shutdown_test), ("embed", embed_test)):
     if len(sys.argv) > 6 and name not in sys.argv[6].split(","):
         continue
     try:
