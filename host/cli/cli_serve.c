@@ -218,16 +218,6 @@ static void put_predictions(cli_buf *b, const vkb_config *cfg, const float *logi
     cb_puts(b, "]");
 }
 
-/* Scales v to unit L2 norm: the same arithmetic as the scorer's normalize
- * option (host/ops/cpu_pool.c), so that /embed equals `vkbert embed`. */
-static void l2_normalize(float *v, int n) {
-    double s = 0;
-    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
-    double norm = sqrt(s);
-    if (norm < 1e-12) norm = 1e-12;
-    for (int i = 0; i < n; i++) v[i] = (float)(v[i] / norm);
-}
-
 /* ---- the batcher ------------------------------------------------------------ */
 
 /* Scorer callback (a scorer thread): the result of one input. */
@@ -658,7 +648,7 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k, int
         cb_puts(&b, "[");
         for (int i = 0; i < n; i++) {
             float *v = r.logits + (size_t)i * nl;
-            if (normalize) l2_normalize(v, nl);
+            if (normalize) vkb_l2_normalize(v, nl); /* as the scorer's normalize */
             cb_puts(&b, i ? ",[" : "[");
             for (int j = 0; j < nl; j++) {
                 if (j) cb_puts(&b, ",");

@@ -167,3 +167,11 @@ void vkb_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); s += x[i]; }
     for (int i = 0; i < n; i++) x[i] = (float)(x[i] / s);
 }
+
+void vkb_l2_normalize(float *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+    double norm = sqrt(s);
+    if (norm < 1e-12) norm = 1e-12;
+    for (int i = 0; i < n; i++) v[i] = (float)(v[i] / norm);
+}

@@ -36,6 +36,9 @@ extern "C" {
 /* ---- helpers -------------------------------------------------------------- */
 /* In-place softmax over n values. */
 void vkb_softmax(float *x, int n);
+/* Scales v[n] to unit L2 norm (as torch.nn.functional.normalize, eps 1e-12:
+ * a zero vector stays zero); what --normalize and the server's /embed do. */
+void vkb_l2_normalize(float *v, int n);
 
 /* ---- the output line: one contract for every front end ------------------- */
 /* `vkbert score`, the Python binding and its Dask recipe all write a record's

@@ -29,11 +29,3 @@ void vkb_cpu_pool(const float *x, const int32_t *lens, float *out, int B, int L,
         }
     }
 }
-
-void vkb_l2_normalize(float *v, int n) {
-    double s = 0;
-    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
-    double norm = sqrt(s);
-    if (norm < 1e-12) norm = 1e-12;
-    for (int i = 0; i < n; i++) v[i] = (float)(v[i] / norm);
-}

@@ -1,5 +1,5 @@
 /* cpu_pool.h - pooling of the last hidden state into one vector per
- * sequence (sentence embeddings) and L2 normalization (internal; the CPU
+ * sequence (sentence embeddings) (internal; the CPU
  * backend pools its activations with it, the Vulkan backend the last layer
  * it reads back). */
 #ifndef VKB_CPU_POOL_H
@@ -12,7 +12,4 @@
  * in [1, L]. */
 void vkb_cpu_pool(const float *x, const int32_t *lens, float *out, int B, int L, int dim,
                   int mode);
-/* Scales v[n] to unit L2 norm (as torch.nn.functional.normalize, eps 1e-12:
- * a zero vector stays zero). */
-void vkb_l2_normalize(float *v, int n);
 #endif

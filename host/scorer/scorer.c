@@ -18,7 +18,7 @@
 #include "vkbert_scorer.h"
 #include "clock.h"
 #include "backend.h"
-#include "cpu_pool.h"
+#include "vkbert_io.h" /* vkb_l2_normalize */
 #include "error.h"
 #include <errno.h>
 #include <pthread.h>
