@@ -1,6 +1,6 @@
 /* coopmat_check.c - correctness and speed of the fp16 GEMM variants on one
  * Vulkan device, for the GPU machine: the cooperative-matrix GEMM
- * (gemm_coopmat.comp) against the shared-memory tiled one, both checked
+ * (linear.comp's coopmat form) against the shared-memory tiled one, both checked
  * against the CPU reference on the same fp16 operands.
  *
  *   build/bench/coopmat_check [--device gpu:N] [--reps R] [--rounds N] [M N K ...]
@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
             vkb_gemm_variant var = v ? VKB_GEMM_COOPMAT : VKB_GEMM_TILED;
             if (var == VKB_GEMM_COOPMAT && !coop) continue;
             /* the one GEMM harness (host/vk_ops.c), as the tests use it */
-            vkb_vk_gemm_case t = {M, N, K, K, VKB_ACT_NONE, 0};
+            vkb_vk_gemm_case t = {M, N, K, K, VKB_ACT_NONE, 0, NULL};
             if (vkb_vk_gemm_host(c, &k, var, &t, X, W, b, Y, rounds, reps, ms, &e)) die("run", &e);
             double err = 0;
             for (size_t i = 0; i < ny; i++) {

@@ -6,7 +6,7 @@
  *                          [--reps 4] [--device gpu:N] [VARIANT ...]
  *
  * VARIANT is "texel" (the built-in shader as the backend uses it), "tiled"
- * (the shared-memory shader) or "LABEL=FILE.spv,TM,TN[,S0,S1,...]": a
+ * or "tiled_s" (linear.comp's scalar configurations) or "LABEL=FILE.spv,TM,TN[,S0,S1,...]": a
  * candidate compiled with glslc, dispatched as ceil(N/TN) x ceil(M/TM)
  * workgroups with int specialization constants S0.. (ids 0..); FILE may be
  * prefixed "sa@" (A bound as a storage buffer) or "img@" (A and W as
@@ -129,10 +129,21 @@ int main(int argc, char **argv) {
             snprintf(x->label, sizeof x->label, "cpu");
             continue;
         }
-        if (!strcmp(specs[i], "texel") || !strcmp(specs[i], "tiled")) {
-            int var = !strcmp(specs[i], "texel") ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
+        if (!strcmp(specs[i], "texel") || !strcmp(specs[i], "tiled") || !strcmp(specs[i], "tiled_s")) {
+            int var = !strcmp(specs[i], "texel") ? VKB_GEMM_TEXEL
+                      : !strcmp(specs[i], "tiled") ? VKB_GEMM_TILED : VKB_GEMM_TILED_S;
             snprintf(x->label, sizeof x->label, "%s", specs[i]);
-            x->use = var == VKB_GEMM_TEXEL ? &k.gemm_texel : &k.gemm_tiled;
+            if (var == VKB_GEMM_TILED_S && !k.gemm_tiled_s.pipe) {
+                static const VkDescriptorType st[5] = {
+                    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+                if (vkb_vk_pipe_create(c, f16 ? VKB_SHADER_LINEAR_TILED_S_F16 : VKB_SHADER_LINEAR_TILED_S_F32,
+                                       5, st, sizeof(vkb_vk_gemm_pc), NULL, 0, &k.gemm_tiled_s, &e))
+                    die("tiled_s", &e);
+            }
+            x->use = var == VKB_GEMM_TEXEL ? &k.gemm_texel : var == VKB_GEMM_TILED ? &k.gemm_tiled
+                                                                                   : &k.gemm_tiled_s;
             uint32_t g[3];
             vkb_vk_gemm_groups(var, 1 << 20, 1 << 20, g);
             x->tm = (1 << 20) / (int)g[1];
@@ -214,10 +225,13 @@ int main(int argc, char **argv) {
         if (!v[i].use) continue;
         int ta = v[i].use->types[0] != VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         int tw = v[i].use->types[1] != VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        vkb_vk_bind b[4] = {{.buf = bx.buf, .range = VK_WHOLE_SIZE, .view = ta ? vx : 0},
+        /* binding 4 (the residual, unused: pc.res = 0) gets the bias; the
+         * candidates from files have 4 bindings, the built-in GEMMs 5 */
+        vkb_vk_bind b[5] = {{.buf = bx.buf, .range = VK_WHOLE_SIZE, .view = ta ? vx : 0},
                             {.buf = bw.buf, .range = VK_WHOLE_SIZE, .view = tw ? vw : 0},
                             {.buf = bb.buf, .range = VK_WHOLE_SIZE},
-                            {.buf = by.buf, .range = VK_WHOLE_SIZE}};
+                            {.buf = by.buf, .range = VK_WHOLE_SIZE},
+                            {.buf = bb.buf, .range = VK_WHOLE_SIZE}};
         if (vkb_vk_set_create(c, pool, v[i].use, b, &sets[i], &e)) die("set", &e);
     }
     VkCommandBuffer cmd;
@@ -225,7 +239,7 @@ int main(int argc, char **argv) {
                                       .commandPool = c->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 1};
     if (c->d.vkAllocateCommandBuffers(c->dev, &ai, &cmd) != VK_SUCCESS) die("command buffer", NULL);
-    vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)K, (uint32_t)N, 0};
+    vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)K, (uint32_t)N, 0, 0};
     vkb_cpu_linear(X, W, bias, R, M, N, K, VKB_ACT_NONE, 1, 0);
 
 

@@ -3,13 +3,13 @@
 // implementations (lavapipe): no shared memory; each invocation keeps a
 // 16x8 block of outputs in registers and reads X and W through uniform
 // texel buffers (RGBA32F or RGBA16F views), one texelFetch = 4 consecutive k.
-// On llvmpipe this is ~10x faster than the shared-memory tiles of
-// gemm_tiled.comp.  What limits it there is the texel fetches (each is a
+// On llvmpipe this was ~10x faster than the shared-memory tiles of the
+// former gemm_tiled.comp (now linear.comp's scalar form).  What limits it there is the texel fetches (each is a
 // per-lane gather with bounds checks), not the FMAs: a bigger block means
 // fewer fetches per FMA, and 16x8 measured 1.2-1.3x faster than 8x8 with
 // bench/gemm_bench (8x4, 4x8, 4x4 slower; 16x16 no better; workgroups of
 // 16 invocations 2x slower than 64).  Needs K and lda multiples of 4 (the host falls back to
-// gemm_tiled otherwise).  Out-of-range rows are clamped on load (so the inner
+// linear.comp otherwise).  Out-of-range rows are clamped on load (so the inner
 // loop has no branches) and skipped on store.
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
@@ -21,9 +21,7 @@ layout(local_size_x = 8, local_size_y = 8) in;
 
 layout(binding = 0) uniform samplerBuffer A;   // [M, lda/4] texels
 layout(binding = 1) uniform samplerBuffer W;   // [N, K/4] texels
-layout(std430, binding = 2) readonly buffer Bias { STYPE bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { STYPE y[]; };
-layout(push_constant) uniform PC { uint M, N, K, lda, ldy, act; } pc;
+#include "linear_epilogue.glsl"   // bias, Y, residual, push constants, linear_store
 
 void main() {
     uint n0 = gl_GlobalInvocationID.x * RN, m0 = gl_GlobalInvocationID.y * RM;
@@ -44,10 +42,6 @@ void main() {
     [[unroll]] for (int i = 0; i < RM; i++) {
         uint gm = m0 + i;
         if (gm >= pc.M) break;
-        [[unroll]] for (int j = 0; j < RN; j++) {
-            uint gn = n0 + j;
-            if (gn < pc.N)
-                y[gm * pc.ldy + gn] = STYPE(vkb_act(acc[i][j] + float(bias[gn]), pc.act));
-        }
+        [[unroll]] for (int j = 0; j < RN; j++) linear_store(gm, n0 + j, acc[i][j]);
     }
 }

@@ -1,7 +1,9 @@
 #version 450
 // layernorm.comp - one workgroup per row: y = LayerNorm(x + r) * g + beta.
 // With -DEMBED the row is gathered instead: x = word[ids[row]] + pos[row % L]
-// (the embedding fused with its LayerNorm).  Two-pass mean/variance, as the
+// (the embedding fused with its LayerNorm).  With -DLN_NORES there is no
+// residual input: y = LayerNorm(x) * g + beta (the forward pass, whose
+// output-projection GEMMs add the residual in their epilogue).  Two-pass mean/variance, as the
 // CPU reference does, through a shared-memory tree reduction.
 // LN_SUBGROUP (CPU implementations such as lavapipe): the workgroup is one
 // subgroup (its size a specialization constant) and the sums are subgroupAdd,
@@ -18,12 +20,16 @@ layout(local_size_x = 64) in;
 #define WG 64
 #endif
 
-// Bindings: embed = ids, word, pos, g, beta, y; add_ln = x, r, g, beta, y.
+// Bindings: embed = ids, word, pos, g, beta, y; add_ln = x, r, g, beta, y;
+// LN_NORES = x, g, beta, y.
 #ifdef EMBED
 layout(std430, binding = 0) readonly buffer Ids { int ids[]; };
 layout(std430, binding = 1) readonly buffer Word { STYPE word[]; };
 layout(std430, binding = 2) readonly buffer Pos { STYPE pos[]; };
 #define B_G 3
+#elif defined(LN_NORES)
+layout(std430, binding = 0) readonly buffer X { STYPE x[]; };
+#define B_G 1
 #else
 layout(std430, binding = 0) readonly buffer X { STYPE x[]; };
 layout(std430, binding = 1) readonly buffer R { STYPE r[]; };
@@ -59,6 +65,8 @@ float load(uint row, uint i) {
     uint id = uint(ids[row]);
     uint p = row % pc.L;
     return float(word[id * pc.dim + i]) + float(pos[p * pc.dim + i]);
+#elif defined(LN_NORES)
+    return float(x[row * pc.dim + i]);
 #else
     uint o = row * pc.dim + i;
     return float(x[o]) + float(r[o]);

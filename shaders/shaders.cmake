@@ -19,9 +19,19 @@ set(VKB_SHADER_VARIANTS
   "embed_sg_f16|layernorm.comp|EMBED,LN_SUBGROUP,F16"
   "add_layernorm_sg_f32|layernorm.comp|LN_SUBGROUP"
   "add_layernorm_sg_f16|layernorm.comp|LN_SUBGROUP,F16"
-  # linear = X W^T + b with activation (vkb_cpu_linear): the GEMM forms
-  "linear_tiled_f32|gemm_tiled.comp|"
-  "linear_tiled_f16|gemm_tiled.comp|F16"
+  # LayerNorm of one input (the residual was added by the GEMM epilogue)
+  "layernorm_f32|layernorm.comp|LN_NORES"
+  "layernorm_f16|layernorm.comp|LN_NORES,F16"
+  "layernorm_sg_f32|layernorm.comp|LN_NORES,LN_SUBGROUP"
+  "layernorm_sg_f16|layernorm.comp|LN_NORES,LN_SUBGROUP,F16"
+  # linear = act(X W^T + b) (+ residual) (vkb_cpu_linear): the GEMM forms.
+  # linear.comp, scalar inner product (vkb_gemm_variant tiled, tiled_s):
+  # 64x64x16 tiles of 4 warps (32x32 each), double-buffered shared memory;
+  # 32x32x16 tiles of 2 warps (16x32), one shared buffer
+  "linear_tiled_f32|linear.comp|BM=64,BN=64,BK=16,WM=32,WN=32,STAGES=2"
+  "linear_tiled_f16|linear.comp|F16,BM=64,BN=64,BK=16,WM=32,WN=32,STAGES=2"
+  "linear_tiled_s_f32|linear.comp|BM=32,BN=32,BK=16,WM=16,WN=32,STAGES=1"
+  "linear_tiled_s_f16|linear.comp|F16,BM=32,BN=32,BK=16,WM=16,WN=32,STAGES=1"
   "linear_texel_f32|gemm_texel.comp|"
   "linear_texel_f16|gemm_texel.comp|F16"
   "attention_f32|attention.comp|"
@@ -32,9 +42,11 @@ set(VKB_SHADER_VARIANTS
   "attention_flash_f32|attention_flash.comp|"
   "attention_flash_f16|attention_flash.comp|F16"
   "attention_flash_coopmat_f16|attention_flash.comp|ATTN_COOPMAT,F16"
-  # cooperative-matrix GEMM (fp16 only; host/vk_coopmat.c): 128x128 and 64x64 tiles
-  "linear_coopmat_f16|gemm_coopmat.comp|F16"
-  "linear_coopmat_s_f16|gemm_coopmat.comp|F16,BM=64,BN=64,WM=32,WN=32"
+  # linear.comp, cooperative-matrix inner product (fp16 only; host/vk_coopmat.c):
+  # 128x128x32 tiles of 8 warps (64x32) and 64x64x32 of 4 (32x32), both
+  # double-buffered (the 128x128 one uses exactly 48 KiB of shared memory)
+  "linear_coopmat_f16|linear.comp|COOPMAT,F16,BM=128,BN=128,BK=32,WM=64,WN=32,STAGES=2"
+  "linear_coopmat_s_f16|linear.comp|COOPMAT,F16,BM=64,BN=64,BK=32,WM=32,WN=32,STAGES=2"
 )
 
 set(_dir ${CMAKE_BINARY_DIR}/shaders)

@@ -1,4 +1,4 @@
-/* test_vk_coopmat.c - the cooperative-matrix GEMM (shaders/gemm_coopmat.comp,
+/* test_vk_coopmat.c - the cooperative-matrix GEMM (shaders/linear.comp's COOPMAT form,
  * host/vk_coopmat.c).
  *
  * Everywhere: GEMM variant names, forcing a variant through the options

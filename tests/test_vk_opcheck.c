@@ -4,9 +4,10 @@
  *  - no case fails;
  *  - every op ran (passed) with every LayerNorm and attention form the
  *    device supports - on lavapipe that is the shared-memory forms GPUs use
- *    as well as the subgroup forms lavapipe itself uses - and with the tiled
- *    and texel GEMMs, and flash attention at every attention shape, in fp32
- *    and (with 16-bit storage) fp16;
+ *    as well as the subgroup forms lavapipe itself uses - and with the tiled,
+ *    tiled_s and texel GEMMs (with and without the residual epilogue), and
+ *    flash attention at every attention shape, in fp32 and (with 16-bit
+ *    storage) fp16;
  *  - a case is skipped only for a reason the device states (coopmat without
  *    its probe, the texel GEMM at K % 4 != 0);
  *  - filters select, and unknown filter names are errors.
@@ -17,7 +18,7 @@
 #include <string.h>
 
 typedef struct tally {
-    int pass[4][6][2]; /* op x variant x precision */
+    int pass[4][7][2]; /* op x variant x precision */
     int rows, skip_other;
 } tally;
 
@@ -27,8 +28,8 @@ static int op_index(const char *s) {
     return -1;
 }
 static int var_index(const char *s) {
-    static const char *const n[] = {"tiled", "texel", "coopmat", "shared", "subgroup", "flash"};
-    for (int i = 0; i < 6; i++) if (!strcmp(s, n[i])) return i;
+    static const char *const n[] = {"tiled", "texel", "coopmat", "shared", "subgroup", "flash", "tiled_s"};
+    for (int i = 0; i < 7; i++) if (!strcmp(s, n[i])) return i;
     return -1;
 }
 
@@ -75,6 +76,8 @@ int main(void) {
         const char *pn = p ? "fp16" : "fp32";
         CHECK(t.pass[0][0][p] >= 5, "linear tiled %s: %d cases passed", pn, t.pass[0][0][p]);
         CHECK(t.pass[0][1][p] >= 4, "linear texel %s: %d cases passed", pn, t.pass[0][1][p]);
+        /* linear.comp's second scalar configuration (32x32 tiles, one stage) */
+        CHECK(t.pass[0][6][p] >= 5, "linear tiled_s %s: %d cases passed", pn, t.pass[0][6][p]);
         if (caps.coop_ok && p) CHECK(t.pass[0][2][p] >= 5, "linear coopmat: %d cases passed", t.pass[0][2][p]);
         for (int op = 1; op < 4; op++) {
             /* the shared-memory forms run everywhere, lavapipe included */
@@ -95,7 +98,7 @@ int main(void) {
     o.variant = "shared";
     o.precision = "fp32";
     REQUIRE(vkb_op_check(&o, on_result, &t, n, &err) == 0, "filtered op check: %s", err.msg);
-    CHECK(t.rows == 5 && n[0] == 5 && t.pass[1][3][0] == 5, "filter add_layernorm/shared/fp32: %d rows", t.rows);
+    CHECK(t.rows == 6 && n[0] == 6 && t.pass[1][3][0] == 6, "filter add_layernorm/shared/fp32: %d rows", t.rows);
     o.op = "layernorm";
     CHECK(vkb_op_check(&o, on_result, &t, n, &err) != 0 && strstr(err.msg, "layernorm"),
           "unknown op name accepted");

@@ -46,7 +46,7 @@ static void test_gemm(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, int M, i
     double tol = f16 ? 2e-3 : 2e-5 * sqrt((double)K);
     if (rc == 0)
         CHECK(e <= tol, "gemm %s %s M=%d N=%d K=%d act=%d bias=%d: err %.3g > %.3g",
-              variant == VKB_GEMM_TEXEL ? "texel" : "tiled", f16 ? "fp16" : "fp32", M, N, K,
+              vkb_gemm_variant_name(variant), f16 ? "fp16" : "fp32", M, N, K,
               (int)act, with_bias, e, tol);
     free(X); free(W); free(b); free(Y); free(R);
 }
@@ -156,6 +156,7 @@ int main(void) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
             for (int act = 0; act < 3; act++) {
                 test_gemm(c, f16, VKB_GEMM_TILED, M, N, K, (vkb_act)act, act != 1);
+                if (act == 0) test_gemm(c, f16, VKB_GEMM_TILED_S, M, N, K, (vkb_act)act, 1);
                 if (K % 4 == 0) test_gemm(c, f16, VKB_GEMM_TEXEL, M, N, K, (vkb_act)act, act != 1);
             }
         }

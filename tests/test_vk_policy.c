@@ -4,7 +4,7 @@
  *    precision, weight memory, GEMM, LayerNorm and attention (backend
  *    getters), and
  *    `vkbert devices` (vkb_devices_report) prints that same decision;
- *  - with each forceable combination (GEMM tiled/texel; shared-memory and,
+ *  - with each forceable combination (GEMM tiled/texel/tiled_s; shared-memory and,
  *    where the device has them, subgroup LayerNorm and attention; flash
  *    attention; fp32 and
  *    fp16) the backend uses what was forced and its logits match the CPU
@@ -129,15 +129,17 @@ int main(void) {
 
     /* 2. every forceable combination runs what was forced, and is right */
     int nprec = caps.f16_storage ? 2 : 1;
+    static const vkb_gemm_variant gemms[3] = {VKB_GEMM_TILED, VKB_GEMM_TEXEL, VKB_GEMM_TILED_S};
     for (int f = 0; f < nprec; f++)
-        for (int gi = VKB_GEMM_TILED; gi <= VKB_GEMM_TEXEL; gi++)
+        for (int gx = 0; gx < 3; gx++)
             for (int li = VKB_LN_SHARED; li <= VKB_LN_SUBGROUP; li++)
                 for (int ai = VKB_ATTN_SHARED; ai <= VKB_ATTN_FLASH; ai++) {
                     if (li == VKB_LN_SUBGROUP && !caps.sg_arith) continue;
                     if (ai == VKB_ATTN_SUBGROUP && !caps.sg_shuffle) continue;
                     /* the GEMM forms with both LN/attention pairs once; the
                      * mixed pairs with one GEMM */
-                    if (gi == VKB_GEMM_TEXEL && li != ai) continue;
+                    int gi = (int)gemms[gx];
+                    if (gi != VKB_GEMM_TILED && li != ai) continue;
                     vkb_vulkan_opts vo = {.gemm = (vkb_gemm_variant)gi, .layernorm = (vkb_ln_variant)li,
                                            .attention = (vkb_attn_variant)ai};
                     char what[128];
@@ -168,6 +170,14 @@ int main(void) {
               "coopmat forced on a device without it: '%s'", be ? "accepted" : err.msg);
         if (be) close_gpu(be, "coopmat");
     }
+    bad = (vkb_vulkan_opts){.gemm = (vkb_gemm_variant)9};
+    be = open_gpu(m, VKB_PREC_FP32, bad, &err);
+    CHECK(!be && strstr(err.msg, "GEMM variant"), "GEMM variant 9: '%s'", be ? "accepted" : err.msg);
+    if (be) close_gpu(be, "bad GEMM");
+    vkb_gemm_variant pv;
+    CHECK(vkb_gemm_variant_parse("tiled_s", &pv) == 0 && pv == VKB_GEMM_TILED_S &&
+          !strcmp(vkb_gemm_variant_name(VKB_GEMM_TILED_S), "tiled_s") &&
+          vkb_gemm_variant_parse("tiled_x", &pv) != 0, "GEMM variant names");
     bad = (vkb_vulkan_opts){.layernorm = (vkb_ln_variant)9};
     be = open_gpu(m, VKB_PREC_FP32, bad, &err);
     CHECK(!be && strstr(err.msg, "layernorm variant"), "layernorm variant 9: '%s'", be ? "accepted" : err.msg);

@@ -36,7 +36,14 @@ typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_pre
  * cannot run it.  SHARED = shared-memory workgroup reductions/tiles (what
  * GPUs run); SUBGROUP = subgroup arithmetic/shuffles (what CPU
  * implementations such as lavapipe run). */
-typedef enum { VKB_GEMM_AUTO = 0, VKB_GEMM_TILED = 1, VKB_GEMM_TEXEL = 2, VKB_GEMM_COOPMAT = 3 } vkb_gemm_variant;
+/* GEMM: TILED and TILED_S are shaders/linear.comp's scalar form (64x64
+ * tiles double-buffered; 32x32 tiles single-buffered), COOPMAT its
+ * cooperative-matrix form (fp16, probed devices), TEXEL the texel-buffer
+ * GEMM for CPU implementations. */
+typedef enum {
+    VKB_GEMM_AUTO = 0, VKB_GEMM_TILED = 1, VKB_GEMM_TEXEL = 2, VKB_GEMM_COOPMAT = 3,
+    VKB_GEMM_TILED_S = 4
+} vkb_gemm_variant;
 typedef enum { VKB_LN_AUTO = 0, VKB_LN_SHARED = 1, VKB_LN_SUBGROUP = 2 } vkb_ln_variant;
 /* Attention FLASH = flash attention: a tile of queries per workgroup, K/V
  * tiles through shared memory, online softmax; its two inner products run as
@@ -45,7 +52,7 @@ typedef enum { VKB_LN_AUTO = 0, VKB_LN_SHARED = 1, VKB_LN_SUBGROUP = 2 } vkb_ln_
 typedef enum { VKB_ATTN_AUTO = 0, VKB_ATTN_SHARED = 1, VKB_ATTN_SUBGROUP = 2, VKB_ATTN_FLASH = 3 } vkb_attn_variant;
 
 typedef struct vkb_vulkan_opts {
-    vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) */
+    vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) | tiled_s */
     vkb_ln_variant layernorm;    /* embedding + residual LayerNorm kernels */
     vkb_attn_variant attention;
     /* nonzero: weights go through the staging buffer into plain device-local
@@ -55,7 +62,7 @@ typedef struct vkb_vulkan_opts {
     int staging_upload;
 } vkb_vulkan_opts;
 
-/* Names of the variants ("auto", "tiled", "texel", "coopmat"; "shared",
+/* Names of the variants ("auto", "tiled", "texel", "coopmat", "tiled_s"; "shared",
  * "subgroup"; attention also "flash"), and the reverse: 0 when s names one, else -1. */
 const char *vkb_gemm_variant_name(vkb_gemm_variant v);
 const char *vkb_ln_variant_name(vkb_ln_variant v);

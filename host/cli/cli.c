@@ -232,7 +232,7 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
      * a bad name is reported and makes opening the backend fail. */
     const char *g = getenv("VKB_GEMM"), *l = getenv("VKB_LAYERNORM"), *a = getenv("VKB_ATTENTION");
     if (g && *g && vkb_gemm_variant_parse(g, &bo->vulkan.gemm)) {
-        fprintf(stderr, "vkbert: VKB_GEMM=%s: expected auto, tiled, texel or coopmat\n", g);
+        fprintf(stderr, "vkbert: VKB_GEMM=%s: expected auto, tiled, tiled_s, texel or coopmat\n", g);
         bo->vulkan.gemm = (vkb_gemm_variant)-1;
     }
     if (l && *l && vkb_ln_variant_parse(l, &bo->vulkan.layernorm)) {

@@ -2,7 +2,7 @@
  * matrix (vkb_op_check) on the chosen Vulkan device, printed as a table
  * (op, variant, precision, shape, error, tolerance, result) with a summary.
  * Each argument filters by op (linear, add_layernorm, embed, attention),
- * variant (tiled, texel, coopmat, shared, subgroup, flash) or precision (fp32,
+ * variant (tiled, tiled_s, texel, coopmat, shared, subgroup, flash) or precision (fp32,
  * fp16); arguments of the same kind are alternatives.  Exit 1 when any case
  * fails; a variant the device cannot run is listed as skipped, with why. */
 #include "cli.h"

@@ -10,9 +10,11 @@
  *
  * Per layer (activations [T = B*L, .] row-major, QKV fused into one GEMM):
  *   QKV = X Wqkv^T + b          (gemm)      CTX = attention(QKV, lens)
- *   F   = CTX Wo^T + b          (gemm)      X1  = LN(F + X)
- *   H   = gelu(X1 W1^T + b)     (gemm)      F   = H W2^T + b
- *   X   = LN(F + X1)
+ *   F   = CTX Wo^T + b + X      (gemm)      X1  = LN(F)
+ *   H   = gelu(X1 W1^T + b)     (gemm)      F   = H W2^T + b + X1
+ *   X   = LN(F)
+ * (bias, GELU and the residual are applied in the GEMM epilogue, so each
+ * LayerNorm reads one buffer)
  * Head: P = relu(X[first tokens] Wpre^T + b) (gemm, lda = L*dim), LOG = P Wc^T + b.
  *
  * Memory: X, X1 and F have buffers of their own; QKV, CTX, H, P and LOG are
@@ -232,25 +234,30 @@ static vkb_vk_bind ba(const act *a) {
 }
 
 /* A GEMM op reading A (with view va for the texel variant), weights W, bias
- * b, writing Y.  The texel variant needs K and lda multiples of 4. */
+ * b, writing Y, adding the residual R after the activation (R NULL: none).
+ * The texel variant needs K and lda multiples of 4 (else tiled runs). */
 static int make_gemm(vk_backend *be, gemm_op *g, const act *A, wslice *W, const wslice *b,
-                     const act *Y, int K, int lda, vkb_error *err) {
+                     const act *Y, const act *R, int K, int lda, vkb_error *err) {
     g->variant = be->variant == VKB_GEMM_TEXEL && vkb_vk_texel_ok(K, lda) && A->view
                  ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
-    if (be->variant == VKB_GEMM_COOPMAT) g->variant = VKB_GEMM_COOPMAT; /* any K, lda */
+    if (be->variant == VKB_GEMM_COOPMAT || be->variant == VKB_GEMM_TILED_S)
+        g->variant = be->variant; /* any K, lda */
     if (g->variant == VKB_GEMM_TEXEL && !W->view &&
         vkb_vk_view_create(be->c, be->w.buf, W->off, W->bytes, be->f16, &W->view, err))
         return -1;
-    vkb_vk_bind bind[4] = {ba(A), bw(be, W), bw(be, b), ba(Y)};
+    /* no residual: the bias takes binding 4, which the shader then never reads */
+    vkb_vk_bind bind[5] = {ba(A), bw(be, W), bw(be, b), ba(Y), R ? ba(R) : bw(be, b)};
+    /* all GEMM pipelines share one set layout (5 buffers; texel: 2 views) */
     return vkb_vk_set_create(be->c, be->pool,
                              g->variant == VKB_GEMM_TEXEL ? &be->k.gemm_texel : &be->k.gemm_tiled,
                              bind, &g->set, err);
 }
 
-static int make_ln(vk_backend *be, VkDescriptorSet *set, const act *x, const act *r,
-                   const wslice *g, const wslice *b, const act *y, vkb_error *err) {
-    vkb_vk_bind bind[5] = {ba(x), ba(r), bw(be, g), bw(be, b), ba(y)};
-    return vkb_vk_set_create(be->c, be->pool, &be->k.add_ln, bind, set, err);
+/* LayerNorm of x (which holds F + residual, added by the GEMM before it) into y. */
+static int make_ln(vk_backend *be, VkDescriptorSet *set, const act *x, const wslice *g,
+                   const wslice *b, const act *y, vkb_error *err) {
+    vkb_vk_bind bind[4] = {ba(x), bw(be, g), bw(be, b), ba(y)};
+    return vkb_vk_set_create(be->c, be->pool, &be->k.ln, bind, set, err);
 }
 
 static int make_sets(vk_backend *be, vkb_error *err) {
@@ -269,18 +276,20 @@ static int make_sets(vk_backend *be, vkb_error *err) {
         layer_w *L = &be->lw[l];
         layer_ops *o = &be->ops[l];
         vkb_vk_bind ab[3] = {ba(&be->aQKV), bb(&be->lens), ba(&be->aCTX)};
-        if (make_gemm(be, &o->qkv, &be->aX, &L->qkv_w, &L->qkv_b, &be->aQKV, be->D, be->D, err) ||
+        /* the output projections add the residual in their epilogue:
+         * F = CTX Wo^T + bo + X, X1 = LN1(F); F = H W2^T + b2 + X1, X = LN2(F) */
+        if (make_gemm(be, &o->qkv, &be->aX, &L->qkv_w, &L->qkv_b, &be->aQKV, NULL, be->D, be->D, err) ||
             vkb_vk_set_create(be->c, be->pool, &be->k.attn, ab, &o->attn, err) ||
-            make_gemm(be, &o->o, &be->aCTX, &L->o_w, &L->o_b, &be->aF, be->D, be->D, err) ||
-            make_ln(be, &o->ln1, &be->aF, &be->aX, &L->ln1_g, &L->ln1_b, &be->aX1, err) ||
-            make_gemm(be, &o->ff1, &be->aX1, &L->ff1_w, &L->ff1_b, &be->aH, be->D, be->D, err) ||
-            make_gemm(be, &o->ff2, &be->aH, &L->ff2_w, &L->ff2_b, &be->aF, be->hid, be->hid, err) ||
-            make_ln(be, &o->ln2, &be->aF, &be->aX1, &L->ln2_g, &L->ln2_b, &be->aX, err))
+            make_gemm(be, &o->o, &be->aCTX, &L->o_w, &L->o_b, &be->aF, &be->aX, be->D, be->D, err) ||
+            make_ln(be, &o->ln1, &be->aF, &L->ln1_g, &L->ln1_b, &be->aX1, err) ||
+            make_gemm(be, &o->ff1, &be->aX1, &L->ff1_w, &L->ff1_b, &be->aH, NULL, be->D, be->D, err) ||
+            make_gemm(be, &o->ff2, &be->aH, &L->ff2_w, &L->ff2_b, &be->aF, &be->aX1, be->hid, be->hid, err) ||
+            make_ln(be, &o->ln2, &be->aF, &L->ln2_g, &L->ln2_b, &be->aX, err))
             return -1;
     }
     if (be->has_head &&
-        (make_gemm(be, &be->pre, &be->aX, &be->pre_w, &be->pre_b, &be->aP, be->D, be->D, err) ||
-         make_gemm(be, &be->cls, &be->aP, &be->cls_w, &be->cls_b, &be->aLOG, be->D, be->D, err)))
+        (make_gemm(be, &be->pre, &be->aX, &be->pre_w, &be->pre_b, &be->aP, NULL, be->D, be->D, err) ||
+         make_gemm(be, &be->cls, &be->aP, &be->cls_w, &be->cls_b, &be->aLOG, NULL, be->D, be->D, err)))
         return -1;
     return 0;
 }
@@ -288,13 +297,17 @@ static int make_sets(vk_backend *be, vkb_error *err) {
 /* ------------------------------------------------------------- recording */
 
 static void rec_gemm(vk_backend *be, VkCommandBuffer cmd, const gemm_op *g, int M, int N,
-                     int K, int lda, int ldy, vkb_act act) {
-    vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)lda, (uint32_t)ldy, (uint32_t)act};
+                     int K, int lda, int ldy, vkb_act act, int res) {
+    vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)lda, (uint32_t)ldy,
+                         (uint32_t)act, (uint32_t)res};
     uint32_t gr[3];
     vkb_vk_gemm_groups(g->variant, M, N, gr);
     const vkb_vk_pipe *cp = g->variant == VKB_GEMM_COOPMAT ? vkb_vk_coopmat_pipe(&be->k, M, N) : NULL;
-    vkb_vk_dispatch(be->c, cmd, cp ? cp : g->variant == VKB_GEMM_TEXEL ? &be->k.gemm_texel : &be->k.gemm_tiled,
-                    g->set, &pc, gr[0], gr[1], gr[2]);
+    const vkb_vk_pipe *p = cp                                  ? cp
+                           : g->variant == VKB_GEMM_TEXEL     ? &be->k.gemm_texel
+                           : g->variant == VKB_GEMM_TILED_S   ? &be->k.gemm_tiled_s
+                                                              : &be->k.gemm_tiled;
+    vkb_vk_dispatch(be->c, cmd, p, g->set, &pc, gr[0], gr[1], gr[2]);
     vkb_vk_barrier(be->c, cmd);
 }
 
@@ -332,23 +345,23 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
                           (uint32_t)D, 1.0f / sqrtf((float)be->hd)};
     for (int l = 0; l < be->NL; l++) {
         layer_ops *o = &be->ops[l];
-        rec_gemm(be, cmd, &o->qkv, T, 3 * D, D, D, 3 * D, VKB_ACT_NONE);
+        rec_gemm(be, cmd, &o->qkv, T, 3 * D, D, D, 3 * D, VKB_ACT_NONE, 0);
         MARK(VKB_K_QKV);
         vkb_vk_attn_groups(&be->k, B, L, be->nh, g);
         vkb_vk_dispatch(c, cmd, &be->k.attn, o->attn, &apc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
         MARK(VKB_K_ATTN);
-        rec_gemm(be, cmd, &o->o, T, D, D, D, D, VKB_ACT_NONE);
+        rec_gemm(be, cmd, &o->o, T, D, D, D, D, VKB_ACT_NONE, 1); /* + X */
         MARK(VKB_K_ATTN_OUT);
         vkb_vk_rows_groups(T, g);
-        vkb_vk_dispatch(c, cmd, &be->k.add_ln, o->ln1, &lpc, g[0], g[1], g[2]);
+        vkb_vk_dispatch(c, cmd, &be->k.ln, o->ln1, &lpc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
         MARK(VKB_K_LN);
-        rec_gemm(be, cmd, &o->ff1, T, be->hid, D, D, be->hid, VKB_ACT_GELU);
+        rec_gemm(be, cmd, &o->ff1, T, be->hid, D, D, be->hid, VKB_ACT_GELU, 0);
         MARK(VKB_K_FFN1);
-        rec_gemm(be, cmd, &o->ff2, T, D, be->hid, be->hid, D, VKB_ACT_NONE);
+        rec_gemm(be, cmd, &o->ff2, T, D, be->hid, be->hid, D, VKB_ACT_NONE, 1); /* + X1 */
         MARK(VKB_K_FFN2);
-        vkb_vk_dispatch(c, cmd, &be->k.add_ln, o->ln2, &lpc, g[0], g[1], g[2]);
+        vkb_vk_dispatch(c, cmd, &be->k.ln, o->ln2, &lpc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
         MARK(VKB_K_LN);
         if (s->hidden & HID_ALL) {
@@ -362,8 +375,8 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
     }
     if (be->has_head) {
         /* first token of each sequence: rows b*L of X, i.e. lda = L*dim */
-        rec_gemm(be, cmd, &be->pre, B, D, D, L * D, D, VKB_ACT_RELU);
-        rec_gemm(be, cmd, &be->cls, B, be->nlab, D, D, be->nlab, VKB_ACT_NONE);
+        rec_gemm(be, cmd, &be->pre, B, D, D, L * D, D, VKB_ACT_RELU, 0);
+        rec_gemm(be, cmd, &be->cls, B, be->nlab, D, D, be->nlab, VKB_ACT_NONE, 0);
         MARK(VKB_K_HEAD);
         rec_copy(be, cmd, &be->aLOG, be->out_logits.buf, 0, (VkDeviceSize)B * be->nlab * be->es);
         MARK(VKB_K_OTHER);

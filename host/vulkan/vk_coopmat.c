@@ -1,4 +1,4 @@
-/* vk_coopmat.c - the cooperative-matrix GEMM (shaders/gemm_coopmat.comp):
+/* vk_coopmat.c - the cooperative-matrix GEMM (shaders/linear.comp, COOPMAT):
  * whether a device can run it, its pipelines, a start-up self-test, and the
  * backend's choice of GEMM variant.
  *
@@ -94,11 +94,12 @@ int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err
                                      c->props.deviceName, c->caps.coop_why);
     if (!k->f16) return vkb_fail(err, "cooperative-matrix GEMM needs fp16 precision");
     if (k->gemm_coop.pipe) return 0;
-    static const VkDescriptorType t[4] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                          VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
-    if (vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_F16, 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+    static const VkDescriptorType t[5] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                          VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                          VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    if (vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_F16, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
                            &k->gemm_coop, err) ||
-        vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_S_F16, 4, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
+        vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_S_F16, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
                            &k->gemm_coop_s, err)) {
         vkb_vk_pipe_destroy(c, &k->gemm_coop);
         vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
@@ -134,21 +135,27 @@ static float rnd(uint64_t *s) {
 
 /* One case through the GEMM harness (vk_ops.c); *e = the max error vs the
  * CPU reference (NaN-safe: any NaN gives INFINITY), at index *at. */
-static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, const vkb_vk_gemm_case *t,
-                    uint64_t *seed, double *e, int *at, vkb_error *err) {
+static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, const vkb_vk_gemm_case *t0,
+                    int with_res, uint64_t *seed, double *e, int *at, vkb_error *err) {
+    vkb_vk_gemm_case tc = *t0;
+    const vkb_vk_gemm_case *t = &tc;
     size_t nx = (size_t)(t->M - 1) * t->lda + t->K, nw = (size_t)t->N * t->K;
     size_t ny = (size_t)t->M * t->N;
     float *X = malloc(nx * 4), *Xc = malloc((size_t)t->M * t->K * 4), *W = malloc(nw * 4);
     float *b = malloc((size_t)t->N * 4), *Y = malloc(ny * 4), *R = malloc(ny * 4);
+    float *res = with_res ? malloc(ny * 4) : NULL;
     int rc = 0;
-    if (!X || !Xc || !W || !b || !Y || !R) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); goto done; }
+    if (!X || !Xc || !W || !b || !Y || !R || (with_res && !res)) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); goto done; }
     for (size_t i = 0; i < nx; i++) X[i] = rnd(seed);
     for (size_t i = 0; i < nw; i++) W[i] = rnd(seed);
     for (int i = 0; i < t->N; i++) b[i] = rnd(seed);
+    for (size_t i = 0; with_res && i < ny; i++) res[i] = rnd(seed);
+    tc.res = res;
     for (int m = 0; m < t->M; m++) memcpy(Xc + (size_t)m * t->K, X + (size_t)m * t->lda, (size_t)t->K * 4);
     rc = vkb_vk_gemm_host(c, k, VKB_GEMM_COOPMAT, t, X, W, b, Y, 0, 0, NULL, err);
     if (!rc) {
         vkb_cpu_linear(Xc, W, b, R, t->M, t->N, t->K, t->act, 0, 1);
+        for (size_t i = 0; with_res && i < ny; i++) R[i] += res[i];
         *e = 0;
         *at = 0;
         for (size_t i = 0; i < ny; i++) {
@@ -158,7 +165,7 @@ static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, const vkb_vk_gemm_ca
         }
     }
 done:
-    free(X); free(Xc); free(W); free(b); free(Y); free(R);
+    free(X); free(Xc); free(W); free(b); free(Y); free(R); free(res);
     return rc ? -1 : 0;
 }
 
@@ -166,14 +173,15 @@ int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, s
                             vkb_error *err) {
     /* both tiles; K % 8 == 0 (vector loads) and not (checked scalar loads);
      * lda > K (the classifier head reads every L-th row); each activation;
-     * sizes that leave partial tiles in M, N and K */
+     * sizes that leave partial tiles in M, N and K; with and without the
+     * residual epilogue */
     static const vkb_vk_gemm_case cases[] = {
-        {77, 130, 96, 96, VKB_ACT_GELU, 128},
-        {77, 130, 96, 96, VKB_ACT_NONE, 64},
-        {45, 70, 100, 100, VKB_ACT_RELU, 128},
-        {45, 70, 100, 100, VKB_ACT_GELU, 64},
-        {5, 131, 96, 288, VKB_ACT_RELU, 64},
-        {130, 200, 200, 200, VKB_ACT_NONE, 128},
+        {77, 130, 96, 96, VKB_ACT_GELU, 128, NULL},
+        {77, 130, 96, 96, VKB_ACT_NONE, 64, NULL},
+        {45, 70, 100, 100, VKB_ACT_RELU, 128, NULL},
+        {45, 70, 100, 100, VKB_ACT_GELU, 64, NULL},
+        {5, 131, 96, 288, VKB_ACT_RELU, 64, NULL},
+        {130, 200, 200, 200, VKB_ACT_NONE, 128, NULL},
     };
     if (!k->gemm_coop.pipe || !k->gemm_coop_s.pipe)
         return vkb_fail(err, "internal: coopmat self-test before the pipelines exist");
@@ -183,7 +191,7 @@ int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, s
         const vkb_vk_gemm_case *t = &cases[i];
         double e = 0;
         int at = 0;
-        if (run_case(c, k, t, &seed, &e, &at, err)) return -1;
+        if (run_case(c, k, t, i % 2, &seed, &e, &at, err)) return -1; /* residual: every other case */
         if (!(e <= SELFTEST_TOL)) {
             snprintf(why, n, "coopmat self-test failed: max err %.3g at (%d,%d) of M=%d N=%d K=%d "
                      "lda=%d act=%d %dx%d tile", e, at / t->N, at % t->N, t->M, t->N, t->K, t->lda,

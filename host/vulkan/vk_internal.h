@@ -41,7 +41,7 @@ typedef struct vkb_vk_caps {
     int is_cpu;            /* VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe, SwiftShader) */
     int uma;               /* device-local memory is host memory (CPU, integrated) */
     int f16_storage;       /* storageBuffer16BitAccess */
-    /* coopmat: can the device run gemm_coopmat (vkb_vk_coopmat_probe; at
+    /* coopmat: can the device run the coopmat GEMM (vkb_vk_coopmat_probe; at
      * context creation also: was the device created with what it needs);
      * else coop_why says what is missing */
     int coop_ok;
@@ -233,7 +233,8 @@ void vkb_vk_dispatch(vkb_vk_ctx *c, VkCommandBuffer cmd, const vkb_vk_pipe *p,
 void vkb_vk_barrier(vkb_vk_ctx *c, VkCommandBuffer cmd);
 
 /* ---- the kernels: pipelines, push constants, dispatch sizes ---- */
-typedef struct { uint32_t M, N, K, lda, ldy, act; } vkb_vk_gemm_pc;
+/* res: add the residual (binding 4, rows ldy apart) after the activation */
+typedef struct { uint32_t M, N, K, lda, ldy, act, res; } vkb_vk_gemm_pc;
 typedef struct { uint32_t rows, dim, L; float eps; } vkb_vk_ln_pc;
 typedef struct { uint32_t L, ld, qoff, koff, voff, ldo; float scale; } vkb_vk_attn_pc;
 
@@ -241,7 +242,10 @@ typedef struct vkb_vk_kernels {
     int f16;
     vkb_ln_variant ln_form;     /* the forms embed/add_ln and attn were built in */
     vkb_attn_variant attn_form;
-    vkb_vk_pipe embed, add_ln, gemm_tiled, gemm_texel, attn;
+    /* GEMMs (5 bindings: X, W, bias, Y, residual): gemm_tiled always (the
+     * texel GEMM's fallback), gemm_tiled_s only when the policy picks it;
+     * ln = LayerNorm without residual input (the forward pass) */
+    vkb_vk_pipe embed, add_ln, ln, gemm_tiled, gemm_tiled_s, gemm_texel, attn;
     /* coopmat 128x128 and 64x64 tiles: created only by
      * vkb_vk_coopmat_pipes_create (zero otherwise) */
     vkb_vk_pipe gemm_coop, gemm_coop_s;
@@ -261,7 +265,7 @@ void vkb_vk_rows_groups(int rows, uint32_t g[3]);
 void vkb_vk_attn_groups(const vkb_vk_kernels *k, int B, int L, int H, uint32_t g[3]);
 
 /* ---- vk_coopmat.c: the cooperative-matrix GEMM (VK_NV_cooperative_matrix) ---- */
-/* Can gemm_coopmat run on pd?  Needs Vulkan 1.2, VK_NV_cooperative_matrix
+/* Can linear.comp's coopmat form run on pd?  Needs Vulkan 1.2, VK_NV_cooperative_matrix
  * with a subgroup-scope fp16 x fp16 -> fp32 16x16x16 entry for compute,
  * shaderFloat16, 16-bit storage, vulkanMemoryModel and subgroup size 32.
  * Returns 1, or 0 with the reason in why. */
@@ -271,7 +275,7 @@ int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err
 /* The coopmat pipeline (tile size) used for an M x N output, and its groups. */
 const vkb_vk_pipe *vkb_vk_coopmat_pipe(const vkb_vk_kernels *k, int M, int N);
 void vkb_vk_coopmat_groups(int M, int N, uint32_t g[3]);
-/* Runs gemm_coopmat on random fp16 operands at odd sizes (both tiles, both
+/* Runs the coopmat GEMM on random fp16 operands at odd sizes (both tiles, both
  * load paths, lda > K, bias and every activation) and compares it with the
  * CPU reference (vkb_cpu_linear) on the same operands.  0: they agree; 1: mismatch (why says how much, where);
  * -1: a Vulkan error (err). */
@@ -286,12 +290,15 @@ int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_v
 /* ---- vk_ops.c: one op on host arrays (slow, allocates) ---- */
 /* The one GEMM harness (shader tests, op matrix, coopmat self-test,
  * bench/coopmat_check): Y[M x N] = act(X W^T + b) with the kernels k
- * (variant TILED, TEXEL or COOPMAT, whose pipelines k must have), X being
+ * (variant TILED, TILED_S, TEXEL or COOPMAT, whose pipelines k must have), X being
  * M rows of lda values of which K are used (lda 0 = K), b NULL = no bias.
  * coopmat: tile 64 or 128 forces a tile size, 0 = the one the backend would
  * pick.  With rounds > 0, ms[r] gets the mean wall-clock ms per GEMM of
  * round r: `reps` dispatches in one submit, after the first (result) run. */
-typedef struct vkb_vk_gemm_case { int M, N, K, lda; vkb_act act; int tile; } vkb_vk_gemm_case;
+typedef struct vkb_vk_gemm_case {
+    int M, N, K, lda; vkb_act act; int tile;
+    const float *res;  /* M x N residual added after the activation; NULL = none */
+} vkb_vk_gemm_case;
 int vkb_vk_gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant variant,
                      const vkb_vk_gemm_case *t, const float *X, const float *W, const float *b,
                      float *Y, int rounds, int reps, double *ms, vkb_error *err);
@@ -299,6 +306,7 @@ int vkb_vk_gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
 int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, const float *X,
                      const float *W, const float *b, float *Y, int M, int N,
                      int K, vkb_act act, vkb_error *err);
+/* r NULL: the LayerNorm kernel without residual input (k.ln). */
 int vkb_vk_op_add_layernorm(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const float *x,
                             const float *r, const float *g, const float *beta,
                             float *y, int rows, int dim, float eps, vkb_error *err);

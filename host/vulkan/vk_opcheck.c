@@ -4,7 +4,8 @@
  * both storage precisions, with the variant forced through the device
  * policy (vk_policy.c) - so a CPU implementation such as lavapipe also runs
  * the shared-memory LayerNorm and attention that GPUs use, and every GEMM
- * form.  A variant the device cannot run is reported as skipped, with the
+ * form (linear.comp's scalar configurations tiled and tiled_s run the same
+ * tiling, buffering, bounds and epilogue code as its coopmat ones).  A variant the device cannot run is reported as skipped, with the
  * policy's reason. */
 #include "vk_internal.h"
 #include "error.h"
@@ -17,11 +18,12 @@ typedef enum { OP_LINEAR, OP_ADD_LAYERNORM, OP_EMBED, OP_ATTENTION } op_kind;
 static const char *const op_names[] = {"linear", "add_layernorm", "embed", "attention"};
 
 /* One shape of an op:
- *   linear:        M, N, K, lda, act, bias     (X rows of lda values, K used)
+ *   linear:        M, N, K, lda, act, bias, residual (X rows of lda values, K used;
+ *                  residual: + R[M,N] after the activation, the output projections)
  *   add_layernorm: rows, dim, residual
  *   embed:         B, L, dim, vocab, max_pos
  *   attention:     B, L, heads, head_dim      (lengths L, (L+1)/2, 1, ...) */
-typedef struct op_case { op_kind op; int v[6]; } op_case;
+typedef struct op_case { op_kind op; int v[7]; } op_case;
 
 static const op_case cases[] = {
     {OP_LINEAR, {77, 130, 100, 100, VKB_ACT_GELU, 1}},
@@ -30,11 +32,15 @@ static const op_case cases[] = {
     {OP_LINEAR, {130, 77, 768, 768, VKB_ACT_NONE, 1}},
     {OP_LINEAR, {5, 131, 96, 288, VKB_ACT_RELU, 1}}, /* the classifier head: lda = L*dim */
     {OP_LINEAR, {1, 1, 1, 1, VKB_ACT_GELU, 1}},
+    {OP_LINEAR, {77, 130, 100, 100, VKB_ACT_NONE, 1, 1}},  /* residual epilogue */
+    {OP_LINEAR, {131, 67, 52, 52, VKB_ACT_GELU, 0, 1}},
+    {OP_LINEAR, {33, 768, 3072, 3072, VKB_ACT_NONE, 1, 1}}, /* FFN lin2's K */
     {OP_ADD_LAYERNORM, {37, 100, 1}},
     {OP_ADD_LAYERNORM, {3, 768, 1}},
     {OP_ADD_LAYERNORM, {5, 13, 0}},
     {OP_ADD_LAYERNORM, {1, 1, 1}},
     {OP_ADD_LAYERNORM, {130, 257, 1}},
+    {OP_ADD_LAYERNORM, {130, 257, 0}},   /* nores: the forward pass's LayerNorm */
     {OP_EMBED, {3, 7, 48, 50, 10}},
     {OP_EMBED, {2, 5, 13, 7, 5}},
     {OP_ATTENTION, {2, 1, 2, 32}},
@@ -100,22 +106,24 @@ static int run_linear(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, rng
     float *b = v[5] ? rnd(g, (size_t)N, 1.0f, f16) : NULL;
     float *Xc = malloc((size_t)M * K * sizeof *Xc), *Y = malloc((size_t)M * N * sizeof *Y);
     float *R = malloc((size_t)M * N * sizeof *R);
+    float *res = v[6] ? rnd(g, (size_t)M * N, 1.0f, f16) : NULL;
     vkb_vk_kernels k;
     int have_k = 0, rc = 0;
-    if (!X || !W || (v[5] && !b) || !Xc || !Y || !R) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); goto done; }
+    if (!X || !W || (v[5] && !b) || !Xc || !Y || !R || (v[6] && !res)) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); goto done; }
     rc = vkb_vk_kernels_create(c, pol, 64, &k, err);
     have_k = !rc;
     if (!rc && pol->gemm == VKB_GEMM_COOPMAT) rc = vkb_vk_coopmat_pipes_create(c, &k, err);
-    vkb_vk_gemm_case t = {M, N, K, lda, act, 0};
+    vkb_vk_gemm_case t = {M, N, K, lda, act, 0, res};
     if (!rc) rc = vkb_vk_gemm_host(c, &k, pol->gemm, &t, X, W, b, Y, 0, 0, NULL, err);
     if (!rc) {
         for (int m = 0; m < M; m++) memcpy(Xc + (size_t)m * K, X + (size_t)m * lda, (size_t)K * sizeof *X);
         vkb_cpu_linear(Xc, W, b, R, M, N, K, act, 1, 1);
+        for (size_t i = 0; res && i < (size_t)M * N; i++) R[i] += res[i];
         r->error = err_of(Y, R, (size_t)M * N, 0);
     }
 done:
     if (have_k) vkb_vk_kernels_destroy(c, &k);
-    free(X); free(W); free(b); free(Xc); free(Y); free(R);
+    free(X); free(W); free(b); free(Xc); free(Y); free(R); free(res);
     return rc ? -1 : 0;
 }
 
@@ -203,9 +211,10 @@ static void shape_str(const op_case *t, char *s, size_t n) {
     const int *v = t->v;
     switch (t->op) {
     case OP_LINEAR:
-        if (v[3] != v[2]) snprintf(s, n, "M=%d N=%d K=%d lda=%d%s%s", v[0], v[1], v[2], v[3],
-                                   act_names[v[4]], v[5] ? "" : " nobias");
-        else snprintf(s, n, "M=%d N=%d K=%d%s%s", v[0], v[1], v[2], act_names[v[4]], v[5] ? "" : " nobias");
+        if (v[3] != v[2]) snprintf(s, n, "M=%d N=%d K=%d lda=%d%s%s%s", v[0], v[1], v[2], v[3],
+                                   act_names[v[4]], v[5] ? "" : " nobias", v[6] ? " +res" : "");
+        else snprintf(s, n, "M=%d N=%d K=%d%s%s%s", v[0], v[1], v[2], act_names[v[4]],
+                      v[5] ? "" : " nobias", v[6] ? " +res" : "");
         break;
     case OP_ADD_LAYERNORM: snprintf(s, n, "rows=%d dim=%d%s", v[0], v[1], v[2] ? "" : " nores"); break;
     case OP_EMBED: snprintf(s, n, "B=%d L=%d dim=%d vocab=%d", v[0], v[1], v[2], v[3]); break;
@@ -219,7 +228,7 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
     if (!opts) opts = &def;
     if (counts) counts[0] = counts[1] = counts[2] = 0;
     /* filters must name something, so a typo does not pass as "nothing failed" */
-    static const char *const all_variants = "tiled,texel,coopmat,shared,subgroup,flash";
+    static const char *const all_variants = "tiled,texel,coopmat,tiled_s,shared,subgroup,flash";
     const char *lists[3] = {opts->op, opts->variant, opts->precision};
     const char *known[3] = {"linear,add_layernorm,embed,attention", all_variants, "fp32,fp16"};
     const char *what[3] = {"op", "variant", "precision"};
@@ -243,7 +252,7 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
         if (!in_list(opts->op, op_names[t->op])) continue;
         for (int f16 = 0; f16 <= 1 && !stop; f16++) {
             if (!in_list(opts->precision, f16 ? "fp16" : "fp32")) continue;
-            int nvar = t->op == OP_LINEAR || t->op == OP_ATTENTION ? 3 : 2;
+            int nvar = t->op == OP_LINEAR ? 4 : t->op == OP_ATTENTION ? 3 : 2; /* linear: vkb_gemm_variant 1..4; attention: shared, subgroup, flash */
             for (int vi = 1; vi <= nvar && !stop; vi++) {
                 vkb_vulkan_opts vo = {0};
                 vkb_op_result r;

@@ -143,7 +143,9 @@ static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
         return vkb_fail(err, "GEMM M=%d N=%d K=%d lda=%d: bad shape", M, N, K, lda);
     if (variant == VKB_GEMM_TEXEL && !vkb_vk_texel_ok(K, lda))
         return vkb_fail(err, "texel GEMM needs K %% 4 == 0 and lda %% 4 == 0 (K=%d, lda=%d)", K, lda);
-    const vkb_vk_pipe *p = variant == VKB_GEMM_TEXEL ? &k->gemm_texel : &k->gemm_tiled;
+    const vkb_vk_pipe *p = variant == VKB_GEMM_TEXEL     ? &k->gemm_texel
+                           : variant == VKB_GEMM_TILED_S ? &k->gemm_tiled_s
+                                                         : &k->gemm_tiled;
     uint32_t g[3];
     vkb_vk_gemm_groups(variant, M, N, g);
     if (variant == VKB_GEMM_COOPMAT) {
@@ -152,14 +154,16 @@ static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
         p = big ? &k->gemm_coop : &k->gemm_coop_s;
         g[0] = (uint32_t)((N + (big ? 127 : 63)) / (big ? 128 : 64));
         g[1] = (uint32_t)((M + (big ? 127 : 63)) / (big ? 128 : 64));
-    } else if (variant != VKB_GEMM_TILED && variant != VKB_GEMM_TEXEL) {
+    } else if (variant != VKB_GEMM_TILED && variant != VKB_GEMM_TEXEL && variant != VKB_GEMM_TILED_S) {
         return vkb_fail(err, "internal: GEMM variant %d", (int)variant);
     }
+    if (!p->pipe) return vkb_fail(err, "internal: GEMM variant %s without its pipeline",
+                                  vkb_gemm_variant_name(variant));
     op_run o;
     memset(&o, 0, sizeof o);
     o.k = k;
     int rc = op_setup(&o, c, err);
-    vkb_vk_bind bind[4];
+    vkb_vk_bind bind[5];
     float *zb = NULL;
     vkb_vk_buffer *yb = NULL;
     if (!rc && !b) {
@@ -170,10 +174,13 @@ static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
     rc = rc || !op_buf(&o, W, NULL, (size_t)N * K, &bind[1], err);
     rc = rc || !op_buf(&o, b ? b : zb, NULL, (size_t)N, &bind[2], err);
     rc = rc || !(yb = op_buf(&o, NULL, NULL, (size_t)M * N, &bind[3], err));
+    /* no residual: binding 4 gets the bias buffer, which the shader never reads */
+    if (!rc && t->res) rc = !op_buf(&o, t->res, NULL, (size_t)M * N, &bind[4], err);
+    else if (!rc) bind[4] = bind[2];
     if (!rc && variant == VKB_GEMM_TEXEL)
         rc = op_view(&o, &bind[0], err) || op_view(&o, &bind[1], err);
     vkb_vk_gemm_pc pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)lda, (uint32_t)N,
-                         (uint32_t)t->act};
+                         (uint32_t)t->act, t->res != NULL};
     VkDescriptorSet set;
     rc = rc || vkb_vk_set_create(c, o.pool, p, bind, &set, err);
     rc = rc || op_run_n(&o, p, set, &pc, g, 1, NULL, err); /* the result; warms up */
@@ -199,7 +206,7 @@ int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, const flo
     vkb_vk_policy pol;
     int rc = op_begin(&o, c, f16, variant, VKB_LN_AUTO, VKB_ATTN_AUTO, 64, &pol, err);
     if (!rc && pol.gemm == VKB_GEMM_COOPMAT) rc = vkb_vk_coopmat_pipes_create(c, &o.own, err);
-    vkb_vk_gemm_case t = {M, N, K, K, act, 0};
+    vkb_vk_gemm_case t = {M, N, K, K, act, 0, NULL};
     rc = rc || gemm_host(c, &o.own, pol.gemm, &t, X, W, b, Y, 0, 0, NULL, err);
     op_end(&o);
     return rc ? -1 : 0;
@@ -211,24 +218,21 @@ int vkb_vk_op_add_layernorm(vkb_vk_ctx *c, int f16, vkb_ln_variant form, const f
     op_run o;
     vkb_vk_policy pol;
     int rc = op_begin(&o, c, f16, VKB_GEMM_AUTO, form, VKB_ATTN_AUTO, 64, &pol, err);
+    /* r NULL: the LayerNorm without residual input (what the forward pass
+     * runs after the GEMMs that added the residual) */
     vkb_vk_bind bind[5];
     vkb_vk_buffer *yb = NULL;
-    float *zr = NULL;
-    if (!rc && !r) {
-        zr = calloc((size_t)rows * dim, sizeof *zr);
-        if (!zr) rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
-    }
+    int nr = r ? 1 : 0;
     rc = rc || !op_buf(&o, x, NULL, (size_t)rows * dim, &bind[0], err);
-    rc = rc || !op_buf(&o, r ? r : zr, NULL, (size_t)rows * dim, &bind[1], err);
-    rc = rc || !op_buf(&o, g, NULL, (size_t)dim, &bind[2], err);
-    rc = rc || !op_buf(&o, beta, NULL, (size_t)dim, &bind[3], err);
-    rc = rc || !(yb = op_buf(&o, NULL, NULL, (size_t)rows * dim, &bind[4], err));
+    rc = rc || (r && !op_buf(&o, r, NULL, (size_t)rows * dim, &bind[1], err));
+    rc = rc || !op_buf(&o, g, NULL, (size_t)dim, &bind[1 + nr], err);
+    rc = rc || !op_buf(&o, beta, NULL, (size_t)dim, &bind[2 + nr], err);
+    rc = rc || !(yb = op_buf(&o, NULL, NULL, (size_t)rows * dim, &bind[3 + nr], err));
     vkb_vk_ln_pc pc = {(uint32_t)rows, (uint32_t)dim, 1, eps};
     uint32_t gr[3];
     vkb_vk_rows_groups(rows, gr);
-    rc = rc || op_run_one(&o, &o.own.add_ln, bind, &pc, gr, err);
+    rc = rc || op_run_one(&o, r ? &o.own.add_ln : &o.own.ln, bind, &pc, gr, err);
     rc = rc || op_read(&o, yb, y, (size_t)rows * dim, err);
-    free(zr);
     op_end(&o);
     return rc ? -1 : 0;
 }

@@ -216,8 +216,8 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
         return vkb_fail(err, "fp16 storage requested but device %s lacks "
                         "storageBuffer16BitAccess (use --precision fp32)", c->props.deviceName);
     static const VkDescriptorType ln_t[6] = {SB, SB, SB, SB, SB, SB};
-    static const VkDescriptorType tiled_t[4] = {SB, SB, SB, SB};
-    static const VkDescriptorType texel_t[4] = {TB, TB, SB, SB};
+    static const VkDescriptorType tiled_t[5] = {SB, SB, SB, SB, SB};
+    static const VkDescriptorType texel_t[5] = {TB, TB, SB, SB, SB};
     static const VkDescriptorType attn_t[3] = {SB, SB, SB};
     /* keys per attention tile: K and V tiles must fit in shared memory */
     int tk = (int)(c->props.limits.maxComputeSharedMemorySize / (2u * 4u * (uint32_t)head_dim));
@@ -244,27 +244,33 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
                                                  {VKB_SHADER_EMBED_SG_F32, VKB_SHADER_EMBED_SG_F16}};
     static const vkb_shader_id ln_id[2][2] = {{VKB_SHADER_ADD_LAYERNORM_F32, VKB_SHADER_ADD_LAYERNORM_F16},
                                               {VKB_SHADER_ADD_LAYERNORM_SG_F32, VKB_SHADER_ADD_LAYERNORM_SG_F16}};
+    static const vkb_shader_id lnr_id[2][2] = {{VKB_SHADER_LAYERNORM_F32, VKB_SHADER_LAYERNORM_F16},
+                                               {VKB_SHADER_LAYERNORM_SG_F32, VKB_SHADER_LAYERNORM_SG_F16}};
     static const vkb_shader_id attn_id[2][2] = {{VKB_SHADER_ATTENTION_F32, VKB_SHADER_ATTENTION_F16},
                                                 {VKB_SHADER_ATTENTION_SG_F32, VKB_SHADER_ATTENTION_SG_F16}};
     static const vkb_shader_id tiled_id[2] = {VKB_SHADER_LINEAR_TILED_F32, VKB_SHADER_LINEAR_TILED_F16};
+    static const vkb_shader_id tiled_s_id[2] = {VKB_SHADER_LINEAR_TILED_S_F32, VKB_SHADER_LINEAR_TILED_S_F16};
     static const vkb_shader_id texel_id[2] = {VKB_SHADER_LINEAR_TEXEL_F32, VKB_SHADER_LINEAR_TEXEL_F16};
 #define JOB(i, nb, t, ps, sp, ns, o) \
     {.id = (i), .nbind = (nb), .types = (t), .push_size = (ps), .spec = (sp), .nspec = (ns), .out = (o)}
-    pipe_job jobs[5] = {
+    pipe_job jobs[7] = {
         JOB(embed_id[ln_sg][f16], 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->embed),
         JOB(ln_id[ln_sg][f16], 5, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->add_ln),
-        JOB(tiled_id[f16], 4, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled),
-        JOB(texel_id[f16], 4, texel_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_texel),
+        JOB(lnr_id[ln_sg][f16], 4, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->ln),
+        JOB(tiled_id[f16], 5, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled),
+        JOB(texel_id[f16], 5, texel_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_texel),
         JOB(pol->attn == VKB_ATTN_FLASH ? flash_id : attn_id[attn_sg][f16], 3, attn_t, sizeof(vkb_vk_attn_pc),
             aspec, attn_sg || pol->attn == VKB_ATTN_FLASH ? 3 : 2, &k->attn),
+        JOB(tiled_s_id[f16], 5, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled_s),
     };
 #undef JOB
+    int nj = pol->gemm == VKB_GEMM_TILED_S ? 7 : 6; /* tiled_s: only when it runs */
     /* Drivers compile SPIR-V to machine code here (llvmpipe: ~40 ms per
      * shader), and pipeline creation is thread-safe, so the kernels compile
      * on one thread each. */
-    for (int i = 0; i < 5; i++) jobs[i].c = c;
-    vkb_parallel_run(5, 5, pipe_job_run, jobs);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < nj; i++) jobs[i].c = c;
+    vkb_parallel_run(nj, nj, pipe_job_run, jobs);
+    for (int i = 0; i < nj; i++)
         if (jobs[i].rc) {
             *err = jobs[i].err;
             vkb_vk_kernels_destroy(c, k);
@@ -276,7 +282,9 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
 void vkb_vk_kernels_destroy(vkb_vk_ctx *c, vkb_vk_kernels *k) {
     vkb_vk_pipe_destroy(c, &k->embed);
     vkb_vk_pipe_destroy(c, &k->add_ln);
+    vkb_vk_pipe_destroy(c, &k->ln);
     vkb_vk_pipe_destroy(c, &k->gemm_tiled);
+    vkb_vk_pipe_destroy(c, &k->gemm_tiled_s);
     vkb_vk_pipe_destroy(c, &k->gemm_texel);
     vkb_vk_pipe_destroy(c, &k->attn);
     vkb_vk_pipe_destroy(c, &k->gemm_coop);   /* coopmat (vk_coopmat.c) */
@@ -290,6 +298,7 @@ static uint32_t cdiv(int a, int b) { return (uint32_t)((a + b - 1) / b); }
 void vkb_vk_gemm_groups(vkb_gemm_variant variant, int M, int N, uint32_t g[3]) {
     if (variant == VKB_GEMM_COOPMAT) { vkb_vk_coopmat_groups(M, N, g); return; } /* vk_coopmat.c */
     if (variant == VKB_GEMM_TEXEL) { g[0] = cdiv(N, 64); g[1] = cdiv(M, 128); } /* 8x8 inv x 16x8 out */
+    else if (variant == VKB_GEMM_TILED_S) { g[0] = cdiv(N, 32); g[1] = cdiv(M, 32); } /* 32x32 tiles */
     else { g[0] = cdiv(N, 64); g[1] = cdiv(M, 64); }                          /* 64x64 tiles */
     g[2] = 1;
 }

@@ -49,7 +49,8 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
      * (and, at backend creation, its self-test: vkb_vk_gemm_confirm);
      * else the register-blocked texel-buffer variant on CPU implementations
      * (no real shared memory, wide SIMD across invocations), shared-memory
-     * tiles everywhere else. */
+     * tiles (linear.comp's scalar form, 64x64 double-buffered) everywhere
+     * else. */
     switch (o->gemm) {
     case VKB_GEMM_AUTO:
         p->gemm = caps->coop_ok && p->f16 ? VKB_GEMM_COOPMAT
@@ -57,6 +58,7 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
                                           : VKB_GEMM_TILED;
         break;
     case VKB_GEMM_TILED:
+    case VKB_GEMM_TILED_S:
     case VKB_GEMM_TEXEL:
         p->gemm = o->gemm;
         p->gemm_forced = 1;
@@ -135,11 +137,11 @@ void vkb_vk_policy_str(const vkb_vk_policy *p, char *out, size_t n) {
 
 /* ---- names ---- */
 
-static const char *const gemm_names[] = {"auto", "tiled", "texel", "coopmat"};
+static const char *const gemm_names[] = {"auto", "tiled", "texel", "coopmat", "tiled_s"};
 static const char *const form_names[] = {"auto", "shared", "subgroup"};
 
 const char *vkb_gemm_variant_name(vkb_gemm_variant v) {
-    return (unsigned)v < 4 ? gemm_names[v] : "?";
+    return (unsigned)v < 5 ? gemm_names[v] : "?";
 }
 const char *vkb_ln_variant_name(vkb_ln_variant v) { return (unsigned)v < 3 ? form_names[v] : "?"; }
 static const char *const attn_names[] = {"auto", "shared", "subgroup", "flash"};
@@ -151,7 +153,7 @@ static int parse(const char *s, const char *const *names, int n) {
     return -1;
 }
 int vkb_gemm_variant_parse(const char *s, vkb_gemm_variant *v) {
-    int i = parse(s, gemm_names, 4);
+    int i = parse(s, gemm_names, 5);
     if (i < 0) return -1;
     *v = (vkb_gemm_variant)i;
     return 0;
