@@ -152,7 +152,8 @@ static char *xprintf(const char *fmt, ...) {
 static void sb_put_printable(sbuf *b, const char *s, size_t n, size_t max) {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n; i++) {
-        if (i >= max) { vkb_sb_put(b, "...", 3); return; }
+        /* cut only between characters: never inside a UTF-8 sequence */
+        if (i >= max && (u[i] & 0xC0) != 0x80) { vkb_sb_put(b, "...", 3); return; }
         char esc[8];
         if (u[i] < 0x20 || u[i] == 0x7f) {
             snprintf(esc, sizeof esc, "\\x%02x", u[i]);
