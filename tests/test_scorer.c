@@ -132,6 +132,47 @@ int main(void) {
            (double)s2.padded_tokens / (double)s2.real_tokens);
     o.no_sort = 0;
 
+    /* 2b. batch_cost_tokens: the cut that minimises padded tokens + cost per
+     * batch - identical results, within the budget, and never a worse
+     * objective than the greedy cut, for small windows (a server's) and
+     * large ones, small costs and large */
+    {
+        static const int windows[] = {8, 256}, costs[] = {1, 64, 1 << 20};
+        for (int wi = 0; wi < 2; wi++) {
+            vkb_scorer_stats sg, sc;
+            static sink kg, kc;
+            vkb_scorer_opts og = {.max_len = 128, .batch_tokens = 1024, .window = windows[wi], .threads = 2};
+            memset(&kg, 0, sizeof kg);
+            kg.q = &q;
+            fake_init(&f);
+            run(&f, &q, &og, &kg, 0, &sg, 0);
+            for (int ci = 0; ci < 3; ci++) {
+                vkb_scorer_opts oc = og;
+                oc.batch_cost_tokens = costs[ci];
+                memset(&kc, 0, sizeof kc);
+                kc.q = &q;
+                fake_init(&f);
+                run(&f, &q, &oc, &kc, 0, &sc, 0);
+                CHECK(kc.delivered == N && kc.wrong == 0, "cost %d window %d: delivered %d wrong %d", costs[ci],
+                      windows[wi], kc.delivered, kc.wrong);
+                CHECK(memcmp(kg.sum0, kc.sum0, sizeof kg.sum0) == 0, "cost %d: results differ", costs[ci]);
+                CHECK(f.max_bl <= 1024 && f.bad_padding == 0, "cost %d: batch of %d tokens, padding errors %d",
+                      costs[ci], f.max_bl, f.bad_padding);
+                CHECK(sc.real_tokens == sg.real_tokens, "cost %d: real tokens differ", costs[ci]);
+                double jg = (double)sg.padded_tokens + (double)costs[ci] * (double)sg.batches;
+                double jc = (double)sc.padded_tokens + (double)costs[ci] * (double)sc.batches;
+                CHECK(jc <= jg, "cost %d window %d: objective %.0f worse than greedy's %.0f", costs[ci],
+                      windows[wi], jc, jg);
+                if (costs[ci] == 1)
+                    CHECK(sc.padded_tokens < sg.padded_tokens, "cost 1 window %d: padding %llu not below greedy's %llu",
+                          windows[wi], (unsigned long long)sc.padded_tokens, (unsigned long long)sg.padded_tokens);
+                printf("window %d, batch cost %d: padding %.3f in %llu batches (greedy %.3f in %llu)\n", windows[wi],
+                       costs[ci], (double)sc.padded_tokens / (double)sc.real_tokens, (unsigned long long)sc.batches,
+                       (double)sg.padded_tokens / (double)sg.real_tokens, (unsigned long long)sg.batches);
+            }
+        }
+    }
+
     /* 3. placeholders are delivered in place with NULL logits */
     static sink k3;
     fake_init(&f);

@@ -264,8 +264,8 @@ enum {
     O_PRECISION = 256, O_MAXLEN, O_BATCHTOK, O_THREADS, O_FORMAT, O_TEXTCOL, O_LABELCOL,
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
     O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK, O_OPS,
-    O_HOST, O_PORT, O_ALLOWREMOTE, O_MAXCONC, O_MAXBODY, O_TIMEOUT,
-    O_POOLING, O_NORMALIZE, O_OUTFMT,
+    O_HOST, O_PORT, O_ALLOWREMOTE, O_MAXCONC, O_BATCHCOST, O_MAXBODY, O_TIMEOUT,
+    O_POOLING, O_NORMALIZE, O_NONORMALIZE, O_OUTFMT,
 };
 
 static const struct option long_opts[] = {
@@ -303,10 +303,12 @@ static const struct option long_opts[] = {
     {"port", required_argument, 0, O_PORT},
     {"allow-remote", no_argument, 0, O_ALLOWREMOTE},
     {"max-concurrent-requests", required_argument, 0, O_MAXCONC},
+    {"batch-cost-tokens", required_argument, 0, O_BATCHCOST},
     {"max-body-bytes", required_argument, 0, O_MAXBODY},
     {"timeout", required_argument, 0, O_TIMEOUT},
     {"pooling", required_argument, 0, O_POOLING},
     {"normalize", no_argument, 0, O_NORMALIZE},
+    {"no-normalize", no_argument, 0, O_NONORMALIZE},
     {"output-format", required_argument, 0, O_OUTFMT},
     {0, 0, 0, 0},
 };
@@ -353,7 +355,7 @@ static void print_help(FILE *f, const char *s) {
 static const command commands[] = {
     {"embed", cli_score,
      COMMON " format text-column no-sort resume output window shard max-device-mem pooling"
-     " normalize output-format", -1,
+     " normalize no-normalize output-format", -1,
      "usage: vkbert embed [options] [FILE|DIR ...]   (stdin when none)\n"
      "Sentence embeddings: the last hidden state of the encoder (a base\n"
      "DistilBertModel, or the encoder of a classifier) pooled per input; one JSON\n"
@@ -367,10 +369,14 @@ static const command commands[] = {
      "                         (modules.json, 1_Pooling/config.json), else mean\n"
      "      --normalize        L2-normalize every vector (default: on when the\n"
      "                         model's modules.json has a Normalize module)\n"
-     "      --output-format F  jsonl (default) or npy: -o FILE.npy gets one float32\n"
-     "                         matrix [records, dim] (a record that could not be\n"
-     "                         read: a row of NaN) and FILE.ids.jsonl one line per\n"
-     "                         row: its pass-through fields, or its error object\n"
+     "      --no-normalize     the pooled vectors as they are, also for a model\n"
+     "                         whose modules.json has a Normalize module\n"
+     "      --output-format F  jsonl (default), npy or safetensors: -o FILE.npy\n"
+     "                         (or FILE.safetensors: one F32 tensor \"embeddings\")\n"
+     "                         gets one float32 matrix [records, dim] (a record\n"
+     "                         that could not be read: a row of NaN) and\n"
+     "                         FILE.ids.jsonl one line per row: its pass-through\n"
+     "                         fields, or its error object\n"
      "      --format F, --text-column C, --window N, --no-sort, --shard I/N,\n"
      "      --max-device-mem B  as for score\n"
      "  -o, --output FILE      write to FILE (locked; never one of the inputs)\n"
@@ -479,7 +485,7 @@ static const command commands[] = {
      "                         gpu:0,gpu:1,cpu: the same run on each in turn, then\n"
      "                         a side-by-side table\n"},
     {"serve", cli_serve,
-     COMMON " host port allow-remote max-concurrent-requests max-body-bytes timeout", 0,
+     COMMON " host port allow-remote max-concurrent-requests batch-cost-tokens max-body-bytes timeout", 0,
      "usage: vkbert serve [options]\n"
      "An HTTP server on one loaded model, with the routes of Hugging Face's\n"
      "text-embeddings-inference: POST /predict ({\"inputs\": \"text\" or [texts],\n"
@@ -495,6 +501,9 @@ static const command commands[] = {
      "                         server has no authentication and no TLS: put it\n"
      "                         behind a proxy, README \"Security\")\n"
      "      --max-concurrent-requests N  requests in flight before 429 (default 512)\n"
+     "      --batch-cost-tokens N  cut the queued texts into the batches that\n"
+     "                         minimise padded tokens + N per batch (default 256;\n"
+     "                         0: as large as the token budget allows, as score)\n"
      "      --max-body-bytes N request bodies larger than N bytes get 413 (default\n"
      "                         4 MiB)\n"
      "      --timeout S        close connections idle or stalled for S seconds\n"
@@ -511,7 +520,8 @@ static void main_usage(FILE *f) {
             "DistilBERT text classification on any Vulkan GPU (or the CPU reference).\n\n"
             "commands:\n"
             "  score      score JSON lines / CSV / text / IMDB directories -> JSON lines\n"
-            "  embed      sentence embeddings of the same inputs -> JSON lines or .npy\n"
+            "  embed      sentence embeddings of the same inputs -> JSON lines, .npy or\n"
+            "             .safetensors\n"
             "  classify   classify texts given as arguments (HF pipeline output)\n"
             "  eval       accuracy, F1, precision, recall and speed on labeled data\n"
             "  tokenize   print token ids of stdin lines\n"
@@ -654,6 +664,7 @@ int main(int argc, char **argv) {
     o.cmd = c->name;
     o.seed = 42;
     o.n_random = 8;
+    o.batch_cost = -1;
     int idx = 0, ch;
     optind = 2;
     opterr = 0;
@@ -759,6 +770,7 @@ int main(int argc, char **argv) {
         case O_PORT: bad = parse_int("port", optarg, 0, 65535, &o.port); o.port_set = 1; break;
         case O_ALLOWREMOTE: o.allow_remote = 1; break;
         case O_MAXCONC: bad = parse_int("max-concurrent-requests", optarg, 1, 1 << 20, &o.max_concurrent); break;
+        case O_BATCHCOST: bad = parse_int("batch-cost-tokens", optarg, 0, 1 << 24, &o.batch_cost); break;
         case O_MAXBODY: bad = parse_int("max-body-bytes", optarg, 64, 1 << 30, &o.max_body); break;
         case O_TIMEOUT: bad = parse_int("timeout", optarg, 1, 86400, &o.timeout_s); break;
         case O_POOLING:
@@ -768,10 +780,15 @@ int main(int argc, char **argv) {
             }
             break;
         case O_NORMALIZE: o.normalize = 1; break;
+        case O_NONORMALIZE: o.normalize = -1; break;
         case O_OUTFMT:
-            if (!strcmp(optarg, "npy")) o.npy = 1;
+            if (!strcmp(optarg, "npy")) o.npy = CLI_NPY;
+            else if (!strcmp(optarg, "safetensors")) o.npy = CLI_SAFETENSORS;
             else if (!strcmp(optarg, "jsonl")) o.npy = 0;
-            else { fprintf(stderr, "vkbert: --output-format: expected jsonl or npy, got '%s'\n", optarg); bad = 1; }
+            else {
+                fprintf(stderr, "vkbert: --output-format: expected jsonl, npy or safetensors, got '%s'\n", optarg);
+                bad = 1;
+            }
             break;
         case O_QUIET: o.quiet = 1; break;
         case O_HELP:
@@ -846,14 +863,15 @@ int main(int argc, char **argv) {
         return CLI_USAGE;
     }
     o.embed = !strcmp(c->name, "embed");
+    const char *fmt = o.npy == CLI_SAFETENSORS ? "safetensors" : "npy";
     if (o.npy && !o.output) {
-        fprintf(stderr, "vkbert embed: --output-format npy needs -o FILE.npy (the ids go to "
-                        "FILE.ids.jsonl beside it)\n");
+        fprintf(stderr, "vkbert embed: --output-format %s needs -o FILE.%s (a matrix is not written to "
+                        "stdout; the ids go to FILE.ids.jsonl beside it)\n", fmt, fmt);
         return CLI_USAGE;
     }
     if (o.npy && o.resume) {
         fprintf(stderr, "vkbert embed: --resume continues JSON lines output; an interrupted "
-                        "--output-format npy run starts again without it\n");
+                        "--output-format %s run starts again without it\n", fmt);
         return CLI_USAGE;
     }
     int rc = c->run(&o);

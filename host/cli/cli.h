@@ -11,6 +11,8 @@
 
 #define VKB_VERSION "0.1.0"
 
+enum { CLI_NPY = 1, CLI_SAFETENSORS = 2 }; /* cli_opts.npy: a float32 matrix + FILE.ids.jsonl */
+
 typedef struct cli_opts {
     const char *cmd;
     const char *model;        /* NULL: the built-in model */
@@ -39,12 +41,13 @@ typedef struct cli_opts {
     int port, port_set;       /* --port N (0: any free port, printed) */
     int allow_remote;         /* --allow-remote: a non-loopback --host is allowed */
     int max_concurrent;       /* --max-concurrent-requests N (0 = default) */
+    int batch_cost;           /* serve --batch-cost-tokens N (-1 = default) */
     int max_body;             /* --max-body-bytes N (0 = default) */
     int timeout_s;            /* --timeout S: idle/slow client connections (0 = default) */
     int embed;                /* `vkbert embed`: embeddings instead of scores */
     vkb_pooling pooling;      /* embed --pooling (NONE: the model's default, else mean) */
     int normalize;            /* embed --normalize */
-    int npy;                  /* embed --output-format npy */
+    int npy;                  /* embed --output-format: 0 jsonl, CLI_NPY, CLI_SAFETENSORS */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;

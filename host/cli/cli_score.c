@@ -13,9 +13,10 @@
  *
  * `vkbert embed` is the same run with the scorer's pooling option: each
  * result is an embedding, written as {<pass-through>,"embedding":[...]}
- * (vkb_embedding_json), or with --output-format npy as a row of one float32
- * .npy matrix (its header is rewritten with the row count at the end, also
- * after an interrupt) plus a line of FILE.ids.jsonl. */
+ * (vkb_embedding_json), or with --output-format npy / safetensors as a row
+ * of one float32 matrix (.npy, or the safetensors tensor "embeddings"; its
+ * header is rewritten with the row count at the end, also after an
+ * interrupt) plus a line of FILE.ids.jsonl. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_resume.h"
@@ -142,30 +143,66 @@ static int on_result(void *ctx, const vkb_score *s) {
 
 static void drop_user(void *user) { free_user(user); }
 
-/* The .npy header (format 1.0) for a [rows, dim] little-endian float32
- * matrix, padded with spaces to NPY_HEADER bytes so that it can be
- * rewritten in place once the row count is known. */
-#define NPY_HEADER 128
-static void npy_header(char *h, uint64_t rows, int dim) {
-    memset(h, ' ', NPY_HEADER);
-    memcpy(h, "\x93NUMPY\x01\x00", 8);
-    h[8] = (char)((NPY_HEADER - 10) & 0xff);
-    h[9] = (char)((NPY_HEADER - 10) >> 8);
-    char d[NPY_HEADER];
-    int n = snprintf(d, sizeof d, "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %d), }",
-                     (unsigned long long)rows, dim);
-    memcpy(h + 10, d, (size_t)n);
-    h[NPY_HEADER - 1] = '\n';
-}
-
-/* FILE.npy -> FILE.ids.jsonl (FILE.ids.jsonl beside any other name). */
+/* FILE.npy or FILE.safetensors -> FILE.ids.jsonl (FILE.ids.jsonl beside
+ * any other name). */
 static char *ids_path(const char *out) {
     size_t n = strlen(out);
     char *p = malloc(n + 16);
     if (!p) return NULL;
     if (n > 4 && !strcmp(out + n - 4, ".npy")) n -= 4;
+    else if (n > 12 && !strcmp(out + n - 12, ".safetensors")) n -= 12;
     snprintf(p, n + 16, "%.*s.ids.jsonl", (int)n, out);
     return p;
+}
+
+/* The matrix header for [rows, dim] little-endian float32, padded with
+ * spaces to a size that does not depend on rows, so that it is rewritten in
+ * place once the row count is known.  Returns its size (0: out of memory).
+ * npy: format 1.0, 128 bytes.  safetensors: the 8-byte header length, then
+ * {"__metadata__":{"format":"np","ids":"<FILE.ids.jsonl's name>"},
+ *  "embeddings":{"dtype":"F32","shape":[rows,dim],"data_offsets":[0,bytes]}}
+ * padded with spaces (which the format allows) so that the data starts at a
+ * multiple of 8 bytes. */
+#define NPY_HEADER 128
+static size_t matrix_header(const cli_opts *o, cli_buf *h, uint64_t rows, int dim) {
+    h->n = 0;
+    if (o->npy == CLI_NPY) {
+        char d[NPY_HEADER];
+        memset(d, ' ', sizeof d);
+        memcpy(d, "\x93NUMPY\x01\x00", 8);
+        d[8] = (char)((NPY_HEADER - 10) & 0xff);
+        d[9] = (char)((NPY_HEADER - 10) >> 8);
+        char t[NPY_HEADER];
+        int n = snprintf(t, sizeof t, "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %d), }",
+                         (unsigned long long)rows, dim);
+        memcpy(d + 10, t, (size_t)n);
+        d[NPY_HEADER - 1] = '\n';
+        cb_put(h, d, NPY_HEADER);
+        return h->p ? NPY_HEADER : 0;
+    }
+    char *ids = ids_path(o->output);
+    if (!ids) return 0;
+    const char *base = strrchr(ids, '/') ? strrchr(ids, '/') + 1 : ids;
+    /* the widest header: rows and bytes of 20 digits, dim of 10 */
+    size_t widest = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        h->n = 0;
+        cb_puts(h, "12345678{\"__metadata__\":{\"format\":\"np\",\"ids\":");
+        cb_json_str(h, base);
+        if (pass == 0)
+            cb_puts(h, "},\"embeddings\":{\"dtype\":\"F32\",\"shape\":[18446744073709551615,2147483647],"
+                       "\"data_offsets\":[0,18446744073709551615]}}");
+        else
+            cb_printf(h, "},\"embeddings\":{\"dtype\":\"F32\",\"shape\":[%llu,%d],\"data_offsets\":[0,%llu]}}",
+                      (unsigned long long)rows, dim, (unsigned long long)(rows * (uint64_t)dim * 4));
+        if (pass == 0) widest = (h->n + 7) / 8 * 8;
+    }
+    free(ids);
+    while (h->n < widest) cb_puts(h, " ");
+    if (!h->p) return 0;
+    uint64_t len = widest - 8;
+    for (int i = 0; i < 8; i++) h->p[i] = (char)((len >> (8 * i)) & 0xff);
+    return widest;
 }
 
 static void on_note(void *ctx, const char *msg) {
@@ -387,7 +424,7 @@ static int open_output(const cli_opts *o, uint64_t *skip, char **last, size_t *l
     return fd;
 }
 
-/* embed --output-format npy: the ids file beside -o FILE.npy, with the same
+/* embed --output-format npy / safetensors: the ids file beside -o FILE, with the same
  * safety as FILE (not an input, locked before it is truncated); FILE gets a
  * placeholder header. */
 static int open_ids(const cli_opts *o, int fd, int *ids_fd) {
@@ -408,12 +445,18 @@ static int open_ids(const cli_opts *o, int fd, int *ids_fd) {
         fprintf(stderr, "vkbert embed: cannot truncate %s: %s\n", path, strerror(errno));
         goto out;
     }
-    char h[NPY_HEADER];
-    npy_header(h, 0, 0);
-    if (cli_write_all(fd, h, sizeof h)) {
+    cli_buf h = {0};
+    size_t hn = matrix_header(o, &h, 0, 0);
+    if (!hn) {
+        fprintf(stderr, "vkbert: out of memory\n");
+        goto out;
+    }
+    if (cli_write_all(fd, h.p, hn)) {
+        free(h.p);
         fprintf(stderr, "vkbert embed: writing %s: %s\n", o->output, strerror(errno));
         goto out;
     }
+    free(h.p);
     *ids_fd = f;
     f = -1;
     rc = 0;
@@ -457,6 +500,7 @@ int cli_score(cli_opts *o) {
         const vkb_st_pooling *stp = vkb_model_st_pooling(m);
         if (!o->pooling) o->pooling = stp->present ? (vkb_pooling)stp->pooling : VKB_POOL_MEAN;
         if (!o->normalize && stp->present) o->normalize = stp->normalize;
+        if (o->normalize < 0) o->normalize = 0; /* --no-normalize */
         if (!o->quiet && stp->present)
             fprintf(stderr, "vkbert embed: %s pooling%s (the model's sentence-transformers files)\n",
                     vkb_pooling_name(o->pooling), o->normalize ? ", normalized" : "");
@@ -659,12 +703,13 @@ int cli_score(cli_opts *o) {
     if (o->npy) {
         /* the header with the rows written (also after an interrupt or a
          * failure: the file is then a valid matrix of the rows so far) */
-        char h[NPY_HEADER];
-        npy_header(h, c.rows, c.dim);
-        if (pwrite(fd, h, sizeof h, 0) != (ssize_t)sizeof h && rc == CLI_OK) {
-            fprintf(stderr, "vkbert embed: writing %s: %s\n", o->output, strerror(errno));
+        cli_buf h = {0};
+        size_t hn = matrix_header(o, &h, c.rows, c.dim);
+        if ((!hn || pwrite(fd, h.p, hn, 0) != (ssize_t)hn) && rc == CLI_OK) {
+            fprintf(stderr, "vkbert embed: writing %s: %s\n", o->output, hn ? strerror(errno) : "out of memory");
             rc = CLI_FAILED;
         }
+        free(h.p);
         if (close(ids_fd) && rc == CLI_OK) {
             fprintf(stderr, "vkbert embed: closing the ids file: %s\n", strerror(errno));
             rc = CLI_FAILED;

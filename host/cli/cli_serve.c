@@ -52,6 +52,7 @@
 #define DEF_MAX_CONC 512
 #define DEF_MAX_BODY (4 << 20)
 #define DEF_TIMEOUT 30
+#define DEF_BATCH_COST 256    /* --batch-cost-tokens */
 #define MAX_CLIENT_BATCH 1024 /* inputs in one request (TEI: max_client_batch_size) */
 #define MAX_WINDOWS 1         /* flushed windows in flight */
 #define FAILS_FOR_LOST 3      /* failed reopenings in a row: the device is lost */
@@ -98,6 +99,7 @@ typedef struct server {
     vkb_scorer_opts so;
     int max_len, budget, window, max_conc, max_body;
     char device[256];
+    int prec_bits;         /* the precision the backend runs in: 32 or 16 */
     const char *model_id;
 
     pthread_mutex_t mu;
@@ -131,6 +133,10 @@ typedef struct server {
     vkb_pooling pooling;
     int dim;
     uint64_t n_embed_requests, n_embed_success;
+    /* the /embed lane's device is opened on the first POST /embed (a model
+     * with a classifier) or at start (a base model): open_mu, opened */
+    pthread_mutex_t open_mu;
+    int opened;
 } server;
 
 typedef struct conn {   /* one HTTP request */
@@ -281,11 +287,44 @@ static int open_backend(server *S, vkb_backend **be, char *dev, size_t devsz) {
         pthread_mutex_unlock(&S->mu);
         return -1;
     }
+    vkb_bench_info bi;
+    int bits = vkb_backend_bench_info(*be, &bi, &e) == 0 ? bi.precision_bits : 32;
     pthread_mutex_lock(&S->mu);
     if (t < S->budget) S->budget = t;
+    S->prec_bits = bits;
     pthread_mutex_unlock(&S->mu);
     snprintf(dev, devsz, "%s", vkb_backend_device(*be));
     return 0;
+}
+
+static int open_scorer(server *S, vkb_backend *be, vkb_scorer **s);
+
+/* The /embed lane's device and scorer, opened by the first caller (the
+ * first POST /embed; at start for a base model).  On failure the lane is
+ * marked lost: its requests get 503 with the reason. */
+static void open_embed_lane(server *E) {
+    pthread_mutex_lock(&E->open_mu);
+    if (!E->opened) {
+        E->opened = 1;
+        vkb_backend *be = NULL;
+        vkb_scorer *s = NULL;
+        char dev[sizeof E->device];
+        int bad = open_backend(E, &be, dev, sizeof dev);
+        if (!bad) bad = open_scorer(E, be, &s);
+        if (bad) vkb_backend_free(be);
+        pthread_mutex_lock(&E->mu);
+        if (bad) {
+            E->lost = 1;
+        } else {
+            E->be = be;
+            E->s = s;
+            snprintf(E->device, sizeof E->device, "%s", dev);
+            E->past.batch_tokens = E->budget;
+        }
+        pthread_mutex_unlock(&E->mu);
+        if (!bad && !E->o->quiet) fprintf(stderr, "vkbert serve: /embed: opened %s\n", dev);
+    }
+    pthread_mutex_unlock(&E->open_mu);
 }
 
 static int open_scorer(server *S, vkb_backend *be, vkb_scorer **s) {
@@ -487,6 +526,7 @@ static int opt_bool(const cJSON *root, const char *name, int *v) {
  * S->emb; "normalize" instead of "raw_scores"; TEI's [[f, ...], ...]). */
 static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k, int embed) {
     server *Q = embed ? S->emb : S; /* the lane: queue, scorer */
+    if (embed) open_embed_lane(Q);
     if (!embed && S->cfg->n_labels <= 0)
         return reply_error(S, c, MHD_HTTP_BAD_REQUEST, E_VALIDATION,
                            "the model has no classifier head (a base model): it serves POST /embed only");
@@ -703,10 +743,13 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     cb_puts(&b, "{\"model_id\":");
     cb_json_str(&b, S->model_id);
     cb_puts(&b, ",\"model_sha\":null,\"model_dtype\":");
-    int cpu = !strncmp(S->device, "CPU", 3);
-    const char *prec = cpu || S->o->precision == VKB_PREC_FP32 ? "float32"
-                       : S->o->precision == VKB_PREC_FP16 ? "float16" : "auto";
-    cb_json_str(&b, prec);
+    /* the precision the device runs in (not the one asked for: auto
+     * chooses, the CPU reference is fp32) */
+    server *P = cfg->n_labels > 0 ? S : S->emb;
+    pthread_mutex_lock(&P->mu);
+    int bits = P->prec_bits;
+    pthread_mutex_unlock(&P->mu);
+    cb_json_str(&b, bits == 16 ? "float16" : "float32");
     cb_puts(&b, ",\"model_type\":{");
     if (cfg->n_labels > 0) { /* a base model has no classifier: /embed only */
         cb_puts(&b, "\"classifier\":{\"id2label\":{");
@@ -736,8 +779,7 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     int lost = S->lost;
     pthread_mutex_unlock(&S->mu);
     cb_puts(&b, ",\"precision\":");
-    cb_json_str(&b, cpu ? "fp32" : S->o->precision == VKB_PREC_FP32 ? "fp32"
-                                 : S->o->precision == VKB_PREC_FP16 ? "fp16" : "auto");
+    cb_json_str(&b, bits == 16 ? "fp16" : "fp32");
     cb_printf(&b, ",\"max_input_length\":%d,\"max_concurrent_requests\":%d,\"max_batch_tokens\":%d,"
                   "\"max_client_batch_size\":%d,\"max_batch_requests\":null,\"tokenization_workers\":null,"
                   "\"healthy\":%s,\"version\":",
@@ -771,6 +813,7 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
         add_stats(&st, &cur);
     }
     uint64_t embed_inputs = E->n_inputs;
+    int embed_open = E->be != NULL;
     m.n_inputs += E->n_inputs;
     m.reopens += E->reopens;
     m.lost |= E->lost;
@@ -849,6 +892,9 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
     cb_printf(&b, "vkbert_device_reopens_total %llu\n", (unsigned long long)m.reopens);
     cb_puts(&b, "# HELP vkbert_device_lost 1 when the device is lost for good.\n# TYPE vkbert_device_lost gauge\n");
     cb_printf(&b, "vkbert_device_lost %d\n", m.lost);
+    cb_puts(&b, "# HELP vkbert_embed_backend_open 1 once the /embed lane's device is open (on the first "
+                "POST /embed; at start for a base model).\n# TYPE vkbert_embed_backend_open gauge\n");
+    cb_printf(&b, "vkbert_embed_backend_open %d\n", embed_open);
     cb_puts(&b, "# HELP vkbert_uptime_seconds Seconds since the server started.\n# TYPE vkbert_uptime_seconds gauge\n");
     cb_printf(&b, "vkbert_uptime_seconds %.3f\n", vkb_now_s() - m.t_start);
     return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b, 0);
@@ -1014,6 +1060,7 @@ int cli_serve(cli_opts *o) {
     S->emb = E;
     pthread_mutex_init(&E->mu, NULL);
     pthread_cond_init(&E->qcv, NULL);
+    pthread_mutex_init(&E->open_mu, NULL);
     S->m = cli_load_model(o);
     if (!S->m) goto out;
     S->cfg = vkb_model_config(S->m);
@@ -1031,6 +1078,7 @@ int cli_serve(cli_opts *o) {
     S->so.max_len = S->max_len;
     S->so.window = S->window;
     S->so.threads = 1; /* the texts come tokenized (connection threads) */
+    S->so.batch_cost_tokens = o->batch_cost >= 0 ? o->batch_cost : DEF_BATCH_COST;
     S->so.note = on_note;
     S->so.drop_user = on_drop;
     cli_fault_injection(&S->so);
@@ -1051,13 +1099,17 @@ int cli_serve(cli_opts *o) {
     const vkb_st_pooling *stp = vkb_model_st_pooling(S->m);
     E->pooling = stp->present ? (vkb_pooling)stp->pooling : VKB_POOL_MEAN;
     E->dim = S->cfg->dim;
-    if (open_backend(E, &E->be, E->device, sizeof E->device)) goto out;
     E->so = S->so;
     E->so.pooling = E->pooling;
     E->so.normalize = 0; /* per request */
-    if (open_scorer(E, E->be, &E->s)) goto out;
     E->past.batch_tokens = E->budget;
-    if (!classifier) snprintf(S->device, sizeof S->device, "%s", E->device);
+    /* with a classifier, the /embed lane's device (on a GPU a second copy of
+     * the weights) is opened by the first POST /embed */
+    if (!classifier) {
+        open_embed_lane(E);
+        if (E->lost) goto out;
+        snprintf(S->device, sizeof S->device, "%s", E->device);
+    }
 
     /* only this thread takes SIGINT/SIGTERM: the others start with them blocked */
     cli_install_signals();
@@ -1137,6 +1189,7 @@ out:
     vkb_backend_free(E->be);
     pthread_mutex_destroy(&E->mu);
     pthread_cond_destroy(&E->qcv);
+    pthread_mutex_destroy(&E->open_mu);
     free(E);
     if (S->s) {
         vkb_error e = {0};

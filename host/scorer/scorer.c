@@ -74,6 +74,7 @@ struct vkb_scorer {
     int n_workers;
     const vkb_tokenizer *tok;
     int n_labels, pad_id, max_len, budget, wcap, no_sort, nthreads, pad_mul;
+    int batch_cost;                /* opts.batch_cost_tokens */
     int width;                 /* values per result: n_labels, or dim when embedding */
     vkb_pooling pooling;       /* VKB_POOL_NONE: logits; else embeddings */
     int normalize;
@@ -238,6 +239,36 @@ static void greedy(const vkb_scorer *s, const len_idx *order, int pos, int end, 
     *Lo = L;
 }
 
+/* A batch's padded length when its longest input has n ids. */
+static int padded_len(const vkb_scorer *s, int n) {
+    if (s->pad_mul <= 1) return n;
+    int l = (n + s->pad_mul - 1) / s->pad_mul * s->pad_mul;
+    return l > s->max_len ? (s->max_len > n ? s->max_len : n) : l;
+}
+
+/* With batch_cost: the cut of order[0..m) (longest first) into batches of
+ * at most bcap_seqs inputs and budget tokens (one input may be over) that
+ * minimises the padded tokens plus batch_cost per batch; next[i] is the end
+ * of the batch that starts at i.  Dynamic programming from the end, O(m x
+ * the inputs a batch can hold). */
+static int cost_cut(const vkb_scorer *s, const len_idx *order, int m, int budget, int *next,
+                    vkb_error *err) {
+    long long *best = malloc(sizeof *best * (size_t)(m + 1));
+    if (!best) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
+    best[m] = 0;
+    for (int i = m - 1; i >= 0; i--) {
+        long long L = padded_len(s, order[i].n);
+        best[i] = -1;
+        for (int j = i + 1; j <= m && j - i <= s->bcap_seqs; j++) {
+            if (j - i > 1 && (long long)(j - i) * L > budget) break;
+            long long c = (long long)(j - i) * L + s->batch_cost + best[j];
+            if (best[i] < 0 || c < best[i]) { best[i] = c; next[i] = j; }
+        }
+    }
+    free(best);
+    return 0;
+}
+
 /* Sorts a window and cuts it into jobs (returned as a list, not queued). */
 static int cut_window(vkb_scorer *s, window *w, job **jobs, vkb_error *err) {
     *jobs = NULL;
@@ -255,18 +286,26 @@ static int cut_window(vkb_scorer *s, window *w, job **jobs, vkb_error *err) {
     pthread_mutex_lock(&s->mu);
     int budget = s->budget;
     pthread_mutex_unlock(&s->mu);
+    int *next = NULL;
+    if (s->batch_cost && m > 1) {
+        next = malloc(sizeof *next * (size_t)m);
+        if (!next) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
+        if (cost_cut(s, w->order, m, budget, next, err)) { free(next); return -1; }
+    }
     job **tail = jobs;
     for (int pos = 0; pos < m;) {
         int B, L;
-        greedy(s, w->order, pos, m, budget, &B, &L);
+        if (next) B = next[pos] - pos;
+        else greedy(s, w->order, pos, m, budget, &B, &L);
         job *j = calloc(1, sizeof *j);
-        if (!j) return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory");
+        if (!j) { free(next); return vkb_failc(err, VKB_ERR_HOST_OOM, "scorer: out of memory"); }
         j->w = w; j->start = pos; j->count = B;
         *tail = j;
         tail = &j->next;
         w->left++;
         pos += B;
     }
+    free(next);
     return 0;
 }
 
@@ -521,6 +560,7 @@ int vkb_scorer_create_multi(vkb_backend *const *bes, int n_be, const vkb_scorer_
     s->nthreads = opts->threads > 0 ? opts->threads : 1;
     if (s->nthreads > 64) s->nthreads = 64;
     s->pad_mul = opts->pad_multiple > 1 ? opts->pad_multiple : 1;
+    s->batch_cost = opts->batch_cost_tokens > 0 ? opts->batch_cost_tokens : 0;
     s->fn = fn;
     s->ctx = ctx;
     s->note = opts->note;

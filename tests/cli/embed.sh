@@ -2,7 +2,8 @@
 # vkbert embed (issue 15): score's inputs in, one JSON line per input with
 # the pass-through fields and "embedding" out, in input order; pooling
 # modes, --normalize, sentence-transformers defaults (tests/data/base-st:
-# cls + Normalize), --output-format npy (+ .ids.jsonl), per-line errors,
+# cls + Normalize), --output-format npy / safetensors (+ .ids.jsonl),
+# per-line errors,
 # -o safety and --resume, malformed sentence-transformers files.
 # The values themselves are checked against PyTorch by test_pool (C) and
 # python/tests (Model.embed_from_ids vs embeddings.json).
@@ -57,7 +58,12 @@ grep -q "cls pooling, normalized (the model's sentence-transformers files)" "$T/
 cmp -s "$T/st.jsonl" "$T/cls_n.jsonl" || fail "base-st defaults are not cls + normalize"
 E --model data/base-st --pooling mean "$T/in.jsonl" > "$T/st_mean.jsonl" || fail "base-st --pooling mean"
 cmp -s "$T/st_mean.jsonl" "$T/mean_n.jsonl" || fail "base-st --pooling mean: not mean + its Normalize"
-ok "sentence-transformers files: their pooling and normalization are the defaults; --pooling overrides"
+"$B" embed --device "$DEV" --model data/base-st --no-normalize "$T/in.jsonl" > "$T/st_nn.jsonl" 2> "$T/err" \
+    || fail "base-st --no-normalize"
+grep -q "cls pooling (the model's sentence-transformers files)" "$T/err" || fail "--no-normalize note: $(cat "$T/err")"
+cmp -s "$T/st_nn.jsonl" "$T/cls.jsonl" || fail "base-st --no-normalize: not the plain cls vectors"
+cmp -s "$T/mean.jsonl" <(E --model $BASE --normalize --no-normalize "$T/in.jsonl") || fail "--no-normalize after --normalize"
+ok "sentence-transformers files: their pooling and normalization are the defaults; --pooling overrides; --no-normalize turns their Normalize off"
 
 # ---- the encoder of a classifier; other formats; errors
 E --model data/tiny-f32 "$T/in.jsonl" > "$T/cls_model.jsonl" || fail "embed on a classifier"
@@ -111,6 +117,65 @@ E --model $BASE --output-format npy -o "$T/x.npy" "$T/x.ids.jsonl" 2> "$T/err"; 
 [ $st = 1 ] && grep -q "also the input" "$T/err" || fail "npy ids file = input: exit $st: $(cat "$T/err")"
 cmp -s "$T/x.ids.jsonl" "$T/in.jsonl" || fail "the input was changed"
 ok "--output-format npy: float32 [n, dim] equal to the JSON lines, ids beside, NaN rows for errors; -o safety"
+
+# ---- safetensors: read back by a standard-library reader (and numpy /
+# safetensors when installed), equal to the JSON lines
+E --model $BASE --output-format safetensors -o "$T/m.safetensors" "$T/in.jsonl" || fail "safetensors"
+E --model $BASE --output-format safetensors -o "$T/e.safetensors" "$T/bad.jsonl"; st=$?
+[ $st = 1 ] || fail "safetensors with error lines: exit $st"
+$PY - "$T" <<'PYEOF' || fail "safetensors content"
+import json, math, os, struct, sys
+t = sys.argv[1]
+def read_st(path):
+    """A minimal safetensors reader: 8-byte little-endian header length,
+    the JSON header, then the tensors' bytes."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    assert (8 + n) % 8 == 0, n
+    h = json.loads(raw[8:8 + n].decode("utf-8"))
+    data = raw[8 + n:]
+    meta = h.pop("__metadata__")
+    assert list(h) == ["embeddings"], h
+    e = h["embeddings"]
+    assert e["dtype"] == "F32", e
+    rows, dim = e["shape"]
+    b0, b1 = e["data_offsets"]
+    assert b0 == 0 and b1 == rows * dim * 4 == len(data), (e, len(data))
+    v = struct.unpack("<%df" % (rows * dim), data)
+    return meta, [list(v[i * dim:(i + 1) * dim]) for i in range(rows)]
+meta, m = read_st(t + "/m.safetensors")
+assert meta == {"format": "np", "ids": "m.ids.jsonl"}, meta
+ref = [json.loads(l)["embedding"] for l in open(t + "/mean.jsonl")]
+assert len(m) == 40 and len(m[0]) == 24
+# the JSON lines print the shortest decimal that reads back as the same float32
+assert all(struct.pack("<24f", *a) == struct.pack("<24f", *b) for a, b in zip(m, ref))
+ids = [json.loads(l) for l in open(t + "/" + meta["ids"])]
+assert ids == [{"id": i} for i in range(40)], ids[:3]
+meta, e = read_st(t + "/e.safetensors")
+assert len(e) == 4 and all(math.isnan(x) for x in e[1] + e[2]) and not any(math.isnan(x) for x in e[0] + e[3])
+try:
+    import numpy as np
+    from safetensors.numpy import load_file
+except ImportError:
+    pass
+else:
+    d = load_file(t + "/m.safetensors")
+    assert list(d) == ["embeddings"] and d["embeddings"].dtype == np.float32
+    assert (d["embeddings"] == np.array(ref, dtype=np.float32)).all()
+PYEOF
+E --model $BASE --output-format safetensors "$T/in.jsonl" > /dev/null 2> "$T/err"; st=$?
+[ $st = 2 ] && grep -q "needs -o FILE.safetensors" "$T/err" || fail "safetensors to stdout: exit $st: $(cat "$T/err")"
+E --model $BASE --output-format safetensors --resume -o "$T/m.safetensors" "$T/in.jsonl" 2> "$T/err"; st=$?
+[ $st = 2 ] && grep -q "output-format safetensors run starts again" "$T/err" \
+    || fail "safetensors --resume: exit $st: $(cat "$T/err")"
+E --model $BASE --output-format hdf5 -o "$T/m.h5" "$T/in.jsonl" 2> "$T/err"; st=$?
+[ $st = 2 ] && grep -q "expected jsonl, npy or safetensors" "$T/err" || fail "--output-format hdf5: exit $st"
+cp "$T/in.jsonl" "$T/y.ids.jsonl"
+E --model $BASE --output-format safetensors -o "$T/y.safetensors" "$T/y.ids.jsonl" 2> "$T/err"; st=$?
+[ $st = 1 ] && grep -q "also the input" "$T/err" || fail "safetensors ids file = input: exit $st: $(cat "$T/err")"
+cmp -s "$T/y.ids.jsonl" "$T/in.jsonl" || fail "the input was changed"
+ok "--output-format safetensors: one F32 tensor \"embeddings\" [n, dim] equal to the JSON lines (stdlib reader), ids beside, NaN rows; refusals"
 
 # ---- -o, --resume
 E --model $BASE -o "$T/o.jsonl" "$T/in.jsonl" || fail "-o"

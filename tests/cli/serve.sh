@@ -6,5 +6,5 @@
 # (default 32 x 200).
 . "$(dirname "$0")/lib.sh"
 $PY "$(dirname "$0")/serve_test.py" "$B" "$M" "$DEV" "${VKB_SERVE_CLIENTS:-32}" "${VKB_SERVE_REQUESTS:-200}" \
-    "${VKB_SERVE_PARTS:-load,errors,faults,shutdown,embed}" || fail "serve_test.py"
+    "${VKB_SERVE_PARTS:-load,errors,faults,shutdown,embed,info}" || fail "serve_test.py"
 done_test

@@ -446,8 +446,9 @@ def shutdown_test():
 
 
 # ---- 5. embed ---------------------------------------------------------------------------
-def embed_expect(normalize, model=None):
-    args = [B, "embed", "--model", model or M, "--device", DEV, "--quiet", src] + (["--normalize"] if normalize else [])
+def embed_expect(normalize, model=None, extra=()):
+    args = [B, "embed", "--model", model or M, "--device", DEV, "--quiet", src] + \
+        (["--normalize"] if normalize else []) + list(extra)
     p = subprocess.run(args, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError("vkbert embed: " + p.stderr)
@@ -468,6 +469,22 @@ def embed_test():
         fail("info: embedding %r (expected mean pooling, dim %d)" % (emb, dim))
     else:
         ok("/info: embedding %r" % emb)
+
+    # the /embed lane's device is opened by the first POST /embed, not at start
+    def embed_open():
+        st, text = once(srv, "GET", "/metrics")
+        m = re.search(r"^vkbert_embed_backend_open (\d)$", text, re.M) if st == 200 else None
+        return int(m.group(1)) if m else None
+    before = embed_open()
+    st, _ = once(srv, "POST", "/predict", {"inputs": "a fine film"})
+    mid = embed_open()
+    st2, _ = once(srv, "POST", "/embed", {"inputs": "a fine film"})
+    after = embed_open()
+    if (before, mid, st, st2, after) != (0, 0, 200, 200, 1):
+        fail("lazy /embed lane: open before %r, after /predict %r (%d), after /embed %r (%d)" % (
+            before, mid, st, after, st2))
+    else:
+        ok("the /embed lane's device is opened by the first POST /embed (not at start, not by /predict)")
     errors = []
     lock = threading.Lock()
     counts = [0, 0, 0]  # embed requests, vectors checked, predict requests
@@ -530,8 +547,9 @@ def embed_test():
     st, met = once(srv, "GET", "/metrics")
     m = re.search(r"^vkbert_embed_requests_total (\d+)$", met, re.M)
     m2 = re.search(r"^vkbert_embed_requests_success_total (\d+)$", met, re.M)
-    if not m or int(m.group(1)) != counts[0] or not m2 or int(m2.group(1)) != counts[0]:
-        fail("metrics: embed requests %r / %r, sent %d" % (m and m.group(1), m2 and m2.group(1), counts[0]))
+    sent = counts[0] + 1  # and the one that opened the lane
+    if not m or int(m.group(1)) != sent or not m2 or int(m2.group(1)) != sent:
+        fail("metrics: embed requests %r / %r, sent %d" % (m and m.group(1), m2 and m2.group(1), sent))
     else:
         ok("/metrics counts %s /embed requests" % m.group(1))
     rc = srv.stop()
@@ -611,6 +629,14 @@ def embed_test():
         fail("base-st /embed: %d %r" % (st, str(ans)[:200]))
     else:
         ok("base model (sentence-transformers cls + Normalize): /embed equals vkbert embed")
+    # "normalize": false turns the model's Normalize off, as `vkbert embed --no-normalize`
+    want_nn = embed_expect(False, st_model, ["--no-normalize"])
+    st, ans = once(srv, "POST", "/embed", {"inputs": TEXTS[:7], "truncate": True, "normalize": False})
+    if st != 200 or len(ans) != 7 or any(abs(a - b) > 1e-5 for v, w in zip(ans, want_nn) for a, b in zip(v, w)) \
+            or all(abs(sum(x * x for x in v) - 1) < 1e-4 for v in ans):
+        fail("base-st /embed normalize false: %d %r" % (st, str(ans)[:200]))
+    else:
+        ok("base model: /embed \"normalize\": false equals vkbert embed --no-normalize (not unit vectors)")
     st, ans = once(srv, "POST", "/predict", {"inputs": "a"})
     if st != 400 or "classifier" not in ans.get("error", ""):
         fail("base-st /predict: %d %r" % (st, ans))
@@ -619,8 +645,29 @@ def embed_test():
         fail("base-st server exit status %r" % rc)
 
 
+# ---- 6. /info: the precision the device runs in, not the one asked for -----------------
+def info_test():
+    auto = "fp32"
+    if DEV != "cpu":
+        p = subprocess.run([B, "devices", "--json"], capture_output=True, text=True)
+        devs = json.loads(p.stdout)["devices"]
+        idx = int(DEV.split(":")[1]) if ":" in DEV else 0
+        auto = devs[idx]["kernels"]["precision"]
+    # (the CPU reference refuses --precision fp16: it computes in fp32)
+    for req in (None, "fp32") + (() if DEV == "cpu" else ("fp16",)):
+        want = req or auto
+        srv = Server("--quiet", *(["--precision", req] if req else []))
+        st, inf = once(srv, "GET", "/info")
+        srv.stop()
+        got = (inf.get("precision"), inf.get("model_dtype")) if isinstance(inf, dict) else None
+        if st != 200 or got != (want, "float16" if want == "fp16" else "float32"):
+            fail("/info with --precision %s on %s: %r, expected %s" % (req or "(auto)", DEV, got, want))
+        else:
+            ok("/info with --precision %s on %s: precision %s" % (req or "(auto)", DEV, want))
+
+
 for name, fn in (("load", load_test), ("errors", error_test), ("faults", fault_test),
-                 ("shutdown", shutdown_test), ("embed", embed_test)):
+                 ("shutdown", shutdown_test), ("embed", embed_test), ("info", info_test)):
     if len(sys.argv) > 6 and name not in sys.argv[6].split(","):
         continue
     try:
