@@ -210,7 +210,7 @@ try:
                 print("errors:", errors[:5])
             ratios[n].append(rate / score_rate)
             cpur[n].append(cpu_r / scpu_r)
-            print("| %d | %d | %.1f | %.0f ms | %.0f ms | %.1f | %.0f%% | %.0f%% | %.0f%% | %.3f (%.3f) | %.0f%% | "
+            print("| %d | %d | %.1f | %.0f ms | %.0f ms | %.1f | %.0f%% | %.1f%% | %.0f%% | %.3f (%.3f) | %.0f%% | "
                   "%.3f (%.3f) |" % (rnd, n, rate, p50 * 1e3, p99 * 1e3, score_rate, 100 * rate / score_rate,
                                      100 * ccpu, 100 * scpu, pad, spad, 100 * busy, cpu_r, scpu_r), flush=True)
     print("per level over %d rounds: serve/score reviews/s median (min-max); server CPU per request / score's "
