@@ -38,14 +38,6 @@ typedef struct vkb_scorer_opts {
     int no_sort;       /* nonzero: keep input order inside batches (no grouping) */
     int threads;       /* tokenizer threads; 0 = 1 */
     int pad_multiple;  /* round a batch's L up to a multiple of this; 0 = 1 */
-    /* 0: each window is cut greedily into batches as large as the budget
-     * allows (`vkbert score`).  > 0: into the batches, within the budget, that
-     * minimise the padded tokens plus this many tokens per batch (the fixed
-     * cost of one forward), so that a few inputs of very different lengths
-     * (a server's small windows) run in separate batches instead of padded to
-     * the longest.  Results do not depend on it beyond the last bits that
-     * another batch shape may round differently. */
-    int batch_cost_tokens;
     /* Optional: informational messages (e.g. "out of device memory: retrying
      * with a token budget of 4096"); called from a scorer thread. */
     void (*note)(void *ctx, const char *msg);
@@ -68,6 +60,16 @@ typedef struct vkb_scorer_opts {
      * L2 norm. */
     vkb_pooling pooling;
     int normalize;
+    /* 0: each window is cut greedily into batches as large as the budget
+     * allows (`vkbert score`).  > 0: into the batches, within the budget,
+     * that minimise the padded tokens plus this many tokens per batch (the
+     * fixed cost of one forward), so that a few inputs of very different
+     * lengths (a server's small windows) run in separate batches instead of
+     * padded to the longest.  Results do not depend on it beyond the last
+     * bits that another batch shape may round differently.  (Last, so that
+     * the fields above keep their layout: python/vkbert/_lib.py mirrors
+     * this struct.) */
+    int batch_cost_tokens;
 } vkb_scorer_opts;
 
 typedef struct vkb_score {

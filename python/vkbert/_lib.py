@@ -69,7 +69,8 @@ class vkb_scorer_opts(ctypes.Structure):
                 ("note", NOTE_FN), ("interrupt", ctypes.POINTER(ctypes.c_int)),
                 ("drop_user", DROP_FN), ("fault_inject", ctypes.c_int),
                 ("fault_after_batches", ctypes.c_longlong),
-                ("pooling", ctypes.c_int), ("normalize", ctypes.c_int)]
+                ("pooling", ctypes.c_int), ("normalize", ctypes.c_int),
+                ("batch_cost_tokens", ctypes.c_int)]
 
 
 class vkb_score(ctypes.Structure):
