@@ -397,8 +397,9 @@ static inline float gelu_fast(float x) {
     float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
                  t * (-1.453152027f + t * 1.061405429f))));
     float erfc_z = poly * exp_neg(-z * z); /* erfc(|x|/sqrt 2) */
-    /* x >= 0: x (1 - erfc/2);  x < 0: x erfc/2 */
-    return x < 0 ? 0.5f * x * erfc_z : x - 0.5f * x * erfc_z;
+    /* x >= 0: x (1 - erfc/2);  x < 0: x erfc/2;  x > 10: x (erfc < 1e-23; +inf stays) */
+    float y = x < 0 ? 0.5f * x * erfc_z : x - 0.5f * x * erfc_z;
+    return x > 10.0f ? x : y;
 }
 
 VKB_CLONES
