@@ -5,6 +5,7 @@
  * (the CPU backend's fp32 forward pass: a dozen jobs per layer). */
 #include "parallel.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ struct vkb_team {
     pthread_cond_t go, done;
     unsigned long gen; /* bumped for each job */
     int quit, pending, active;
+    atomic_int next; /* the next task to claim */
     vkb_task_fn fn;
     void *ctx;
     int n_tasks;
@@ -64,6 +66,12 @@ struct vkb_team {
     pthread_t tid[VKB_MAX_SLOTS];
     struct team_worker { struct vkb_team *t; int slot; } w[VKB_MAX_SLOTS];
 };
+
+/* Tasks are claimed one at a time, so a thread the OS runs late (a busy
+ * machine) leaves its share to the others instead of holding up the job. */
+static void claim_tasks(vkb_team *t, int slot) {
+    for (int k; (k = atomic_fetch_add(&t->next, 1)) < t->n_tasks;) t->fn(t->ctx, k, slot);
+}
 
 static void *team_main(void *p) {
     struct team_worker *w = p;
@@ -74,12 +82,9 @@ static void *team_main(void *p) {
         while (!t->quit && t->gen == seen) pthread_cond_wait(&t->go, &t->mu);
         if (t->quit) break;
         seen = t->gen;
-        int active = t->active, n = t->n_tasks;
-        vkb_task_fn fn = t->fn;
-        void *ctx = t->ctx;
+        int active = t->active;
         pthread_mutex_unlock(&t->mu);
-        if (w->slot < active)
-            for (int k = w->slot; k < n; k += active) fn(ctx, k, w->slot);
+        if (w->slot < active) claim_tasks(t, w->slot);
         pthread_mutex_lock(&t->mu);
         if (--t->pending == 0) pthread_cond_signal(&t->done);
     }
@@ -91,6 +96,7 @@ vkb_team *vkb_team_create(int threads) {
     vkb_team *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     int want = vkb_parallel_slots(threads, VKB_MAX_SLOTS);
+    atomic_init(&t->next, 0);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->go, NULL);
     pthread_cond_init(&t->done, NULL);
@@ -132,11 +138,12 @@ void vkb_team_run(vkb_team *t, int n_tasks, vkb_task_fn fn, void *ctx) {
     t->ctx = ctx;
     t->n_tasks = n_tasks;
     t->active = active;
+    atomic_store(&t->next, 0);
     t->pending = t->started; /* every worker wakes and reports, active or not */
     t->gen++;
     pthread_cond_broadcast(&t->go);
     pthread_mutex_unlock(&t->mu);
-    for (int k = 0; k < n_tasks; k += active) fn(ctx, k, 0);
+    claim_tasks(t, 0);
     pthread_mutex_lock(&t->mu);
     while (t->pending > 0) pthread_cond_wait(&t->done, &t->mu);
     pthread_mutex_unlock(&t->mu);

@@ -26,8 +26,10 @@ vkb_team *vkb_team_create(int threads);
 void vkb_team_free(vkb_team *t);
 /* How many slots (threads, the caller's included) the team has. */
 int vkb_team_slots(const vkb_team *t);
-/* Like vkb_parallel_run on min(slots, n_tasks) of the team's threads: slot s
- * takes tasks s, s + slots, ...; returns when all are done.  One job at a
- * time per team (the team is not shared between threads). */
+/* Runs fn(ctx, task, slot) for every task in [0, n_tasks) on min(slots,
+ * n_tasks) of the team's threads, each task once, claimed one at a time (so
+ * which slot runs a task varies; slot indexes per-thread scratch); returns
+ * when all are done.  One job at a time per team (the team is not shared
+ * between threads). */
 void vkb_team_run(vkb_team *t, int n_tasks, vkb_task_fn fn, void *ctx);
 #endif
