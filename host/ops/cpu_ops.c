@@ -247,6 +247,40 @@ static void tile_pv(const float *p0, const float *p1, const float *p2, const flo
     memcpy(out + 3 * ldo, a3, sizeof a3);
 }
 
+/* e^v for v <= 0 without a libm call, so loops over it vectorize: Cody-Waite
+ * range reduction and a degree-7 Taylor polynomial (relative error ~1e-7);
+ * the softmax below and the fast GELU use it. */
+static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
+    v = v < -87.0f ? -87.0f : v; /* a NaN stays one, through r and p */
+    float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(v / ln 2) */
+    float r = v - n * 0.693359375f;  /* ln 2 in two parts */
+    r = r + n * 2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) << 23; /* no NaN to int */
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    return p * sc;
+}
+
+/* p[j] = e^(s[j] - max) / sum over j < n, in place. */
+VKB_CLONES
+static void softmax_row(float *s, int n) {
+    float mx = s[0];
+    for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (int j = 0; j < n; j++) s[j] = exp_neg(s[j] - mx);
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) sum += s[j];
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) s[j] *= inv;
+}
+
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 /* Queries are taken QT at a time: the tile's scores (QT x L floats, 64 KB
@@ -288,15 +322,7 @@ static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
             for (size_t j0 = 0; j0 < np; j0 += TJ)
                 tile_qk(qr[0], qr[1], qr[2], qr[3], kt + j0, np, hd, S + (size_t)(i0 - t0) * np + j0, np);
         }
-        for (int i = 0; i < t1 - t0; i++) {
-            float *s = S + (size_t)i * np;
-            float mx = s[0];
-            for (int j = 1; j < n; j++) if (s[j] > mx) mx = s[j];
-            float sum = 0.0f;
-            for (int j = 0; j < n; j++) { s[j] = expf(s[j] - mx); sum += s[j]; }
-            float inv = 1.0f / sum;
-            for (int j = 0; j < n; j++) s[j] *= inv;
-        }
+        for (int i = 0; i < t1 - t0; i++) softmax_row(S + (size_t)i * np, n);
         for (int i0 = t0; i0 < t1; i0 += 4) {
             const float *pr[4];
             for (int r = 0; r < 4; r++)
@@ -369,28 +395,8 @@ int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L
 /* ---- the fast fp32 path's elementwise operators ----------------------------------
  * GELU without a libm call per element: erf from Abramowitz & Stegun 7.1.26
  * (|error| <= 1.5e-7), written for x < 0 as erfc so the small results of the
- * negative side keep their relative accuracy, with e^-z^2 by Cody-Waite range
- * reduction and a degree-7 Taylor polynomial; no branches, so the loop
- * vectorizes (built per ISA like the attention tiles). */
-static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
-    v = !(v >= -87.0f) ? -87.0f : v; /* NaN too: poly below carries it */
-    float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(v / ln 2) */
-    float r = v - n * 0.693359375f;  /* ln 2 in two parts */
-    r = r + n * 2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float sc;
-    memcpy(&sc, &bits, sizeof sc);
-    return p * sc;
-}
-
+ * negative side keep their relative accuracy, with e^-z^2 by exp_neg; no
+ * branches, so the loop vectorizes (built per ISA like the attention tiles). */
 static inline float gelu_fast(float x) {
     float z = x < 0 ? -x * 0.70710678118654752f : x * 0.70710678118654752f;
     float t = 1.0f / (1.0f + 0.3275911f * z);
