@@ -36,11 +36,10 @@ int vkb_cpu_attention(const float *q, const float *k, const float *v,
  * Same math as the fp32 operators above, arranged to touch the activations
  * fewer times; non-GEMM work runs on a persistent team (a NULL team: the
  * caller's thread alone).  Checked against the fp64 operators at odd sizes. */
-/* Y[M,N] = act(X W^T + b + R): Y is first filled with b (+ R; either may be
- * NULL), then sgemm accumulates into it (beta 1: no separate zeroing or
- * bias pass), then act (GELU: vkb_cpu_gelu_fast) runs over row blocks.  X
- * and R have row strides ldx and ldr (ldx = L*dim gathers the first token
- * of each sequence without a copy). */
+/* Y[M,N] = act(X W^T + b + R) (b, R may be NULL): sgemm, then one pass per
+ * row on the team adds b and R and applies act (GELU: vkb_cpu_gelu_fast)
+ * while the row is in cache.  X and R have row strides ldx and ldr (ldx =
+ * L*dim gathers the first token of each sequence without a copy). */
 void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
                          const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
                          vkb_team *team);
