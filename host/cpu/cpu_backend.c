@@ -14,8 +14,8 @@
  *    operators of cpu_ops.c, one after the other, exactly as above;
  *  - fp32 (the default, forward_fast): the same math with fewer passes over
  *    the activations - one GEMM for q|k|v (their weights lie contiguous),
- *    biases and residuals written into the GEMM's output before it
- *    accumulates (OpenBLAS would zero it otherwise), GELU vectorized,
+ *    bias, residual and activation in one pass per row after each GEMM,
+ *    GELU vectorized,
  *    LayerNorm in place, attention reading the fused q|k|v rows, the head
  *    reading the first tokens in place - and everything but the GEMMs on one
  *    persistent thread team (the GEMMs on OpenBLAS's pool; the team sleeps
