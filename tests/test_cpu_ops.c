@@ -281,8 +281,8 @@ static void test_linear_fast(int M, int N, int K) {
                     vkb_team *t = vkb_team_create(th);
                     REQUIRE(t, "team");
                     memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
-                    vkb_cpu_linear_fast(X, ldx, W, hasb ? b : NULL, hasr ? R : NULL, ldr, Y, M, N, K,
-                                        (vkb_act)act, t);
+                    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, hasb ? b : NULL, hasr ? R : NULL, ldr, Y,
+                                                M, N, K, (vkb_act)act, t) == 0, "out of memory");
                     vkb_team_free(t);
                     double e = max_err(Y, ref, (size_t)M * N);
                     CHECK(e <= 2e-5, "linear_fast %dx%dx%d act %d bias %d res %d threads %d: err %g",
@@ -302,6 +302,30 @@ static void test_linear_fast(int M, int N, int K) {
                 }
             }
     free(X); free(W); free(b); free(R); free(ref); free(Y); free(Y1); free(Xc); free(Y64);
+}
+
+/* A row's result is the same bits whatever M and whatever rows share the
+ * call: narrow outputs (dot products), few rows (padded copy), plain sgemm. */
+static void test_linear_fast_rows(int N, int K) {
+    int MB = 60;
+    size_t ldx = (size_t)K + 1;
+    float *X = rnd((size_t)MB * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
+    float *Yall = malloc((size_t)MB * N * sizeof *Yall), *Y = malloc((size_t)MB * N * sizeof *Y);
+    REQUIRE(Yall && Y, "out of memory");
+    vkb_team *t = vkb_team_create(2);
+    REQUIRE(t, "team");
+    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, b, NULL, 0, Yall, MB, N, K, VKB_ACT_GELU, t) == 0, "oom");
+    int Ms[] = {1, 2, 3, 7, 33, 59};
+    for (size_t i = 0; i < sizeof Ms / sizeof *Ms; i++) {
+        int M = Ms[i], off = MB - M;
+        REQUIRE(vkb_cpu_linear_fast(X + (size_t)off * ldx, ldx, W, b, NULL, 0, Y, M, N, K,
+                                    VKB_ACT_GELU, t) == 0, "oom");
+        CHECK(memcmp(Y, Yall + (size_t)off * N, (size_t)M * N * sizeof *Y) == 0,
+              "linear_fast %dx%d: rows %d.. computed in a call of %d rows differ from the call of %d",
+              N, K, off, M, MB);
+    }
+    vkb_team_free(t);
+    free(X); free(W); free(b); free(Yall); free(Y);
 }
 
 static void test_layernorm_fast(int rows, int dim) {
@@ -413,6 +437,11 @@ int main(void) {
     test_linear_fast(77, 130, 100);
     test_linear_fast(1, 3, 1);
     test_linear_fast(130, 77, 257);
+    test_linear_fast(3, 40, 70);  /* padded to 31 rows */
+    test_linear_fast(5, 2, 77);   /* narrow: dot products */
+    test_linear_fast(1, 300, 33); /* padded to 5 rows */
+    int rows_nk[][2] = {{2, 768}, {5, 33}, {40, 70}, {256, 256}, {300, 257}, {768, 768}};
+    for (int i = 0; i < 6; i++) test_linear_fast_rows(rows_nk[i][0], rows_nk[i][1]);
     test_layernorm_fast(7, 48);
     test_layernorm_fast(37, 768);
     test_embed_fast(3, 9, 20);

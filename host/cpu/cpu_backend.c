@@ -193,6 +193,13 @@ static int forward_ref(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, v
     return 0;
 }
 
+/* A linear layer's padded-rows scratch could not be allocated. */
+static int linear_oom(vkb_error *err, int layer, int rows) {
+    return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: %s%d: out of memory for a linear layer's "
+                     "padded rows (%d rows)", layer < 0 ? "classifier head" : "layer ",
+                     layer < 0 ? 0 : layer, rows);
+}
+
 /* fp32: the same forward pass in fewer passes (see the top of the file). */
 static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, vkb_error *err) {
     const vkb_config *c = &be->base.model->cfg;
@@ -209,19 +216,24 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
     for (int i = 0; i < c->n_layers; i++) {
 #define W(role) wt(be, VKB_T_##role, i)
         /* q|k|v = x [Wq;Wk;Wv]^T + [bq;bk;bv] (contiguous, convert_weights) */
-        vkb_cpu_linear_fast(be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
-                            VKB_ACT_NONE, team);
+        if (vkb_cpu_linear_fast(be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
+                                VKB_ACT_NONE, team))
+            return linear_oom(err, i, m);
         if (vkb_cpu_attention_fast(be->qkv, 3 * d, be->ctx, B, L, H, D / H, bt->lens, team))
             return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
                                  "(sequence length %d, head size %d)", i, L, D / H);
         /* x = sa_layer_norm(ctx Wo^T + bo + x) */
-        vkb_cpu_linear_fast(be->ctx, d, W(O_W), W(O_B), be->x, d, be->tmp, m, D, D, VKB_ACT_NONE, team);
+        if (vkb_cpu_linear_fast(be->ctx, d, W(O_W), W(O_B), be->x, d, be->tmp, m, D, D,
+                                VKB_ACT_NONE, team))
+            return linear_oom(err, i, m);
         vkb_cpu_layernorm_fast(be->tmp, W(SA_LN_W), W(SA_LN_B), m, D, VKB_LN_EPS, team);
-        vkb_cpu_linear_fast(be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
-                            VKB_ACT_GELU, team);
+        if (vkb_cpu_linear_fast(be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
+                                VKB_ACT_GELU, team))
+            return linear_oom(err, i, m);
         /* x = output_layer_norm(ffn Wout^T + bout + h) */
-        vkb_cpu_linear_fast(be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d, be->x, m, D, FF,
-                            VKB_ACT_NONE, team);
+        if (vkb_cpu_linear_fast(be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d, be->x, m, D,
+                                FF, VKB_ACT_NONE, team))
+            return linear_oom(err, i, m);
         vkb_cpu_layernorm_fast(be->x, W(OUT_LN_W), W(OUT_LN_B), m, D, VKB_LN_EPS, team);
         if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
 #undef W
@@ -229,10 +241,11 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
     if (out && out->logits) {
         /* the first token ([CLS]) of each sequence: rows L*D apart in x */
         float *mid = be->tmp;
-        vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0),
-                            NULL, 0, mid, B, D, D, VKB_ACT_RELU, team);
-        vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
-                            out->logits, B, c->n_labels, D, VKB_ACT_NONE, team);
+        if (vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0),
+                                NULL, 0, mid, B, D, D, VKB_ACT_RELU, team) ||
+            vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
+                                out->logits, B, c->n_labels, D, VKB_ACT_NONE, team))
+            return linear_oom(err, -1, B);
     }
     if (out && out->pooled) vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);
     return 0;

@@ -423,14 +423,12 @@ typedef struct {
     vkb_act act;
 } fast_linear_ctx;
 
-/* The epilogue, one pass per row while it is in cache: y += b (+ R), then
- * the activation.  Row by row, so which elements take the vector body and
- * which the scalar tail (whose FMA contraction may differ) depends on the
- * column only: a sequence's result does not depend on the batch around it. */
-static void epilogue_task(void *p, int task, int slot) {
-    (void)slot;
-    const fast_linear_ctx *c = p;
-    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+/* The epilogue of rows [m0, m1), one pass per row while it is in cache:
+ * y += b (+ R), then the activation.  Row by row, so which elements take the
+ * vector body and which the scalar tail (whose FMA contraction may differ)
+ * depends on the column only: a sequence's result does not depend on the
+ * batch around it. */
+static void epilogue_rows(const fast_linear_ctx *c, int m0, int m1) {
     for (int m = m0; m < m1; m++) {
         float *y = c->Y + (size_t)m * c->N;
         const float *r = c->R ? c->R + (size_t)m * c->ldr : NULL;
@@ -446,20 +444,84 @@ static void epilogue_task(void *p, int task, int slot) {
     }
 }
 
-/* The GEMM writes with beta 0 (OpenBLAS picks its kernels by shape and
- * beta; with beta 0 a row's result is the same whatever M is, which the
- * batching tests hold it to). */
-void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
-                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
-                         vkb_team *team) {
-    if (M <= 0 || N <= 0) return;
+static void epilogue_task(void *p, int task, int slot) {
+    (void)slot;
+    const fast_linear_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+    epilogue_rows(c, m0, m1);
+}
+
+/* x . w over K floats in a fixed order (16 running sums, then the tail), the
+ * same for every row whatever the batch. */
+VKB_CLONES
+static float dot_fixed(const float *x, const float *w, int K) {
+    float acc[16] = {0};
+    int k = 0;
+    for (; k + 16 <= K; k += 16)
+        for (int j = 0; j < 16; j++) acc[j] += x[k + j] * w[k + j];
+    float s = 0;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    for (; k < K; k++) s += x[k] * w[k];
+    return s;
+}
+
+/* Narrow outputs (the classifier): per-row dot products, then the epilogue. */
+static void dot_task(void *p, int task, int slot) {
+    (void)slot;
+    const fast_linear_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+    for (int m = m0; m < m1; m++)
+        for (int n = 0; n < c->N; n++)
+            c->Y[(size_t)m * c->N + n] = dot_fixed(c->X + (size_t)m * c->ldx, c->W + (size_t)n * c->K, c->K);
+    epilogue_rows(c, m0, m1);
+}
+
+/* Batch-composition independence.  OpenBLAS's blocked sgemm sums each
+ * output over K in an order set by K alone, so a row's result does not
+ * depend on how many rows share the call (checked for M = 1..4096 at every
+ * shape of the model, at any row offset and thread count).  Its small-matrix
+ * kernels (OpenBLAS 0.3.21, SkylakeX and later cores; for our row-major
+ * X W^T call: rows * N <= 1200 and rows * N * K <= 1e6) sum in another
+ * order, and newer OpenBLAS hands one-row GEMMs to gemv.  So:
+ *  - outputs narrower than VKB_DOT_N (the classifier) are done by our own
+ *    fixed-order dot products (a few thousand FMAs a row);
+ *  - a GEMM of fewer than gemm_min_rows(N) rows runs on a zero-padded copy
+ *    of at least that many rows (at most ~40 rows of scratch). */
+#define VKB_DOT_N 32
+static int gemm_min_rows(int N) {
+    int r = 1200 / N + 1;
+    return r < 2 ? 2 : r;
+}
+
+/* The GEMM writes with beta 0 (with beta 1 OpenBLAS picked shape-dependent
+ * kernels, and a row's result depended on M). */
+int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
+                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+                        vkb_team *team) {
+    if (M <= 0 || N <= 0) return 0;
     fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, act};
-    if (K > 0)
+    if (K > 0 && N < VKB_DOT_N) {
+        vkb_team_run(team, n_blocks(M, c.block), dot_task, &c);
+        return 0;
+    }
+    int min_rows = gemm_min_rows(N);
+    if (K <= 0) {
+        memset(Y, 0, (size_t)M * N * sizeof *Y);
+    } else if (M < min_rows) {
+        float *xp = calloc((size_t)min_rows * ((size_t)K + N), sizeof *xp);
+        if (!xp) return -1;
+        float *yp = xp + (size_t)min_rows * K;
+        for (int m = 0; m < M; m++) memcpy(xp + (size_t)m * K, X + (size_t)m * ldx, (size_t)K * sizeof *xp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, min_rows, N, K, 1.0f, xp, K, W, K,
+                    0.0f, yp, N);
+        memcpy(Y, yp, (size_t)M * N * sizeof *Y);
+        free(xp);
+    } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, X, (int)ldx, W, K,
                     0.0f, Y, N);
-    else
-        memset(Y, 0, (size_t)M * N * sizeof *Y);
+    }
     if (b || R || act != VKB_ACT_NONE) vkb_team_run(team, n_blocks(M, c.block), epilogue_task, &c);
+    return 0;
 }
 
 typedef struct {
