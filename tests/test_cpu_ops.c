@@ -4,6 +4,8 @@
  * path's operators (vkb_cpu_*_fast, on a vkb_team of 1..3 threads) against
  * the same formulas and the fp64 operators; the team itself. */
 #include "testutil.h"
+#include <cblas.h>
+#include <strings.h>
 #include "cpu_ops.h"
 #include <math.h>
 #include <string.h>
@@ -18,6 +20,15 @@ static float *rnd(size_t n, float scale) {
 }
 
 /* max |a-b| / (1 + |b|): absolute near zero, relative for large values */
+static double max_err_f(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]) / (1.0 + fabs((double)b[i]));
+        if (!(e <= m)) m = e;
+    }
+    return m;
+}
+
 static double max_err(const float *a, const double *b, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -304,8 +315,19 @@ static void test_linear_fast(int M, int N, int K) {
     free(X); free(W); free(b); free(R); free(ref); free(Y); free(Y1); free(Xc); free(Y64);
 }
 
+/* Whether OpenBLAS's sgemm computes a row the same way wherever it sits in
+ * the matrix on this machine: its SkylakeX/Cooperlake kernels do (the fp32
+ * CPU path is then batch-independent to the bit); its Haswell/Zen kernels
+ * do not (rows of tails and of other offsets differ by ~1e-7 relative), so
+ * there the batch-independence checks measure and bound the deviation. */
+static int blas_rows_exact(void) {
+    const char *c = openblas_get_corename();
+    return c && (!strcasecmp(c, "skylakex") || !strcasecmp(c, "cooperlake"));
+}
+
 /* A row's result is the same bits whatever M and whatever rows share the
- * call: narrow outputs (dot products), few rows (padded copy), plain sgemm. */
+ * call: narrow outputs (dot products), few rows (padded copy), plain sgemm
+ * (where OpenBLAS's kernels allow: blas_rows_exact; else within 1e-5). */
 static void test_linear_fast_rows(int N, int K) {
     int MB = 60;
     size_t ldx = (size_t)K + 1;
@@ -320,7 +342,9 @@ static void test_linear_fast_rows(int N, int K) {
         int M = Ms[i], off = MB - M;
         REQUIRE(vkb_cpu_linear_fast(X + (size_t)off * ldx, ldx, W, b, NULL, 0, Y, M, N, K,
                                     VKB_ACT_GELU, t) == 0, "oom");
-        CHECK(memcmp(Y, Yall + (size_t)off * N, (size_t)M * N * sizeof *Y) == 0,
+        int same = memcmp(Y, Yall + (size_t)off * N, (size_t)M * N * sizeof *Y) == 0;
+        CHECK(same || ((N >= 32 && !blas_rows_exact()) &&
+                       max_err_f(Y, Yall + (size_t)off * N, (size_t)M * N) <= 1e-5),
               "linear_fast %dx%d: rows %d.. computed in a call of %d rows differ from the call of %d",
               N, K, off, M, MB);
     }

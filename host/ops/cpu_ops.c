@@ -247,12 +247,30 @@ static void tile_pv(const float *p0, const float *p1, const float *p2, const flo
     memcpy(out + 3 * ldo, a3, sizeof a3);
 }
 
+/* c ? a : b, by bit masks.  GCC (12) turns a float ?: whose operands are
+ * computed only for it back into branches with the arithmetic inside, and
+ * under the default -ftrapping-math it will not if-convert those where the
+ * ISA has no masking: the AVX2 and default clones of the GELU and softmax
+ * loops stayed scalar.  A mask blend of two computed values has no branch. */
+static inline float select_f(int c, float a, float b) {
+    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
 /* e^v for v <= 0 without a libm call, so loops over it vectorize: Cody-Waite
  * range reduction and a degree-7 Taylor polynomial (relative error ~1e-7);
- * the softmax below and the fast GELU use it. */
+ * the softmax below and the fast GELU use it.  n = round(v / ln 2) comes
+ * from adding 1.5 * 2^23, whose bits then hold n too: no float-to-int
+ * conversion. */
 static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
-    v = v < -87.0f ? -87.0f : v; /* a NaN stays one, through r and p */
-    float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(v / ln 2) */
+    v = select_f(v < -87.0f, -87.0f, v); /* a NaN stays one, through r and p */
+    float t = v * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23 + n */
+    float n = t - 12582912.0f;                         /* round(v / ln 2) */
     float r = v - n * 0.693359375f;  /* ln 2 in two parts */
     r = r + n * 2.12194440e-4f;
     float p = 1.0f / 5040.0f;
@@ -263,7 +281,9 @@ static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) << 23; /* no NaN to int */
+    uint32_t tb; /* bits of t: 0x4B400000 + n for n in [-126, 0] */
+    memcpy(&tb, &t, sizeof tb);
+    uint32_t bits = (tb - 0x4B400000u + 127u) << 23; /* 2^n (a NaN's p is NaN anyway) */
     float sc;
     memcpy(&sc, &bits, sizeof sc);
     return p * sc;
@@ -396,16 +416,18 @@ int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L
  * GELU without a libm call per element: erf from Abramowitz & Stegun 7.1.26
  * (|error| <= 1.5e-7), written for x < 0 as erfc so the small results of the
  * negative side keep their relative accuracy, with e^-z^2 by exp_neg; no
- * branches, so the loop vectorizes (built per ISA like the attention tiles). */
+ * branches (select_f), so the loop vectorizes in every clone (built per ISA
+ * like the attention tiles). */
 static inline float gelu_fast(float x) {
-    float z = x < 0 ? -x * 0.70710678118654752f : x * 0.70710678118654752f;
+    float z = fabsf(x) * 0.70710678118654752f;
     float t = 1.0f / (1.0f + 0.3275911f * z);
     float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
                  t * (-1.453152027f + t * 1.061405429f))));
     float erfc_z = poly * exp_neg(-z * z); /* erfc(|x|/sqrt 2) */
     /* x >= 0: x (1 - erfc/2);  x < 0: x erfc/2;  x > 10: x (erfc < 1e-23; +inf stays) */
-    float y = x < 0 ? 0.5f * x * erfc_z : x - 0.5f * x * erfc_z;
-    return x > 10.0f ? x : y;
+    float h = 0.5f * x * erfc_z;
+    float y = select_f(x < 0, h, x - h);
+    return select_f(x > 10.0f, x, y);
 }
 
 VKB_CLONES
@@ -476,7 +498,8 @@ static void dot_task(void *p, int task, int slot) {
     epilogue_rows(c, m0, m1);
 }
 
-/* Batch-composition independence.  OpenBLAS's blocked sgemm sums each
+/* Batch-composition independence.  OpenBLAS's blocked sgemm with its
+ * SkylakeX/Cooperlake kernels (AVX-512; this project's machine) sums each
  * output over K in an order set by K alone, so a row's result does not
  * depend on how many rows share the call (checked for M = 1..4096 at every
  * shape of the model, at any row offset and thread count).  Its small-matrix
@@ -486,7 +509,12 @@ static void dot_task(void *p, int task, int slot) {
  *  - outputs narrower than VKB_DOT_N (the classifier) are done by our own
  *    fixed-order dot products (a few thousand FMAs a row);
  *  - a GEMM of fewer than gemm_min_rows(N) rows runs on a zero-padded copy
- *    of at least that many rows (at most ~40 rows of scratch). */
+ *    of at least that many rows (at most ~40 rows of scratch).
+ * OpenBLAS's Haswell/Zen kernels (AVX2) compute a row differently by its
+ * place in their 12-row tiles and in the tail, so there a row's last bits
+ * still depend on the batch (measured: <= 5e-6 on logits, pooled and hidden
+ * states of the test models); making those exact would take a GEMM call per
+ * sequence, at a real cost for short texts. */
 #define VKB_DOT_N 32
 static int gemm_min_rows(int N) {
     int r = 1200 / N + 1;
