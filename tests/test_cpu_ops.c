@@ -352,6 +352,36 @@ static void test_linear_fast_rows(int N, int K) {
     free(X); free(W); free(b); free(Yall); free(Y);
 }
 
+/* LayerNorm(X W^T + b + R): the same bits as linear_fast then
+ * layernorm_fast, and within 5e-5 of the fp64 operators. */
+static void test_linear_ln_fast(int M, int N, int K) {
+    size_t ldx = (size_t)K + 2, ldr = (size_t)N + 3;
+    float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
+    float *R = rnd((size_t)M * ldr, 2.0f), *g = rnd(N, 1.5f), *be = rnd(N, 1.0f);
+    float *Y = malloc((size_t)M * N * sizeof *Y), *Y2 = malloc((size_t)M * N * sizeof *Y2);
+    float *Xc = malloc((size_t)M * K * sizeof *Xc), *Rc = malloc((size_t)M * N * sizeof *Rc);
+    float *Y64 = malloc((size_t)M * N * sizeof *Y64);
+    REQUIRE(Y && Y2 && Xc && Rc && Y64, "out of memory");
+    for (int m = 0; m < M; m++) {
+        memcpy(Xc + (size_t)m * K, X + m * ldx, (size_t)K * sizeof *Xc);
+        memcpy(Rc + (size_t)m * N, R + m * ldr, (size_t)N * sizeof *Rc);
+    }
+    vkb_team *t = vkb_team_create(2);
+    REQUIRE(t, "team");
+    REQUIRE(vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, be, 1e-12f, Y, M, N, K, t) == 0, "oom");
+    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y2, M, N, K, VKB_ACT_NONE, t) == 0, "oom");
+    vkb_cpu_layernorm_fast(Y2, g, be, M, N, 1e-12f, t);
+    vkb_team_free(t);
+    CHECK(memcmp(Y, Y2, (size_t)M * N * sizeof *Y) == 0,
+          "linear_ln_fast %dx%dx%d differs from linear_fast + layernorm_fast", M, N, K);
+    vkb_cpu_linear(Xc, W, b, Y64, M, N, K, VKB_ACT_NONE, 1, 2);
+    vkb_cpu_add_layernorm(Y64, Rc, g, be, Y64, M, N, 1e-12f, 1);
+    double d = max_err_f(Y, Y64, (size_t)M * N);
+    CHECK(d <= 5e-5, "linear_ln_fast vs fp64 %dx%dx%d: %g", M, N, K, d);
+    free(X); free(W); free(b); free(R); free(g); free(be); free(Y); free(Y2); free(Xc); free(Rc);
+    free(Y64);
+}
+
 static void test_layernorm_fast(int rows, int dim) {
     float *x = rnd((size_t)rows * dim, 3.0f), *g = rnd(dim, 1.5f), *be = rnd(dim, 1.0f);
     for (int i = 0; i < dim; i++) x[i] += 1000.0f;
@@ -467,6 +497,9 @@ int main(void) {
     int rows_nk[][2] = {{2, 768}, {5, 33}, {40, 70}, {256, 256}, {300, 257}, {768, 768}};
     for (int i = 0; i < 6; i++) test_linear_fast_rows(rows_nk[i][0], rows_nk[i][1]);
     test_layernorm_fast(7, 48);
+    test_linear_ln_fast(37, 77, 100);
+    test_linear_ln_fast(3, 40, 70); /* padded rows */
+    test_linear_ln_fast(5, 20, 33); /* narrow: dot products */
     test_layernorm_fast(37, 768);
     test_embed_fast(3, 9, 20);
     test_embed_fast(5, 33, 77);

@@ -15,9 +15,9 @@
  *    operators of cpu_ops.c, one after the other, exactly as above;
  *  - fp32 (the default, forward_fast): the same math with fewer passes over
  *    the activations - one GEMM for q|k|v (their weights lie contiguous),
- *    bias, residual and activation in one pass per row after each GEMM,
- *    GELU vectorized,
- *    LayerNorm in place, attention reading the fused q|k|v rows, the head
+ *    bias, residual, activation and the residual blocks' LayerNorm in one
+ *    pass per row after each GEMM, GELU vectorized, attention reading the
+ *    fused q|k|v rows, the head
  *    reading the first tokens in place - and everything but the GEMMs on one
  *    persistent thread team (the GEMMs on OpenBLAS's pool; the team sleeps
  *    meanwhile).
@@ -223,18 +223,16 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
             return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
                                  "(sequence length %d, head size %d)", i, L, D / H);
         /* x = sa_layer_norm(ctx Wo^T + bo + x) */
-        if (vkb_cpu_linear_fast(be->ctx, d, W(O_W), W(O_B), be->x, d, be->tmp, m, D, D,
-                                VKB_ACT_NONE, team))
+        if (vkb_cpu_linear_ln_fast(be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
+                                   VKB_LN_EPS, be->tmp, m, D, D, team))
             return linear_oom(err, i, m);
-        vkb_cpu_layernorm_fast(be->tmp, W(SA_LN_W), W(SA_LN_B), m, D, VKB_LN_EPS, team);
         if (vkb_cpu_linear_fast(be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
                                 VKB_ACT_GELU, team))
             return linear_oom(err, i, m);
         /* x = output_layer_norm(ffn Wout^T + bout + h) */
-        if (vkb_cpu_linear_fast(be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d, be->x, m, D,
-                                FF, VKB_ACT_NONE, team))
+        if (vkb_cpu_linear_ln_fast(be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
+                                   W(OUT_LN_W), W(OUT_LN_B), VKB_LN_EPS, be->x, m, D, FF, team))
             return linear_oom(err, i, m);
-        vkb_cpu_layernorm_fast(be->x, W(OUT_LN_W), W(OUT_LN_B), m, D, VKB_LN_EPS, team);
         if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
 #undef W
     }

@@ -443,6 +443,8 @@ typedef struct {
     int M, N, K, block;
     size_t ldx, ldr;
     vkb_act act;
+    const float *ln_g, *ln_b; /* LayerNorm after the sum, or NULL */
+    float eps;
 } fast_linear_ctx;
 
 /* The epilogue of rows [m0, m1), one pass per row while it is in cache:
@@ -463,6 +465,7 @@ static void epilogue_rows(const fast_linear_ctx *c, int m0, int m1) {
         if (c->act == VKB_ACT_GELU) gelu_span(y, (size_t)c->N);
         else if (c->act == VKB_ACT_RELU)
             for (int i = 0; i < c->N; i++) y[i] = y[i] > 0 ? y[i] : 0;
+        if (c->ln_g) layernorm_row(y, NULL, c->ln_g, c->ln_b, y, c->N, c->eps, 0);
     }
 }
 
@@ -522,34 +525,48 @@ static int gemm_min_rows(int N) {
 }
 
 /* The GEMM writes with beta 0 (with beta 1 OpenBLAS picked shape-dependent
- * kernels, and a row's result depended on M). */
-int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
-                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
-                        vkb_team *team) {
+ * kernels, and a row's result depended on M), then the epilogue. */
+static int linear_fast(fast_linear_ctx *c, vkb_team *team) {
+    int M = c->M, N = c->N, K = c->K;
     if (M <= 0 || N <= 0) return 0;
-    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, act};
     if (K > 0 && N < VKB_DOT_N) {
-        vkb_team_run(team, n_blocks(M, c.block), dot_task, &c);
+        vkb_team_run(team, n_blocks(M, c->block), dot_task, c);
         return 0;
     }
     int min_rows = gemm_min_rows(N);
     if (K <= 0) {
-        memset(Y, 0, (size_t)M * N * sizeof *Y);
+        memset(c->Y, 0, (size_t)M * N * sizeof *c->Y);
     } else if (M < min_rows) {
         float *xp = calloc((size_t)min_rows * ((size_t)K + N), sizeof *xp);
         if (!xp) return -1;
         float *yp = xp + (size_t)min_rows * K;
-        for (int m = 0; m < M; m++) memcpy(xp + (size_t)m * K, X + (size_t)m * ldx, (size_t)K * sizeof *xp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, min_rows, N, K, 1.0f, xp, K, W, K,
+        for (int m = 0; m < M; m++)
+            memcpy(xp + (size_t)m * K, c->X + (size_t)m * c->ldx, (size_t)K * sizeof *xp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, min_rows, N, K, 1.0f, xp, K, c->W, K,
                     0.0f, yp, N);
-        memcpy(Y, yp, (size_t)M * N * sizeof *Y);
+        memcpy(c->Y, yp, (size_t)M * N * sizeof *c->Y);
         free(xp);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, X, (int)ldx, W, K,
-                    0.0f, Y, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, c->X, (int)c->ldx, c->W,
+                    K, 0.0f, c->Y, N);
     }
-    if (b || R || act != VKB_ACT_NONE) vkb_team_run(team, n_blocks(M, c.block), epilogue_task, &c);
+    if (c->b || c->R || c->act != VKB_ACT_NONE || c->ln_g)
+        vkb_team_run(team, n_blocks(M, c->block), epilogue_task, c);
     return 0;
+}
+
+int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
+                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+                        vkb_team *team) {
+    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, act, NULL, NULL, 0.0f};
+    return linear_fast(&c, team);
+}
+
+int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *W, const float *b,
+                           const float *R, size_t ldr, const float *g, const float *beta,
+                           float eps, float *Y, int M, int N, int K, vkb_team *team) {
+    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, VKB_ACT_NONE, g, beta, eps};
+    return linear_fast(&c, team);
 }
 
 typedef struct {

@@ -47,6 +47,12 @@ int vkb_cpu_attention(const float *q, const float *k, const float *v,
 int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
                         vkb_team *team);
+/* Y = LayerNorm(X W^T + b + R) * g + beta (the residual blocks' output):
+ * vkb_cpu_linear_fast, then the LayerNorm of each row in the same pass
+ * (same bits as vkb_cpu_linear_fast then vkb_cpu_layernorm_fast). */
+int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *W, const float *b,
+                           const float *R, size_t ldr, const float *g, const float *beta,
+                           float eps, float *Y, int M, int N, int K, vkb_team *team);
 /* y = GELU(y) (erf form, |error| <= 2e-7 * |y|), vectorized. */
 void vkb_cpu_gelu_fast(float *y, size_t n);
 /* x[rows,dim] = LayerNorm(x) * g + beta, in place. */
