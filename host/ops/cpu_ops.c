@@ -193,9 +193,10 @@ static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
 }
 
 /* fp32 attention is two small matrix products per (sequence, head) with a
- * softmax between them.  They are done in 4 x 16 register tiles (4 query
- * rows x 16 keys, then 4 rows x 16 output columns), so each loaded vector
- * of keys/values feeds 4 FMAs; the tile functions are built for several
+ * softmax between them.  They are done in 8 x 16 register tiles (8 query
+ * rows x 16 keys, then 8 rows x 16 output columns), so each loaded vector
+ * of keys/values feeds 8 independent FMA chains (enough to cover the FMA
+ * latency; 4 chains left the AVX-512 units half idle); the tile functions are built for several
  * ISAs and picked at load time (GCC/Clang function multiversioning), so a
  * portable binary still uses AVX-512/AVX2 where the machine has them. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
@@ -205,46 +206,46 @@ static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
 #endif
 #define TJ 16 /* tile width */
 
-/* out[r][j] = sum_e q_r[e] * kt[e*ldk + j], r < 4, j < TJ */
+#define RT 8 /* query rows per tile: RT accumulators of TJ floats (8 zmm) */
+
+/* 8 accumulator rows of TJ = 16 floats, as GCC vector values (one zmm with
+ * AVX-512, two ymm with AVX2, four xmm otherwise): written as plain loops
+ * over 8 rows, GCC kept the accumulators in memory or vectorized the outer
+ * loop into 68 KB of code.  Same operations per element as a loop: each
+ * a[r][j] sums over e (or j) in order. */
+typedef float vkb_f16 __attribute__((vector_size(TJ * sizeof(float))));
+#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ACC_DECL(r) vkb_f16 a##r = {0}; const float *row##r = rows[r];
+#define ACC_STORE(r) memcpy(out + (size_t)(r) * ldo, &a##r, sizeof a##r);
+
+/* out[r][j] = sum_e q_r[e] * kt[e*ldk + j], r < RT, j < TJ */
 VKB_CLONES
-static void tile_qk(const float *q0, const float *q1, const float *q2, const float *q3,
-                    const float *kt, size_t ldk, int hd, float *out, size_t ldo) {
-    float a0[TJ] = {0}, a1[TJ] = {0}, a2[TJ] = {0}, a3[TJ] = {0};
+static void tile_qk(const float *const *rows, const float *kt, size_t ldk, int hd, float *out,
+                    size_t ldo) {
+    ACC8(ACC_DECL)
     for (int e = 0; e < hd; e++) {
-        const float *kr = kt + (size_t)e * ldk;
-        float x0 = q0[e], x1 = q1[e], x2 = q2[e], x3 = q3[e];
-        for (int j = 0; j < TJ; j++) {
-            a0[j] += x0 * kr[j];
-            a1[j] += x1 * kr[j];
-            a2[j] += x2 * kr[j];
-            a3[j] += x3 * kr[j];
-        }
+        vkb_f16 k;
+        memcpy(&k, kt + (size_t)e * ldk, sizeof k);
+#define QK_ROW(r) a##r += row##r[e] * k;
+        ACC8(QK_ROW)
+#undef QK_ROW
     }
-    memcpy(out, a0, sizeof a0);
-    memcpy(out + ldo, a1, sizeof a1);
-    memcpy(out + 2 * ldo, a2, sizeof a2);
-    memcpy(out + 3 * ldo, a3, sizeof a3);
+    ACC8(ACC_STORE)
 }
 
-/* out[r][e] = sum_j p_r[j] * v[j*ldv + e], r < 4, e < TJ, j < n */
+/* out[r][e] = sum_j p_r[j] * v[j*ldv + e], r < RT, e < TJ, j < n */
 VKB_CLONES
-static void tile_pv(const float *p0, const float *p1, const float *p2, const float *p3,
-                    const float *v, size_t ldv, int n, float *out, size_t ldo) {
-    float a0[TJ] = {0}, a1[TJ] = {0}, a2[TJ] = {0}, a3[TJ] = {0};
+static void tile_pv(const float *const *rows, const float *v, size_t ldv, int n, float *out,
+                    size_t ldo) {
+    ACC8(ACC_DECL)
     for (int j = 0; j < n; j++) {
-        const float *vr = v + (size_t)j * ldv;
-        float x0 = p0[j], x1 = p1[j], x2 = p2[j], x3 = p3[j];
-        for (int e = 0; e < TJ; e++) {
-            a0[e] += x0 * vr[e];
-            a1[e] += x1 * vr[e];
-            a2[e] += x2 * vr[e];
-            a3[e] += x3 * vr[e];
-        }
+        vkb_f16 w;
+        memcpy(&w, v + (size_t)j * ldv, sizeof w);
+#define PV_ROW(r) a##r += row##r[j] * w;
+        ACC8(PV_ROW)
+#undef PV_ROW
     }
-    memcpy(out, a0, sizeof a0);
-    memcpy(out + ldo, a1, sizeof a1);
-    memcpy(out + 2 * ldo, a2, sizeof a2);
-    memcpy(out + 3 * ldo, a3, sizeof a3);
+    ACC8(ACC_STORE)
 }
 
 /* c ? a : b, by bit masks.  GCC (12) turns a float ?: whose operands are
@@ -335,21 +336,21 @@ static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
         }
     for (int t0 = 0; t0 < L; t0 += QT) {
         int t1 = t0 + QT < L ? t0 + QT : L;
-        for (int i0 = t0; i0 < t1; i0 += 4) {
-            const float *qr[4];
-            for (int r = 0; r < 4; r++) /* rows past the tile repeat its last row; dropped below */
+        for (int i0 = t0; i0 < t1; i0 += RT) {
+            const float *qr[RT];
+            for (int r = 0; r < RT; r++) /* rows past the tile repeat its last row; dropped below */
                 qr[r] = qb + (size_t)(i0 + r < t1 ? i0 + r : t1 - 1) * D;
             for (size_t j0 = 0; j0 < np; j0 += TJ)
-                tile_qk(qr[0], qr[1], qr[2], qr[3], kt + j0, np, hd, S + (size_t)(i0 - t0) * np + j0, np);
+                tile_qk(qr, kt + j0, np, hd, S + (size_t)(i0 - t0) * np + j0, np);
         }
         for (int i = 0; i < t1 - t0; i++) softmax_row(S + (size_t)i * np, n);
-        for (int i0 = t0; i0 < t1; i0 += 4) {
-            const float *pr[4];
-            for (int r = 0; r < 4; r++)
+        for (int i0 = t0; i0 < t1; i0 += RT) {
+            const float *pr[RT];
+            for (int r = 0; r < RT; r++)
                 pr[r] = S + (size_t)((i0 + r < t1 ? i0 + r : t1 - 1) - t0) * np;
             for (size_t e0 = 0; e0 < hp; e0 += TJ)
-                tile_pv(pr[0], pr[1], pr[2], pr[3], vp + e0, hp, n, O + (size_t)(i0 - t0) * hp + e0, hp);
-            for (int r = 0; r < 4 && i0 + r < t1; r++)
+                tile_pv(pr, vp + e0, hp, n, O + (size_t)(i0 - t0) * hp + e0, hp);
+            for (int r = 0; r < RT && i0 + r < t1; r++)
                 memcpy(c->ctx + ((size_t)b * L + i0 + r) * DC + (size_t)h * hd,
                        O + (size_t)(i0 - t0 + r) * hp, (size_t)hd * sizeof(float));
         }
