@@ -335,12 +335,18 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Is "op:variant" the test hook's target? */
+/* Is "op:variant" one of the test hook's targets (a comma-separated list)? */
 static int poisoned(const vkb_tune_opts *o, int op, const char *variant) {
-    if (!o->test_fail) return 0;
     char want[48];
-    snprintf(want, sizeof want, "%s:%s", op_names[op], variant);
-    return strcmp(o->test_fail, want) == 0;
+    int n = snprintf(want, sizeof want, "%s:%s", op_names[op], variant);
+    for (const char *p = o->test_fail; p && *p;) {
+        const char *q = strchr(p, ',');
+        int len = q ? (int)(q - p) : (int)strlen(p);
+        if (len == n && !strncmp(p, want, (size_t)n)) return 1;
+        if (!q) break;
+        p = q + 1;
+    }
+    return 0;
 }
 
 typedef struct tune_run {

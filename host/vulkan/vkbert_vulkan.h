@@ -104,8 +104,8 @@ typedef struct vkb_tune_opts {
                                   implementation (VK_PHYSICAL_DEVICE_TYPE_CPU,
                                   lavapipe) is not tuned (result.skipped) */
     int warmup, repeats;       /* 0: 1 and 5 */
-    /* TEST HOOK: "op:variant" (e.g. "qkv:texel", "attention:subgroup"): that
-     * candidate's GPU output is corrupted (+1 on one value) before it is
+    /* TEST HOOK: "op:variant[,op:variant...]" (e.g. "qkv:texel,attention:subgroup"): each
+     * such candidate's GPU output is corrupted (+1 on one value) before it is
      * compared with the reference, so its check fails as a wrong kernel's
      * would; the tests use it to show a failing candidate is never chosen.
      * NULL in normal use. */
