@@ -106,6 +106,7 @@ static int parse_entry(const char *text, const tune_key *k, tune_key *got, vkb_t
                        char *why, size_t n) {
     cJSON *root = cJSON_Parse(text);
     int rc = -1;
+    if (n) why[0] = 0;
     if (!cJSON_IsObject(root)) { snprintf(why, n, "not a JSON object"); goto done; }
     double d, vend, devid, drv, tok, dim, hid, heads;
     const char *s, *dev, *ver, *prec;
@@ -162,7 +163,13 @@ static int parse_entry(const char *text, const tune_key *k, tune_key *got, vkb_t
             if (!cJSON_IsObject(c) || str_field(c, "variant", &s, why, n) || num_field(c, "ms", &t->ms, why, n) ||
                 num_field(c, "tolerance", &t->tolerance, why, n) || !cJSON_IsBool(pass) ||
                 !(cJSON_IsNumber(err) || cJSON_IsNull(err))) {
-                if (!why[0] || cJSON_IsObject(c)) snprintf(why, n, "%s: a candidate has wrong fields", op_names[i]);
+                if (!why[0]) snprintf(why, n, "a candidate is not an object");
+                size_t l = strlen(why);
+                if (l + 1 < n) { /* name the op: "qkv: candidate: "ms" is not a number" */
+                    char tmp[300];
+                    snprintf(tmp, sizeof tmp, "%.200s", why);
+                    snprintf(why, n, "%s: candidate: %s", op_names[i], tmp);
+                }
                 goto done;
             }
             vkb_gemm_variant gv;
