@@ -60,7 +60,16 @@ typedef struct vkb_vulkan_opts {
      * converted straight into mapped memory (CPU implementations, integrated
      * GPUs); lets that path be tested anywhere */
     int staging_upload;
+    /* The tuning cache directory (`vkbert tune`, vkb_tune; the CLI passes
+     * $XDG_CACHE_HOME/vkbert): when set, the backend applies the cached
+     * choices of the entry for its device, vkbert version, model shape
+     * (token budget = max_tokens, or the default) and precision, if one
+     * exists and parses; a variant forced above wins over it.  NULL = none. */
+    const char *tune_dir;
 } vkb_vulkan_opts;
+
+/* The library's version: part of every tuning-cache key. */
+#define VKB_VERSION "0.1.0"
 
 /* Names of the variants ("auto", "tiled", "texel", "coopmat", "tiled_s"; "shared",
  * "subgroup"; attention also "flash"), and the reverse: 0 when s names one, else -1. */

@@ -224,6 +224,9 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
     bo->max_len = max_len;
     bo->max_tokens = cli_batch_tokens(o, max_len);
     bo->max_device_mem = o->max_device_mem;
+    /* the tuning cache: the backend applies its entry for the device and
+     * model shape (a variant forced below wins) */
+    bo->vulkan.tune_dir = o->tune_dir[0] ? o->tune_dir : NULL;
     /* The test suite sets VKB_VALIDATION=1: the Khronos validation layer
      * then checks every Vulkan call, and any message is an error. */
     const char *val = getenv("VKB_VALIDATION");
@@ -250,6 +253,7 @@ vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_ac
     vkb_backend_opts bo;
     cli_backend_opts(o, max_len, &bo);
     bo.fp64_accum = fp64_accum;
+    cli_auto_tune(o, m, &bo);
     vkb_backend *be = NULL;
     vkb_error e = {0};
     if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
@@ -265,7 +269,7 @@ enum {
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
     O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK, O_OPS,
     O_HOST, O_PORT, O_ALLOWREMOTE, O_MAXCONC, O_BATCHCOST, O_MAXBODY, O_TIMEOUT,
-    O_POOLING, O_NORMALIZE, O_NONORMALIZE, O_OUTFMT,
+    O_POOLING, O_NORMALIZE, O_NONORMALIZE, O_OUTFMT, O_NOTUNE, O_RETUNE,
 };
 
 static const struct option long_opts[] = {
@@ -310,6 +314,8 @@ static const struct option long_opts[] = {
     {"normalize", no_argument, 0, O_NORMALIZE},
     {"no-normalize", no_argument, 0, O_NONORMALIZE},
     {"output-format", required_argument, 0, O_OUTFMT},
+    {"no-tune", no_argument, 0, O_NOTUNE},
+    {"retune", no_argument, 0, O_RETUNE},
     {0, 0, 0, 0},
 };
 
@@ -321,8 +327,8 @@ typedef struct command {
     const char *usage;
 } command;
 
-#define COMMON "model device precision max-len batch-tokens threads quiet help"
-#define NO_BATCH "model device precision max-len threads quiet help"
+#define COMMON "model device precision max-len batch-tokens threads quiet help no-tune"
+#define NO_BATCH "model device precision max-len threads quiet help no-tune"
 static const struct { const char *name, *help; } common_help[] = {
     {"model", "  -m, --model DIR        checkpoint directory (default: the built-in model)\n"},
     {"device", "  -d, --device DEV       cpu, gpu (best Vulkan device), gpu:N or auto (default:\n"
@@ -332,6 +338,8 @@ static const struct { const char *name, *help; } common_help[] = {
     {"batch-tokens", "      --batch-tokens N   token budget per batch, B*L (default {batch_tokens})\n"},
     {"threads", "      --threads N        CPU threads (tokenizers; CPU backend)\n"},
     {"quiet", "  -q, --quiet            no progress bar, notes or summary\n"},
+    {"no-tune", "      --no-tune          no automatic tuning on a hardware GPU's first use\n"
+                "                         (see vkbert tune)\n"},
 };
 
 /* Prints help text with the library's defaults (vkb_defaults) in place of
@@ -510,7 +518,25 @@ static const command commands[] = {
      "                         (default 30)\n"},
     {"devices", cli_devices, "json help quiet", 0,
      "usage: vkbert devices [--json]\n"
-     "Lists the Vulkan devices and the features vkbert uses.\n"},
+     "Lists the Vulkan devices, the features vkbert uses and what `vkbert tune`\n"
+     "chose for each (per model shape and precision), or \"not tuned\".\n"},
+    {"tune", cli_tune, "model device precision max-len batch-tokens quiet help shape seed json retune", 0,
+     "usage: vkbert tune [options]\n"
+     "Times every kernel configuration the Vulkan device can run at the model's\n"
+     "shapes (the GEMMs QKV, attention output, FFN1 + GELU, FFN2 over tiled,\n"
+     "tiled_s, texel, coopmat; attention shared, subgroup, flash) with Vulkan\n"
+     "timestamps (warm-up, then the median of 5), checks each against the CPU\n"
+     "reference op (the tolerances of `vkbert check --ops`) and caches the\n"
+     "fastest one that passes; a failing one is never chosen.  The cache is one\n"
+     "JSON file per device, driver, vkbert version, model shape (token budget =\n"
+     "--batch-tokens) and precision in $XDG_CACHE_HOME/vkbert (~/.cache/vkbert);\n"
+     "score, embed, eval, classify, bench and serve use it, and tune a hardware\n"
+     "GPU briefly on first use (--no-tune: not).  VKB_GEMM / VKB_ATTENTION win\n"
+     "over the cache.  Works on lavapipe when asked for (never automatically).\n"
+     "Exits 1 when an op has no candidate that passes.\n"
+     "      --shape distilbert-base  that model's shape instead of --model\n"
+     "      --retune           time again even when the cache has the entry\n"
+     "      --json             the result (the cache file's JSON) instead of the table\n"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -529,7 +555,8 @@ static void main_usage(FILE *f) {
             "  bench      speed, memory and per-kernel times of the forward pass\n"
             "  serve      HTTP server (text-embeddings-inference's /predict, /embed,\n"
             "             /health, /info, /metrics) with dynamic batching\n"
-            "  devices    list Vulkan devices\n\n"
+            "  devices    list Vulkan devices (and what tuning chose)\n"
+            "  tune       time and check the kernel variants on a device; cache the best\n\n"
             "vkbert COMMAND --help for a command's options; vkbert --version.\n");
 }
 
@@ -781,6 +808,8 @@ int main(int argc, char **argv) {
             break;
         case O_NORMALIZE: o.normalize = 1; break;
         case O_NONORMALIZE: o.normalize = -1; break;
+        case O_NOTUNE: o.no_tune = 1; break;
+        case O_RETUNE: o.retune = 1; break;
         case O_OUTFMT:
             if (!strcmp(optarg, "npy")) o.npy = CLI_NPY;
             else if (!strcmp(optarg, "safetensors")) o.npy = CLI_SAFETENSORS;
@@ -874,6 +903,7 @@ int main(int argc, char **argv) {
                         "--output-format %s run starts again without it\n", fmt);
         return CLI_USAGE;
     }
+    cli_tune_dir(&o);
     int rc = c->run(&o);
     /* Under a low ulimit -v, OpenBLAS's threads retry their buffer
      * allocation for ever and exit() would wait for them: leave without the

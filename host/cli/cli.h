@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define VKB_VERSION "0.1.0"
+/* VKB_VERSION: vkbert_backend.h (the library's version) */
 
 enum { CLI_NPY = 1, CLI_SAFETENSORS = 2 }; /* cli_opts.npy: a float32 matrix + FILE.ids.jsonl */
 
@@ -48,6 +48,9 @@ typedef struct cli_opts {
     vkb_pooling pooling;      /* embed --pooling (NONE: the model's default, else mean) */
     int normalize;            /* embed --normalize */
     int npy;                  /* embed --output-format: 0 jsonl, CLI_NPY, CLI_SAFETENSORS */
+    int no_tune;              /* --no-tune: no automatic tuning on first GPU use */
+    int retune;               /* tune --retune: time again even when cached */
+    char tune_dir[1024];      /* the tuning cache (cli_tune_dir); "" = none */
     char **args;              /* positional arguments */
     int nargs;
 } cli_opts;
@@ -112,6 +115,14 @@ int cli_eval(cli_opts *o);
 int cli_check(cli_opts *o);
 int cli_check_ops(cli_opts *o); /* host/cli_check_ops.c: `vkbert check --ops` */
 int cli_devices(cli_opts *o);
+int cli_tune(cli_opts *o);    /* host/cli/cli_tune.c: `vkbert tune` */
+/* The tuning cache directory into o->tune_dir: $XDG_CACHE_HOME/vkbert, else
+ * ~/.cache/vkbert. */
+void cli_tune_dir(cli_opts *o);
+/* Before a backend opens on a hardware GPU: tunes (briefly) when the cache
+ * has no entry for the device and model shape, unless --no-tune; notes on
+ * stderr.  Never fails the command. */
+void cli_auto_tune(const cli_opts *o, const vkb_model *m, const vkb_backend_opts *bo);
 int cli_bench(cli_opts *o);   /* host/cli_bench.c */
 int cli_serve(cli_opts *o);   /* host/cli/cli_serve.c: `vkbert serve` */
 

@@ -273,6 +273,7 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
     vkb_backend_opts bo;
     cli_backend_opts(o, L, &bo);
     bo.max_tokens = o->batch_tokens > B * L ? o->batch_tokens : B * L;
+    cli_auto_tune(o, m, &bo); /* before the clock: tuning is not loading */
     vkb_backend *be = NULL;
     vkb_error e = {0};
     double t1 = vkb_now_s();

@@ -1,6 +1,6 @@
 /* cli_devices.c - `vkbert devices [--json]`: the Vulkan devices (index N
- * is what --device gpu:N selects) and the features vkbert uses, from the
- * library's vkb_devices_report(). */
+ * is what --device gpu:N selects), the features vkbert uses and what
+ * `vkbert tune` chose for each, from the library's vkb_devices_report_tuned(). */
 #include "cli.h"
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@ int cli_devices(cli_opts *o) {
         fprintf(stderr, "vkbert devices: unexpected argument '%s'\n", o->args[0]);
         return CLI_USAGE;
     }
-    if (vkb_devices_report(o->json, &out, &e)) {
+    if (vkb_devices_report_tuned(o->json, o->tune_dir[0] ? o->tune_dir : NULL, &out, &e)) {
         fprintf(stderr, "vkbert devices: %s\n", e.msg);
         return CLI_FAILED;
     }

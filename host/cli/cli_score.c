@@ -271,6 +271,7 @@ static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *
     vkb_backend_opts bo;
     cli_backend_opts(o, max_len, &bo); /* no --device: the automatic choice */
     if (dev) bo.device = dev;
+    cli_auto_tune(o, m, &bo);
     vkb_backend *be = NULL;
     vkb_error e = {0};
     if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) return be;

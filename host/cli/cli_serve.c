@@ -278,6 +278,7 @@ static void on_note(void *ctx, const char *msg) {
 static int open_backend(server *S, vkb_backend **be, char *dev, size_t devsz) {
     vkb_backend_opts bo;
     cli_backend_opts(S->o, S->max_len, &bo);
+    cli_auto_tune(S->o, S->m, &bo);
     vkb_error e = {0};
     int t = 0;
     if (vkb_backend_create_fit(S->m, &bo, on_note, S, be, &t, &e)) {

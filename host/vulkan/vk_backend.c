@@ -58,6 +58,9 @@ typedef struct vk_backend {
     vkb_vk_kernels k;
     int f16;
     vkb_gemm_variant variant;     /* the GEMM that runs (policy, after the coopmat self-test) */
+    vkb_gemm_variant gcls[4];     /* per layer GEMM class (qkv, out, ffn1, ffn2): the
+                                     policy's, tuned or = variant */
+    int tuned;                    /* choices from the tuning cache applied */
     char gemm_note[160];          /* coopmat: why it is not used (vk_coopmat.c) */
     size_t es;                    /* bytes per stored value */
     int T, max_len;               /* token budget, longest sequence */
@@ -236,12 +239,12 @@ static vkb_vk_bind ba(const act *a) {
 /* A GEMM op reading A (with view va for the texel variant), weights W, bias
  * b, writing Y, adding the residual R after the activation (R NULL: none).
  * The texel variant needs K and lda multiples of 4 (else tiled runs). */
-static int make_gemm(vk_backend *be, gemm_op *g, const act *A, wslice *W, const wslice *b,
-                     const act *Y, const act *R, int K, int lda, vkb_error *err) {
-    g->variant = be->variant == VKB_GEMM_TEXEL && vkb_vk_texel_ok(K, lda) && A->view
+static int make_gemm(vk_backend *be, gemm_op *g, vkb_gemm_variant want, const act *A, wslice *W,
+                     const wslice *b, const act *Y, const act *R, int K, int lda, vkb_error *err) {
+    g->variant = want == VKB_GEMM_TEXEL && vkb_vk_texel_ok(K, lda) && A->view
                  ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
-    if (be->variant == VKB_GEMM_COOPMAT || be->variant == VKB_GEMM_TILED_S)
-        g->variant = be->variant; /* any K, lda */
+    if (want == VKB_GEMM_COOPMAT || want == VKB_GEMM_TILED_S)
+        g->variant = want; /* any K, lda */
     if (g->variant == VKB_GEMM_TEXEL && !W->view &&
         vkb_vk_view_create(be->c, be->w.buf, W->off, W->bytes, be->f16, &W->view, err))
         return -1;
@@ -260,10 +263,16 @@ static int make_ln(vk_backend *be, VkDescriptorSet *set, const act *x, const wsl
     return vkb_vk_set_create(be->c, be->pool, &be->k.ln, bind, set, err);
 }
 
+static int uses_texel(const vk_backend *be) {
+    int t = be->variant == VKB_GEMM_TEXEL;
+    for (int i = 0; i < 4; i++) t |= be->gcls[i] == VKB_GEMM_TEXEL;
+    return t;
+}
+
 static int make_sets(vk_backend *be, vkb_error *err) {
     uint32_t nsets = 7u * (uint32_t)be->NL + 3u;
     if (vkb_vk_pool_create(be->c, nsets, 6 * nsets, 2 * nsets, &be->pool, err)) return -1;
-    if (be->variant == VKB_GEMM_TEXEL) {
+    if (uses_texel(be)) {
         act *in[5] = {&be->aX, &be->aX1, &be->aCTX, &be->aH, &be->aP}; /* what GEMMs read */
         for (int i = 0; i < 5; i++)
             if (vkb_vk_view_create(be->c, in[i]->buf, in[i]->off, in[i]->bytes, be->f16, &in[i]->view, err))
@@ -278,18 +287,18 @@ static int make_sets(vk_backend *be, vkb_error *err) {
         vkb_vk_bind ab[3] = {ba(&be->aQKV), bb(&be->lens), ba(&be->aCTX)};
         /* the output projections add the residual in their epilogue:
          * F = CTX Wo^T + bo + X, X1 = LN1(F); F = H W2^T + b2 + X1, X = LN2(F) */
-        if (make_gemm(be, &o->qkv, &be->aX, &L->qkv_w, &L->qkv_b, &be->aQKV, NULL, be->D, be->D, err) ||
+        if (make_gemm(be, &o->qkv, be->gcls[0], &be->aX, &L->qkv_w, &L->qkv_b, &be->aQKV, NULL, be->D, be->D, err) ||
             vkb_vk_set_create(be->c, be->pool, &be->k.attn, ab, &o->attn, err) ||
-            make_gemm(be, &o->o, &be->aCTX, &L->o_w, &L->o_b, &be->aF, &be->aX, be->D, be->D, err) ||
+            make_gemm(be, &o->o, be->gcls[1], &be->aCTX, &L->o_w, &L->o_b, &be->aF, &be->aX, be->D, be->D, err) ||
             make_ln(be, &o->ln1, &be->aF, &L->ln1_g, &L->ln1_b, &be->aX1, err) ||
-            make_gemm(be, &o->ff1, &be->aX1, &L->ff1_w, &L->ff1_b, &be->aH, NULL, be->D, be->D, err) ||
-            make_gemm(be, &o->ff2, &be->aH, &L->ff2_w, &L->ff2_b, &be->aF, &be->aX1, be->hid, be->hid, err) ||
+            make_gemm(be, &o->ff1, be->gcls[2], &be->aX1, &L->ff1_w, &L->ff1_b, &be->aH, NULL, be->D, be->D, err) ||
+            make_gemm(be, &o->ff2, be->gcls[3], &be->aH, &L->ff2_w, &L->ff2_b, &be->aF, &be->aX1, be->hid, be->hid, err) ||
             make_ln(be, &o->ln2, &be->aF, &L->ln2_g, &L->ln2_b, &be->aX, err))
             return -1;
     }
     if (be->has_head &&
-        (make_gemm(be, &be->pre, &be->aX, &be->pre_w, &be->pre_b, &be->aP, NULL, be->D, be->D, err) ||
-         make_gemm(be, &be->cls, &be->aP, &be->cls_w, &be->cls_b, &be->aLOG, NULL, be->D, be->D, err)))
+        (make_gemm(be, &be->pre, be->variant, &be->aX, &be->pre_w, &be->pre_b, &be->aP, NULL, be->D, be->D, err) ||
+         make_gemm(be, &be->cls, be->variant, &be->aP, &be->cls_w, &be->cls_b, &be->aLOG, NULL, be->D, be->D, err)))
         return -1;
     return 0;
 }
@@ -654,17 +663,28 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
      * variants o->vulkan forces */
     vkb_vk_policy pol;
     if (vkb_vk_policy_for_ctx(c, o->precision, &o->vulkan, &pol, err)) { vk_destroy(&be->base); return -1; }
+    /* the tuning cache's choices for this device, precision and shape (a
+     * forced variant wins; vk_tune.c) */
+    be->T = o->max_tokens > 0 ? o->max_tokens : vkb_defaults()->max_tokens;
+    if (o->vulkan.tune_dir) {
+        vkb_tune_shape ts;
+        vkb_tune_shape_of(m, be->T, &ts);
+        vkb_vk_tuned tuned;
+        if (vkb_vk_tune_lookup(o->vulkan.tune_dir, c, pol.f16, &ts, &tuned) == 0)
+            vkb_vk_policy_tuned(&c->caps, &o->vulkan, &tuned, &pol);
+    }
     be->f16 = pol.f16;
     be->es = be->f16 ? 2 : 4;
     be->variant = pol.gemm;
+    for (int i = 0; i < 4; i++) be->gcls[i] = pol.gemm_cls[i];
+    be->tuned = pol.tuned;
 
     /* Token budget: the widest activation ([T, max(hidden, 3*dim)]) must fit
      * one storage-buffer descriptor (and a texel view). */
-    be->T = o->max_tokens > 0 ? o->max_tokens : vkb_defaults()->max_tokens;
     be->max_len = o->max_len > 0 && o->max_len < cfg->max_pos ? o->max_len : cfg->max_pos;
     int widest = be->hid > 3 * be->D ? be->hid : 3 * be->D;
     uint64_t lim = c->props.limits.maxStorageBufferRange / ((uint64_t)widest * be->es);
-    if (be->variant == VKB_GEMM_TEXEL) {
+    if (uses_texel(be)) {
         uint64_t tl = (uint64_t)c->props.limits.maxTexelBufferElements * 4 / (uint64_t)widest;
         if (tl < lim) lim = tl;
     }
@@ -678,8 +698,16 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     }
     size_t T = (size_t)be->T, es = be->es;
     int rc = vkb_vk_kernels_create(c, &pol, be->hd, &be->k, err);
-    rc = rc || vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, &be->variant, be->gemm_note,
-                                   sizeof be->gemm_note, err); /* coopmat self-test */
+    if (!rc && vkb_vk_policy_uses_gemm(&pol, VKB_GEMM_COOPMAT)) { /* coopmat self-test */
+        vkb_gemm_variant v = VKB_GEMM_COOPMAT;
+        rc = vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, &v, be->gemm_note,
+                                 sizeof be->gemm_note, err);
+        if (!rc && v != VKB_GEMM_COOPMAT) { /* it failed: tiled wherever coopmat was picked */
+            if (be->variant == VKB_GEMM_COOPMAT) be->variant = v;
+            for (int i = 0; i < 4; i++)
+                if (be->gcls[i] == VKB_GEMM_COOPMAT) be->gcls[i] = v;
+        }
+    }
     rc = rc || upload_weights(be, m, o->threads, !pol.mapped_weights, err);
     rc = rc || make_acts(be, err);
     rc = rc || vkb_vk_buffer_create(c, T * 4, VKB_MEM_HOST, "ids", &be->ids, err);
@@ -688,9 +716,17 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     rc = rc || make_sets(be, err);
     rc = rc || vkb_vk_ctx_check_validation(c, err);
     if (rc) { vk_destroy(&be->base); return -1; }
+    char gemm_s[64];
+    if (be->gcls[0] == be->variant && be->gcls[1] == be->variant && be->gcls[2] == be->variant &&
+        be->gcls[3] == be->variant)
+        snprintf(gemm_s, sizeof gemm_s, "%s", vkb_gemm_variant_name(be->variant));
+    else
+        snprintf(gemm_s, sizeof gemm_s, "%s/%s/%s/%s", vkb_gemm_variant_name(be->gcls[0]),
+                 vkb_gemm_variant_name(be->gcls[1]), vkb_gemm_variant_name(be->gcls[2]),
+                 vkb_gemm_variant_name(be->gcls[3]));
     snprintf(be->base.device, sizeof be->base.device,
-             "%.80s (Vulkan, %s, %s GEMM, %s layernorm, %s attention%s%s%.100s)", c->props.deviceName,
-             be->f16 ? "fp16" : "fp32", vkb_gemm_variant_name(be->variant),
+             "%.60s (Vulkan, %s%s, %.40s GEMM, %s layernorm, %s attention%s%s%.80s)", c->props.deviceName,
+             be->f16 ? "fp16" : "fp32", be->tuned ? ", tuned" : "", gemm_s,
              vkb_ln_variant_name(be->k.ln_form), vkb_attn_variant_name(be->k.attn_form),
              be->k.attn_coop ? " (coopmat)" : "", be->gemm_note[0] ? "; " : "", be->gemm_note);
     *out = &be->base;

@@ -161,7 +161,7 @@ static VkDeviceSize device_local_bytes(VkPhysicalDevice pd) {
     return s;
 }
 
-static int pick_device(vkb_vk_ctx *c, const char *spec, vkb_error *err) {
+int vkb_vk_pick_device(vkb_vk_ctx *c, const char *spec, vkb_error *err) {
     uint32_t n = 0;
     VkResult r = vkEnumeratePhysicalDevices(c->inst, &n, NULL);
     if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "enumerating Vulkan devices", err);
@@ -274,7 +274,7 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
     vkb_vk_ctx *c = calloc(1, sizeof *c);
     if (!c) return vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory");
     if (vkb_vk_instance_create(validation, c, err) ||
-        pick_device(c, device ? device : "gpu", err)) {
+        vkb_vk_pick_device(c, device ? device : "gpu", err)) {
         vkb_vk_ctx_destroy(c);
         return -1;
     }

@@ -53,6 +53,10 @@ static void driver_version(const dev_info *d, char *out, size_t n) {
 }
 
 int vkb_devices_report(int json, char **out, vkb_error *err) {
+    return vkb_devices_report_tuned(json, NULL, out, err);
+}
+
+int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_error *err) {
     *out = NULL;
     vkb_vk_ctx c;
     memset(&c, 0, sizeof c);
@@ -134,6 +138,8 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
                 cJSON_AddStringToObject(po, "layernorm", vkb_ln_variant_name(pol[k].ln));
                 cJSON_AddStringToObject(po, "attention", vkb_attn_variant_name(pol[k].attn));
             }
+            if (tune_dir) /* what `vkbert tune` chose, per model shape and precision */
+                vkb_vk_tune_describe(tune_dir, &d.p, NULL, cJSON_AddArrayToObject(o, "tuned"));
             cJSON_AddBoolToObject(o, "usable", usable);
             cJSON_AddItemToArray(arr, o);
         } else {
@@ -159,6 +165,8 @@ int vkb_devices_report(int json, char **out, vkb_error *err) {
             else vkb_sb_printf(&sb, "  coopmat GEMM    yes (fp16; after its start-up self-test)\n");
             vkb_sb_printf(&sb, "  vkbert uses     %s\n", pol_s[0]);
             if (!pol_ok[0] || pol[0].f16 == 0) vkb_sb_printf(&sb, "  with fp16       %s\n", pol_s[1]);
+            if (tune_dir && vkb_vk_tune_describe(tune_dir, &d.p, &sb, NULL) == 0)
+                vkb_sb_printf(&sb, "  tuned           not tuned (vkbert tune)\n");
         }
     }
     free(pd);

@@ -64,7 +64,23 @@ typedef struct vkb_vk_policy {
                               (fp16, probed devices, head dim a multiple of 16) */
     int gemm_forced;
     int mapped_weights;    /* weights converted straight into mapped device memory */
+    /* the GEMM of each layer GEMM class (vkb_tune_op QKV, OUT, FFN1, FFN2):
+     * gemm, unless tuning chose per class (vkb_vk_policy_tuned); the
+     * classifier head runs gemm */
+    vkb_gemm_variant gemm_cls[4];
+    int tuned;             /* choices from the tuning cache were applied */
 } vkb_vk_policy;
+/* Choices from the tuning cache (vk_tune.c); AUTO = no choice. */
+typedef struct vkb_vk_tuned {
+    vkb_gemm_variant gemm[4];
+    vkb_attn_variant attn;
+} vkb_vk_tuned;
+/* Applies t to a decided policy p where opts o force nothing (a forced
+ * variant wins) and the device can run the choice. */
+void vkb_vk_policy_tuned(const vkb_vk_caps *caps, const vkb_vulkan_opts *o, const vkb_vk_tuned *t,
+                         vkb_vk_policy *p);
+/* Does any GEMM of p (the head's or a class's) run variant v? */
+int vkb_vk_policy_uses_gemm(const vkb_vk_policy *p, vkb_gemm_variant v);
 /* Applies opts (NULL = all AUTO) to the device described by caps (named dev
  * in messages); fails when a forced variant or precision cannot run. */
 int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision prec,
@@ -123,6 +139,9 @@ int vkb_vk_ctx_check_validation(vkb_vk_ctx *c, vkb_error *err);
 /* Turns a failed VkResult into a message naming what was being done. */
 int vkb_vk_fail(vkb_vk_ctx *c, VkResult r, const char *what, vkb_error *err);
 const char *vkb_vk_result_str(VkResult r);
+/* The physical device named by spec ("gpu": the best; "gpu:N") into
+ * c->pdev, c->props and c->mem (after vkb_vk_instance_create). */
+int vkb_vk_pick_device(vkb_vk_ctx *c, const char *spec, vkb_error *err);
 /* Loader + instance without validation, for listing devices. */
 int vkb_vk_instance_create(int validation, vkb_vk_ctx *c, vkb_error *err);
 /* Optional features of a device; returns its extension list (free it). */
@@ -302,6 +321,11 @@ typedef struct vkb_vk_gemm_case {
 int vkb_vk_gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant variant,
                      const vkb_vk_gemm_case *t, const float *X, const float *W, const float *b,
                      float *Y, int rounds, int reps, double *ms, vkb_error *err);
+/* The same with ms[r] from Vulkan timestamps around round r's dispatch
+ * (wall clock when the queue has none), not submit + wait (vk_tune.c). */
+int vkb_vk_gemm_time(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant variant,
+                     const vkb_vk_gemm_case *t, const float *X, const float *W, const float *b,
+                     float *Y, int rounds, double *ms, vkb_error *err);
 /* variant/form AUTO = what the device policy picks for that precision. */
 int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, const float *X,
                      const float *W, const float *b, float *Y, int M, int N,
@@ -322,6 +346,31 @@ int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const flo
 int vkb_vk_attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
                           const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
                           int rounds, int reps, double *ms, vkb_error *err);
+
+/* The same timed by Vulkan timestamps around the dispatches (vk_tune.c). */
+int vkb_vk_attention_time(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
+                          const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
+                          int rounds, double *ms, vkb_error *err);
+
+/* ---- vk_opcheck.c: the op matrix's error measure and tolerances, shared
+ * with tuning (vk_tune.c) ---- */
+/* max(e, max |a - b| / (1 + |b|)) over n values; NaN gives inf */
+double vkb_vk_norm_error(const float *a, const float *b, size_t n, double e);
+/* op: "linear" (K = the inner dimension) or "attention" */
+double vkb_vk_op_tolerance(const char *op, int K, int f16);
+
+/* ---- vk_tune.c: the tuning cache as the backend reads it ---- */
+/* The entry for ctx's device, precision f16 and shape s in dir: 0 and *t
+ * filled when one exists, parses and matches; else -1 (t all AUTO). */
+int vkb_vk_tune_lookup(const char *dir, const vkb_vk_ctx *c, int f16, const vkb_tune_shape *s,
+                       vkb_vk_tuned *t);
+
+/* The entries of dir for one device (`vkbert devices`): each a line in sb
+ * (text) or an object in the JSON array arr; returns how many. */
+struct cJSON;
+struct vkb_strbuf;
+int vkb_vk_tune_describe(const char *dir, const VkPhysicalDeviceProperties *p, struct vkb_strbuf *sb,
+                         struct cJSON *arr);
 
 /* ---- vk_profile.c: per-kernel GPU times from timestamp queries ---- */
 /* Kernel categories of the forward pass, in the order `vkbert bench`

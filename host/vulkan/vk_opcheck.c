@@ -73,7 +73,7 @@ static float *rnd(rng *r, size_t n, float scale, int f16) {
 }
 
 /* max |a - b| / (1 + |b|) over n values at stride 1; NaN gives inf */
-static double err_of(const float *a, const float *b, size_t n, double e) {
+double vkb_vk_norm_error(const float *a, const float *b, size_t n, double e) {
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
         if (!(d <= e)) e = isnan(d) ? INFINITY : d;
@@ -119,7 +119,7 @@ static int run_linear(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, rng
         for (int m = 0; m < M; m++) memcpy(Xc + (size_t)m * K, X + (size_t)m * lda, (size_t)K * sizeof *X);
         vkb_cpu_linear(Xc, W, b, R, M, N, K, act, 1, 1);
         for (size_t i = 0; res && i < (size_t)M * N; i++) R[i] += res[i];
-        r->error = err_of(Y, R, (size_t)M * N, 0);
+        r->error = vkb_vk_norm_error(Y, R, (size_t)M * N, 0);
     }
 done:
     if (have_k) vkb_vk_kernels_destroy(c, &k);
@@ -139,7 +139,7 @@ static int run_add_layernorm(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int 
     if (!rc) rc = vkb_vk_op_add_layernorm(c, f16, pol->ln, x, res, gm, bt, y, rows, dim, 1e-12f, err);
     if (!rc) {
         vkb_cpu_add_layernorm(x, res, gm, bt, ref, rows, dim, 1e-12f, 1);
-        r->error = err_of(y, ref, n, 0);
+        r->error = vkb_vk_norm_error(y, ref, n, 0);
     }
     free(x); free(res); free(gm); free(bt); free(y); free(ref);
     return rc ? -1 : 0;
@@ -161,7 +161,7 @@ static int run_embed(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, rng 
                              1e-12f, err);
     if (!rc) {
         vkb_cpu_embed(ids, word, pos, gm, bt, ref, B, L, dim, 1e-12f, 1);
-        r->error = err_of(y, ref, n, 0);
+        r->error = vkb_vk_norm_error(y, ref, n, 0);
     }
     free(ids); free(word); free(pos); free(gm); free(bt); free(y); free(ref);
     return rc ? -1 : 0;
@@ -187,7 +187,7 @@ static int run_attention(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, 
         for (int b = 0; b < B; b++)
             for (int p = 0; p < lens[b]; p++) {
                 size_t o = ((size_t)b * L + p) * H * hd;
-                e = err_of(y + o, ref + o, (size_t)H * hd, e);
+                e = vkb_vk_norm_error(y + o, ref + o, (size_t)H * hd, e);
             }
         r->error = e;
     }
@@ -205,6 +205,11 @@ static double tolerance(op_kind op, const int *v, int f16) {
     case OP_ATTENTION: return 1e-5;
     default: return 2e-5;
     }
+}
+
+double vkb_vk_op_tolerance(const char *op, int K, int f16) {
+    int v[7] = {0, 0, K};
+    return tolerance(strcmp(op, "attention") == 0 ? OP_ATTENTION : OP_LINEAR, v, f16);
 }
 
 static void shape_str(const op_case *t, char *s, size_t n) {

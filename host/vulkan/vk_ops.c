@@ -22,6 +22,10 @@ typedef struct op_run {
     VkBufferView views[4];
     int nbufs, nviews;
     VkCommandBuffer cmd;
+    /* gpu_ts: timed runs measure Vulkan timestamps around their dispatches
+     * (prof.pool created on first use; wall clock when the queue has none) */
+    int gpu_ts, no_ts;
+    vkb_vk_prof prof;
 } op_run;
 
 static int op_setup(op_run *o, vkb_vk_ctx *c, vkb_error *err) {
@@ -51,6 +55,7 @@ static int op_begin(op_run *o, vkb_vk_ctx *c, int f16, vkb_gemm_variant gemm, vk
 static void op_end(op_run *o) {
     vkb_vk_ctx *c = o->c;
     if (o->cmd) c->d.vkFreeCommandBuffers(c->dev, c->pool, 1, &o->cmd);
+    vkb_vk_prof_destroy(c, &o->prof);
     for (int i = 0; i < o->nviews; i++) c->d.vkDestroyBufferView(c->dev, o->views[i], NULL);
     for (int i = 0; i < o->nbufs; i++) vkb_vk_buffer_destroy(c, &o->bufs[i]);
     if (o->pool) c->d.vkDestroyDescriptorPool(c->dev, o->pool, NULL);
@@ -102,17 +107,35 @@ static int op_run_n(op_run *o, const vkb_vk_pipe *p, VkDescriptorSet set, const 
     vkb_vk_ctx *c = o->c;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    int ts = 0;
+    if (ms && o->gpu_ts && !o->no_ts && !o->prof.pool) {
+        vkb_error e = {0};
+        if (vkb_vk_prof_enable(c, &o->prof, &e)) o->no_ts = 1; /* no timestamps: wall clock */
+    }
+    ts = ms && o->gpu_ts && o->prof.pool;
     VkResult r = c->d.vkBeginCommandBuffer(o->cmd, &bi);
     if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "recording a test dispatch", err);
+    if (ts) {
+        c->d.vkCmdResetQueryPool(o->cmd, o->prof.pool, 0, 2);
+        c->d.vkCmdWriteTimestamp(o->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, o->prof.pool, 0);
+    }
     for (int i = 0; i < reps; i++) {
         vkb_vk_dispatch(c, o->cmd, p, set, push, g[0], g[1], g[2]);
         vkb_vk_barrier(c, o->cmd);
     }
+    if (ts) c->d.vkCmdWriteTimestamp(o->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, o->prof.pool, 1);
     r = c->d.vkEndCommandBuffer(o->cmd);
     if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "recording a test dispatch", err);
     double t0 = now_ms();
     if (vkb_vk_submit_wait(c, o->cmd, OP_TIMEOUT_NS, "running a test dispatch", err)) return -1;
     if (ms) *ms = now_ms() - t0;
+    if (ts) {
+        uint64_t t[2];
+        r = c->d.vkGetQueryPoolResults(c->dev, o->prof.pool, 0, 2, sizeof t, t, sizeof t[0],
+                                       VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+        if (r != VK_SUCCESS) return vkb_vk_fail(c, r, "reading timestamps", err);
+        *ms = (double)((t[1] - t[0]) & o->prof.mask) * o->prof.period_ns * 1e-6;
+    }
     return vkb_vk_ctx_check_validation(c, err);
 }
 
@@ -137,7 +160,7 @@ static int op_read(op_run *o, vkb_vk_buffer *b, float *dst, size_t n, vkb_error 
  * lda values, K used), as vkb_vk_gemm_host documents. */
 static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant variant,
                      const vkb_vk_gemm_case *t, const float *X, const float *W, const float *b,
-                     float *Y, int rounds, int reps, double *ms, vkb_error *err) {
+                     float *Y, int rounds, int reps, double *ms, int gpu_ts, vkb_error *err) {
     int M = t->M, N = t->N, K = t->K, lda = t->lda ? t->lda : t->K;
     if (M < 1 || N < 1 || K < 1 || lda < K)
         return vkb_fail(err, "GEMM M=%d N=%d K=%d lda=%d: bad shape", M, N, K, lda);
@@ -162,6 +185,7 @@ static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
     op_run o;
     memset(&o, 0, sizeof o);
     o.k = k;
+    o.gpu_ts = gpu_ts;
     int rc = op_setup(&o, c, err);
     vkb_vk_bind bind[5];
     float *zb = NULL;
@@ -196,7 +220,14 @@ int vkb_vk_gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
                      const vkb_vk_gemm_case *t, const float *X, const float *W, const float *b,
                      float *Y, int rounds, int reps, double *ms, vkb_error *err) {
     if (rounds > 0 && (reps < 1 || !ms)) return vkb_fail(err, "internal: GEMM timing without reps");
-    return gemm_host(c, k, variant, t, X, W, b, Y, rounds > 0 ? rounds : 0, reps, ms, err);
+    return gemm_host(c, k, variant, t, X, W, b, Y, rounds > 0 ? rounds : 0, reps, ms, 0, err);
+}
+
+int vkb_vk_gemm_time(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant variant,
+                     const vkb_vk_gemm_case *t, const float *X, const float *W, const float *b,
+                     float *Y, int rounds, double *ms, vkb_error *err) {
+    if (rounds < 1 || !ms) return vkb_fail(err, "internal: GEMM timing without rounds");
+    return gemm_host(c, k, variant, t, X, W, b, Y, rounds, 1, ms, 1, err);
 }
 
 int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, const float *X,
@@ -207,7 +238,7 @@ int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, const flo
     int rc = op_begin(&o, c, f16, variant, VKB_LN_AUTO, VKB_ATTN_AUTO, 64, &pol, err);
     if (!rc && pol.gemm == VKB_GEMM_COOPMAT) rc = vkb_vk_coopmat_pipes_create(c, &o.own, err);
     vkb_vk_gemm_case t = {M, N, K, K, act, 0, NULL};
-    rc = rc || gemm_host(c, &o.own, pol.gemm, &t, X, W, b, Y, 0, 0, NULL, err);
+    rc = rc || gemm_host(c, &o.own, pol.gemm, &t, X, W, b, Y, 0, 0, NULL, 0, err);
     op_end(&o);
     return rc ? -1 : 0;
 }
@@ -271,9 +302,25 @@ int vkb_vk_op_attention(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const flo
     return vkb_vk_attention_host(c, f16, form, q, k, v, ctx, B, L, H, hd, lens, 0, 0, NULL, err);
 }
 
+static int attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
+                          const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
+                          int rounds, int reps, double *ms, int gpu_ts, vkb_error *err);
+
 int vkb_vk_attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
                           const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
                           int rounds, int reps, double *ms, vkb_error *err) {
+    return attention_host(c, f16, form, q, k, v, ctx, B, L, H, hd, lens, rounds, reps, ms, 0, err);
+}
+
+int vkb_vk_attention_time(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
+                          const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
+                          int rounds, double *ms, vkb_error *err) {
+    return attention_host(c, f16, form, q, k, v, ctx, B, L, H, hd, lens, rounds, 1, ms, 1, err);
+}
+
+static int attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const float *q, const float *k,
+                          const float *v, float *ctx, int B, int L, int H, int hd, const int32_t *lens,
+                          int rounds, int reps, double *ms, int gpu_ts, vkb_error *err) {
     if (rounds > 0 && (reps < 1 || !ms)) return vkb_fail(err, "attention timing: reps must be >= 1");
     int D = H * hd;
     size_t T = (size_t)B * L;
@@ -288,6 +335,7 @@ int vkb_vk_attention_host(vkb_vk_ctx *c, int f16, vkb_attn_variant form, const f
     op_run o;
     vkb_vk_policy pol;
     int rc = op_begin(&o, c, f16, VKB_GEMM_AUTO, VKB_LN_AUTO, form, hd, &pol, err);
+    o.gpu_ts = gpu_ts;
     vkb_vk_bind bind[3];
     vkb_vk_buffer *yb = NULL;
     rc = rc || !op_buf(&o, qkv, NULL, T * 3 * D, &bind[0], err);

@@ -264,7 +264,7 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
         JOB(tiled_s_id[f16], 5, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled_s),
     };
 #undef JOB
-    int nj = pol->gemm == VKB_GEMM_TILED_S ? 7 : 6; /* tiled_s: only when it runs */
+    int nj = vkb_vk_policy_uses_gemm(pol, VKB_GEMM_TILED_S) ? 7 : 6; /* tiled_s: only when it runs */
     /* Drivers compile SPIR-V to machine code here (llvmpipe: ~40 ms per
      * shader), and pipeline creation is thread-safe, so the kernels compile
      * on one thread each. */

@@ -118,6 +118,48 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
      * staging buffer (discrete GPUs: their host-visible window may be small
      * and slow). */
     p->mapped_weights = caps->uma && !o->staging_upload;
+    for (int i = 0; i < 4; i++) p->gemm_cls[i] = p->gemm;
+    return 0;
+}
+
+/* Tuned choices (the tuning cache, vk_tune.c): each was timed and checked
+ * against the CPU reference on this device at the model's shapes.  A forced
+ * variant (opts) wins; a choice the device cannot run (a cache written
+ * elsewhere) is ignored.  A tuned flash attention runs the form that was
+ * timed and checked: forced flash's (coopmat on fp16 probed devices). */
+void vkb_vk_policy_tuned(const vkb_vk_caps *caps, const vkb_vulkan_opts *o, const vkb_vk_tuned *t,
+                         vkb_vk_policy *p) {
+    static const vkb_vulkan_opts none = {0};
+    if (!o) o = &none;
+    if (o->gemm == VKB_GEMM_AUTO) {
+        int any = 0;
+        for (int i = 0; i < 4; i++) {
+            vkb_gemm_variant v = t->gemm[i];
+            int ok = v == VKB_GEMM_TILED || v == VKB_GEMM_TILED_S || v == VKB_GEMM_TEXEL ||
+                     (v == VKB_GEMM_COOPMAT && caps->coop_ok && p->f16);
+            if (!ok) continue;
+            p->gemm_cls[i] = v;
+            any = 1;
+        }
+        if (any) {
+            p->gemm = p->gemm_cls[0]; /* the head's GEMMs: the QKV choice */
+            p->tuned = 1;
+        }
+    }
+    if (o->attention == VKB_ATTN_AUTO) {
+        vkb_attn_variant a = t->attn;
+        if (a == VKB_ATTN_SHARED || a == VKB_ATTN_FLASH || (a == VKB_ATTN_SUBGROUP && caps->sg_shuffle)) {
+            p->attn = a;
+            p->attn_coop = a == VKB_ATTN_FLASH && p->f16 && caps->coop_ok;
+            p->tuned = 1;
+        }
+    }
+}
+
+int vkb_vk_policy_uses_gemm(const vkb_vk_policy *p, vkb_gemm_variant v) {
+    if (p->gemm == v) return 1;
+    for (int i = 0; i < 4; i++)
+        if (p->gemm_cls[i] == v) return 1;
     return 0;
 }
 

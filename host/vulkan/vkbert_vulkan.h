@@ -60,6 +60,100 @@ typedef int (*vkb_op_result_fn)(void *ctx, const vkb_op_result *r);
 int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx,
                  int counts[3], vkb_error *err);
 
+
+/* ---- tuning (host/vk_tune.c): `vkbert tune` ---------------------------------
+ * For one device and one model shape, every configuration the device can run
+ * of each tunable op is timed at the model's real shapes (Vulkan timestamps
+ * of the dispatch; warm-up runs, then the median of `repeats`) and checked
+ * against the CPU reference op on the same operands with the op matrix's
+ * normalized error and tolerance (vkb_op_check); the fastest candidate that
+ * passes is chosen, one that fails is never chosen.  Tunable ops: the four
+ * GEMM classes of a layer, each with its real epilogue (qkv: T x 3D x D;
+ * out: T x D x D + residual; ffn1: T x hidden x D + GELU; ffn2: T x D x
+ * hidden + residual; T = the token budget) over the GEMM variants tiled,
+ * tiled_s, texel, coopmat; and attention (shared, subgroup, flash) at L =
+ * 128 (the token budget when smaller), B = T / L sequences of mixed lengths.
+ * The GEMM check compares the first and last 64 rows (all rows when M <=
+ * 128: every tile column and the partial last row tile), attention the
+ * first 4 sequences.
+ *
+ * The cache: one readable JSON file per key (device name, vendor and device
+ * id, driver version, vkbert version, model shape, precision) in a
+ * directory the caller names (the CLI: $XDG_CACHE_HOME/vkbert, else
+ * ~/.cache/vkbert; the library reads no environment).  A file that cannot
+ * be read, does not parse, has wrong types or another key is ignored with a
+ * note and tuned again; files are written to a temporary name and renamed. */
+typedef enum { VKB_TUNE_QKV, VKB_TUNE_OUT, VKB_TUNE_FFN1, VKB_TUNE_FFN2, VKB_TUNE_ATTENTION,
+               VKB_TUNE_NOPS } vkb_tune_op;
+/* "qkv", "out", "ffn1", "ffn2", "attention" */
+const char *vkb_tune_op_name(vkb_tune_op op);
+typedef struct vkb_tune_shape {
+    int tokens;     /* token budget (B*L of the largest forward; 0 = vkb_defaults()->max_tokens) */
+    int dim, hidden, heads; /* model dim, FFN hidden size, attention heads (head dim = dim / heads) */
+} vkb_tune_shape;
+/* The shape of a model with a token budget (0 = the default). */
+void vkb_tune_shape_of(const vkb_model *m, int tokens, vkb_tune_shape *s);
+typedef struct vkb_tune_opts {
+    const char *device;        /* "gpu" (NULL) or "gpu:N" */
+    int validation;            /* Khronos validation layer; a message fails the run */
+    vkb_precision precision;   /* AUTO: the device policy's */
+    vkb_tune_shape shape;
+    const char *cache_dir;     /* NULL: no cache (tune, write nothing) */
+    int retune;                /* nonzero: tune even when a valid entry exists */
+    int auto_mode;             /* nonzero (automatic tuning on first use): a CPU
+                                  implementation (VK_PHYSICAL_DEVICE_TYPE_CPU,
+                                  lavapipe) is not tuned (result.skipped) */
+    int warmup, repeats;       /* 0: 1 and 5 */
+    /* TEST HOOK: "op:variant[,op:variant...]" (e.g. "qkv:texel,attention:subgroup"): each
+     * such candidate's GPU output is corrupted (+1 on one value) before it is
+     * compared with the reference, so its check fails as a wrong kernel's
+     * would; the tests use it to show a failing candidate is never chosen.
+     * NULL in normal use. */
+    const char *test_fail;
+} vkb_tune_opts;
+#define VKB_TUNE_MAX_CAND 4
+typedef struct vkb_tune_cand {
+    char variant[16];
+    double ms;                 /* median GPU time of one dispatch; -1 = not timed */
+    double error, tolerance;   /* normalized max error vs the CPU reference */
+    int pass;
+    char note[160];            /* why it failed to run */
+} vkb_tune_cand;
+typedef struct vkb_tune_op_result {
+    char shape[64];            /* e.g. "M=8192 N=2304 K=768" */
+    char chosen[16];           /* "" when no candidate passed (the policy's default runs) */
+    double ms;                 /* the chosen one's time */
+    int ncand;
+    vkb_tune_cand cand[VKB_TUNE_MAX_CAND];
+} vkb_tune_op_result;
+typedef struct vkb_tune_result {
+    char device[256];          /* device name */
+    unsigned vendor_id, device_id, driver_version;
+    char version[32];          /* vkbert version */
+    char precision[8];         /* "fp32" / "fp16" */
+    vkb_tune_shape shape;
+    int is_cpu;                /* a CPU implementation of Vulkan */
+    int skipped;               /* auto_mode on a CPU implementation: nothing done */
+    int from_cache;            /* the result was read from the cache, nothing timed */
+    int written;               /* the cache file was written */
+    char path[1024];           /* the cache file ("" without cache_dir) */
+    char note[600];            /* a cache file that was ignored, and why; or "" */
+    double seconds;            /* wall time of the tuning (0 from the cache) */
+    vkb_tune_op_result ops[VKB_TUNE_NOPS];
+} vkb_tune_result;
+/* Reads the cache entry (unless retune) or tunes and writes it.  Returns 0
+ * (also when a cache file was ignored: see note, or the cache could not be
+ * written: see note), -1 with err when the device cannot be opened or a
+ * Vulkan call fails. */
+int vkb_tune(const vkb_tune_opts *opts, vkb_tune_result *out, vkb_error *err);
+/* The result as JSON (the cache file's format); *out malloc'd. */
+int vkb_tune_json(const vkb_tune_result *r, char **out, vkb_error *err);
+/* The device report of vkb_devices_report with, per device, what tuning
+ * chose for it: every entry of tune_dir for that device (per model shape
+ * and precision, the chosen variants), or "not tuned".  tune_dir NULL: as
+ * vkb_devices_report. */
+int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,8 @@ DEV=${2:-cpu}
 M=${VKB_CLI_MODEL:-data/tiny-f32}
 T=$(mktemp -d /tmp/vkb_cli_test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
+# the tuning cache (vkbert tune): a temporary one, never the user's
+export XDG_CACHE_HOME="$T/cache"
 FAILS=0
 PY=/usr/bin/python3
 
