@@ -281,6 +281,7 @@ static int open_backend(server *S, vkb_backend **be, char *dev, size_t devsz) {
         pthread_mutex_unlock(&S->mu);
         return -1;
     }
+    cli_backend_note(S->o, *be);
     pthread_mutex_lock(&S->mu);
     if (t < S->budget) S->budget = t;
     pthread_mutex_unlock(&S->mu);
@@ -704,6 +705,8 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     cb_json_str(&b, S->model_id);
     cb_puts(&b, ",\"model_sha\":null,\"model_dtype\":");
     int cpu = !strncmp(S->device, "CPU", 3);
+    /* the CPU backend names bf16 / int8 linear layers in its description */
+    const char *cpu_prec = strstr(S->device, "bf16 linear") ? "bf16" : strstr(S->device, "int8 linear") ? "int8" : "fp32";
     const char *prec = cpu || S->o->precision == VKB_PREC_FP32 ? "float32"
                        : S->o->precision == VKB_PREC_FP16 ? "float16" : "auto";
     cb_json_str(&b, prec);
@@ -736,7 +739,7 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     int lost = S->lost;
     pthread_mutex_unlock(&S->mu);
     cb_puts(&b, ",\"precision\":");
-    cb_json_str(&b, cpu ? "fp32" : S->o->precision == VKB_PREC_FP32 ? "fp32"
+    cb_json_str(&b, cpu ? cpu_prec : S->o->precision == VKB_PREC_FP32 ? "fp32"
                                  : S->o->precision == VKB_PREC_FP16 ? "fp16" : "auto");
     cb_printf(&b, ",\"max_input_length\":%d,\"max_concurrent_requests\":%d,\"max_batch_tokens\":%d,"
                   "\"max_client_batch_size\":%d,\"max_batch_requests\":null,\"tokenization_workers\":null,"

@@ -13,6 +13,7 @@
  * Weights are converted to f32 once, at creation; activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
+#include "cpu_lowp.h"
 #include "cpu_ops.h"
 #include "cpu_pool.h"
 #include "error.h"
@@ -32,7 +33,14 @@ typedef struct {
     /* activations, each sized for cap_tokens rows */
     size_t cap_tokens;
     float *x, *q, *k, *v, *ctx, *tmp, *ffn;
+    /* --precision bf16 / int8: the encoder's linear layers on oneDNN
+     * (cpu_lowp.c), lw[layer * LW_N + slot]; NULL = fp32 */
+    vkb_lp *lp;
+    vkb_lp_weight **lw;
 } cpu_backend;
+
+/* the linear layers of a layer, in lw */
+enum { LW_Q, LW_K, LW_V, LW_O, LW_FFN1, LW_FFN2, LW_N };
 
 /* ---- weights ----------------------------------------------------------------- */
 /* The f32 copy of tensor `r` (of layer `layer`). */
@@ -111,6 +119,15 @@ int vkb_cpu_blas_room(vkb_error *err) {
 }
 
 /* ---- forward ------------------------------------------------------------------- */
+/* Y = act(X W^T + b) for linear layer `slot` of layer `layer`: on oneDNN in
+ * bf16 / int8 when the backend runs them, else the fp32 operator. */
+static int lin(cpu_backend *be, int layer, int slot, const float *X, const float *W, const float *b,
+               float *Y, int M, int N, int K, vkb_act act, vkb_error *err) {
+    if (be->lp) return vkb_lp_linear(be->lp, be->lw[layer * LW_N + slot], X, (size_t)K, b, NULL, 0, Y, M, act, err);
+    vkb_cpu_linear(X, W, b, Y, M, N, K, act, be->fp64, be->threads);
+    return 0;
+}
+
 static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
                        vkb_error *err) {
     cpu_backend *be = (cpu_backend *)self;
@@ -135,17 +152,20 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     for (int i = 0; i < c->n_layers; i++) {
 #define W(role) wt(be, VKB_T_##role, i)
         int m = (int)M;
-        vkb_cpu_linear(be->x, W(Q_W), W(Q_B), be->q, m, D, D, VKB_ACT_NONE, f64, T);
-        vkb_cpu_linear(be->x, W(K_W), W(K_B), be->k, m, D, D, VKB_ACT_NONE, f64, T);
-        vkb_cpu_linear(be->x, W(V_W), W(V_B), be->v, m, D, D, VKB_ACT_NONE, f64, T);
+#define LIN(slot, X, role, Y, N, K, act)                                                        \
+    if (lin(be, i, slot, X, W(role##_W), W(role##_B), Y, m, N, K, act, err)) return -1
+        LIN(LW_Q, be->x, Q, be->q, D, D, VKB_ACT_NONE);
+        LIN(LW_K, be->x, K, be->k, D, D, VKB_ACT_NONE);
+        LIN(LW_V, be->x, V, be->v, D, D, VKB_ACT_NONE);
         if (vkb_cpu_attention(be->q, be->k, be->v, be->ctx, B, L, H, D / H, bt->lens, f64, T))
             return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
                                  "(sequence length %d, head size %d)", i, L, D / H);
-        vkb_cpu_linear(be->ctx, W(O_W), W(O_B), be->tmp, m, D, D, VKB_ACT_NONE, f64, T);
+        LIN(LW_O, be->ctx, O, be->tmp, D, D, VKB_ACT_NONE);
         /* x = sa_layer_norm(attn_out + x) */
         vkb_cpu_add_layernorm(be->tmp, be->x, W(SA_LN_W), W(SA_LN_B), be->x, m, D, VKB_LN_EPS, f64);
-        vkb_cpu_linear(be->x, W(FFN1_W), W(FFN1_B), be->ffn, m, FF, D, VKB_ACT_GELU, f64, T);
-        vkb_cpu_linear(be->ffn, W(FFN2_W), W(FFN2_B), be->tmp, m, D, FF, VKB_ACT_NONE, f64, T);
+        LIN(LW_FFN1, be->x, FFN1, be->ffn, FF, D, VKB_ACT_GELU);
+        LIN(LW_FFN2, be->ffn, FFN2, be->tmp, D, FF, VKB_ACT_NONE);
+#undef LIN
         /* x = output_layer_norm(ffn_out + x) */
         vkb_cpu_add_layernorm(be->tmp, be->x, W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, VKB_LN_EPS, f64);
         if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
@@ -169,8 +189,43 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     return 0;
 }
 
+/* bf16 / int8: the encoder's linear layers converted for oneDNN, when its
+ * effective ISA runs them natively; else fp32 with a note (be->base.note). */
+static int setup_lowp(cpu_backend *be, vkb_precision prec, vkb_error *err) {
+    vkb_lp_kind kind = prec == VKB_PREC_BF16 ? VKB_LP_BF16 : VKB_LP_INT8;
+    if (!vkb_lp_supported(kind)) {
+        snprintf(be->base.note, sizeof be->base.note,
+                 "--precision %s needs %s, which this CPU lacks (oneDNN's effective instruction set: "
+                 "%s); running fp32", vkb_lp_kind_name(kind),
+                 kind == VKB_LP_BF16 ? "AVX512-BF16" : "VNNI (AVX512-VNNI or AVX-VNNI)", vkb_lp_isa_name());
+        return 0;
+    }
+    const vkb_config *c = &be->base.model->cfg;
+    int n = c->n_layers * LW_N;
+    be->lw = calloc((size_t)n, sizeof *be->lw);
+    if (!be->lw) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    if (vkb_lp_create(kind, be->threads, &be->lp, err)) return -1;
+    be->base.prec = prec;
+    static const struct { vkb_tensor_role w; int out_ffn, in_ffn; const char *name; } roles[LW_N] = {
+        {VKB_T_Q_W, 0, 0, "q_lin"}, {VKB_T_K_W, 0, 0, "k_lin"}, {VKB_T_V_W, 0, 0, "v_lin"},
+        {VKB_T_O_W, 0, 0, "out_lin"}, {VKB_T_FFN1_W, 1, 0, "ffn.lin1"}, {VKB_T_FFN2_W, 0, 1, "ffn.lin2"}};
+    for (int i = 0; i < c->n_layers; i++)
+        for (int s = 0; s < LW_N; s++) {
+            char name[64];
+            snprintf(name, sizeof name, "layer %d %s", i, roles[s].name);
+            int N = roles[s].out_ffn ? c->hidden_dim : c->dim, K = roles[s].in_ffn ? c->hidden_dim : c->dim;
+            if (vkb_lp_weight_create(be->lp, wt(be, roles[s].w, i), N, K, name, &be->lw[i * LW_N + s], err))
+                return -1;
+        }
+    return 0;
+}
+
 static void cpu_destroy(vkb_backend *self) {
     cpu_backend *be = (cpu_backend *)self;
+    if (be->lw)
+        for (int i = 0; i < be->base.model->cfg.n_layers * LW_N; i++) vkb_lp_weight_free(be->lw[i]);
+    free(be->lw);
+    vkb_lp_free(be->lp);
     free_acts(be);
     free(be->w);
     free(be->wmem);
@@ -197,7 +252,15 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         be->threads = n > 0 ? (int)n : 1;
     }
-    if (convert_weights(be, m, err)) {
+    if (be->fp64 && (o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8)) {
+        vkb_failc(err, VKB_ERR_INPUT, "CPU backend: fp64 accumulation (the reference) cannot run in %s; "
+                  "drop one of them", vkb_precision_name(o->precision));
+        cpu_destroy(&be->base);
+        return -1;
+    }
+    be->base.prec = VKB_PREC_FP32;
+    if (convert_weights(be, m, err) ||
+        ((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, err))) {
         cpu_destroy(&be->base);
         return -1;
     }
@@ -214,6 +277,10 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp64 accumulation, %d thread%s)", be->threads,
                  be->threads == 1 ? "" : "s");
+    else if (be->lp)
+        snprintf(be->base.device, sizeof be->base.device,
+                 "CPU (%s linear layers on oneDNN %s, %d thread%s)", vkb_lp_kind_name(vkb_lp_get_kind(be->lp)),
+                 vkb_lp_isa_name(), be->threads, be->threads == 1 ? "" : "s");
     else
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp32, %d thread%s, OpenBLAS %d thread%s)", be->threads,
