@@ -10,7 +10,11 @@
  *    reproduces the logits; and the same logits whether or not hidden
  *    states are captured;
  *  - errors (not crashes) for bad lens, out-of-vocabulary ids, L > max_pos,
- *    and logits requested from a base model. */
+ *    and logits requested from a base model;
+ *  - the fast fp32 path within 1e-4 of the fp64-accumulation mode on logits
+ *    (base model: every hidden state) on every committed checkpoint and
+ *    models/default, on padded batches at odd lengths, with 1, 2 and 3
+ *    threads (and the same logits for any thread count). */
 #include "testutil.h"
 #include "backend.h"
 #include "cpu_ops.h"
@@ -239,8 +243,80 @@ static void check_model(const char *name) {
     vkb_model_free(m);
 }
 
+/* fp32 (the fast path) against fp64 accumulation on the same batches. */
+static void check_fast_vs_fp64(const char *dir) {
+    vkb_model *m = NULL;
+    vkb_error err = {0};
+    REQUIRE(vkb_model_load(dir, &m, &err) == 0, "%s: %s", dir, err.msg);
+    const vkb_config *c = vkb_model_config(m);
+    int head = m->w.has_head, NL = c->n_labels, D = c->dim;
+    int shapes[][2] = {{1, 1}, {1, 13}, {3, 37}, {5, 70}};
+    uint64_t s = 99;
+    double worst = 0;
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        int B = shapes[k][0], L = shapes[k][1] < c->max_pos ? shapes[k][1] : c->max_pos;
+        int32_t *ids = malloc((size_t)B * L * sizeof *ids), lens[5];
+        size_t stage = (size_t)B * L * D, nh = (size_t)(c->n_layers + 1) * stage;
+        float *lg[2][3], *hid[2];
+        REQUIRE(ids, "out of memory");
+        for (int i = 0; i < B * L; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            ids[i] = (int32_t)((s >> 33) % (uint64_t)c->vocab_size);
+        }
+        for (int b = 0; b < B; b++) lens[b] = L - (b * 7) % L; /* padded rows */
+        for (int fp64 = 0; fp64 <= 1; fp64++) {
+            hid[fp64] = malloc(nh * sizeof(float));
+            REQUIRE(hid[fp64], "out of memory");
+            for (int th = 1; th <= 3; th++) {
+                lg[fp64][th - 1] = malloc((size_t)B * (NL > 0 ? NL : 1) * sizeof(float));
+                REQUIRE(lg[fp64][th - 1], "out of memory");
+                vkb_backend_opts o = {.device = "cpu", .threads = th, .fp64_accum = fp64};
+                vkb_backend *be = NULL;
+                REQUIRE(vkb_backend_create(m, &o, &be, &err) == 0, "%s: %s", dir, err.msg);
+                vkb_batch bt = {B, L, ids, lens};
+                vkb_outputs out = {.logits = head ? lg[fp64][th - 1] : NULL, .hidden = th == 2 ? hid[fp64] : NULL};
+                REQUIRE(vkb_forward(be, &bt, &out, &err) == 0, "%s: %s", dir, err.msg);
+                vkb_backend_free(be);
+            }
+        }
+        double e = 0;
+        if (head) {
+            for (int th = 0; th < 3; th++)
+                for (int i = 0; i < B * NL; i++) {
+                    double d = fabs((double)lg[0][th][i] - lg[1][th][i]);
+                    if (!(d <= e)) e = d;
+                }
+            for (int th = 1; th < 3; th++)
+                CHECK(memcmp(lg[0][0], lg[0][th], (size_t)B * NL * sizeof(float)) == 0,
+                      "%s: fp32 logits differ between 1 and %d threads", dir, th + 1);
+        } else { /* every stage's valid rows */
+            for (int st = 0; st <= c->n_layers; st++)
+                for (int b = 0; b < B; b++)
+                    for (size_t i = 0; i < (size_t)lens[b] * D; i++) {
+                        size_t at = st * stage + (size_t)b * L * D + i;
+                        double d = fabs((double)hid[0][at] - hid[1][at]);
+                        if (!(d <= e)) e = d;
+                    }
+        }
+        CHECK(e <= TOL_FP32, "%s B=%d L=%d: fast fp32 vs fp64 max |diff| %g > %g", dir, B, L, e,
+              TOL_FP32);
+        if (e > worst) worst = e;
+        for (int f = 0; f < 2; f++) {
+            free(hid[f]);
+            for (int th = 0; th < 3; th++) free(lg[f][th]);
+        }
+        free(ids);
+    }
+    printf("%s: fast fp32 vs fp64 max |diff| = %.3g (%s)\n", dir, worst,
+           head ? "logits" : "hidden states");
+    vkb_model_free(m);
+}
+
 int main(void) {
     const char *models[] = {"tiny-f32", "odd-f16", "tiny-bf16", "base-f32"};
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) check_model(models[i]);
+    const char *dirs[] = {"data/tiny-f32", "data/odd-f16", "data/tiny-bf16", "data/base-f32",
+                          "../models/default"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) check_fast_vs_fp64(dirs[i]);
     return vkb_test_done("test_cpu_forward");
 }

@@ -1,6 +1,8 @@
 /* test_cpu_ops.c - the CPU reference operators against naive double-precision
  * formulas written out here, at odd sizes, in fp32 and fp64 modes, with
- * 1..3 threads (results must not depend on the thread count). */
+ * 1..3 threads (results must not depend on the thread count); the fast fp32
+ * path's operators (vkb_cpu_*_fast, on a vkb_team of 1..3 threads) against
+ * the same formulas and the fp64 operators; the team itself. */
 #include "testutil.h"
 #include "cpu_ops.h"
 #include <math.h>
@@ -187,14 +189,210 @@ static void test_attention(int B, int L, int H, int hd) {
 }
 
 /* Scratch that cannot be allocated is an error (-1), ctx untouched, not
- * NaN-filled output: L = 2^30 asks for ~2^62 bytes of fp32 scores, more than
- * any address space (so this fails even with memory overcommit); the
- * failure comes before any input is read, so small buffers do. */
+ * NaN-filled output: L = 2^30 and hd = 2^22 ask for ~2^54 bytes of fp32
+ * transposed keys, more than any address space (so this fails even with
+ * memory overcommit); the failure comes before any input is read, so small
+ * buffers do. */
 static void test_attention_no_memory(void) {
     float q[4] = {0}, k[4] = {0}, v[4] = {0}, ctx[4] = {1, 2, 3, 4};
     int32_t lens[1] = {1};
-    CHECK(vkb_cpu_attention(q, k, v, ctx, 1, 1 << 30, 1, 1, lens, 0, 1) == -1, "no error");
+    CHECK(vkb_cpu_attention(q, k, v, ctx, 1, 1 << 30, 1, 1 << 22, lens, 0, 1) == -1, "no error");
     CHECK(ctx[0] == 1 && ctx[3] == 4, "ctx written on failure");
+    vkb_team *t = vkb_team_create(2);
+    REQUIRE(t, "team");
+    CHECK(vkb_cpu_attention_fast(q, 3, ctx, 1, 1 << 30, 1, 1 << 22, lens, t) == -1, "no error (fast)");
+    CHECK(ctx[0] == 1 && ctx[3] == 4, "ctx written on failure (fast)");
+    vkb_team_free(t);
+}
+
+/* ---- the fast fp32 path ------------------------------------------------------- */
+/* The team: every task runs exactly once per job, in a slot < min(slots, tasks),
+ * over many jobs in a row (workers are reused), for any task count. */
+typedef struct { int *hits; int slots; int bad; } team_probe;
+static void probe_task(void *p, int task, int slot) {
+    team_probe *c = p;
+    c->hits[task]++; /* each task index is touched by one thread only */
+    if (slot < 0 || slot >= c->slots) c->bad = 1;
+}
+static void test_team(void) {
+    for (int th = 1; th <= 4; th++) {
+        vkb_team *t = vkb_team_create(th);
+        REQUIRE(t, "team of %d", th);
+        CHECK(vkb_team_slots(t) == th, "team of %d has %d slots", th, vkb_team_slots(t));
+        int hits[200];
+        for (int job = 0; job < 300; job++) {
+            int n = job % 7 == 0 ? 0 : 1 + job % 200;
+            memset(hits, 0, sizeof hits);
+            int active = n < vkb_team_slots(t) ? n : vkb_team_slots(t);
+            team_probe c = {hits, active > 0 ? active : 1, 0};
+            vkb_team_run(t, n, probe_task, &c);
+            int ok = !c.bad;
+            for (int i = 0; i < n; i++) ok = ok && hits[i] == 1;
+            CHECK(ok, "team of %d, job %d (%d tasks): a task ran %s", th, job, n,
+                  c.bad ? "in the wrong slot" : "not exactly once");
+        }
+        vkb_team_free(t);
+    }
+    vkb_team_run(NULL, 0, probe_task, NULL); /* no team, no tasks: nothing runs */
+    vkb_team_free(NULL);
+}
+
+/* GELU over a dense range and the extremes against erf in double. */
+static void test_gelu_fast(void) {
+    enum { N = 40013 };
+    float *x = malloc(N * sizeof *x);
+    double *ref = malloc(N * sizeof *ref);
+    REQUIRE(x && ref, "out of memory");
+    for (int i = 0; i < N; i++) x[i] = -12.0f + 24.0f * (float)i / (N - 1);
+    float ext[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-7f, -1e-7f, 30.0f, -30.0f, 1e30f, -1e30f,
+                   3.4e38f, -3.4e38f, 9.99f, 10.0f, 10.01f, -87.0f, -200.0f};
+    memcpy(x, ext, sizeof ext);
+    for (int i = 0; i < N; i++) ref[i] = act_ref(x[i], VKB_ACT_GELU);
+    vkb_cpu_gelu_fast(x, N);
+    double e = max_err(x, ref, N);
+    CHECK(e <= 3e-7, "gelu_fast: err %g", e);
+    float inf[3] = {INFINITY, -INFINITY, NAN};
+    vkb_cpu_gelu_fast(inf, 3);
+    CHECK(inf[0] == INFINITY && isnan(inf[2]), "gelu_fast(inf) %g, gelu_fast(nan) %g", inf[0], inf[2]);
+    free(x); free(ref);
+}
+
+/* act(X W^T + b + R) with strided X and R, against double and against the
+ * fp64 linear; thread count does not change the result. */
+static void test_linear_fast(int M, int N, int K) {
+    size_t ldx = (size_t)K + 3, ldr = (size_t)N + 5;
+    float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
+    float *R = rnd((size_t)M * ldr, 2.0f);
+    double *ref = malloc((size_t)M * N * sizeof *ref);
+    float *Y = malloc((size_t)M * N * sizeof *Y), *Y1 = malloc((size_t)M * N * sizeof *Y1);
+    float *Xc = malloc((size_t)M * K * sizeof *Xc), *Y64 = malloc((size_t)M * N * sizeof *Y64);
+    REQUIRE(ref && Y && Y1 && Xc && Y64, "out of memory");
+    for (int m = 0; m < M; m++) memcpy(Xc + (size_t)m * K, X + m * ldx, (size_t)K * sizeof *Xc);
+    for (int act = 0; act <= 2; act++)
+        for (int hasb = 0; hasb <= 1; hasb++)
+            for (int hasr = 0; hasr <= 1; hasr++) {
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        double s = (hasb ? b[n] : 0) + (hasr ? R[m * ldr + n] : 0);
+                        for (int k = 0; k < K; k++) s += (double)X[m * ldx + k] * W[n * K + k];
+                        ref[m * N + n] = act_ref(s, (vkb_act)act);
+                    }
+                for (int th = 1; th <= 3; th++) {
+                    vkb_team *t = vkb_team_create(th);
+                    REQUIRE(t, "team");
+                    memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
+                    vkb_cpu_linear_fast(X, ldx, W, hasb ? b : NULL, hasr ? R : NULL, ldr, Y, M, N, K,
+                                        (vkb_act)act, t);
+                    vkb_team_free(t);
+                    double e = max_err(Y, ref, (size_t)M * N);
+                    CHECK(e <= 2e-5, "linear_fast %dx%dx%d act %d bias %d res %d threads %d: err %g",
+                          M, N, K, act, hasb, hasr, th, e);
+                    if (th == 1) memcpy(Y1, Y, (size_t)M * N * sizeof *Y);
+                    else CHECK(memcmp(Y, Y1, (size_t)M * N * sizeof *Y) == 0,
+                               "linear_fast differs between 1 and %d threads", th);
+                }
+                if (!hasr) { /* next to the fp64 operator */
+                    vkb_cpu_linear(Xc, W, hasb ? b : NULL, Y64, M, N, K, (vkb_act)act, 1, 2);
+                    double d = 0;
+                    for (size_t i = 0; i < (size_t)M * N; i++) {
+                        double di = fabs((double)Y1[i] - Y64[i]) / (1.0 + fabs((double)Y64[i]));
+                        if (!(di <= d)) d = di;
+                    }
+                    CHECK(d <= 2e-5, "linear_fast vs fp64 linear %dx%dx%d act %d: %g", M, N, K, act, d);
+                }
+            }
+    free(X); free(W); free(b); free(R); free(ref); free(Y); free(Y1); free(Xc); free(Y64);
+}
+
+static void test_layernorm_fast(int rows, int dim) {
+    float *x = rnd((size_t)rows * dim, 3.0f), *g = rnd(dim, 1.5f), *be = rnd(dim, 1.0f);
+    for (int i = 0; i < dim; i++) x[i] += 1000.0f;
+    double *ref = malloc((size_t)rows * dim * sizeof *ref);
+    float *y = malloc((size_t)rows * dim * sizeof *y), *y64 = malloc((size_t)rows * dim * sizeof *y);
+    REQUIRE(ref && y && y64, "out of memory");
+    for (int m = 0; m < rows; m++) ln_ref(x + m * dim, NULL, g, be, ref + m * dim, dim);
+    vkb_cpu_add_layernorm(x, NULL, g, be, y64, rows, dim, 1e-12f, 1);
+    for (int th = 1; th <= 3; th++) {
+        vkb_team *t = vkb_team_create(th);
+        REQUIRE(t, "team");
+        memcpy(y, x, (size_t)rows * dim * sizeof *y);
+        vkb_cpu_layernorm_fast(y, g, be, rows, dim, 1e-12f, t);
+        vkb_team_free(t);
+        double e = max_err(y, ref, (size_t)rows * dim);
+        CHECK(e <= 5e-5, "layernorm_fast %dx%d threads %d: err %g", rows, dim, th, e);
+        double d = 0;
+        for (size_t i = 0; i < (size_t)rows * dim; i++) {
+            double di = fabs((double)y[i] - y64[i]) / (1.0 + fabs((double)y64[i]));
+            if (!(di <= d)) d = di;
+        }
+        CHECK(d <= 5e-5, "layernorm_fast vs fp64 %dx%d: %g", rows, dim, d);
+    }
+    free(x); free(g); free(be); free(ref); free(y); free(y64);
+}
+
+static void test_embed_fast(int B, int L, int dim) {
+    int V = 17, P = L + 2;
+    float *word = rnd((size_t)V * dim, 1.0f), *pos = rnd((size_t)P * dim, 1.0f);
+    float *g = rnd(dim, 1.0f), *be = rnd(dim, 1.0f);
+    int32_t *ids = malloc((size_t)B * L * sizeof *ids);
+    double *ref = malloc((size_t)B * L * dim * sizeof *ref);
+    float *y = malloc((size_t)B * L * dim * sizeof *y);
+    REQUIRE(ids && ref && y, "out of memory");
+    for (int i = 0; i < B * L; i++) ids[i] = (i * 7 + 3) % V;
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < L; p++)
+            ln_ref(word + ids[b * L + p] * dim, pos + p * dim, g, be, ref + ((size_t)b * L + p) * dim, dim);
+    for (int th = 1; th <= 3; th++) {
+        vkb_team *t = vkb_team_create(th);
+        REQUIRE(t, "team");
+        memset(y, 0xff, (size_t)B * L * dim * sizeof *y);
+        vkb_cpu_embed_fast(ids, word, pos, g, be, y, B, L, dim, 1e-12f, t);
+        vkb_team_free(t);
+        double e = max_err(y, ref, (size_t)B * L * dim);
+        CHECK(e <= 5e-5, "embed_fast B%d L%d dim %d threads %d: err %g", B, L, dim, th, e);
+    }
+    free(word); free(pos); free(g); free(be); free(ids); free(ref); free(y);
+}
+
+/* Attention on fused q|k|v rows (stride 3*D + 5) against the double formula;
+ * identical to the fp32 operator on separate q, k, v, whatever the team. */
+static void test_attention_fast(int B, int L, int H, int hd) {
+    int D = H * hd;
+    size_t n = (size_t)B * L * D, ld = 3 * (size_t)D + 5;
+    float *q = rnd(n, 2.0f), *k = rnd(n, 2.0f), *v = rnd(n, 1.0f);
+    int32_t lens[4];
+    for (int b = 0; b < B; b++) lens[b] = b == 0 ? L : 1 + (b * 37 + L / 2) % L;
+    if (B > 1) lens[1] = 1;
+    for (int b = 0; b < B; b++)
+        for (int p = lens[b]; p < L; p++)
+            for (int e = 0; e < D; e++) {
+                k[((size_t)b * L + p) * D + e] = 50.0f;
+                v[((size_t)b * L + p) * D + e] = 1e4f;
+            }
+    float *qkv = malloc((size_t)B * L * ld * sizeof *qkv);
+    double *ref = malloc(n * sizeof *ref);
+    float *ctx = malloc(n * sizeof *ctx), *ctx32 = malloc(n * sizeof *ctx32);
+    REQUIRE(qkv && ref && ctx && ctx32, "out of memory");
+    for (size_t m = 0; m < (size_t)B * L; m++) {
+        memcpy(qkv + m * ld, q + m * D, (size_t)D * sizeof *qkv);
+        memcpy(qkv + m * ld + D, k + m * D, (size_t)D * sizeof *qkv);
+        memcpy(qkv + m * ld + 2 * D, v + m * D, (size_t)D * sizeof *qkv);
+        for (int e = 0; e < 5; e++) qkv[m * ld + 3 * D + e] = NAN; /* the gap is never read */
+    }
+    attn_ref(q, k, v, ref, B, L, H, hd, lens);
+    CHECK(vkb_cpu_attention(q, k, v, ctx32, B, L, H, hd, lens, 0, 1) == 0, "attention failed");
+    for (int th = 1; th <= 3; th++) {
+        vkb_team *t = vkb_team_create(th);
+        REQUIRE(t, "team");
+        memset(ctx, 0xff, n * sizeof *ctx);
+        CHECK(vkb_cpu_attention_fast(qkv, ld, ctx, B, L, H, hd, lens, t) == 0, "attention_fast failed");
+        vkb_team_free(t);
+        double e = max_err(ctx, ref, n);
+        CHECK(e <= 2e-5, "attention_fast B%d L%d H%d hd%d threads %d: err %g", B, L, H, hd, th, e);
+        CHECK(memcmp(ctx, ctx32, n * sizeof *ctx) == 0,
+              "attention_fast differs from the fp32 operator (B%d L%d H%d hd%d threads %d)", B, L, H, hd, th);
+    }
+    free(q); free(k); free(v); free(qkv); free(ref); free(ctx); free(ctx32);
 }
 
 int main(void) {
@@ -210,5 +408,18 @@ int main(void) {
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) test_attention(3, Ls[i], 3, hds[j]);
     test_attention(1, 5, 12, 64);
+    test_team();
+    test_gelu_fast();
+    test_linear_fast(77, 130, 100);
+    test_linear_fast(1, 3, 1);
+    test_linear_fast(130, 77, 257);
+    test_layernorm_fast(7, 48);
+    test_layernorm_fast(37, 768);
+    test_embed_fast(3, 9, 20);
+    test_embed_fast(5, 33, 77);
+    int fLs[] = {1, 7, 33, 129};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) test_attention_fast(3, fLs[i], 3, hds[j]);
+    test_attention_fast(1, 65, 12, 64);
     return vkb_test_done("test_cpu_ops");
 }

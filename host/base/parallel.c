@@ -1,9 +1,12 @@
-/* parallel.c - a tiny fork-join helper.  Threads are created per call: the
- * work handed to it is coarse (a GEMM epilogue, a whole attention, a weight
- * tensor, a pipeline compile), so ~30 us per call is noise next to it, and
- * no pool outlives a call. */
+/* parallel.c - a tiny fork-join helper and a persistent thread team.
+ * vkb_parallel_run creates threads per call: the work handed to it is coarse
+ * (a weight tensor, a pipeline compile, a reference operator), so ~30 us per
+ * call is noise next to it.  vkb_team keeps its workers for its lifetime
+ * (the CPU backend's fp32 forward pass: a dozen jobs per layer). */
 #include "parallel.h"
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 typedef struct {
@@ -46,4 +49,102 @@ void vkb_parallel_run(int slots, int n_tasks, vkb_task_fn fn, void *ctx) {
         if (!started[i]) worker_main(&args[i]);
     for (int i = 1; i < slots; i++)
         if (started[i]) pthread_join(tid[i], NULL);
+}
+
+/* ---- the persistent team ------------------------------------------------------ */
+struct vkb_team {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long gen; /* bumped for each job */
+    int quit, pending, active;
+    atomic_int next; /* the next task to claim */
+    vkb_task_fn fn;
+    void *ctx;
+    int n_tasks;
+    int slots;   /* threads, the caller's included */
+    int started; /* workers running (slots - 1) */
+    pthread_t tid[VKB_MAX_SLOTS];
+    struct team_worker { struct vkb_team *t; int slot; } w[VKB_MAX_SLOTS];
+};
+
+/* Tasks are claimed one at a time, so a thread the OS runs late (a busy
+ * machine) leaves its share to the others instead of holding up the job. */
+static void claim_tasks(vkb_team *t, int slot) {
+    for (int k; (k = atomic_fetch_add(&t->next, 1)) < t->n_tasks;) t->fn(t->ctx, k, slot);
+}
+
+static void *team_main(void *p) {
+    struct team_worker *w = p;
+    vkb_team *t = w->t;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (!t->quit && t->gen == seen) pthread_cond_wait(&t->go, &t->mu);
+        if (t->quit) break;
+        seen = t->gen;
+        int active = t->active;
+        pthread_mutex_unlock(&t->mu);
+        if (w->slot < active) claim_tasks(t, w->slot);
+        pthread_mutex_lock(&t->mu);
+        if (--t->pending == 0) pthread_cond_signal(&t->done);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+vkb_team *vkb_team_create(int threads) {
+    vkb_team *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    int want = vkb_parallel_slots(threads, VKB_MAX_SLOTS);
+    atomic_init(&t->next, 0);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->go, NULL);
+    pthread_cond_init(&t->done, NULL);
+    t->slots = 1;
+    for (int i = 1; i < want; i++) {
+        t->w[i] = (struct team_worker){t, i};
+        if (pthread_create(&t->tid[i], NULL, team_main, &t->w[i]) != 0) break;
+        t->started++;
+        t->slots++;
+    }
+    return t;
+}
+
+void vkb_team_free(vkb_team *t) {
+    if (!t) return;
+    pthread_mutex_lock(&t->mu);
+    t->quit = 1;
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
+    for (int i = 1; i <= t->started; i++) pthread_join(t->tid[i], NULL);
+    pthread_cond_destroy(&t->go);
+    pthread_cond_destroy(&t->done);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
+
+int vkb_team_slots(const vkb_team *t) { return t ? t->slots : 1; }
+
+void vkb_team_run(vkb_team *t, int n_tasks, vkb_task_fn fn, void *ctx) {
+    if (n_tasks <= 0) return;
+    int active = t ? t->slots : 1;
+    if (active > n_tasks) active = n_tasks;
+    if (active <= 1) {
+        for (int k = 0; k < n_tasks; k++) fn(ctx, k, 0);
+        return;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->fn = fn;
+    t->ctx = ctx;
+    t->n_tasks = n_tasks;
+    t->active = active;
+    atomic_store(&t->next, 0);
+    t->pending = t->started; /* every worker wakes and reports, active or not */
+    t->gen++;
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
+    claim_tasks(t, 0);
+    pthread_mutex_lock(&t->mu);
+    while (t->pending > 0) pthread_cond_wait(&t->done, &t->mu);
+    pthread_mutex_unlock(&t->mu);
 }

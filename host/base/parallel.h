@@ -14,4 +14,22 @@ int vkb_parallel_slots(int threads, int n_tasks);
 /* Runs the tasks on `slots` threads created for this call and joined before
  * it returns (a slot whose thread cannot be created runs on the caller's). */
 void vkb_parallel_run(int slots, int n_tasks, vkb_task_fn fn, void *ctx);
+
+/* A persistent thread team: `threads - 1` workers created once, asleep on a
+ * condition variable between jobs (so they never compete for cores with
+ * OpenBLAS's pool while a GEMM runs), plus the caller's thread as slot 0.
+ * The CPU backend's fp32 forward pass runs all its non-GEMM work on one. */
+typedef struct vkb_team vkb_team;
+/* NULL when out of memory; a worker that cannot be started leaves the team
+ * smaller (at least the caller's slot remains). */
+vkb_team *vkb_team_create(int threads);
+void vkb_team_free(vkb_team *t);
+/* How many slots (threads, the caller's included) the team has. */
+int vkb_team_slots(const vkb_team *t);
+/* Runs fn(ctx, task, slot) for every task in [0, n_tasks) on min(slots,
+ * n_tasks) of the team's threads, each task once, claimed one at a time (so
+ * which slot runs a task varies; slot indexes per-thread scratch); returns
+ * when all are done.  One job at a time per team (the team is not shared
+ * between threads). */
+void vkb_team_run(vkb_team *t, int n_tasks, vkb_task_fn fn, void *ctx);
 #endif

@@ -10,6 +10,21 @@
  *   logits = classifier(relu(pre_classifier(x[first token])))
  *   pooled = mean / first / max of x over each sequence's real tokens
  *
+ * Two paths:
+ *  - fp64 accumulation (the verification mode, forward_ref): the plain
+ *    operators of cpu_ops.c, one after the other, exactly as above;
+ *  - fp32 (the default, forward_fast): the same math with fewer passes over
+ *    the activations - one GEMM for q|k|v (their weights lie contiguous),
+ *    bias, residual and activation in one pass per row after each GEMM,
+ *    GELU vectorized,
+ *    LayerNorm in place, attention reading the fused q|k|v rows, the head
+ *    reading the first tokens in place - and everything but the GEMMs on one
+ *    persistent thread team (the GEMMs on OpenBLAS's pool; the team sleeps
+ *    meanwhile);
+ *  - --precision bf16 / int8: forward_fast with the encoder's linear layers
+ *    (q|k|v, out_lin, ffn.lin1, ffn.lin2) on oneDNN (cpu_lowp.c: GEMM,
+ *    activation conversion and epilogue on oneDNN's OpenMP threads); the
+ *    head stays fp32.
  * Weights are converted to f32 once, at creation; activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
@@ -27,12 +42,14 @@
 typedef struct {
     vkb_backend base;
     int threads, fp64;
+    vkb_team *team; /* fp32: the persistent team for the non-GEMM work */
     int blas_ready; /* a forward has run: OpenBLAS has its buffer */
     float *wmem;  /* all weights, f32 */
     float **w;    /* w[i]: the model's tensor i (vkb_model_tensor_index), in wmem */
     /* activations, each sized for cap_tokens rows */
     size_t cap_tokens;
     float *x, *q, *k, *v, *ctx, *tmp, *ffn;
+    float *qkv; /* fp32: [tokens, 3*dim], the fused projection */
     /* --precision bf16 / int8: the encoder's linear layers on oneDNN
      * (cpu_lowp.c), lw[layer * LW_N + slot]; NULL = fp32 */
     vkb_lp *lp;
@@ -40,7 +57,7 @@ typedef struct {
 } cpu_backend;
 
 /* the linear layers of a layer, in lw */
-enum { LW_Q, LW_K, LW_V, LW_O, LW_FFN1, LW_FFN2, LW_N };
+enum { LW_QKV, LW_O, LW_FFN1, LW_FFN2, LW_N };
 
 /* ---- weights ----------------------------------------------------------------- */
 /* The f32 copy of tensor `r` (of layer `layer`). */
@@ -49,7 +66,9 @@ static const float *wt(const cpu_backend *be, vkb_tensor_role r, int layer) {
 }
 
 /* Converts every tensor of the table to f32 (the loader has checked their
- * shapes against config.json). */
+ * shapes against config.json).  Each layer's q, k and v weights are placed
+ * one after the other, and so are their biases: [3*dim, dim] and [3*dim]
+ * for the fused projection of the fp32 path. */
 static int convert_weights(cpu_backend *be, const vkb_model *m, vkb_error *err) {
     int n = vkb_model_n_tensors(m);
     size_t total = 0;
@@ -59,18 +78,28 @@ static int convert_weights(cpu_backend *be, const vkb_model *m, vkb_error *err) 
     if (!be->wmem || !be->w)
         return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %zu f32 weights", total);
     float *next = be->wmem;
-    for (int i = 0; i < n; i++) {
-        be->w[i] = next;
+    static const vkb_tensor_role fused[] = {VKB_T_Q_W, VKB_T_K_W, VKB_T_V_W,
+                                            VKB_T_Q_B, VKB_T_K_B, VKB_T_V_B};
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (size_t f = 0; f < sizeof fused / sizeof *fused; f++) {
+            int i = vkb_model_tensor_index(m, fused[f], l);
+            be->w[i] = next;
+            next += m->w.t[i].numel;
+        }
+    for (int i = 0; i < n; i++)
+        if (!be->w[i]) {
+            be->w[i] = next;
+            next += m->w.t[i].numel;
+        }
+    for (int i = 0; i < n; i++)
         /* fails if model.safetensors shrank since it was validated */
-        if (vkb_tensor_to_f32(&m->w.t[i], next, err)) return -1;
-        next += m->w.t[i].numel;
-    }
+        if (vkb_tensor_to_f32(&m->w.t[i], be->w[i], err)) return -1;
     return 0;
 }
 
 /* ---- activations ------------------------------------------------------------- */
 static void free_acts(cpu_backend *be) {
-    float **bufs[] = {&be->x, &be->q, &be->k, &be->v, &be->ctx, &be->tmp, &be->ffn};
+    float **bufs[] = {&be->x, &be->q, &be->k, &be->v, &be->ctx, &be->tmp, &be->ffn, &be->qkv};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
         free(*bufs[i]);
         *bufs[i] = NULL;
@@ -84,13 +113,20 @@ static int ensure_acts(cpu_backend *be, size_t tokens, vkb_error *err) {
     free_acts(be);
     size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim;
     be->x = malloc(tokens * d * sizeof(float));
-    be->q = malloc(tokens * d * sizeof(float));
-    be->k = malloc(tokens * d * sizeof(float));
-    be->v = malloc(tokens * d * sizeof(float));
     be->ctx = malloc(tokens * d * sizeof(float));
     be->tmp = malloc(tokens * d * sizeof(float));
     be->ffn = malloc(tokens * h * sizeof(float));
-    if (!be->x || !be->q || !be->k || !be->v || !be->ctx || !be->tmp || !be->ffn) {
+    int ok = be->x && be->ctx && be->tmp && be->ffn;
+    if (be->fp64) { /* separate q, k, v */
+        be->q = malloc(tokens * d * sizeof(float));
+        be->k = malloc(tokens * d * sizeof(float));
+        be->v = malloc(tokens * d * sizeof(float));
+        ok = ok && be->q && be->k && be->v;
+    } else {
+        be->qkv = malloc(tokens * 3 * d * sizeof(float));
+        ok = ok && be->qkv;
+    }
+    if (!ok) {
         free_acts(be);
         return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for activations of %zu tokens",
                         tokens);
@@ -119,28 +155,12 @@ int vkb_cpu_blas_room(vkb_error *err) {
 }
 
 /* ---- forward ------------------------------------------------------------------- */
-/* Y = act(X W^T + b) for linear layer `slot` of layer `layer`: on oneDNN in
- * bf16 / int8 when the backend runs them, else the fp32 operator. */
-static int lin(cpu_backend *be, int layer, int slot, const float *X, const float *W, const float *b,
-               float *Y, int M, int N, int K, vkb_act act, vkb_error *err) {
-    if (be->lp) return vkb_lp_linear(be->lp, be->lw[layer * LW_N + slot], X, (size_t)K, b, NULL, 0, Y, M, act, err);
-    vkb_cpu_linear(X, W, b, Y, M, N, K, act, be->fp64, be->threads);
-    return 0;
-}
-
-static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
-                       vkb_error *err) {
-    cpu_backend *be = (cpu_backend *)self;
-    const vkb_config *c = &self->model->cfg;
+/* fp64 accumulation: the reference operators, one after the other. */
+static int forward_ref(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, vkb_error *err) {
+    const vkb_config *c = &be->base.model->cfg;
     int B = bt->B, L = bt->L, D = c->dim, H = c->n_heads, FF = c->hidden_dim;
     int T = be->threads, f64 = be->fp64;
-    /* the batch was checked by vkb_forward (backend.c) */
     size_t M = (size_t)B * L;
-    if (ensure_acts(be, M, err)) return -1;
-    /* checked in the thread that runs the GEMMs, just before the first one
-     * (other threads' stacks and arenas have taken address space since the
-     * backend was created) */
-    if (!f64 && !be->blas_ready && vkb_cpu_blas_room(err)) return -1;
     float *hidden = out ? out->hidden : NULL;
     size_t stage = M * (size_t)D;
 
@@ -152,20 +172,17 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     for (int i = 0; i < c->n_layers; i++) {
 #define W(role) wt(be, VKB_T_##role, i)
         int m = (int)M;
-#define LIN(slot, X, role, Y, N, K, act)                                                        \
-    if (lin(be, i, slot, X, W(role##_W), W(role##_B), Y, m, N, K, act, err)) return -1
-        LIN(LW_Q, be->x, Q, be->q, D, D, VKB_ACT_NONE);
-        LIN(LW_K, be->x, K, be->k, D, D, VKB_ACT_NONE);
-        LIN(LW_V, be->x, V, be->v, D, D, VKB_ACT_NONE);
+        vkb_cpu_linear(be->x, W(Q_W), W(Q_B), be->q, m, D, D, VKB_ACT_NONE, f64, T);
+        vkb_cpu_linear(be->x, W(K_W), W(K_B), be->k, m, D, D, VKB_ACT_NONE, f64, T);
+        vkb_cpu_linear(be->x, W(V_W), W(V_B), be->v, m, D, D, VKB_ACT_NONE, f64, T);
         if (vkb_cpu_attention(be->q, be->k, be->v, be->ctx, B, L, H, D / H, bt->lens, f64, T))
             return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
                                  "(sequence length %d, head size %d)", i, L, D / H);
-        LIN(LW_O, be->ctx, O, be->tmp, D, D, VKB_ACT_NONE);
+        vkb_cpu_linear(be->ctx, W(O_W), W(O_B), be->tmp, m, D, D, VKB_ACT_NONE, f64, T);
         /* x = sa_layer_norm(attn_out + x) */
         vkb_cpu_add_layernorm(be->tmp, be->x, W(SA_LN_W), W(SA_LN_B), be->x, m, D, VKB_LN_EPS, f64);
-        LIN(LW_FFN1, be->x, FFN1, be->ffn, FF, D, VKB_ACT_GELU);
-        LIN(LW_FFN2, be->ffn, FFN2, be->tmp, D, FF, VKB_ACT_NONE);
-#undef LIN
+        vkb_cpu_linear(be->x, W(FFN1_W), W(FFN1_B), be->ffn, m, FF, D, VKB_ACT_GELU, f64, T);
+        vkb_cpu_linear(be->ffn, W(FFN2_W), W(FFN2_B), be->tmp, m, D, FF, VKB_ACT_NONE, f64, T);
         /* x = output_layer_norm(ffn_out + x) */
         vkb_cpu_add_layernorm(be->tmp, be->x, W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, VKB_LN_EPS, f64);
         if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
@@ -185,8 +202,83 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
                        B, c->n_labels, D, VKB_ACT_NONE, f64, T);
     }
     if (out && out->pooled) vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);
-    be->blas_ready = 1;
     return 0;
+}
+
+/* Y = act(X W^T + b) + R for a linear layer: on oneDNN in bf16 / int8 when
+ * the backend runs them (lw), else the fp32 operator. */
+static int lin(cpu_backend *be, vkb_lp_weight *lw, const float *X, size_t ldx, const float *W,
+               const float *b, const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+               vkb_error *err) {
+    if (lw) return vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, act, err);
+    vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, M, N, K, act, be->team);
+    return 0;
+}
+
+/* fp32: the same forward pass in fewer passes (see the top of the file). */
+static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, vkb_error *err) {
+    const vkb_config *c = &be->base.model->cfg;
+    int B = bt->B, L = bt->L, D = c->dim, H = c->n_heads, FF = c->hidden_dim;
+    vkb_team *team = be->team;
+    int m = B * L;
+    size_t stage = (size_t)m * D, d = (size_t)D;
+    float *hidden = out ? out->hidden : NULL;
+
+    vkb_cpu_embed_fast(bt->ids, wt(be, VKB_T_WORD_EMB, 0), wt(be, VKB_T_POS_EMB, 0),
+                       wt(be, VKB_T_EMB_LN_W, 0), wt(be, VKB_T_EMB_LN_B, 0), be->x, B, L, D,
+                       VKB_LN_EPS, team);
+    if (hidden) memcpy(hidden, be->x, stage * sizeof(float));
+    for (int i = 0; i < c->n_layers; i++) {
+#define W(role) wt(be, VKB_T_##role, i)
+        /* q|k|v = x [Wq;Wk;Wv]^T + [bq;bk;bv] (contiguous, convert_weights) */
+#define LW(slot) (be->lw ? be->lw[i * LW_N + (slot)] : NULL)
+        if (lin(be, LW(LW_QKV), be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
+                VKB_ACT_NONE, err))
+            return -1;
+        if (vkb_cpu_attention_fast(be->qkv, 3 * d, be->ctx, B, L, H, D / H, bt->lens, team))
+            return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
+                                 "(sequence length %d, head size %d)", i, L, D / H);
+        /* x = sa_layer_norm(ctx Wo^T + bo + x) */
+        if (lin(be, LW(LW_O), be->ctx, d, W(O_W), W(O_B), be->x, d, be->tmp, m, D, D, VKB_ACT_NONE, err))
+            return -1;
+        vkb_cpu_layernorm_fast(be->tmp, W(SA_LN_W), W(SA_LN_B), m, D, VKB_LN_EPS, team);
+        if (lin(be, LW(LW_FFN1), be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
+                VKB_ACT_GELU, err))
+            return -1;
+        /* x = output_layer_norm(ffn Wout^T + bout + h) */
+        if (lin(be, LW(LW_FFN2), be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d, be->x, m, D, FF,
+                VKB_ACT_NONE, err))
+            return -1;
+#undef LW
+        vkb_cpu_layernorm_fast(be->x, W(OUT_LN_W), W(OUT_LN_B), m, D, VKB_LN_EPS, team);
+        if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
+#undef W
+    }
+    if (out && out->logits) {
+        /* the first token ([CLS]) of each sequence: rows L*D apart in x */
+        float *mid = be->tmp;
+        vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0),
+                            NULL, 0, mid, B, D, D, VKB_ACT_RELU, team);
+        vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
+                            out->logits, B, c->n_labels, D, VKB_ACT_NONE, team);
+    }
+    if (out && out->pooled) vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);
+    return 0;
+}
+
+static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
+                       vkb_error *err) {
+    cpu_backend *be = (cpu_backend *)self;
+    /* the batch was checked by vkb_forward (backend.c) */
+    if (ensure_acts(be, (size_t)bt->B * bt->L, err)) return -1;
+    if (be->fp64) return forward_ref(be, bt, out, err);
+    /* checked in the thread that runs the GEMMs, just before the first one
+     * (other threads' stacks and arenas have taken address space since the
+     * backend was created) */
+    if (!be->blas_ready && vkb_cpu_blas_room(err)) return -1;
+    int rc = forward_fast(be, bt, out, err);
+    be->blas_ready = 1;
+    return rc;
 }
 
 /* bf16 / int8: the encoder's linear layers converted for oneDNN, when its
@@ -206,14 +298,16 @@ static int setup_lowp(cpu_backend *be, vkb_precision prec, vkb_error *err) {
     if (!be->lw) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
     if (vkb_lp_create(kind, be->threads, &be->lp, err)) return -1;
     be->base.prec = prec;
-    static const struct { vkb_tensor_role w; int out_ffn, in_ffn; const char *name; } roles[LW_N] = {
-        {VKB_T_Q_W, 0, 0, "q_lin"}, {VKB_T_K_W, 0, 0, "k_lin"}, {VKB_T_V_W, 0, 0, "v_lin"},
-        {VKB_T_O_W, 0, 0, "out_lin"}, {VKB_T_FFN1_W, 1, 0, "ffn.lin1"}, {VKB_T_FFN2_W, 0, 1, "ffn.lin2"}};
+    /* q|k|v: one [3*dim, dim] weight (convert_weights places them contiguous) */
+    static const struct { vkb_tensor_role w; int n_mul, out_ffn, in_ffn; const char *name; } roles[LW_N] = {
+        {VKB_T_Q_W, 3, 0, 0, "q|k|v_lin"}, {VKB_T_O_W, 1, 0, 0, "out_lin"},
+        {VKB_T_FFN1_W, 1, 1, 0, "ffn.lin1"}, {VKB_T_FFN2_W, 1, 0, 1, "ffn.lin2"}};
     for (int i = 0; i < c->n_layers; i++)
         for (int s = 0; s < LW_N; s++) {
             char name[64];
             snprintf(name, sizeof name, "layer %d %s", i, roles[s].name);
-            int N = roles[s].out_ffn ? c->hidden_dim : c->dim, K = roles[s].in_ffn ? c->hidden_dim : c->dim;
+            int N = roles[s].n_mul * (roles[s].out_ffn ? c->hidden_dim : c->dim);
+            int K = roles[s].in_ffn ? c->hidden_dim : c->dim;
             if (vkb_lp_weight_create(be->lp, wt(be, roles[s].w, i), N, K, name, &be->lw[i * LW_N + s], err))
                 return -1;
         }
@@ -226,6 +320,7 @@ static void cpu_destroy(vkb_backend *self) {
         for (int i = 0; i < be->base.model->cfg.n_layers * LW_N; i++) vkb_lp_weight_free(be->lw[i]);
     free(be->lw);
     vkb_lp_free(be->lp);
+    vkb_team_free(be->team);
     free_acts(be);
     free(be->w);
     free(be->wmem);
@@ -251,6 +346,10 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     if (be->threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         be->threads = n > 0 ? (int)n : 1;
+    }
+    if (!be->fp64 && !(be->team = vkb_team_create(be->threads))) {
+        cpu_destroy(&be->base);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
     }
     if (be->fp64 && (o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8)) {
         vkb_failc(err, VKB_ERR_INPUT, "CPU backend: fp64 accumulation (the reference) cannot run in %s; "

@@ -360,11 +360,6 @@ static void quant_row(const float *x, int K, uint8_t *q, float *scale, int32_t *
     *zp = (int32_t)z;
 }
 
-static inline float act_f(float v, vkb_act act) {
-    if (act == VKB_ACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    if (act == VKB_ACT_RELU) return v > 0 ? v : 0;
-    return v;
-}
 
 int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
                   const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err) {
@@ -444,8 +439,9 @@ int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, cons
         }
         if (b)
             for (int n = 0; n < N; n++) y[n] += b[n];
-        if (act != VKB_ACT_NONE)
-            for (int n = 0; n < N; n++) y[n] = act_f(y[n], act);
+        if (act == VKB_ACT_GELU) vkb_cpu_gelu_fast(y, (size_t)N);
+        else if (act == VKB_ACT_RELU)
+            for (int n = 0; n < N; n++) y[n] = y[n] > 0 ? y[n] : 0;
         if (R) {
             const float *r = R + (size_t)m * ldr;
             for (int n = 0; n < N; n++) y[n] += r[n];

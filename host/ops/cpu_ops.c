@@ -156,6 +156,7 @@ typedef struct {
     const float *q, *k, *v;
     float *ctx;
     int B, L, H, hd;
+    size_t ld; /* row stride of q, k and v (H*hd, or 3*H*hd for a fused q|k|v) */
     const int32_t *lens;
     int fp64;
     float *scratch;   /* per slot, attn_f32_scratch() floats (fp32) */
@@ -166,11 +167,12 @@ typedef struct {
 /* fp64 reference: for each query i, s_j = q_i.k_j / sqrt(hd) over the n
  * valid keys, softmax, ctx_i = sum_j p_j v_j; all sums in double. */
 static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
-    int L = c->L, D = c->H * c->hd, n = c->lens[b];
+    int L = c->L, n = c->lens[b];
+    size_t D = c->ld, DC = (size_t)c->H * c->hd;
     double scale = 1.0 / sqrt((double)c->hd);
     for (int i = 0; i < L; i++) {
         const float *qi = c->q + ((size_t)b * L + i) * D + (size_t)h * c->hd;
-        float *ci = c->ctx + ((size_t)b * L + i) * D + (size_t)h * c->hd;
+        float *ci = c->ctx + ((size_t)b * L + i) * DC + (size_t)h * c->hd;
         double mx = -INFINITY;
         for (int j = 0; j < n; j++) {
             const float *kj = c->k + ((size_t)b * L + j) * D + (size_t)h * c->hd;
@@ -245,21 +247,60 @@ static void tile_pv(const float *p0, const float *p1, const float *p2, const flo
     memcpy(out + 3 * ldo, a3, sizeof a3);
 }
 
+/* e^v for v <= 0 without a libm call, so loops over it vectorize: Cody-Waite
+ * range reduction and a degree-7 Taylor polynomial (relative error ~1e-7);
+ * the softmax below and the fast GELU use it. */
+static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
+    v = v < -87.0f ? -87.0f : v; /* a NaN stays one, through r and p */
+    float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(v / ln 2) */
+    float r = v - n * 0.693359375f;  /* ln 2 in two parts */
+    r = r + n * 2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) << 23; /* no NaN to int */
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    return p * sc;
+}
+
+/* p[j] = e^(s[j] - max) / sum over j < n, in place. */
+VKB_CLONES
+static void softmax_row(float *s, int n) {
+    float mx = s[0];
+    for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (int j = 0; j < n; j++) s[j] = exp_neg(s[j] - mx);
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) sum += s[j];
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) s[j] *= inv;
+}
+
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* Queries are taken QT at a time: the tile's scores (QT x L floats, 64 KB
+ * at L = 512) stay in cache through the softmax and the PV product. */
+#define QT 32
 
 /* Scratch floats one (sequence, head) needs at length L and head size hd. */
 static size_t attn_f32_scratch(int L, int hd) {
-    size_t np = round_up((size_t)L, TJ), hp = round_up((size_t)hd, TJ), lp = round_up((size_t)L, 4);
-    return (size_t)hd * np + np * hp + lp * np + lp * hp;
+    size_t np = round_up((size_t)L, TJ), hp = round_up((size_t)hd, TJ);
+    return (size_t)hd * np + np * hp + (size_t)QT * np + (size_t)QT * hp;
 }
 
 static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
-    int L = c->L, D = c->H * c->hd, n = c->lens[b], hd = c->hd;
-    size_t np = round_up((size_t)n, TJ), hp = round_up((size_t)hd, TJ), lp = round_up((size_t)L, 4);
+    int L = c->L, n = c->lens[b], hd = c->hd;
+    size_t D = c->ld, DC = (size_t)c->H * hd;
+    size_t np = round_up((size_t)n, TJ), hp = round_up((size_t)hd, TJ);
     float *kt = scratch;          /* [hd, np]: keys transposed, zero-padded */
     float *vp = kt + (size_t)hd * np; /* [np, hp]: values, zero-padded */
-    float *S = vp + np * hp;      /* [lp, np]: scores, then probabilities */
-    float *O = S + lp * np;       /* [lp, hp]: output tile rows */
+    float *S = vp + np * hp;      /* [QT, np]: the tile's scores, then probabilities */
+    float *O = S + (size_t)QT * np; /* [QT, hp]: the tile's output rows */
     float scale = (float)(1.0 / sqrt((double)hd));
     const float *kb = c->k + (size_t)b * L * D + (size_t)h * hd;
     const float *vb = c->v + (size_t)b * L * D + (size_t)h * hd;
@@ -272,30 +313,26 @@ static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
             kt[(size_t)e * np + j] = kb[(size_t)j * D + e] * scale; /* q.k/sqrt(hd) */
             vp[(size_t)j * hp + e] = vb[(size_t)j * D + e];
         }
-    for (int i0 = 0; i0 < L; i0 += 4) {
-        const float *qr[4];
-        for (int r = 0; r < 4; r++) /* rows past L repeat the last row; dropped below */
-            qr[r] = qb + (size_t)(i0 + r < L ? i0 + r : L - 1) * D;
-        for (size_t j0 = 0; j0 < np; j0 += TJ)
-            tile_qk(qr[0], qr[1], qr[2], qr[3], kt + j0, np, hd, S + (size_t)i0 * np + j0, np);
-    }
-    for (int i = 0; i < L; i++) {
-        float *s = S + (size_t)i * np;
-        float mx = s[0];
-        for (int j = 1; j < n; j++) if (s[j] > mx) mx = s[j];
-        float sum = 0.0f;
-        for (int j = 0; j < n; j++) { s[j] = expf(s[j] - mx); sum += s[j]; }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < n; j++) s[j] *= inv;
-    }
-    for (int i0 = 0; i0 < L; i0 += 4) {
-        const float *pr[4];
-        for (int r = 0; r < 4; r++) pr[r] = S + (size_t)(i0 + r < L ? i0 + r : L - 1) * np;
-        for (size_t e0 = 0; e0 < hp; e0 += TJ)
-            tile_pv(pr[0], pr[1], pr[2], pr[3], vp + e0, hp, n, O + (size_t)i0 * hp + e0, hp);
-        for (int r = 0; r < 4 && i0 + r < L; r++)
-            memcpy(c->ctx + ((size_t)b * L + i0 + r) * D + (size_t)h * hd,
-                   O + (size_t)(i0 + r) * hp, (size_t)hd * sizeof(float));
+    for (int t0 = 0; t0 < L; t0 += QT) {
+        int t1 = t0 + QT < L ? t0 + QT : L;
+        for (int i0 = t0; i0 < t1; i0 += 4) {
+            const float *qr[4];
+            for (int r = 0; r < 4; r++) /* rows past the tile repeat its last row; dropped below */
+                qr[r] = qb + (size_t)(i0 + r < t1 ? i0 + r : t1 - 1) * D;
+            for (size_t j0 = 0; j0 < np; j0 += TJ)
+                tile_qk(qr[0], qr[1], qr[2], qr[3], kt + j0, np, hd, S + (size_t)(i0 - t0) * np + j0, np);
+        }
+        for (int i = 0; i < t1 - t0; i++) softmax_row(S + (size_t)i * np, n);
+        for (int i0 = t0; i0 < t1; i0 += 4) {
+            const float *pr[4];
+            for (int r = 0; r < 4; r++)
+                pr[r] = S + (size_t)((i0 + r < t1 ? i0 + r : t1 - 1) - t0) * np;
+            for (size_t e0 = 0; e0 < hp; e0 += TJ)
+                tile_pv(pr[0], pr[1], pr[2], pr[3], vp + e0, hp, n, O + (size_t)(i0 - t0) * hp + e0, hp);
+            for (int r = 0; r < 4 && i0 + r < t1; r++)
+                memcpy(c->ctx + ((size_t)b * L + i0 + r) * DC + (size_t)h * hd,
+                       O + (size_t)(i0 - t0 + r) * hp, (size_t)hd * sizeof(float));
+        }
     }
 }
 
@@ -309,13 +346,25 @@ static void attn_task(void *p, int task, int slot) {
     }
 }
 
+static int attention(const float *q, const float *k, const float *v, size_t ld, float *ctx,
+                     int B, int L, int H, int hd, const int32_t *lens, int fp64, int threads,
+                     vkb_team *team);
+
 int vkb_cpu_attention(const float *q, const float *k, const float *v,
                       float *ctx, int B, int L, int H, int hd,
                       const int32_t *lens, int fp64, int threads) {
     if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return 0;
-    attn_ctx c = {q, k, v, ctx, B, L, H, hd, lens, fp64, NULL, NULL, 0, 0};
+    return attention(q, k, v, (size_t)H * hd, ctx, B, L, H, hd, lens, fp64, threads, NULL);
+}
+
+/* Both entry points: threads per call (team NULL) or the team's. */
+static int attention(const float *q, const float *k, const float *v, size_t ld, float *ctx,
+                     int B, int L, int H, int hd, const int32_t *lens, int fp64, int threads,
+                     vkb_team *team) {
+    attn_ctx c = {q, k, v, ctx, B, L, H, hd, ld, lens, fp64, NULL, NULL, 0, 0};
     int tasks = B * H;
-    int slots = vkb_parallel_slots(threads, tasks);
+    int slots = team ? vkb_team_slots(team) : vkb_parallel_slots(threads, tasks);
+    if (slots > tasks) slots = tasks;
     /* Scratch per slot: padded keys, values, scores and output rows (fp32),
      * or one score row in double (fp64); about 1.3 MB at L=512, hd=64.  On
      * allocation failure we retry with one slot, and failing that return -1
@@ -330,7 +379,120 @@ int vkb_cpu_attention(const float *q, const float *k, const float *v,
     }
     if (!mem) return -1;
     if (fp64) c.dscratch = mem; else c.scratch = mem;
-    vkb_parallel_run(slots, tasks, attn_task, &c);
+    if (team && slots > 1) vkb_team_run(team, tasks, attn_task, &c);
+    else vkb_parallel_run(slots, tasks, attn_task, &c);
     free(mem);
     return 0;
+}
+
+int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L, int H, int hd,
+                           const int32_t *lens, vkb_team *team) {
+    if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return 0;
+    size_t D = (size_t)H * hd;
+    return attention(qkv, qkv + D, qkv + 2 * D, ld, ctx, B, L, H, hd, lens, 0, 1, team);
+}
+
+/* ---- the fast fp32 path's elementwise operators ----------------------------------
+ * GELU without a libm call per element: erf from Abramowitz & Stegun 7.1.26
+ * (|error| <= 1.5e-7), written for x < 0 as erfc so the small results of the
+ * negative side keep their relative accuracy, with e^-z^2 by exp_neg; no
+ * branches, so the loop vectorizes (built per ISA like the attention tiles). */
+static inline float gelu_fast(float x) {
+    float z = x < 0 ? -x * 0.70710678118654752f : x * 0.70710678118654752f;
+    float t = 1.0f / (1.0f + 0.3275911f * z);
+    float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
+                 t * (-1.453152027f + t * 1.061405429f))));
+    float erfc_z = poly * exp_neg(-z * z); /* erfc(|x|/sqrt 2) */
+    /* x >= 0: x (1 - erfc/2);  x < 0: x erfc/2;  x > 10: x (erfc < 1e-23; +inf stays) */
+    float y = x < 0 ? 0.5f * x * erfc_z : x - 0.5f * x * erfc_z;
+    return x > 10.0f ? x : y;
+}
+
+VKB_CLONES
+static void gelu_span(float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = gelu_fast(y[i]);
+}
+
+void vkb_cpu_gelu_fast(float *y, size_t n) { gelu_span(y, n); }
+
+typedef struct {
+    const float *X, *W, *b, *R;
+    float *Y;
+    int M, N, K, block;
+    size_t ldx, ldr;
+    vkb_act act;
+} fast_linear_ctx;
+
+/* The epilogue, one pass per row while it is in cache: y += b (+ R), then
+ * the activation.  Row by row, so which elements take the vector body and
+ * which the scalar tail (whose FMA contraction may differ) depends on the
+ * column only: a sequence's result does not depend on the batch around it. */
+static void epilogue_task(void *p, int task, int slot) {
+    (void)slot;
+    const fast_linear_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+    for (int m = m0; m < m1; m++) {
+        float *y = c->Y + (size_t)m * c->N;
+        const float *r = c->R ? c->R + (size_t)m * c->ldr : NULL;
+        if (c->b && r)
+            for (int n = 0; n < c->N; n++) y[n] += c->b[n] + r[n];
+        else if (c->b)
+            for (int n = 0; n < c->N; n++) y[n] += c->b[n];
+        else if (r)
+            for (int n = 0; n < c->N; n++) y[n] += r[n];
+        if (c->act == VKB_ACT_GELU) gelu_span(y, (size_t)c->N);
+        else if (c->act == VKB_ACT_RELU)
+            for (int i = 0; i < c->N; i++) y[i] = y[i] > 0 ? y[i] : 0;
+    }
+}
+
+/* The GEMM writes with beta 0 (OpenBLAS picks its kernels by shape and
+ * beta; with beta 0 a row's result is the same whatever M is, which the
+ * batching tests hold it to). */
+void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
+                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+                         vkb_team *team) {
+    if (M <= 0 || N <= 0) return;
+    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, act};
+    if (K > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, X, (int)ldx, W, K,
+                    0.0f, Y, N);
+    else
+        memset(Y, 0, (size_t)M * N * sizeof *Y);
+    if (b || R || act != VKB_ACT_NONE) vkb_team_run(team, n_blocks(M, c.block), epilogue_task, &c);
+}
+
+typedef struct {
+    const int32_t *ids;
+    const float *word, *pos, *g, *beta;
+    float *x;
+    int L, dim, rows, block;
+    float eps;
+} fast_ln_ctx;
+
+static void ln_task(void *p, int task, int slot) {
+    (void)slot;
+    const fast_ln_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->rows ? m0 + c->block : c->rows;
+    for (int m = m0; m < m1; m++) {
+        float *x = c->x + (size_t)m * c->dim;
+        if (c->ids) /* embedding: word[ids] + pos */
+            layernorm_row(c->word + (size_t)c->ids[m] * c->dim, c->pos + (size_t)(m % c->L) * c->dim,
+                          c->g, c->beta, x, c->dim, c->eps, 0);
+        else
+            layernorm_row(x, NULL, c->g, c->beta, x, c->dim, c->eps, 0);
+    }
+}
+
+void vkb_cpu_layernorm_fast(float *x, const float *g, const float *beta, int rows, int dim,
+                            float eps, vkb_team *team) {
+    fast_ln_ctx c = {NULL, NULL, NULL, g, beta, x, 1, dim, rows, 16, eps};
+    vkb_team_run(team, n_blocks(rows, c.block), ln_task, &c);
+}
+
+void vkb_cpu_embed_fast(const int32_t *ids, const float *word, const float *pos, const float *g,
+                        const float *beta, float *x, int B, int L, int dim, float eps,
+                        vkb_team *team) {
+    fast_ln_ctx c = {ids, word, pos, g, beta, x, L, dim, B * L, 16, eps};
+    vkb_team_run(team, n_blocks(B * L, c.block), ln_task, &c);
 }

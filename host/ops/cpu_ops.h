@@ -5,6 +5,8 @@
  * are [B*L, dim] with row b*L+p for position p of sequence b. */
 #ifndef VKB_CPU_OPS_H
 #define VKB_CPU_OPS_H
+#include "parallel.h"
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { VKB_ACT_NONE = 0, VKB_ACT_GELU = 1, VKB_ACT_RELU = 2 } vkb_act;
@@ -29,4 +31,31 @@ void vkb_cpu_embed(const int32_t *ids, const float *word, const float *pos,
 int vkb_cpu_attention(const float *q, const float *k, const float *v,
                       float *ctx, int B, int L, int H, int hd,
                       const int32_t *lens, int fp64, int threads);
+
+/* ---- the fast fp32 path (the CPU backend's default) ----------------------------
+ * Same math as the fp32 operators above, arranged to touch the activations
+ * fewer times; non-GEMM work runs on a persistent team (a NULL team: the
+ * caller's thread alone).  Checked against the fp64 operators at odd sizes. */
+/* Y[M,N] = act(X W^T + b + R) (b, R may be NULL): sgemm, then one pass per
+ * row on the team adds b and R and applies act (GELU: vkb_cpu_gelu_fast)
+ * while the row is in cache.  X and R have row strides ldx and ldr (ldx =
+ * L*dim gathers the first token of each sequence without a copy). */
+void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
+                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+                         vkb_team *team);
+/* y = GELU(y) (erf form, |error| <= 2e-7 * |y|), vectorized. */
+void vkb_cpu_gelu_fast(float *y, size_t n);
+/* x[rows,dim] = LayerNorm(x) * g + beta, in place. */
+void vkb_cpu_layernorm_fast(float *x, const float *g, const float *beta, int rows, int dim,
+                            float eps, vkb_team *team);
+/* vkb_cpu_embed on the team. */
+void vkb_cpu_embed_fast(const int32_t *ids, const float *word, const float *pos, const float *g,
+                        const float *beta, float *x, int B, int L, int dim, float eps,
+                        vkb_team *team);
+/* Attention on a fused projection: row m of qkv holds q (H*hd floats), then k,
+ * then v, rows ld floats apart; ctx is [B*L, H*hd].  Tasks (sequence, head)
+ * on the team; query tiles of 32 keep their scores in cache.  0, or -1 when
+ * the scratch cannot be allocated. */
+int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L, int H, int hd,
+                           const int32_t *lens, vkb_team *team);
 #endif

@@ -171,7 +171,11 @@ def test_classify_pipeline_style():
         for x in full:
             s = [d["score"] for d in x]
             assert s == sorted(s, reverse=True) and abs(sum(s) - 1) < 1e-5
-        assert many[0] == full[0][0]
+        # same label; the fp32 CPU path's score may differ in the last bits
+        # between batches of different shapes (OpenBLAS picks its kernels by
+        # shape); fp64 accumulation is exact (test_cpu_forward)
+        assert many[0]["label"] == full[0][0]["label"]
+        assert abs(many[0]["score"] - full[0][0]["score"]) < 1e-6
         assert len(m.classify("good", top_k=2)) == 2
         assert m.score("good film")[0]["label"] == one[0]["label"]
 
