@@ -298,6 +298,13 @@ static int setup_lowp(cpu_backend *be, vkb_precision prec, vkb_error *err) {
     if (!be->lw) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
     if (vkb_lp_create(kind, be->threads, &be->lp, err)) return -1;
     be->base.prec = prec;
+    /* the team's work (attention, LayerNorm, embeddings) on oneDNN's OpenMP
+     * threads too: a second pool would spin against them (3x slower at
+     * 32x128 on a dim-64 model, with libgomp's default spin-wait) */
+    vkb_team *team = vkb_team_create_runner(be->threads, vkb_lp_run, be->lp);
+    if (!team) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    vkb_team_free(be->team);
+    be->team = team;
     /* q|k|v: one [3*dim, dim] weight (convert_weights places them contiguous) */
     static const struct { vkb_tensor_role w; int n_mul, out_ffn, in_ffn; const char *name; } roles[LW_N] = {
         {VKB_T_Q_W, 3, 0, 0, "q|k|v_lin"}, {VKB_T_O_W, 1, 0, 0, "out_lin"},

@@ -125,6 +125,16 @@ void vkb_lp_free(vkb_lp *lp) {
 
 vkb_lp_kind vkb_lp_get_kind(const vkb_lp *lp) { return lp->kind; }
 
+void vkb_lp_run(void *lp, int slots, int n_tasks, vkb_task_fn fn, void *ctx) {
+    (void)lp;
+#pragma omp parallel num_threads(slots)
+    {
+        int slot = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < n_tasks; k++) fn(ctx, k, slot);
+    }
+}
+
 static dnnl_data_type_t src_type(vkb_lp_kind k) {
     return k == VKB_LP_BF16 ? dnnl_bf16 : k == VKB_LP_INT8 ? dnnl_u8 : dnnl_f32;
 }

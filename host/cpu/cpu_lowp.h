@@ -24,6 +24,7 @@
 #define VKB_CPU_LOWP_H
 #include "cpu_ops.h"
 #include "error.h"
+#include "parallel.h"
 #include <stddef.h>
 
 typedef enum { VKB_LP_F32 = 0, VKB_LP_BF16 = 1, VKB_LP_INT8 = 2 } vkb_lp_kind;
@@ -45,6 +46,10 @@ typedef struct vkb_lp_weight vkb_lp_weight;
 int vkb_lp_create(vkb_lp_kind kind, int threads, vkb_lp **out, vkb_error *err);
 void vkb_lp_free(vkb_lp *lp);
 vkb_lp_kind vkb_lp_get_kind(const vkb_lp *lp);
+
+/* A vkb_team_runner (rctx: the vkb_lp): the tasks on oneDNN's OpenMP
+ * threads, claimed one at a time, slot = the OpenMP thread number. */
+void vkb_lp_run(void *lp, int slots, int n_tasks, vkb_task_fn fn, void *ctx);
 
 /* W [N,K] (row-major, f32) converted or quantized for lp's kind.  `name`
  * names it in error messages (copied). */
