@@ -4,6 +4,8 @@
  * path's operators (vkb_cpu_*_fast, on a vkb_team of 1..3 threads) against
  * the same formulas and the fp64 operators; the team itself. */
 #include "testutil.h"
+#include <cblas.h>
+#include <strings.h>
 #include "cpu_ops.h"
 #include <math.h>
 #include <string.h>
@@ -18,6 +20,15 @@ static float *rnd(size_t n, float scale) {
 }
 
 /* max |a-b| / (1 + |b|): absolute near zero, relative for large values */
+static double max_err_f(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]) / (1.0 + fabs((double)b[i]));
+        if (!(e <= m)) m = e;
+    }
+    return m;
+}
+
 static double max_err(const float *a, const double *b, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -281,8 +292,8 @@ static void test_linear_fast(int M, int N, int K) {
                     vkb_team *t = vkb_team_create(th);
                     REQUIRE(t, "team");
                     memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
-                    vkb_cpu_linear_fast(X, ldx, W, hasb ? b : NULL, hasr ? R : NULL, ldr, Y, M, N, K,
-                                        (vkb_act)act, t);
+                    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, hasb ? b : NULL, hasr ? R : NULL, ldr, Y,
+                                                M, N, K, (vkb_act)act, t) == 0, "out of memory");
                     vkb_team_free(t);
                     double e = max_err(Y, ref, (size_t)M * N);
                     CHECK(e <= 2e-5, "linear_fast %dx%dx%d act %d bias %d res %d threads %d: err %g",
@@ -302,6 +313,73 @@ static void test_linear_fast(int M, int N, int K) {
                 }
             }
     free(X); free(W); free(b); free(R); free(ref); free(Y); free(Y1); free(Xc); free(Y64);
+}
+
+/* Whether OpenBLAS's sgemm computes a row the same way wherever it sits in
+ * the matrix on this machine: its SkylakeX/Cooperlake kernels do (the fp32
+ * CPU path is then batch-independent to the bit); its Haswell/Zen kernels
+ * do not (rows of tails and of other offsets differ by ~1e-7 relative), so
+ * there the batch-independence checks measure and bound the deviation. */
+static int blas_rows_exact(void) {
+    const char *c = openblas_get_corename();
+    return c && (!strcasecmp(c, "skylakex") || !strcasecmp(c, "cooperlake"));
+}
+
+/* A row's result is the same bits whatever M and whatever rows share the
+ * call: narrow outputs (dot products), few rows (padded copy), plain sgemm
+ * (where OpenBLAS's kernels allow: blas_rows_exact; else within 1e-5). */
+static void test_linear_fast_rows(int N, int K) {
+    int MB = 60;
+    size_t ldx = (size_t)K + 1;
+    float *X = rnd((size_t)MB * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
+    float *Yall = malloc((size_t)MB * N * sizeof *Yall), *Y = malloc((size_t)MB * N * sizeof *Y);
+    REQUIRE(Yall && Y, "out of memory");
+    vkb_team *t = vkb_team_create(2);
+    REQUIRE(t, "team");
+    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, b, NULL, 0, Yall, MB, N, K, VKB_ACT_GELU, t) == 0, "oom");
+    int Ms[] = {1, 2, 3, 7, 33, 59};
+    for (size_t i = 0; i < sizeof Ms / sizeof *Ms; i++) {
+        int M = Ms[i], off = MB - M;
+        REQUIRE(vkb_cpu_linear_fast(X + (size_t)off * ldx, ldx, W, b, NULL, 0, Y, M, N, K,
+                                    VKB_ACT_GELU, t) == 0, "oom");
+        int same = memcmp(Y, Yall + (size_t)off * N, (size_t)M * N * sizeof *Y) == 0;
+        CHECK(same || ((N >= 32 && !blas_rows_exact()) &&
+                       max_err_f(Y, Yall + (size_t)off * N, (size_t)M * N) <= 1e-5),
+              "linear_fast %dx%d: rows %d.. computed in a call of %d rows differ from the call of %d",
+              N, K, off, M, MB);
+    }
+    vkb_team_free(t);
+    free(X); free(W); free(b); free(Yall); free(Y);
+}
+
+/* LayerNorm(X W^T + b + R): the same bits as linear_fast then
+ * layernorm_fast, and within 5e-5 of the fp64 operators. */
+static void test_linear_ln_fast(int M, int N, int K) {
+    size_t ldx = (size_t)K + 2, ldr = (size_t)N + 3;
+    float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
+    float *R = rnd((size_t)M * ldr, 2.0f), *g = rnd(N, 1.5f), *be = rnd(N, 1.0f);
+    float *Y = malloc((size_t)M * N * sizeof *Y), *Y2 = malloc((size_t)M * N * sizeof *Y2);
+    float *Xc = malloc((size_t)M * K * sizeof *Xc), *Rc = malloc((size_t)M * N * sizeof *Rc);
+    float *Y64 = malloc((size_t)M * N * sizeof *Y64);
+    REQUIRE(Y && Y2 && Xc && Rc && Y64, "out of memory");
+    for (int m = 0; m < M; m++) {
+        memcpy(Xc + (size_t)m * K, X + m * ldx, (size_t)K * sizeof *Xc);
+        memcpy(Rc + (size_t)m * N, R + m * ldr, (size_t)N * sizeof *Rc);
+    }
+    vkb_team *t = vkb_team_create(2);
+    REQUIRE(t, "team");
+    REQUIRE(vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, be, 1e-12f, Y, M, N, K, t) == 0, "oom");
+    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y2, M, N, K, VKB_ACT_NONE, t) == 0, "oom");
+    vkb_cpu_layernorm_fast(Y2, g, be, M, N, 1e-12f, t);
+    vkb_team_free(t);
+    CHECK(memcmp(Y, Y2, (size_t)M * N * sizeof *Y) == 0,
+          "linear_ln_fast %dx%dx%d differs from linear_fast + layernorm_fast", M, N, K);
+    vkb_cpu_linear(Xc, W, b, Y64, M, N, K, VKB_ACT_NONE, 1, 2);
+    vkb_cpu_add_layernorm(Y64, Rc, g, be, Y64, M, N, 1e-12f, 1);
+    double d = max_err_f(Y, Y64, (size_t)M * N);
+    CHECK(d <= 5e-5, "linear_ln_fast vs fp64 %dx%dx%d: %g", M, N, K, d);
+    free(X); free(W); free(b); free(R); free(g); free(be); free(Y); free(Y2); free(Xc); free(Rc);
+    free(Y64);
 }
 
 static void test_layernorm_fast(int rows, int dim) {
@@ -413,7 +491,15 @@ int main(void) {
     test_linear_fast(77, 130, 100);
     test_linear_fast(1, 3, 1);
     test_linear_fast(130, 77, 257);
+    test_linear_fast(3, 40, 70);  /* padded to 31 rows */
+    test_linear_fast(5, 2, 77);   /* narrow: dot products */
+    test_linear_fast(1, 300, 33); /* padded to 5 rows */
+    int rows_nk[][2] = {{2, 768}, {5, 33}, {40, 70}, {256, 256}, {300, 257}, {768, 768}};
+    for (int i = 0; i < 6; i++) test_linear_fast_rows(rows_nk[i][0], rows_nk[i][1]);
     test_layernorm_fast(7, 48);
+    test_linear_ln_fast(37, 77, 100);
+    test_linear_ln_fast(3, 40, 70); /* padded rows */
+    test_linear_ln_fast(5, 20, 33); /* narrow: dot products */
     test_layernorm_fast(37, 768);
     test_embed_fast(3, 9, 20);
     test_embed_fast(5, 33, 77);

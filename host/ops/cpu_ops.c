@@ -193,9 +193,10 @@ static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
 }
 
 /* fp32 attention is two small matrix products per (sequence, head) with a
- * softmax between them.  They are done in 4 x 16 register tiles (4 query
- * rows x 16 keys, then 4 rows x 16 output columns), so each loaded vector
- * of keys/values feeds 4 FMAs; the tile functions are built for several
+ * softmax between them.  They are done in 8 x 16 register tiles (8 query
+ * rows x 16 keys, then 8 rows x 16 output columns), so each loaded vector
+ * of keys/values feeds 8 independent FMA chains (enough to cover the FMA
+ * latency; 4 chains left the AVX-512 units half idle); the tile functions are built for several
  * ISAs and picked at load time (GCC/Clang function multiversioning), so a
  * portable binary still uses AVX-512/AVX2 where the machine has them. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
@@ -205,54 +206,72 @@ static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
 #endif
 #define TJ 16 /* tile width */
 
-/* out[r][j] = sum_e q_r[e] * kt[e*ldk + j], r < 4, j < TJ */
+#define RT 8 /* query rows per tile: RT accumulators of TJ floats (8 zmm) */
+
+/* 8 accumulator rows of TJ = 16 floats, as GCC vector values (one zmm with
+ * AVX-512, two ymm with AVX2, four xmm otherwise): written as plain loops
+ * over 8 rows, GCC kept the accumulators in memory or vectorized the outer
+ * loop into 68 KB of code.  Same operations per element as a loop: each
+ * a[r][j] sums over e (or j) in order. */
+typedef float vkb_f16 __attribute__((vector_size(TJ * sizeof(float))));
+#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ACC_DECL(r) vkb_f16 a##r = {0}; const float *row##r = rows[r];
+#define ACC_STORE(r) memcpy(out + (size_t)(r) * ldo, &a##r, sizeof a##r);
+
+/* out[r][j] = sum_e q_r[e] * kt[e*ldk + j], r < RT, j < TJ */
 VKB_CLONES
-static void tile_qk(const float *q0, const float *q1, const float *q2, const float *q3,
-                    const float *kt, size_t ldk, int hd, float *out, size_t ldo) {
-    float a0[TJ] = {0}, a1[TJ] = {0}, a2[TJ] = {0}, a3[TJ] = {0};
+static void tile_qk(const float *const *rows, const float *kt, size_t ldk, int hd, float *out,
+                    size_t ldo) {
+    ACC8(ACC_DECL)
     for (int e = 0; e < hd; e++) {
-        const float *kr = kt + (size_t)e * ldk;
-        float x0 = q0[e], x1 = q1[e], x2 = q2[e], x3 = q3[e];
-        for (int j = 0; j < TJ; j++) {
-            a0[j] += x0 * kr[j];
-            a1[j] += x1 * kr[j];
-            a2[j] += x2 * kr[j];
-            a3[j] += x3 * kr[j];
-        }
+        vkb_f16 k;
+        memcpy(&k, kt + (size_t)e * ldk, sizeof k);
+#define QK_ROW(r) a##r += row##r[e] * k;
+        ACC8(QK_ROW)
+#undef QK_ROW
     }
-    memcpy(out, a0, sizeof a0);
-    memcpy(out + ldo, a1, sizeof a1);
-    memcpy(out + 2 * ldo, a2, sizeof a2);
-    memcpy(out + 3 * ldo, a3, sizeof a3);
+    ACC8(ACC_STORE)
 }
 
-/* out[r][e] = sum_j p_r[j] * v[j*ldv + e], r < 4, e < TJ, j < n */
+/* out[r][e] = sum_j p_r[j] * v[j*ldv + e], r < RT, e < TJ, j < n */
 VKB_CLONES
-static void tile_pv(const float *p0, const float *p1, const float *p2, const float *p3,
-                    const float *v, size_t ldv, int n, float *out, size_t ldo) {
-    float a0[TJ] = {0}, a1[TJ] = {0}, a2[TJ] = {0}, a3[TJ] = {0};
+static void tile_pv(const float *const *rows, const float *v, size_t ldv, int n, float *out,
+                    size_t ldo) {
+    ACC8(ACC_DECL)
     for (int j = 0; j < n; j++) {
-        const float *vr = v + (size_t)j * ldv;
-        float x0 = p0[j], x1 = p1[j], x2 = p2[j], x3 = p3[j];
-        for (int e = 0; e < TJ; e++) {
-            a0[e] += x0 * vr[e];
-            a1[e] += x1 * vr[e];
-            a2[e] += x2 * vr[e];
-            a3[e] += x3 * vr[e];
-        }
+        vkb_f16 w;
+        memcpy(&w, v + (size_t)j * ldv, sizeof w);
+#define PV_ROW(r) a##r += row##r[j] * w;
+        ACC8(PV_ROW)
+#undef PV_ROW
     }
-    memcpy(out, a0, sizeof a0);
-    memcpy(out + ldo, a1, sizeof a1);
-    memcpy(out + 2 * ldo, a2, sizeof a2);
-    memcpy(out + 3 * ldo, a3, sizeof a3);
+    ACC8(ACC_STORE)
+}
+
+/* c ? a : b, by bit masks.  GCC (12) turns a float ?: whose operands are
+ * computed only for it back into branches with the arithmetic inside, and
+ * under the default -ftrapping-math it will not if-convert those where the
+ * ISA has no masking: the AVX2 and default clones of the GELU and softmax
+ * loops stayed scalar.  A mask blend of two computed values has no branch. */
+static inline float select_f(int c, float a, float b) {
+    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
 }
 
 /* e^v for v <= 0 without a libm call, so loops over it vectorize: Cody-Waite
  * range reduction and a degree-7 Taylor polynomial (relative error ~1e-7);
- * the softmax below and the fast GELU use it. */
+ * the softmax below and the fast GELU use it.  n = round(v / ln 2) comes
+ * from adding 1.5 * 2^23, whose bits then hold n too: no float-to-int
+ * conversion. */
 static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
-    v = v < -87.0f ? -87.0f : v; /* a NaN stays one, through r and p */
-    float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(v / ln 2) */
+    v = select_f(v < -87.0f, -87.0f, v); /* a NaN stays one, through r and p */
+    float t = v * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23 + n */
+    float n = t - 12582912.0f;                         /* round(v / ln 2) */
     float r = v - n * 0.693359375f;  /* ln 2 in two parts */
     r = r + n * 2.12194440e-4f;
     float p = 1.0f / 5040.0f;
@@ -263,7 +282,9 @@ static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) << 23; /* no NaN to int */
+    uint32_t tb; /* bits of t: 0x4B400000 + n for n in [-126, 0] */
+    memcpy(&tb, &t, sizeof tb);
+    uint32_t bits = (tb - 0x4B400000u + 127u) << 23; /* 2^n (a NaN's p is NaN anyway) */
     float sc;
     memcpy(&sc, &bits, sizeof sc);
     return p * sc;
@@ -315,21 +336,21 @@ static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
         }
     for (int t0 = 0; t0 < L; t0 += QT) {
         int t1 = t0 + QT < L ? t0 + QT : L;
-        for (int i0 = t0; i0 < t1; i0 += 4) {
-            const float *qr[4];
-            for (int r = 0; r < 4; r++) /* rows past the tile repeat its last row; dropped below */
+        for (int i0 = t0; i0 < t1; i0 += RT) {
+            const float *qr[RT];
+            for (int r = 0; r < RT; r++) /* rows past the tile repeat its last row; dropped below */
                 qr[r] = qb + (size_t)(i0 + r < t1 ? i0 + r : t1 - 1) * D;
             for (size_t j0 = 0; j0 < np; j0 += TJ)
-                tile_qk(qr[0], qr[1], qr[2], qr[3], kt + j0, np, hd, S + (size_t)(i0 - t0) * np + j0, np);
+                tile_qk(qr, kt + j0, np, hd, S + (size_t)(i0 - t0) * np + j0, np);
         }
         for (int i = 0; i < t1 - t0; i++) softmax_row(S + (size_t)i * np, n);
-        for (int i0 = t0; i0 < t1; i0 += 4) {
-            const float *pr[4];
-            for (int r = 0; r < 4; r++)
+        for (int i0 = t0; i0 < t1; i0 += RT) {
+            const float *pr[RT];
+            for (int r = 0; r < RT; r++)
                 pr[r] = S + (size_t)((i0 + r < t1 ? i0 + r : t1 - 1) - t0) * np;
             for (size_t e0 = 0; e0 < hp; e0 += TJ)
-                tile_pv(pr[0], pr[1], pr[2], pr[3], vp + e0, hp, n, O + (size_t)(i0 - t0) * hp + e0, hp);
-            for (int r = 0; r < 4 && i0 + r < t1; r++)
+                tile_pv(pr, vp + e0, hp, n, O + (size_t)(i0 - t0) * hp + e0, hp);
+            for (int r = 0; r < RT && i0 + r < t1; r++)
                 memcpy(c->ctx + ((size_t)b * L + i0 + r) * DC + (size_t)h * hd,
                        O + (size_t)(i0 - t0 + r) * hp, (size_t)hd * sizeof(float));
         }
@@ -396,16 +417,18 @@ int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L
  * GELU without a libm call per element: erf from Abramowitz & Stegun 7.1.26
  * (|error| <= 1.5e-7), written for x < 0 as erfc so the small results of the
  * negative side keep their relative accuracy, with e^-z^2 by exp_neg; no
- * branches, so the loop vectorizes (built per ISA like the attention tiles). */
+ * branches (select_f), so the loop vectorizes in every clone (built per ISA
+ * like the attention tiles). */
 static inline float gelu_fast(float x) {
-    float z = x < 0 ? -x * 0.70710678118654752f : x * 0.70710678118654752f;
+    float z = fabsf(x) * 0.70710678118654752f;
     float t = 1.0f / (1.0f + 0.3275911f * z);
     float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
                  t * (-1.453152027f + t * 1.061405429f))));
     float erfc_z = poly * exp_neg(-z * z); /* erfc(|x|/sqrt 2) */
     /* x >= 0: x (1 - erfc/2);  x < 0: x erfc/2;  x > 10: x (erfc < 1e-23; +inf stays) */
-    float y = x < 0 ? 0.5f * x * erfc_z : x - 0.5f * x * erfc_z;
-    return x > 10.0f ? x : y;
+    float h = 0.5f * x * erfc_z;
+    float y = select_f(x < 0, h, x - h);
+    return select_f(x > 10.0f, x, y);
 }
 
 VKB_CLONES
@@ -421,16 +444,16 @@ typedef struct {
     int M, N, K, block;
     size_t ldx, ldr;
     vkb_act act;
+    const float *ln_g, *ln_b; /* LayerNorm after the sum, or NULL */
+    float eps;
 } fast_linear_ctx;
 
-/* The epilogue, one pass per row while it is in cache: y += b (+ R), then
- * the activation.  Row by row, so which elements take the vector body and
- * which the scalar tail (whose FMA contraction may differ) depends on the
- * column only: a sequence's result does not depend on the batch around it. */
-static void epilogue_task(void *p, int task, int slot) {
-    (void)slot;
-    const fast_linear_ctx *c = p;
-    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+/* The epilogue of rows [m0, m1), one pass per row while it is in cache:
+ * y += b (+ R), then the activation.  Row by row, so which elements take the
+ * vector body and which the scalar tail (whose FMA contraction may differ)
+ * depends on the column only: a sequence's result does not depend on the
+ * batch around it. */
+static void epilogue_rows(const fast_linear_ctx *c, int m0, int m1) {
     for (int m = m0; m < m1; m++) {
         float *y = c->Y + (size_t)m * c->N;
         const float *r = c->R ? c->R + (size_t)m * c->ldr : NULL;
@@ -443,23 +466,108 @@ static void epilogue_task(void *p, int task, int slot) {
         if (c->act == VKB_ACT_GELU) gelu_span(y, (size_t)c->N);
         else if (c->act == VKB_ACT_RELU)
             for (int i = 0; i < c->N; i++) y[i] = y[i] > 0 ? y[i] : 0;
+        if (c->ln_g) layernorm_row(y, NULL, c->ln_g, c->ln_b, y, c->N, c->eps, 0);
     }
 }
 
-/* The GEMM writes with beta 0 (OpenBLAS picks its kernels by shape and
- * beta; with beta 0 a row's result is the same whatever M is, which the
- * batching tests hold it to). */
-void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
-                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
-                         vkb_team *team) {
-    if (M <= 0 || N <= 0) return;
-    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, act};
-    if (K > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, X, (int)ldx, W, K,
-                    0.0f, Y, N);
-    else
-        memset(Y, 0, (size_t)M * N * sizeof *Y);
-    if (b || R || act != VKB_ACT_NONE) vkb_team_run(team, n_blocks(M, c.block), epilogue_task, &c);
+static void epilogue_task(void *p, int task, int slot) {
+    (void)slot;
+    const fast_linear_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+    epilogue_rows(c, m0, m1);
+}
+
+/* x . w over K floats in a fixed order (16 running sums, then the tail), the
+ * same for every row whatever the batch. */
+VKB_CLONES
+static float dot_fixed(const float *x, const float *w, int K) {
+    float acc[16] = {0};
+    int k = 0;
+    for (; k + 16 <= K; k += 16)
+        for (int j = 0; j < 16; j++) acc[j] += x[k + j] * w[k + j];
+    float s = 0;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    for (; k < K; k++) s += x[k] * w[k];
+    return s;
+}
+
+/* Narrow outputs (the classifier): per-row dot products, then the epilogue. */
+static void dot_task(void *p, int task, int slot) {
+    (void)slot;
+    const fast_linear_ctx *c = p;
+    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
+    for (int m = m0; m < m1; m++)
+        for (int n = 0; n < c->N; n++)
+            c->Y[(size_t)m * c->N + n] = dot_fixed(c->X + (size_t)m * c->ldx, c->W + (size_t)n * c->K, c->K);
+    epilogue_rows(c, m0, m1);
+}
+
+/* Batch-composition independence.  OpenBLAS's blocked sgemm with its
+ * SkylakeX/Cooperlake kernels (AVX-512; this project's machine) sums each
+ * output over K in an order set by K alone, so a row's result does not
+ * depend on how many rows share the call (checked for M = 1..4096 at every
+ * shape of the model, at any row offset and thread count).  Its small-matrix
+ * kernels (OpenBLAS 0.3.21, SkylakeX and later cores; for our row-major
+ * X W^T call: rows * N <= 1200 and rows * N * K <= 1e6) sum in another
+ * order, and newer OpenBLAS hands one-row GEMMs to gemv.  So:
+ *  - outputs narrower than VKB_DOT_N (the classifier) are done by our own
+ *    fixed-order dot products (a few thousand FMAs a row);
+ *  - a GEMM of fewer than gemm_min_rows(N) rows runs on a zero-padded copy
+ *    of at least that many rows (at most ~40 rows of scratch).
+ * OpenBLAS's Haswell/Zen kernels (AVX2) compute a row differently by its
+ * place in their 12-row tiles and in the tail, so there a row's last bits
+ * still depend on the batch (measured: <= 5e-6 on logits, pooled and hidden
+ * states of the test models); making those exact would take a GEMM call per
+ * sequence, at a real cost for short texts. */
+#define VKB_DOT_N 32
+static int gemm_min_rows(int N) {
+    int r = 1200 / N + 1;
+    return r < 2 ? 2 : r;
+}
+
+/* The GEMM writes with beta 0 (with beta 1 OpenBLAS picked shape-dependent
+ * kernels, and a row's result depended on M), then the epilogue. */
+static int linear_fast(fast_linear_ctx *c, vkb_team *team) {
+    int M = c->M, N = c->N, K = c->K;
+    if (M <= 0 || N <= 0) return 0;
+    if (K > 0 && N < VKB_DOT_N) {
+        vkb_team_run(team, n_blocks(M, c->block), dot_task, c);
+        return 0;
+    }
+    int min_rows = gemm_min_rows(N);
+    if (K <= 0) {
+        memset(c->Y, 0, (size_t)M * N * sizeof *c->Y);
+    } else if (M < min_rows) {
+        float *xp = calloc((size_t)min_rows * ((size_t)K + N), sizeof *xp);
+        if (!xp) return -1;
+        float *yp = xp + (size_t)min_rows * K;
+        for (int m = 0; m < M; m++)
+            memcpy(xp + (size_t)m * K, c->X + (size_t)m * c->ldx, (size_t)K * sizeof *xp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, min_rows, N, K, 1.0f, xp, K, c->W, K,
+                    0.0f, yp, N);
+        memcpy(c->Y, yp, (size_t)M * N * sizeof *c->Y);
+        free(xp);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, c->X, (int)c->ldx, c->W,
+                    K, 0.0f, c->Y, N);
+    }
+    if (c->b || c->R || c->act != VKB_ACT_NONE || c->ln_g)
+        vkb_team_run(team, n_blocks(M, c->block), epilogue_task, c);
+    return 0;
+}
+
+int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
+                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+                        vkb_team *team) {
+    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, act, NULL, NULL, 0.0f};
+    return linear_fast(&c, team);
+}
+
+int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *W, const float *b,
+                           const float *R, size_t ldr, const float *g, const float *beta,
+                           float eps, float *Y, int M, int N, int K, vkb_team *team) {
+    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, VKB_ACT_NONE, g, beta, eps};
+    return linear_fast(&c, team);
 }
 
 typedef struct {

@@ -39,10 +39,20 @@ int vkb_cpu_attention(const float *q, const float *k, const float *v,
 /* Y[M,N] = act(X W^T + b + R) (b, R may be NULL): sgemm, then one pass per
  * row on the team adds b and R and applies act (GELU: vkb_cpu_gelu_fast)
  * while the row is in cache.  X and R have row strides ldx and ldr (ldx =
- * L*dim gathers the first token of each sequence without a copy). */
-void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
-                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
-                         vkb_team *team);
+ * L*dim gathers the first token of each sequence without a copy).  A row's
+ * result is the same bits whatever M and whatever rows share the call
+ * (N < 32: fixed-order dot products; fewer rows than OpenBLAS's small-matrix
+ * kernels would take: a zero-padded copy).  0, or -1 when that copy's
+ * scratch (< 1200 / N + 2 rows) cannot be allocated (Y untouched). */
+int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
+                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+                        vkb_team *team);
+/* Y = LayerNorm(X W^T + b + R) * g + beta (the residual blocks' output):
+ * vkb_cpu_linear_fast, then the LayerNorm of each row in the same pass
+ * (same bits as vkb_cpu_linear_fast then vkb_cpu_layernorm_fast). */
+int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *W, const float *b,
+                           const float *R, size_t ldr, const float *g, const float *beta,
+                           float eps, float *Y, int M, int N, int K, vkb_team *team);
 /* y = GELU(y) (erf form, |error| <= 2e-7 * |y|), vectorized. */
 void vkb_cpu_gelu_fast(float *y, size_t n);
 /* x[rows,dim] = LayerNorm(x) * g + beta, in place. */

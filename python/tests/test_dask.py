@@ -8,8 +8,9 @@ computes each sequence the same way whatever batch it lands in (asserted by
 tests/test_cpu_forward.c and python/tests/test_model.py), so the different
 batching of each worker's partitions cannot change a single bit: the parts
 are the same bytes as one Model.score_lines call (the output line of
-`vkbert score`, float32 scores in their shortest repr).  (In fp32 the CPU path goes through
-BLAS, whose blocking depends on the batch shape: ~1e-6 differences.)
+`vkbert score`, float32 scores in their shortest repr).  (The fp32 CPU path
+is batch-independent too, since the CPU path's linear layers were made so;
+this test keeps to fp64.)
 Also checked: every worker loaded the model exactly once and both workers
 scored partitions.  Skips (77) without dask/distributed or ../shared data."""
 import gzip

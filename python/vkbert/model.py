@@ -74,10 +74,11 @@ class Model:
     batch_tokens: padded tokens (B*L) per forward; None = the library's
                   default (8192)
     threads:      CPU backend threads (0 = all cores)
-    fp64_accum:   CPU backend: accumulate in double.  Results then do not
-                  depend on how inputs are batched (bit for bit), at a cost
-                  in speed; fp32 goes through BLAS, whose blocking depends on
-                  the batch shape (differences up to ~1e-5 in logits).
+    fp64_accum:   CPU backend: accumulate in double (the verification
+                  mode), at a cost in speed.  Results then do not depend on
+                  how inputs are batched (bit for bit); in fp32 neither, to
+                  the bit with OpenBLAS's AVX-512 kernels, within ~5e-6
+                  with its AVX2 (Haswell/Zen) kernels.
     tokenizer_threads: C threads tokenizing ahead of the backend
     validation:   Vulkan: enable the Khronos validation layer
     """
