@@ -5,16 +5,18 @@
 #   bench/peers/run_peers.sh [--model DIR] [--shapes 1x128,8x128,...] [--imdb FILE | --no-imdb]
 #                            [--vkbert-json FILE]... [--vkbert-bin build/vkbert]
 #                            [--peers torch,ort] [--runs N] [--warmup N] [--imdb-runs N]
-#                            [--tiny] [--out DIR]
+#                            [--precisions fp32,bf16,int8] [--tiny] [--out DIR]
 #
-# Peers: PyTorch CPU eager fp32, 2 threads (torch_peer.py, Debian python3-torch)
-# and ONNX Runtime CPU, 2 threads, graph optimization 'all' (ort_peer.mjs on
+# Peers: PyTorch CPU eager fp32, 2 threads (torch_peer.py, Debian python3-torch),
+# the same with dynamic int8 quantization (peer torch-int8: quantize_dynamic of
+# every nn.Linear, dtype qint8), and ONNX Runtime CPU, 2 threads, graph optimization 'all' (ort_peer.mjs on
 # the export made by onnx_export.py, verified against PyTorch before timing).
 # vkbert: its results come from `vkbert bench --json` lines given with
 # --vkbert-json, or are measured in this sitting with --vkbert-bin (assumed
 # CLI: `vkbert bench --model DIR --batch B --seq L --json`, and for the IMDB
 # workload `vkbert bench --model DIR --input reviews.jsonl --json`, on every
-# device in VKB_DEVICES, default "gpu cpu").
+# device in VKB_DEVICES, default "gpu cpu"; on the CPU once per --precisions
+# entry, default fp32,bf16,int8, in alternation shape by shape).
 #
 # Defaults: the distilbert-base-shape random checkpoint bench/work/distilbert-base
 # (made when missing, ~265 MB, git-ignored), shapes 1x128,8x128,32x128,32x256,
@@ -30,7 +32,7 @@ PY=${PYTHON:-/usr/bin/python3}
 "$PY" -c 'import torch' 2>/dev/null || PY=python3
 
 MODEL="" SHAPES="1x128,8x128,32x128,32x256,64x512" IMDB="$WORK/imdb/ids.jsonl" NO_IMDB=0
-PEERS="torch,ort" RUNS="" WARMUP="" IMDB_RUNS="" TINY=0 OUTDIR="" VKBIN="" VKJSON=()
+PEERS="torch,torch-int8,ort" PRECS="fp32,bf16,int8" RUNS="" WARMUP="" IMDB_RUNS="" TINY=0 OUTDIR="" VKBIN="" VKJSON=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) MODEL=$2; shift 2 ;;
@@ -40,12 +42,13 @@ while [ $# -gt 0 ]; do
     --vkbert-json) VKJSON+=("$2"); shift 2 ;;
     --vkbert-bin) VKBIN=$2; shift 2 ;;
     --peers) PEERS=$2; shift 2 ;;
+    --precisions) PRECS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --imdb-runs) IMDB_RUNS=$2; shift 2 ;;
     --tiny) TINY=1; shift ;;
     --out) OUTDIR=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_peers.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +101,14 @@ if [[ ",$PEERS," == *",torch,"* ]]; then
     || { FAILED+=(torch); tail -5 "$OUTDIR/torch.log" >&2; }
 fi
 
+# -- PyTorch CPU, dynamic int8 ------------------------------------------------------
+if [[ ",$PEERS," == *",torch-int8,"* ]]; then
+  step "PyTorch CPU (2 threads, quantize_dynamic qint8, eager)"
+  "$PY" "$HERE/torch_peer.py" --model "$MODEL" --device cpu --threads 2 --dtype qint8 --shapes "$SHAPES" \
+      "${IMDB_ARGS[@]}" "${COMMON[@]}" --out "$RES" > /dev/null 2> "$OUTDIR/torch-int8.log" \
+    || { FAILED+=(torch-int8); tail -5 "$OUTDIR/torch-int8.log" >&2; }
+fi
+
 # -- ONNX Runtime CPU -------------------------------------------------------------
 if [[ ",$PEERS," == *",ort,"* ]]; then
   ONNX="$MODEL.onnx"
@@ -121,17 +132,25 @@ if [ -n "$VKBIN" ]; then
   # every device in VKB_DEVICES (default: the best Vulkan device and the CPU
   # reference), VKB_ITERS timed batches each (default 3: lavapipe is slow)
   IFS=, read -r -a SH <<< "$SHAPES"
+  IFS=, read -r -a PR <<< "$PRECS"
   for dev in ${VKB_DEVICES:-gpu cpu}; do
-    step "vkbert bench ($VKBIN, --device $dev)"
-    for s in "${SH[@]}"; do
-      b=${s%x*} l=${s#*x}
-      "$VKBIN" bench --model "$MODEL" --device "$dev" --batch "$b" --seq "$l" --iters "${VKB_ITERS:-3}" --json \
-        >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" || FAILED+=("vkbert-$dev-$s")
+    # the CPU: every precision of --precisions, alternated per shape; a GPU: its default
+    precs=(""); [ "$dev" = cpu ] && precs=("${PR[@]}")
+    step "vkbert bench ($VKBIN, --device $dev${precs[0]:+, precisions ${precs[*]}})"
+    items=("${SH[@]}"); [ $NO_IMDB = 0 ] && items+=(imdb)
+    for s in "${items[@]}"; do
+      for p in "${precs[@]}"; do
+        pa=(); [ -n "$p" ] && pa=(--precision "$p")
+        if [ "$s" = imdb ]; then
+          "$VKBIN" bench --model "$MODEL" --device "$dev" "${pa[@]}" --input "$(dirname "$IMDB")/reviews.jsonl" --json \
+            >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" || FAILED+=("vkbert-$dev${p:+-$p}-imdb")
+        else
+          b=${s%x*} l=${s#*x}
+          "$VKBIN" bench --model "$MODEL" --device "$dev" "${pa[@]}" --batch "$b" --seq "$l" --iters "${VKB_ITERS:-3}" --json \
+            >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" || FAILED+=("vkbert-$dev${p:+-$p}-$s")
+        fi
+      done
     done
-    if [ $NO_IMDB = 0 ]; then
-      "$VKBIN" bench --model "$MODEL" --device "$dev" --input "$(dirname "$IMDB")/reviews.jsonl" --json \
-        >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" || FAILED+=("vkbert-$dev-imdb")
-    fi
   done
   VKJSON+=("$OUTDIR/vkbert.jsonl")
 fi

@@ -9,7 +9,9 @@ Two implementations of the same HF architecture:
               (only where transformers is installed, e.g. the GPU machine).
 
 Devices: --device cpu (torch.set_num_threads(--threads), default 2, as on the
-shared 2-core machine) or --device cuda; --dtype fp32|fp16 (fp16 on CUDA only:
+shared 2-core machine) or --device cuda; --dtype qint8 (CPU):
+torch.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8);
+--dtype fp32|fp16 (fp16 on CUDA only:
 PyTorch 1.13's CPU kernels have no fast fp16 GEMM, so that number would say
 nothing).  Timing: --warmup untimed batches, then --runs timed batches (on CUDA
 bracketed by torch.cuda.synchronize()); the median is reported with min/max.
@@ -291,7 +293,9 @@ def main(argv=None):
     ap.add_argument("--impl", choices=("own", "hf"), default="own")
     ap.add_argument("--attn", default=None, help="HF attn_implementation (eager|sdpa); default: HF's choice")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    ap.add_argument("--dtype", choices=("fp32", "fp16"), default="fp32")
+    ap.add_argument("--dtype", choices=("fp32", "fp16", "qint8"), default="fp32",
+                    help="qint8: CPU, torch.quantization.quantize_dynamic of every nn.Linear "
+                         "(s8 weights, u8 activations quantized per batch)")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads on CPU (default 2)")
     ap.add_argument("--shapes", default=DEFAULT_SHAPES, help=f"BxL list (default {DEFAULT_SHAPES}); '' for none")
     ap.add_argument("--imdb", default=None, help="IMDB workload ids JSONL (make_imdb_workload.py)")
@@ -339,6 +343,8 @@ def main(argv=None):
     cuda = device.type == "cuda"
     if a.dtype == "fp16" and not cuda:
         sys.exit("--dtype fp16 is for --device cuda (PyTorch CPU fp16 is not a meaningful peer)")
+    if a.dtype == "qint8" and cuda:
+        sys.exit("--dtype qint8 (dynamic quantization) is for --device cpu")
     warmup = a.warmup if a.warmup is not None else (5 if cuda else 1)
     runs = a.runs if a.runs is not None else (20 if cuda else 3)
     imdb_runs = a.imdb_runs if a.imdb_runs is not None else (3 if cuda else 1)
@@ -352,6 +358,11 @@ def main(argv=None):
     t0 = time.perf_counter()
     model, cfg, impl_name = load_hf(a.model, a.attn) if a.impl == "hf" else load_own(a.model)
     model = model.to(device=device, dtype=dt).eval()
+    if a.dtype == "qint8":
+        # what PyTorch users do for int8 CPU inference: dynamic quantization
+        # of the linear layers (fbgemm on x86)
+        model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        impl_name += " quantize_dynamic"
     if a.compile:
         model = torch.compile(model, mode=a.compile_mode)
         impl_name += f" torch.compile mode={a.compile_mode}"

@@ -59,6 +59,20 @@ void vkb_backend_free(vkb_backend *be) {
 
 const char *vkb_backend_device(const vkb_backend *be) { return be->device; }
 
+const char *vkb_backend_note(const vkb_backend *be) { return be->note; }
+
+static const char *const prec_names[] = {"auto", "fp32", "fp16", "bf16", "int8"};
+
+const char *vkb_precision_name(vkb_precision p) {
+    return p >= VKB_PREC_AUTO && p <= VKB_PREC_INT8 ? prec_names[p] : "?";
+}
+
+int vkb_precision_parse(const char *s, vkb_precision *p) {
+    for (int i = 0; s && i <= VKB_PREC_INT8; i++)
+        if (!strcmp(s, prec_names[i])) { *p = (vkb_precision)i; return 0; }
+    return -1;
+}
+
 static const char *const pool_names[] = {"none", "mean", "cls", "max"};
 
 const char *vkb_pooling_name(vkb_pooling p) {

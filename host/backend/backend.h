@@ -12,6 +12,10 @@ struct vkb_backend {
     void (*destroy)(vkb_backend *self);
     const vkb_model *model;
     char device[256];
+    char note[256]; /* vkb_backend_note(): "" or what differs from the options */
+    /* CPU: what its linear layers compute in (FP32, BF16, INT8); AUTO from
+     * the Vulkan backend, whose storage precision is in its policy */
+    vkb_precision prec;
 };
 
 #endif

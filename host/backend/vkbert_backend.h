@@ -28,7 +28,22 @@ const vkb_default_values *vkb_defaults(void);
 int vkb_model_max_len(const vkb_model *m, int max_len);
 
 /* ---- backends ------------------------------------------------------------- */
-typedef enum { VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2 } vkb_precision;
+/* AUTO, FP32, FP16: storage on the GPU (the CPU backend computes AUTO and
+ * FP16 in fp32).  BF16, INT8: the CPU backend's opt-in reduced precision
+ * for the encoder's linear layers (oneDNN; host/cpu/cpu_lowp.h): bf16
+ * weights and activations with f32 accumulation, or int8 dynamic
+ * quantization (s8 weights per output channel, u8 activations per row);
+ * embeddings, LayerNorm, attention, GELU and the classifier head stay fp32.
+ * Where oneDNN's effective instruction set lacks them (bf16:
+ * avx512_core_bf16; int8: VNNI) the CPU backend runs fp32 and says so in
+ * vkb_backend_note().  The Vulkan backend refuses BF16 and INT8. */
+typedef enum {
+    VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2, VKB_PREC_BF16 = 3, VKB_PREC_INT8 = 4
+} vkb_precision;
+/* "auto", "fp32", "fp16", "bf16", "int8"; and the reverse (0 when s names
+ * one, else -1). */
+const char *vkb_precision_name(vkb_precision p);
+int vkb_precision_parse(const char *s, vkb_precision *p);
 
 /* Vulkan kernel variants.  AUTO (0) = what the device policy picks for the
  * device and precision (the same decision `vkbert devices` prints); any other
@@ -82,7 +97,7 @@ int vkb_attn_variant_parse(const char *s, vkb_attn_variant *v);
 
 typedef struct vkb_backend_opts {
     const char *device;      /* "cpu", "gpu" (best), "gpu:N", "auto"; NULL = "gpu" */
-    vkb_precision precision; /* weight/activation storage on the GPU */
+    vkb_precision precision; /* GPU storage (fp32/fp16); CPU linear layers (bf16/int8) */
     int threads;             /* CPU backend threads; 0 = all cores */
     int fp64_accum;          /* CPU backend: accumulate in double */
     int max_tokens;          /* largest B*L a forward will get (0 = vkb_defaults()->max_tokens) */
@@ -138,6 +153,11 @@ int vkb_forward(vkb_backend *be, const vkb_batch *batch, vkb_outputs *out,
 void vkb_backend_free(vkb_backend *be);
 /* Human-readable device description ("CPU reference (2 threads)", GPU name). */
 const char *vkb_backend_device(const vkb_backend *be);
+/* What the backend did differently from what the options asked, for the
+ * caller to show ("" when nothing): e.g. the CPU backend's fallback to fp32
+ * when --precision bf16/int8 lacks the instructions.  The library never
+ * prints it. */
+const char *vkb_backend_note(const vkb_backend *be);
 
 /* ---- benchmarking (host/vk_profile.c) ---------------------------------------
  * Additive section owned by the performance work (`vkbert bench`): what a
@@ -148,7 +168,9 @@ typedef struct vkb_bench_info {
     char vendor[64];         /* vendor name (NVIDIA, AMD, Intel, Mesa, ...) or 0xID */
     char driver[256];        /* driver name and version */
     int gpu;                 /* 1: Vulkan backend; 0: CPU reference (no figures below) */
-    int precision_bits;      /* storage precision on the device: 32 or 16 */
+    int precision_bits;      /* storage precision on the device: 32 or 16; CPU linear
+                                layers: 32, 16 (bf16) or 8 (int8) */
+    char precision[8];       /* "fp32", "fp16", "bf16", "int8" */
     uint64_t peak_mem_bytes; /* highest sum of vkbert's device-local allocations so
                                 far (weights, activations; host-visible staging and
                                 readback buffers are not counted) */

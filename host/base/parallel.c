@@ -65,6 +65,8 @@ struct vkb_team {
     int started; /* workers running (slots - 1) */
     pthread_t tid[VKB_MAX_SLOTS];
     struct team_worker { struct vkb_team *t; int slot; } w[VKB_MAX_SLOTS];
+    vkb_team_runner runner; /* vkb_team_create_runner: jobs go there */
+    void *rctx;
 };
 
 /* Tasks are claimed one at a time, so a thread the OS runs late (a busy
@@ -110,6 +112,19 @@ vkb_team *vkb_team_create(int threads) {
     return t;
 }
 
+vkb_team *vkb_team_create_runner(int threads, vkb_team_runner run, void *rctx) {
+    vkb_team *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    atomic_init(&t->next, 0);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->go, NULL);
+    pthread_cond_init(&t->done, NULL);
+    t->slots = vkb_parallel_slots(threads, VKB_MAX_SLOTS);
+    t->runner = run;
+    t->rctx = rctx;
+    return t;
+}
+
 void vkb_team_free(vkb_team *t) {
     if (!t) return;
     pthread_mutex_lock(&t->mu);
@@ -131,6 +146,10 @@ void vkb_team_run(vkb_team *t, int n_tasks, vkb_task_fn fn, void *ctx) {
     if (active > n_tasks) active = n_tasks;
     if (active <= 1) {
         for (int k = 0; k < n_tasks; k++) fn(ctx, k, 0);
+        return;
+    }
+    if (t->runner) {
+        t->runner(t->rctx, active, n_tasks, fn, ctx);
         return;
     }
     pthread_mutex_lock(&t->mu);

@@ -24,6 +24,14 @@ typedef struct vkb_team vkb_team;
  * smaller (at least the caller's slot remains). */
 vkb_team *vkb_team_create(int threads);
 void vkb_team_free(vkb_team *t);
+/* A team without threads of its own: each job goes to run(rctx, slots,
+ * n_tasks, fn, ctx), which must call fn(ctx, task, slot) for every task once
+ * with slot in [0, slots) (slots = min(threads, n_tasks)).  The CPU
+ * backend's bf16/int8 path runs its team work this way on oneDNN's OpenMP
+ * threads, so that two pools do not take turns spinning on the same cores.
+ * NULL when out of memory. */
+typedef void (*vkb_team_runner)(void *rctx, int slots, int n_tasks, vkb_task_fn fn, void *ctx);
+vkb_team *vkb_team_create_runner(int threads, vkb_team_runner run, void *rctx);
 /* How many slots (threads, the caller's included) the team has. */
 int vkb_team_slots(const vkb_team *t);
 /* Runs fn(ctx, task, slot) for every task in [0, n_tasks) on min(slots,

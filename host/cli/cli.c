@@ -216,6 +216,7 @@ static const char *auto_device(const cli_opts *o) {
 void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
     memset(bo, 0, sizeof *bo);
     bo->device = o->device && strcmp(o->device, "auto") ? o->device : auto_device(o);
+    /* bf16 / int8 on a GPU: refused by the Vulkan backend when it opens */
     if (!strcmp(bo->device, "cpu") && o->precision == VKB_PREC_FP16 && !o->quiet)
         fprintf(stderr, "vkbert: note: --precision fp16 is for GPU storage; the CPU reference "
                         "computes in fp32\n");
@@ -256,9 +257,17 @@ vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_ac
     cli_auto_tune(o, m, &bo);
     vkb_backend *be = NULL;
     vkb_error e = {0};
-    if (vkb_backend_create(m, &bo, &be, &e) == 0) return be;
+    if (vkb_backend_create(m, &bo, &be, &e) == 0) {
+        cli_backend_note(o, be);
+        return be;
+    }
     fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
     return NULL;
+}
+
+void cli_backend_note(const cli_opts *o, const vkb_backend *be) {
+    const char *n = vkb_backend_note(be);
+    if (n && *n && !o->quiet) fprintf(stderr, "vkbert: note: %s\n", n);
 }
 
 /* ---- options ------------------------------------------------------------------ */
@@ -333,7 +342,8 @@ static const struct { const char *name, *help; } common_help[] = {
     {"model", "  -m, --model DIR        checkpoint directory (default: the built-in model)\n"},
     {"device", "  -d, --device DEV       cpu, gpu (best Vulkan device), gpu:N or auto (default:\n"
                "                         a hardware GPU if any, else cpu, faster than lavapipe)\n"},
-    {"precision", "      --precision P      fp32 or fp16 storage on the GPU (default: device's best)\n"},
+    {"precision", "      --precision P      fp32 or fp16 storage on the GPU (default: device's best);\n"
+                  "                         bf16 or int8 linear layers on the CPU (default: fp32)\n"},
     {"max-len", "      --max-len N        truncate texts to N tokens (default min({max_len}, model max))\n"},
     {"batch-tokens", "      --batch-tokens N   token budget per batch, B*L (default {batch_tokens})\n"},
     {"threads", "      --threads N        CPU threads (tokenizers; CPU backend)\n"},
@@ -735,10 +745,11 @@ int main(int argc, char **argv) {
             }
             break;
         case O_PRECISION:
-            if (!strcmp(optarg, "fp32")) o.precision = VKB_PREC_FP32;
-            else if (!strcmp(optarg, "fp16")) o.precision = VKB_PREC_FP16;
-            else if (!strcmp(optarg, "auto")) o.precision = VKB_PREC_AUTO;
-            else { fprintf(stderr, "vkbert: --precision: expected fp32 or fp16\n"); bad = 1; }
+            if (vkb_precision_parse(optarg, &o.precision)) {
+                fprintf(stderr, "vkbert: --precision %s: expected auto, fp32, fp16 (GPU), bf16 or int8 (CPU)\n",
+                        optarg);
+                bad = 1;
+            }
             break;
         case O_MAXLEN: bad = parse_int("max-len", optarg, 2, 1 << 20, &o.max_len); break;
         case O_BATCHTOK: bad = parse_int("batch-tokens", optarg, 2, 1 << 26, &o.batch_tokens); break;

@@ -79,6 +79,9 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo);
 /* Creates the backend for --device (default auto: a hardware Vulkan GPU if
  * there is one, else the CPU reference, with a note saying why); no fallback
  * when the device chosen fails: prints the error and returns NULL. */
+/* Prints the backend's note (vkb_backend_note: e.g. a fallback to fp32) on
+ * stderr unless --quiet. */
+void cli_backend_note(const cli_opts *o, const vkb_backend *be);
 vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,
                               int max_len);
 /* Effective max length for a model: vkb_model_max_len (--max-len, or the

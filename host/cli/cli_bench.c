@@ -115,7 +115,7 @@ static void put_info(cli_buf *b, const vkb_bench_info *bi, int json) {
         cb_json_str(b, bi->vendor);
         cb_puts(b, ",\"driver\":");
         cb_json_str(b, bi->driver);
-        cb_printf(b, ",\"precision\":\"fp%d\"", bi->precision_bits);
+        cb_printf(b, ",\"precision\":\"%s\"", bi->precision);
         cb_printf(b, ",\"peak_mem_bytes\":%llu,\"weight_bytes\":%llu,\"activation_bytes\":%llu",
                   (unsigned long long)bi->peak_mem_bytes, (unsigned long long)bi->weight_bytes,
                   (unsigned long long)bi->activation_bytes);
@@ -124,7 +124,7 @@ static void put_info(cli_buf *b, const vkb_bench_info *bi, int json) {
                       bi->last_passes);
     } else {
         cb_printf(b, "device       %s (vendor %s; driver %s)\n", bi->device, bi->vendor, bi->driver);
-        cb_printf(b, "precision    fp%d\n", bi->precision_bits);
+        cb_printf(b, "precision    %s\n", bi->precision);
         if (bi->gpu)
             cb_printf(b, "device mem   peak %.1f MiB (weights %.1f MiB + activations %.1f MiB; "
                          "device-local)\n",
@@ -158,7 +158,7 @@ typedef struct bench_row {
 
 static void fill_row(bench_row *r, const vkb_bench_info *bi, const char *desc) {
     snprintf(r->device, sizeof r->device, "%s", bi->gpu ? bi->device : desc);
-    snprintf(r->precision, sizeof r->precision, "fp%d", bi->precision_bits);
+    snprintf(r->precision, sizeof r->precision, "%s", bi->precision);
     r->peak_mem = bi->peak_mem_bytes;
     r->gpu = bi->gpu;
 }
@@ -281,6 +281,7 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
         fprintf(stderr, "vkbert bench: cannot open device %s: %s\n", bo.device, e.msg);
         return CLI_FAILED;
     }
+    cli_backend_note(o, be);
     double t_up = vkb_now_s() - t1;
     vkb_bench_info bi;
     vkb_backend_bench_info(be, &bi, &e);

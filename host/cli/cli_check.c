@@ -23,6 +23,8 @@ static const char *const sentences[] = {
     "ok",
 };
 #define N_SENT (int)(sizeof sentences / sizeof sentences[0])
+#define LOWP_TOL_BF16 0.15 /* seen: 0.066 (tests/data/tiny-f32), 0.0049 (built-in) */
+#define LOWP_TOL_INT8 0.25 /* seen: 0.16 (base-f32 last hidden), 0.020 (built-in) */
 
 static uint64_t rng_next(uint64_t *s) {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -145,6 +147,7 @@ int cli_check(cli_opts *o) {
     int tokens = bsz * max_len;
     cli_opts ro = *o;
     ro.device = "cpu";
+    ro.precision = VKB_PREC_FP32; /* the reference: fp64 accumulation */
     ro.batch_tokens = tokens;
     cli_opts to = *o;
     to.batch_tokens = tokens;
@@ -161,7 +164,12 @@ int cli_check(cli_opts *o) {
     const char *dev = vkb_backend_device(dut);
     int fp16 = o->precision == VKB_PREC_FP16 ||
                (o->precision == VKB_PREC_AUTO && strstr(dev, "fp16") != NULL);
-    double tol = fp16 ? 2e-2 : strncmp(dev, "CPU", 3) == 0 ? 1e-4 : 1e-3;
+    /* --precision bf16 / int8 (CPU): logits within the tolerance below and
+     * at least 99.5% of the labels equal (the feature's promise; the
+     * figures on IMDB reviews are in README "CPU: reduced precision") */
+    int lowp = o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8;
+    double tol = o->precision == VKB_PREC_INT8 ? LOWP_TOL_INT8 : o->precision == VKB_PREC_BF16 ? LOWP_TOL_BF16
+                 : fp16 ? 2e-2 : strncmp(dev, "CPU", 3) == 0 ? 1e-4 : 1e-3;
     int NL = c->n_layers + 1, D = c->dim, nlab = c->n_labels;
     double *mabs = calloc((size_t)NL, sizeof(double)), *mref = calloc((size_t)NL, sizeof(double));
     double *mcos = malloc(sizeof(double) * (size_t)NL);
@@ -228,9 +236,9 @@ int cli_check(cli_opts *o) {
         /* a base model has no logits: its output is the last hidden state,
          * held to the same absolute tolerance */
         double err = nlab ? lmax : mabs[NL - 1];
-        int ok = err <= tol && (!nlab || agree == nq);
+        int ok = err <= tol && (!nlab || agree == nq || (lowp && agree >= 0.995 * nq));
         if (!ok) rc = CLI_FAILED;
-        const char *prec = fp16 ? "fp16" : "fp32";
+        const char *prec = lowp ? vkb_precision_name(o->precision) : fp16 ? "fp16" : "fp32";
         const char *mname = o->shape ? "random distilbert-base shape" : (o->model ? o->model : "built-in");
         if (o->json) {
             /* one JSON object for CI (--json) */

@@ -274,7 +274,10 @@ static vkb_backend *open_fit(const cli_opts *o, const vkb_model *m, const char *
     cli_auto_tune(o, m, &bo);
     vkb_backend *be = NULL;
     vkb_error e = {0};
-    if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) return be;
+    if (vkb_backend_create_fit(m, &bo, backend_note, (void *)o, &be, tokens, &e) == 0) {
+        cli_backend_note(o, be);
+        return be;
+    }
     fprintf(stderr, "vkbert: cannot open device %s: %s\n", bo.device, e.msg);
     return NULL;
 }

@@ -99,7 +99,7 @@ typedef struct server {
     vkb_scorer_opts so;
     int max_len, budget, window, max_conc, max_body;
     char device[256];
-    int prec_bits;         /* the precision the backend runs in: 32 or 16 */
+    char prec[8];          /* the precision the backend runs in: fp32, fp16, bf16, int8 */
     const char *model_id;
 
     pthread_mutex_t mu;
@@ -289,10 +289,11 @@ static int open_backend(server *S, vkb_backend **be, char *dev, size_t devsz) {
         return -1;
     }
     vkb_bench_info bi;
-    int bits = vkb_backend_bench_info(*be, &bi, &e) == 0 ? bi.precision_bits : 32;
+    const char *prec = vkb_backend_bench_info(*be, &bi, &e) == 0 ? bi.precision : "fp32";
+    cli_backend_note(S->o, *be);
     pthread_mutex_lock(&S->mu);
     if (t < S->budget) S->budget = t;
-    S->prec_bits = bits;
+    snprintf(S->prec, sizeof S->prec, "%s", prec);
     pthread_mutex_unlock(&S->mu);
     snprintf(dev, devsz, "%s", vkb_backend_device(*be));
     return 0;
@@ -745,12 +746,15 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     cb_json_str(&b, S->model_id);
     cb_puts(&b, ",\"model_sha\":null,\"model_dtype\":");
     /* the precision the device runs in (not the one asked for: auto
-     * chooses, the CPU reference is fp32) */
+     * chooses, the CPU reference is fp32 unless bf16/int8 ran) */
     server *P = cfg->n_labels > 0 ? S : S->emb;
+    char prec[8];
     pthread_mutex_lock(&P->mu);
-    int bits = P->prec_bits;
+    snprintf(prec, sizeof prec, "%s", P->prec);
+    if (!prec[0]) snprintf(prec, sizeof prec, "fp32");
     pthread_mutex_unlock(&P->mu);
-    cb_json_str(&b, bits == 16 ? "float16" : "float32");
+    cb_json_str(&b, !strcmp(prec, "fp16") ? "float16" : !strcmp(prec, "bf16") ? "bfloat16"
+                    : !strcmp(prec, "int8") ? "int8" : "float32");
     cb_puts(&b, ",\"model_type\":{");
     if (cfg->n_labels > 0) { /* a base model has no classifier: /embed only */
         cb_puts(&b, "\"classifier\":{\"id2label\":{");
@@ -780,7 +784,7 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     int lost = S->lost;
     pthread_mutex_unlock(&S->mu);
     cb_puts(&b, ",\"precision\":");
-    cb_json_str(&b, bits == 16 ? "fp16" : "fp32");
+    cb_json_str(&b, prec);
     cb_printf(&b, ",\"max_input_length\":%d,\"max_concurrent_requests\":%d,\"max_batch_tokens\":%d,"
                   "\"max_client_batch_size\":%d,\"max_batch_requests\":null,\"tokenization_workers\":null,"
                   "\"healthy\":%s,\"version\":",

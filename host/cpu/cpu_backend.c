@@ -20,10 +20,15 @@
  *    fused q|k|v rows, the head
  *    reading the first tokens in place - and everything but the GEMMs on one
  *    persistent thread team (the GEMMs on OpenBLAS's pool; the team sleeps
- *    meanwhile).
+ *    meanwhile);
+ *  - --precision bf16 / int8: forward_fast with the encoder's linear layers
+ *    (q|k|v, out_lin, ffn.lin1, ffn.lin2) on oneDNN (cpu_lowp.c: GEMM,
+ *    activation conversion and epilogue on oneDNN's OpenMP threads); the
+ *    head stays fp32.
  * Weights are converted to f32 once, at creation; activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
+#include "cpu_lowp.h"
 #include "cpu_ops.h"
 #include "cpu_pool.h"
 #include "error.h"
@@ -45,7 +50,14 @@ typedef struct {
     size_t cap_tokens;
     float *x, *q, *k, *v, *ctx, *tmp, *ffn;
     float *qkv; /* fp32: [tokens, 3*dim], the fused projection */
+    /* --precision bf16 / int8: the encoder's linear layers on oneDNN
+     * (cpu_lowp.c), lw[layer * LW_N + slot]; NULL = fp32 */
+    vkb_lp *lp;
+    vkb_lp_weight **lw;
 } cpu_backend;
+
+/* the linear layers of a layer, in lw */
+enum { LW_QKV, LW_O, LW_FFN1, LW_FFN2, LW_N };
 
 /* ---- weights ----------------------------------------------------------------- */
 /* The f32 copy of tensor `r` (of layer `layer`). */
@@ -200,6 +212,32 @@ static int linear_oom(vkb_error *err, int layer, int rows) {
                      layer < 0 ? 0 : layer, rows);
 }
 
+/* Y = act(X W^T + b) + R for linear layer of `layer`: on oneDNN in bf16 /
+ * int8 when the backend runs them (lw), else the fp32 operator. */
+static int lin(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
+               const float *W, const float *b, const float *R, size_t ldr, float *Y, int M, int N,
+               int K, vkb_act act, vkb_error *err) {
+    if (lw) return vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, act, err);
+    if (vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, M, N, K, act, be->team)) return linear_oom(err, layer, M);
+    return 0;
+}
+
+/* Y = LayerNorm(X W^T + b + R) * g + beta: the same, with the residual
+ * block's LayerNorm (fused into the fp32 epilogue; a pass of its own after
+ * the oneDNN GEMM). */
+static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
+                  const float *W, const float *b, const float *R, size_t ldr, const float *g,
+                  const float *beta, float *Y, int M, int N, int K, vkb_error *err) {
+    if (lw) {
+        if (vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, VKB_ACT_NONE, err)) return -1;
+        vkb_cpu_layernorm_fast(Y, g, beta, M, N, VKB_LN_EPS, be->team);
+        return 0;
+    }
+    if (vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, N, K, be->team))
+        return linear_oom(err, layer, M);
+    return 0;
+}
+
 /* fp32: the same forward pass in fewer passes (see the top of the file). */
 static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, vkb_error *err) {
     const vkb_config *c = &be->base.model->cfg;
@@ -216,23 +254,25 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
     for (int i = 0; i < c->n_layers; i++) {
 #define W(role) wt(be, VKB_T_##role, i)
         /* q|k|v = x [Wq;Wk;Wv]^T + [bq;bk;bv] (contiguous, convert_weights) */
-        if (vkb_cpu_linear_fast(be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
-                                VKB_ACT_NONE, team))
-            return linear_oom(err, i, m);
+#define LW(slot) (be->lw ? be->lw[i * LW_N + (slot)] : NULL)
+        if (lin(be, LW(LW_QKV), i, be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
+                VKB_ACT_NONE, err))
+            return -1;
         if (vkb_cpu_attention_fast(be->qkv, 3 * d, be->ctx, B, L, H, D / H, bt->lens, team))
             return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
                                  "(sequence length %d, head size %d)", i, L, D / H);
         /* x = sa_layer_norm(ctx Wo^T + bo + x) */
-        if (vkb_cpu_linear_ln_fast(be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
-                                   VKB_LN_EPS, be->tmp, m, D, D, team))
-            return linear_oom(err, i, m);
-        if (vkb_cpu_linear_fast(be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
-                                VKB_ACT_GELU, team))
-            return linear_oom(err, i, m);
+        if (lin_ln(be, LW(LW_O), i, be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
+                   be->tmp, m, D, D, err))
+            return -1;
+        if (lin(be, LW(LW_FFN1), i, be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
+                VKB_ACT_GELU, err))
+            return -1;
         /* x = output_layer_norm(ffn Wout^T + bout + h) */
-        if (vkb_cpu_linear_ln_fast(be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
-                                   W(OUT_LN_W), W(OUT_LN_B), VKB_LN_EPS, be->x, m, D, FF, team))
-            return linear_oom(err, i, m);
+        if (lin_ln(be, LW(LW_FFN2), i, be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
+                   W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, FF, err))
+            return -1;
+#undef LW
         if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
 #undef W
     }
@@ -264,8 +304,52 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     return rc;
 }
 
+/* bf16 / int8: the encoder's linear layers converted for oneDNN, when its
+ * effective ISA runs them natively; else fp32 with a note (be->base.note). */
+static int setup_lowp(cpu_backend *be, vkb_precision prec, vkb_error *err) {
+    vkb_lp_kind kind = prec == VKB_PREC_BF16 ? VKB_LP_BF16 : VKB_LP_INT8;
+    if (!vkb_lp_supported(kind)) {
+        snprintf(be->base.note, sizeof be->base.note,
+                 "--precision %s needs %s, which this CPU lacks (oneDNN's effective instruction set: "
+                 "%s); running fp32", vkb_lp_kind_name(kind),
+                 kind == VKB_LP_BF16 ? "AVX512-BF16" : "VNNI (AVX512-VNNI or AVX-VNNI)", vkb_lp_isa_name());
+        return 0;
+    }
+    const vkb_config *c = &be->base.model->cfg;
+    int n = c->n_layers * LW_N;
+    be->lw = calloc((size_t)n, sizeof *be->lw);
+    if (!be->lw) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    if (vkb_lp_create(kind, be->threads, &be->lp, err)) return -1;
+    be->base.prec = prec;
+    /* the team's work (attention, LayerNorm, embeddings) on oneDNN's OpenMP
+     * threads too: a second pool would spin against them (3x slower at
+     * 32x128 on a dim-64 model, with libgomp's default spin-wait) */
+    vkb_team *team = vkb_team_create_runner(be->threads, vkb_lp_run, be->lp);
+    if (!team) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    vkb_team_free(be->team);
+    be->team = team;
+    /* q|k|v: one [3*dim, dim] weight (convert_weights places them contiguous) */
+    static const struct { vkb_tensor_role w; int n_mul, out_ffn, in_ffn; const char *name; } roles[LW_N] = {
+        {VKB_T_Q_W, 3, 0, 0, "q|k|v_lin"}, {VKB_T_O_W, 1, 0, 0, "out_lin"},
+        {VKB_T_FFN1_W, 1, 1, 0, "ffn.lin1"}, {VKB_T_FFN2_W, 1, 0, 1, "ffn.lin2"}};
+    for (int i = 0; i < c->n_layers; i++)
+        for (int s = 0; s < LW_N; s++) {
+            char name[64];
+            snprintf(name, sizeof name, "layer %d %s", i, roles[s].name);
+            int N = roles[s].n_mul * (roles[s].out_ffn ? c->hidden_dim : c->dim);
+            int K = roles[s].in_ffn ? c->hidden_dim : c->dim;
+            if (vkb_lp_weight_create(be->lp, wt(be, roles[s].w, i), N, K, name, &be->lw[i * LW_N + s], err))
+                return -1;
+        }
+    return 0;
+}
+
 static void cpu_destroy(vkb_backend *self) {
     cpu_backend *be = (cpu_backend *)self;
+    if (be->lw)
+        for (int i = 0; i < be->base.model->cfg.n_layers * LW_N; i++) vkb_lp_weight_free(be->lw[i]);
+    free(be->lw);
+    vkb_lp_free(be->lp);
     vkb_team_free(be->team);
     free_acts(be);
     free(be->w);
@@ -297,7 +381,15 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         cpu_destroy(&be->base);
         return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
     }
-    if (convert_weights(be, m, err)) {
+    if (be->fp64 && (o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8)) {
+        vkb_failc(err, VKB_ERR_INPUT, "CPU backend: fp64 accumulation (the reference) cannot run in %s; "
+                  "drop one of them", vkb_precision_name(o->precision));
+        cpu_destroy(&be->base);
+        return -1;
+    }
+    be->base.prec = VKB_PREC_FP32;
+    if (convert_weights(be, m, err) ||
+        ((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, err))) {
         cpu_destroy(&be->base);
         return -1;
     }
@@ -314,6 +406,10 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp64 accumulation, %d thread%s)", be->threads,
                  be->threads == 1 ? "" : "s");
+    else if (be->lp)
+        snprintf(be->base.device, sizeof be->base.device,
+                 "CPU (%s linear layers on oneDNN %s, %d thread%s)", vkb_lp_kind_name(vkb_lp_get_kind(be->lp)),
+                 vkb_lp_isa_name(), be->threads, be->threads == 1 ? "" : "s");
     else
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp32, %d thread%s, OpenBLAS %d thread%s)", be->threads,

@@ -40,6 +40,9 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
      * faster there: on lavapipe the texel GEMM (1024x768x768) ran 28.6 vs
      * 25.5 GFLOP/s fp32 vs fp16, fp32 ahead in 4 of 4 alternated runs of
      * bench/gemm_bench (RGBA16F fetches add conversions, save nothing). */
+    if (prec == VKB_PREC_BF16 || prec == VKB_PREC_INT8)
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "--precision %s is for the CPU backend (--device cpu); "
+                         "device %s runs fp32 or fp16", vkb_precision_name(prec), dev);
     if (prec == VKB_PREC_FP16 && !caps->f16_storage)
         return vkb_fail(err, "fp16 storage requested but device %s lacks storageBuffer16BitAccess "
                         "(use --precision fp32)", dev);

@@ -120,7 +120,9 @@ int vkb_backend_bench_info(vkb_backend *be, vkb_bench_info *o, vkb_error *err) {
         snprintf(o->device, sizeof o->device, "%s", be->device);
         snprintf(o->vendor, sizeof o->vendor, "cpu");
         snprintf(o->driver, sizeof o->driver, "vkbert CPU reference");
-        o->precision_bits = 32;
+        o->precision_bits = be->prec == VKB_PREC_BF16 ? 16 : be->prec == VKB_PREC_INT8 ? 8 : 32;
+        snprintf(o->precision, sizeof o->precision, "%s",
+                 be->prec == VKB_PREC_BF16 || be->prec == VKB_PREC_INT8 ? vkb_precision_name(be->prec) : "fp32");
         return 0;
     }
     o->gpu = 1;
@@ -139,6 +141,7 @@ int vkb_backend_bench_info(vkb_backend *be, vkb_bench_info *o, vkb_error *err) {
     else
         snprintf(o->driver, sizeof o->driver, "driver version 0x%08x", c->props.driverVersion);
     o->precision_bits = vkb_vk_backend_f16(be) ? 16 : 32;
+    snprintf(o->precision, sizeof o->precision, "fp%d", o->precision_bits);
     o->peak_mem_bytes = c->mem_peak;
     o->mem_bytes = c->mem_used;
     vkb_vk_backend_bytes(be, &o->weight_bytes, &o->activation_bytes);

@@ -144,6 +144,21 @@ def test_score_matches_logits():
         assert one[0]["label"] == res[0]["label"] and abs(one[0]["score"] - res[0]["score"]) <= tol
 
 
+def test_reduced_precision():
+    # precision="bf16" / "int8": the CPU's linear layers on oneDNN (fp32
+    # where the CPU lacks the instructions); logits near fp32's (tolerances
+    # of `vkbert check` on these checkpoints), same labels.
+    with vkbert.Model(TINY, device="cpu") as m:
+        ref = m.logits(TEXTS)
+    for p, tol in (("bf16", 0.15), ("int8", 0.25)):
+        with vkbert.Model(TINY, device="cpu", precision=p) as m:
+            got = m.logits(TEXTS)
+        e = maxdiff(got, ref)
+        assert e <= tol, "%s: logits differ from fp32 by %g" % (p, e)
+        for a, b in zip(got, ref):
+            assert max(range(2), key=lambda k: a[k]) == max(range(2), key=lambda k: b[k])
+
+
 def test_order_and_batching():
     # Results come back in input order whatever the batching: each text
     # alone, all together, and in tiny token budgets (many batches, length-

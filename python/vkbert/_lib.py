@@ -15,7 +15,7 @@ import threading
 
 VKB_ERR_MAX = 1024
 
-PRECISIONS = {None: 0, "auto": 0, "fp32": 1, "fp16": 2}
+PRECISIONS = {None: 0, "auto": 0, "fp32": 1, "fp16": 2, "bf16": 3, "int8": 4}  # vkb_precision
 POOLINGS = {"mean": 1, "cls": 2, "max": 3}  # vkb_pooling
 
 

@@ -65,7 +65,9 @@ class Model:
     device:       "auto" (a hardware Vulkan GPU if there is one, else the CPU
                   reference, which is faster than a CPU Vulkan such as
                   lavapipe), "gpu" (best Vulkan device), "gpu:N" or "cpu"
-    precision:    GPU storage: None/"auto", "fp32" or "fp16"
+    precision:    GPU storage: None/"auto", "fp32" or "fp16"; CPU linear
+                  layers: "bf16" or "int8" (fp32 where the CPU lacks the
+                  instructions)
     max_len:      truncate inputs to this many ids (clipped to the model's
                   max_position_embeddings); None = the library's default
                   (512) clipped to the tokenizer's model_max_length too
@@ -88,7 +90,7 @@ class Model:
         self._be = None
         self._lock = threading.Lock()
         if precision not in _lib.PRECISIONS:
-            raise ValueError('precision must be None, "auto", "fp32" or "fp16", not %r'
+            raise ValueError('precision must be None, "auto", "fp32", "fp16", "bf16" or "int8", not %r'
                              % (precision,))
         if not isinstance(device, str):
             raise TypeError(DEVICES_HELP)

@@ -1,0 +1,462 @@
+/* cpu_lowp.c - fp32 / bf16 / int8 linear layers on oneDNN's matmul (see
+ * cpu_lowp.h).  oneDNN runs the GEMM only (no bias, no scales): the
+ * conversion of the activations before it and the epilogue after it are
+ * row loops here, on the same OpenMP threads oneDNN uses.
+ *
+ * Weights go into the blocked layout oneDNN's matmul asks for (format_any,
+ * queried once at a reference M); the primitive for each M is then created
+ * with that layout, so the weights are reordered once, at load. */
+#include "cpu_lowp.h"
+#include <math.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LP_CACHE 16 /* primitives kept per weight (one per M) */
+#define LP_REF_M 128
+
+struct vkb_lp {
+    vkb_lp_kind kind;
+    int threads;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    void *xq;        /* converted activations: bf16 or u8, M*K */
+    size_t xq_bytes;
+    float *rscale;   /* int8: per-row scale and zero point */
+    int32_t *rzp;
+    size_t rows_cap;
+    uint64_t tick;   /* cache recency */
+};
+
+typedef struct {
+    int M;
+    uint64_t used;
+    dnnl_primitive_t prim;
+    size_t scratch_bytes;
+} lp_entry;
+
+struct vkb_lp_weight {
+    vkb_lp *lp;
+    int N, K;
+    char name[96];
+    dnnl_memory_desc_t wmd; /* the (blocked) layout of wmem */
+    void *wmem;             /* converted weights in that layout */
+    size_t wbytes;
+    float *wscale;          /* int8: per output channel */
+    int32_t *wsum;          /* int8: sum_k wq[n,k] */
+    lp_entry cache[LP_CACHE];
+    void *scratch;          /* oneDNN scratchpad (user mode), the largest asked */
+    size_t scratch_cap;
+};
+
+/* ---- ISA --------------------------------------------------------------------- */
+static int isa_has(dnnl_cpu_isa_t isa, unsigned need) { return ((unsigned)isa & need) == need; }
+
+int vkb_lp_supported(vkb_lp_kind kind) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    switch (kind) {
+    case VKB_LP_F32: return 1;
+    case VKB_LP_BF16: return isa_has(isa, dnnl_cpu_isa_avx512_core_bf16);
+    case VKB_LP_INT8:
+        return isa_has(isa, dnnl_cpu_isa_avx512_core_vnni) || isa_has(isa, dnnl_cpu_isa_avx2_vnni);
+    }
+    return 0;
+}
+
+const char *vkb_lp_isa_name(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    static const struct { dnnl_cpu_isa_t isa; const char *name; } names[] = {
+        {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
+        {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
+        {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+        {dnnl_cpu_isa_avx512_core, "avx512_core"},
+        {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"},
+        {dnnl_cpu_isa_avx2, "avx2"},
+        {dnnl_cpu_isa_avx, "avx"},
+        {dnnl_cpu_isa_sse41, "sse41"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (isa_has(isa, (unsigned)names[i].isa)) return names[i].name;
+    return "baseline";
+}
+
+const char *vkb_lp_kind_name(vkb_lp_kind kind) {
+    return kind == VKB_LP_BF16 ? "bf16" : kind == VKB_LP_INT8 ? "int8" : "fp32";
+}
+
+/* ---- engine ------------------------------------------------------------------ */
+static int dfail(vkb_error *err, dnnl_status_t st, const char *what, const char *name) {
+    return vkb_failc(err, st == dnnl_out_of_memory ? VKB_ERR_HOST_OOM : VKB_ERR_FAILED,
+                     "CPU backend: oneDNN %s failed for %s (status %d)", what, name, (int)st);
+}
+
+int vkb_lp_create(vkb_lp_kind kind, int threads, vkb_lp **out, vkb_error *err) {
+    *out = NULL;
+    if (!vkb_lp_supported(kind))
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "CPU backend: %s GEMMs need an instruction set this "
+                         "CPU lacks (oneDNN's effective ISA: %s)", vkb_lp_kind_name(kind),
+                         vkb_lp_isa_name());
+    vkb_lp *lp = calloc(1, sizeof *lp);
+    if (!lp) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    lp->kind = kind;
+    lp->threads = threads > 0 ? threads : 1;
+    dnnl_status_t st = dnnl_engine_create(&lp->engine, dnnl_cpu, 0);
+    if (st == dnnl_success) st = dnnl_stream_create(&lp->stream, lp->engine, dnnl_stream_default_flags);
+    if (st != dnnl_success) {
+        vkb_lp_free(lp);
+        return dfail(err, st, "engine creation", "the CPU");
+    }
+    *out = lp;
+    return 0;
+}
+
+void vkb_lp_free(vkb_lp *lp) {
+    if (!lp) return;
+    if (lp->stream) dnnl_stream_destroy(lp->stream);
+    if (lp->engine) dnnl_engine_destroy(lp->engine);
+    free(lp->xq);
+    free(lp->rscale);
+    free(lp->rzp);
+    free(lp);
+}
+
+vkb_lp_kind vkb_lp_get_kind(const vkb_lp *lp) { return lp->kind; }
+
+void vkb_lp_run(void *lp, int slots, int n_tasks, vkb_task_fn fn, void *ctx) {
+    (void)lp;
+#pragma omp parallel num_threads(slots)
+    {
+        int slot = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < n_tasks; k++) fn(ctx, k, slot);
+    }
+}
+
+static dnnl_data_type_t src_type(vkb_lp_kind k) {
+    return k == VKB_LP_BF16 ? dnnl_bf16 : k == VKB_LP_INT8 ? dnnl_u8 : dnnl_f32;
+}
+static dnnl_data_type_t wei_type(vkb_lp_kind k) {
+    return k == VKB_LP_BF16 ? dnnl_bf16 : k == VKB_LP_INT8 ? dnnl_s8 : dnnl_f32;
+}
+static dnnl_data_type_t dst_type(vkb_lp_kind k) { return k == VKB_LP_INT8 ? dnnl_s32 : dnnl_f32; }
+static size_t src_size(vkb_lp_kind k) { return k == VKB_LP_BF16 ? 2 : k == VKB_LP_INT8 ? 1 : 4; }
+
+/* A matmul primitive descriptor for [M,K] x [K,N] -> [M,N] with the weights
+ * in layout wmd (NULL: format_any); scratchpad in user mode. */
+static dnnl_status_t make_pd(vkb_lp *lp, int M, int N, int K, const dnnl_memory_desc_t *wmd,
+                             dnnl_primitive_desc_t *pd) {
+    dnnl_memory_desc_t smd, dmd, wany;
+    dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N};
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_type(lp->kind), dnnl_ab);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dst_type(lp->kind), dnnl_ab);
+    if (st == dnnl_success && !wmd) {
+        st = dnnl_memory_desc_init_by_tag(&wany, 2, wd, wei_type(lp->kind), dnnl_format_tag_any);
+        wmd = &wany;
+    }
+    if (st != dnnl_success) return st;
+    dnnl_matmul_desc_t md;
+    st = dnnl_matmul_desc_init(&md, &smd, wmd, NULL, &dmd);
+    if (st != dnnl_success) return st;
+    dnnl_primitive_attr_t attr;
+    st = dnnl_primitive_attr_create(&attr);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &md, attr, lp->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+/* ---- weights ----------------------------------------------------------------- */
+static uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even (finite inputs) */
+    return (uint16_t)(u >> 16);
+}
+
+void vkb_lp_weight_free(vkb_lp_weight *w) {
+    if (!w) return;
+    for (int i = 0; i < LP_CACHE; i++)
+        if (w->cache[i].prim) dnnl_primitive_destroy(w->cache[i].prim);
+    free(w->wmem);
+    free(w->wscale);
+    free(w->wsum);
+    free(w->scratch);
+    free(w);
+}
+
+size_t vkb_lp_weight_bytes(const vkb_lp_weight *w) {
+    return w->wbytes + (w->wscale ? (size_t)w->N * (sizeof(float) + sizeof(int32_t)) : 0);
+}
+
+int vkb_lp_weight_create(vkb_lp *lp, const float *W, int N, int K, const char *name,
+                         vkb_lp_weight **out, vkb_error *err) {
+    *out = NULL;
+    vkb_lp_weight *w = calloc(1, sizeof *w);
+    if (!w) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %s", name);
+    w->lp = lp;
+    w->N = N;
+    w->K = K;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    size_t nk = (size_t)N * K, es = src_size(lp->kind);
+    /* the plain [K,N] weights with strides {1, K}: W as stored, transposed */
+    void *plain = malloc(nk * es);
+    if (!plain) {
+        vkb_lp_weight_free(w);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %s", name);
+    }
+    if (lp->kind == VKB_LP_F32) {
+        memcpy(plain, W, nk * 4);
+    } else if (lp->kind == VKB_LP_BF16) {
+        uint16_t *p = plain;
+        for (size_t i = 0; i < nk; i++) p[i] = to_bf16(W[i]);
+    } else {
+        int8_t *p = plain;
+        w->wscale = malloc((size_t)N * sizeof(float));
+        w->wsum = malloc((size_t)N * sizeof(int32_t));
+        if (!w->wscale || !w->wsum) {
+            free(plain);
+            vkb_lp_weight_free(w);
+            return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %s", name);
+        }
+        for (int n = 0; n < N; n++) {
+            const float *r = W + (size_t)n * K;
+            float mx = 0;
+            for (int k = 0; k < K; k++) mx = fmaxf(mx, fabsf(r[k]));
+            float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
+            int32_t sum = 0;
+            for (int k = 0; k < K; k++) {
+                float q = nearbyintf(r[k] * inv);
+                q = q > 127 ? 127 : q < -127 ? -127 : q;
+                p[(size_t)n * K + k] = (int8_t)q;
+                sum += (int32_t)q;
+            }
+            w->wscale[n] = s;
+            w->wsum[n] = sum;
+        }
+    }
+    /* the layout the matmul wants, and a reorder into it */
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = make_pd(lp, LP_REF_M, N, K, NULL, &pd);
+    dnnl_memory_desc_t pmd;
+    dnnl_dims_t wd = {K, N}, ws = {1, K};
+    if (st == dnnl_success) {
+        w->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        st = dnnl_memory_desc_init_by_strides(&pmd, 2, wd, wei_type(lp->kind), ws);
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) {
+        free(plain);
+        vkb_lp_weight_free(w);
+        return dfail(err, st, "matmul creation", name);
+    }
+    w->wbytes = dnnl_memory_desc_get_size(&w->wmd);
+    w->wmem = malloc(w->wbytes ? w->wbytes : 1);
+    if (!w->wmem) {
+        free(plain);
+        vkb_lp_weight_free(w);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %s", name);
+    }
+    dnnl_memory_t msrc = NULL, mdst = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rp = NULL;
+    st = dnnl_memory_create(&msrc, &pmd, lp->engine, plain);
+    if (st == dnnl_success) st = dnnl_memory_create(&mdst, &w->wmd, lp->engine, w->wmem);
+    if (st == dnnl_success)
+        st = dnnl_reorder_primitive_desc_create(&rpd, &pmd, lp->engine, &w->wmd, lp->engine, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_create(&rp, rpd);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, msrc}, {DNNL_ARG_TO, mdst}};
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(lp->threads);
+        st = dnnl_primitive_execute(rp, lp->stream, 2, args);
+        if (st == dnnl_success) st = dnnl_stream_wait(lp->stream);
+        omp_set_num_threads(saved);
+    }
+    if (rp) dnnl_primitive_destroy(rp);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (msrc) dnnl_memory_destroy(msrc);
+    if (mdst) dnnl_memory_destroy(mdst);
+    free(plain);
+    if (st != dnnl_success) {
+        vkb_lp_weight_free(w);
+        return dfail(err, st, "weight reorder", name);
+    }
+    *out = w;
+    return 0;
+}
+
+/* ---- the linear layer -------------------------------------------------------- */
+static lp_entry *get_prim(vkb_lp_weight *w, int M, vkb_error *err) {
+    vkb_lp *lp = w->lp;
+    lp_entry *victim = &w->cache[0];
+    for (int i = 0; i < LP_CACHE; i++) {
+        lp_entry *e = &w->cache[i];
+        if (e->prim && e->M == M) {
+            e->used = ++lp->tick;
+            return e;
+        }
+        if (!e->prim || (victim->prim && e->used < victim->used)) victim = e;
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_status_t st = make_pd(lp, M, w->N, w->K, &w->wmd, &pd);
+    if (st == dnnl_success) st = dnnl_primitive_create(&prim, pd);
+    size_t scratch = 0;
+    if (st == dnnl_success) scratch = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) {
+        dfail(err, st, "matmul creation", w->name);
+        return NULL;
+    }
+    if (scratch > w->scratch_cap) {
+        void *s = realloc(w->scratch, scratch);
+        if (!s) {
+            dnnl_primitive_destroy(prim);
+            vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %s's GEMM scratch", w->name);
+            return NULL;
+        }
+        w->scratch = s;
+        w->scratch_cap = scratch;
+    }
+    if (victim->prim) dnnl_primitive_destroy(victim->prim);
+    victim->prim = prim;
+    victim->M = M;
+    victim->scratch_bytes = scratch;
+    victim->used = ++lp->tick;
+    return victim;
+}
+
+static int ensure_scratch(vkb_lp *lp, int M, int K, vkb_error *err) {
+    size_t need = (size_t)M * K * src_size(lp->kind);
+    if (lp->kind != VKB_LP_F32 && need > lp->xq_bytes) {
+        void *p = realloc(lp->xq, need);
+        if (!p) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %zu converted activations", need);
+        lp->xq = p;
+        lp->xq_bytes = need;
+    }
+    if (lp->kind == VKB_LP_INT8 && (size_t)M > lp->rows_cap) {
+        float *s = realloc(lp->rscale, (size_t)M * sizeof(float));
+        if (s) lp->rscale = s;
+        int32_t *z = realloc(lp->rzp, (size_t)M * sizeof(int32_t));
+        if (z) lp->rzp = z;
+        if (!s || !z) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for row scales");
+        lp->rows_cap = (size_t)M;
+    }
+    return 0;
+}
+
+/* int8: row m of X to u8 with its scale and zero point (the range [min(0,
+ * lo), max(0, hi)] onto [0, 255], so 0 is exact). */
+static void quant_row(const float *x, int K, uint8_t *q, float *scale, int32_t *zp) {
+    float lo = 0, hi = 0;
+    for (int k = 0; k < K; k++) {
+        lo = fminf(lo, x[k]);
+        hi = fmaxf(hi, x[k]);
+    }
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0)) s = 1.0f;
+    float inv = 1.0f / s;
+    float z = nearbyintf(-lo * inv);
+    z = z < 0 ? 0 : z > 255 ? 255 : z;
+    for (int k = 0; k < K; k++) {
+        float v = nearbyintf(x[k] * inv) + z;
+        q[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    *scale = s;
+    *zp = (int32_t)z;
+}
+
+
+int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                  const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err) {
+    int N = w->N, K = w->K;
+    if (M <= 0) return 0;
+    if (ensure_scratch(lp, M, K, err)) return -1;
+    lp_entry *e = get_prim(w, M, err);
+    if (!e) return -1;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(lp->threads);
+
+    /* the activations in the GEMM's input type, contiguous */
+    const void *src = X;
+    float *xf = NULL; /* fp32 with ldx != K: a contiguous copy (xq is not sized for it) */
+    if (lp->kind == VKB_LP_BF16) {
+        uint16_t *q = lp->xq;
+#pragma omp parallel for schedule(static)
+        for (int m = 0; m < M; m++)
+            for (int k = 0; k < K; k++) q[(size_t)m * K + k] = to_bf16(X[(size_t)m * ldx + k]);
+        src = q;
+    } else if (lp->kind == VKB_LP_INT8) {
+        uint8_t *q = lp->xq;
+#pragma omp parallel for schedule(static)
+        for (int m = 0; m < M; m++)
+            quant_row(X + (size_t)m * ldx, K, q + (size_t)m * K, &lp->rscale[m], &lp->rzp[m]);
+        src = q;
+    } else if (ldx != (size_t)K) {
+        xf = malloc((size_t)M * K * sizeof(float));
+        if (!xf) {
+            omp_set_num_threads(saved);
+            return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for a GEMM input copy");
+        }
+        for (int m = 0; m < M; m++) memcpy(xf + (size_t)m * K, X + (size_t)m * ldx, (size_t)K * sizeof(float));
+        src = xf;
+    }
+
+    dnnl_memory_desc_t smd, dmd, pmd;
+    dnnl_dims_t sd = {M, K}, dd = {M, N}, pd1 = {(dnnl_dim_t)e->scratch_bytes};
+    dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mp = NULL;
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_type(lp->kind), dnnl_ab);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dst_type(lp->kind), dnnl_ab);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&pmd, 1, pd1, dnnl_u8, dnnl_a);
+    if (st == dnnl_success) st = dnnl_memory_create(&ms, &smd, lp->engine, (void *)src);
+    if (st == dnnl_success) st = dnnl_memory_create(&mw, &w->wmd, lp->engine, w->wmem);
+    if (st == dnnl_success) st = dnnl_memory_create(&md, &dmd, lp->engine, Y);
+    if (st == dnnl_success) st = dnnl_memory_create(&mp, &pmd, lp->engine, w->scratch);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md},
+                                  {DNNL_ARG_SCRATCHPAD, mp}};
+        st = dnnl_primitive_execute(e->prim, lp->stream, 4, args);
+        if (st == dnnl_success) st = dnnl_stream_wait(lp->stream);
+    }
+    dnnl_memory_t mems[] = {ms, mw, md, mp};
+    for (int i = 0; i < 4; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    free(xf);
+    if (st != dnnl_success) {
+        omp_set_num_threads(saved);
+        return dfail(err, st, "matmul", w->name);
+    }
+
+    /* epilogue per row: (int8: s32 -> scaled f32), bias, activation, residual */
+    const float *rscale = lp->rscale, *wscale = w->wscale;
+    const int32_t *rzp = lp->rzp, *wsum = w->wsum;
+    int int8 = lp->kind == VKB_LP_INT8;
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < M; m++) {
+        float *y = Y + (size_t)m * N;
+        if (int8) {
+            float sa = rscale[m];
+            int32_t zp = rzp[m];
+            for (int n = 0; n < N; n++) {
+                int32_t acc;
+                memcpy(&acc, &y[n], sizeof acc); /* the GEMM wrote s32 here */
+                y[n] = (float)(acc - zp * wsum[n]) * (sa * wscale[n]);
+            }
+        }
+        if (b)
+            for (int n = 0; n < N; n++) y[n] += b[n];
+        if (act == VKB_ACT_GELU) vkb_cpu_gelu_fast(y, (size_t)N);
+        else if (act == VKB_ACT_RELU)
+            for (int n = 0; n < N; n++) y[n] = y[n] > 0 ? y[n] : 0;
+        if (R) {
+            const float *r = R + (size_t)m * ldr;
+            for (int n = 0; n < N; n++) y[n] += r[n];
+        }
+    }
+    omp_set_num_threads(saved);
+    return 0;
+}
