@@ -19,7 +19,7 @@
 # Prepare here first (all git-ignored; nothing of it is committed):
 #   - build/ built here (same x86-64; the script runs build/vkbert, the
 #     Vulkan test programs in build/tests and build/bench/coopmat_check), and
-#     .gl/*.deb: libvulkan1 libcjson1 libutf8proc2 libopenblas0-pthread
+#     .gl/*.deb: libvulkan1 libcjson1 libutf8proc2 libopenblas0-pthread libmicrohttpd12
 #     libgfortran5 libdnnl2 libgomp1 ocl-icd-libopencl1 (oneDNN, since the CPU
 #     bf16/int8 path) libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 (see
 #     ../shared/GPU.md; check `ldd build/vkbert` for any other library);
