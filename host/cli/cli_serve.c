@@ -22,6 +22,12 @@
  * budgeted among themselves; "normalize" (default true, as TEI) is applied
  * per request to the pooled vectors, with the scorer's arithmetic.
  *
+ * Several devices (--device LIST, as score): one /predict lane per device
+ * (this struct again: its own backend, token budget, scorer and batcher
+ * thread), all sharing the front's mutex, condition and queue; a lane takes
+ * the next window when its own is done.  A lane lost for good stops taking
+ * windows; /health says "degraded" (200) until every lane is lost (503).
+ *
  * Failures: a forward that fails (device lost, ...) fails only the requests
  * whose inputs were not scored, with 503/500 and the message; the scorer is
  * then rebuilt (the backend reopened after a lost device).  Out of device
@@ -390,7 +396,10 @@ static void scorer_failed_locked(server *S, const vkb_error *err) {
     pthread_mutex_lock(S->mu);
     S->be = be;
     S->s = ns;
-    if (err->code == VKB_ERR_DEVICE_LOST) snprintf(S->device, sizeof S->device, "%s", dev);
+    /* (a lane of a device list keeps its device's name once lost: /metrics
+     * labels and /health name it) */
+    if (err->code == VKB_ERR_DEVICE_LOST && !(bad && S->front->n_lanes > 1))
+        snprintf(S->device, sizeof S->device, "%s", dev);
     add_stats(&S->past, &st);
     S->past.batch_tokens = st.batch_tokens;
     S->added = S->delivered = 0;
