@@ -513,6 +513,9 @@ static const command commands[] = {
      "(Prometheus).  Requests of all clients are queued and scored together in\n"
      "length-grouped token-budget batches; SIGTERM/SIGINT finish the requests in\n"
      "flight and exit 0.  Prints \"listening on http://HOST:PORT\" on stderr.\n"
+     "--device all or a list (gpu:0,gpu:1 or gpu,cpu): one /predict worker per\n"
+     "device, each with its own token budget, taking batches from one queue\n"
+     "(/embed runs on the first device).\n"
      "      --host ADDR        address to listen on (default 127.0.0.1)\n"
      "      --port N           TCP port (default 8080; 0: any free port)\n"
      "      --allow-remote     allow a --host that is not a loopback address (the\n"
@@ -734,12 +737,14 @@ int main(int argc, char **argv) {
         case O_MODEL: o.model = optarg; break;
         case O_DEVICE:
             o.device = optarg;
-            if ((!strcmp(c->name, "score") || !strcmp(c->name, "embed") || !strcmp(c->name, "bench")) &&
+            if ((!strcmp(c->name, "score") || !strcmp(c->name, "embed") || !strcmp(c->name, "bench") ||
+                 !strcmp(c->name, "serve")) &&
                 (strchr(optarg, ',') || !strcmp(optarg, "all")))
                 break; /* a device list: checked by cli_device_list */
             if (!valid_device(optarg)) {
                 fprintf(stderr, "vkbert: --device: expected cpu, gpu, gpu:N or auto%s, got '%s'\n",
-                        !strcmp(c->name, "score") || !strcmp(c->name, "bench")
+                        !strcmp(c->name, "score") || !strcmp(c->name, "bench") ||
+                                !strcmp(c->name, "serve")
                             ? " (or all, or a list such as gpu:0,gpu:1)" : "", optarg);
                 bad = 1;
             }

@@ -22,6 +22,12 @@
  * budgeted among themselves; "normalize" (default true, as TEI) is applied
  * per request to the pooled vectors, with the scorer's arithmetic.
  *
+ * Several devices (--device LIST, as score): one /predict lane per device
+ * (this struct again: its own backend, token budget, scorer and batcher
+ * thread), all sharing the front's mutex, condition and queue; a lane takes
+ * the next window when its own is done.  A lane lost for good stops taking
+ * windows; /health says "degraded" (200) until every lane is lost (503).
+ *
  * Failures: a forward that fails (device lost, ...) fails only the requests
  * whose inputs were not scored, with 503/500 and the message; the scorer is
  * then rebuilt (the backend reopened after a lost device).  Out of device
@@ -56,7 +62,8 @@
 #define MAX_CLIENT_BATCH 1024 /* inputs in one request (TEI: max_client_batch_size) */
 #define MAX_WINDOWS 1         /* flushed windows in flight */
 #define FAILS_FOR_LOST 3      /* failed reopenings in a row: the device is lost */
-#define SHUTDOWN_WAIT_S 120   /* most time given to requests in flight at exit */
+#define SHUTDOWN_WAIT_S 120
+#define MAX_DEVICES 64        /* --device list entries (as score) */   /* most time given to requests in flight at exit */
 
 static const double lat_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                 0.25,  0.5,    1,     2.5,  5,    10,   30};
@@ -102,8 +109,15 @@ typedef struct server {
     char prec[8];          /* the precision the backend runs in: fp32, fp16, bf16, int8 */
     const char *model_id;
 
-    pthread_mutex_t mu;
-    pthread_cond_t qcv;    /* the queue or the deliveries moved */
+    /* mu, qcv: this lane's own (mu_own, qcv_own), or for the /predict lanes
+     * of a device list the front's (lane 0 = the server struct itself) */
+    pthread_mutex_t *mu, mu_own;
+    pthread_cond_t *qcv, qcv_own;  /* the queue or the deliveries moved */
+    struct server *front;  /* the lane that owns the queue (qh, qt, qn, q_since) */
+    struct server **lanes; /* front only: its /predict lanes, one per device */
+    int n_lanes;
+    int lane;              /* this lane's index (the /metrics label) */
+    const char *dev_spec;  /* --device list entry; NULL: cli_backend_opts' choice */
     qitem *qh, *qt;        /* waiting for the batcher */
     int qn;
     uint64_t added, delivered;   /* inputs given to / answered by the current scorer */
@@ -170,10 +184,10 @@ static enum MHD_Result reply_error(server *S, struct MHD_Connection *c, unsigned
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     S->errors[kind]++;
     int closing = S->shutting_down;
-    pthread_mutex_unlock(&S->mu);
+    pthread_mutex_unlock(S->mu);
     cli_buf b = {0};
     cb_puts(&b, "{\"error\":");
     cb_json_str(&b, msg);
@@ -233,12 +247,12 @@ static int on_result(void *ctx, const vkb_score *sc) {
     request *r = q->r;
     const float *v = sc->embedding ? sc->embedding : sc->logits; /* an embedding has r->nl = dim */
     if (v) memcpy(r->logits + (size_t)q->idx * r->nl, v, sizeof(float) * (size_t)r->nl);
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     S->delivered++;
     S->fails_in_row = 0;
     if (--r->left == 0) pthread_cond_signal(&r->cv);
-    pthread_cond_broadcast(&S->qcv);
-    pthread_mutex_unlock(&S->mu);
+    pthread_cond_broadcast(S->qcv);
+    pthread_mutex_unlock(S->mu);
     free(q);
     return 0;
 }
@@ -260,12 +274,12 @@ static void fail_item_locked(server *S, qitem *q, int status, const char *msg) {
 static void on_drop(void *user) {
     qitem *q = user;
     server *S = q->S;
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     S->delivered++;
     fail_item_locked(S, q, S->fail_status ? S->fail_status : 503,
                      S->fail_msg[0] ? S->fail_msg : "the device failed while scoring this input");
-    pthread_cond_broadcast(&S->qcv);
-    pthread_mutex_unlock(&S->mu);
+    pthread_cond_broadcast(S->qcv);
+    pthread_mutex_unlock(S->mu);
 }
 
 static void on_note(void *ctx, const char *msg) {
@@ -278,23 +292,24 @@ static void on_note(void *ctx, const char *msg) {
 static int open_backend(server *S, vkb_backend **be, char *dev, size_t devsz) {
     vkb_backend_opts bo;
     cli_backend_opts(S->o, S->max_len, &bo);
-    cli_auto_tune(S->o, S->m, &bo);
+    if (S->dev_spec) bo.device = S->dev_spec;
+    cli_auto_tune(S->o, S->m, &bo); /* this lane's device */
     vkb_error e = {0};
     int t = 0;
     if (vkb_backend_create_fit(S->m, &bo, on_note, S, be, &t, &e)) {
         fprintf(stderr, "vkbert serve: cannot open device %s: %s\n", bo.device, e.msg);
-        pthread_mutex_lock(&S->mu);
+        pthread_mutex_lock(S->mu);
         snprintf(S->lost_msg, sizeof S->lost_msg, "cannot open device %s: %s", bo.device, e.msg);
-        pthread_mutex_unlock(&S->mu);
+        pthread_mutex_unlock(S->mu);
         return -1;
     }
     vkb_bench_info bi;
     const char *prec = vkb_backend_bench_info(*be, &bi, &e) == 0 ? bi.precision : "fp32";
     cli_backend_note(S->o, *be);
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     if (t < S->budget) S->budget = t;
     snprintf(S->prec, sizeof S->prec, "%s", prec);
-    pthread_mutex_unlock(&S->mu);
+    pthread_mutex_unlock(S->mu);
     snprintf(dev, devsz, "%s", vkb_backend_device(*be));
     return 0;
 }
@@ -314,7 +329,7 @@ static void open_embed_lane(server *E) {
         int bad = open_backend(E, &be, dev, sizeof dev);
         if (!bad) bad = open_scorer(E, be, &s);
         if (bad) vkb_backend_free(be);
-        pthread_mutex_lock(&E->mu);
+        pthread_mutex_lock(E->mu);
         if (bad) {
             E->lost = 1;
         } else {
@@ -323,7 +338,7 @@ static void open_embed_lane(server *E) {
             snprintf(E->device, sizeof E->device, "%s", dev);
             E->past.batch_tokens = E->budget;
         }
-        pthread_mutex_unlock(&E->mu);
+        pthread_mutex_unlock(E->mu);
         if (!bad && !E->o->quiet) fprintf(stderr, "vkbert serve: /embed: opened %s\n", dev);
     }
     pthread_mutex_unlock(&E->open_mu);
@@ -334,9 +349,9 @@ static int open_scorer(server *S, vkb_backend *be, vkb_scorer **s) {
     vkb_error e = {0};
     if (vkb_scorer_create(be, &S->so, on_result, S, s, &e)) {
         fprintf(stderr, "vkbert serve: cannot start the scorer: %s\n", e.msg);
-        pthread_mutex_lock(&S->mu);
+        pthread_mutex_lock(S->mu);
         snprintf(S->lost_msg, sizeof S->lost_msg, "cannot start the scorer: %s", e.msg);
-        pthread_mutex_unlock(&S->mu);
+        pthread_mutex_unlock(S->mu);
         return -1;
     }
     return 0;
@@ -360,7 +375,7 @@ static void scorer_failed_locked(server *S, const vkb_error *err) {
     S->s = NULL;
     S->fails_in_row++;
     int lost_now = S->fails_in_row >= FAILS_FOR_LOST;
-    pthread_mutex_unlock(&S->mu);
+    pthread_mutex_unlock(S->mu);
     fprintf(stderr, "vkbert serve: scoring failed: %s; %s\n", err->msg,
             lost_now ? "giving up on the device" : err->code == VKB_ERR_DEVICE_LOST
                                                        ? "reopening the device" : "restarting the scorer");
@@ -380,10 +395,13 @@ static void scorer_failed_locked(server *S, const vkb_error *err) {
         bad = open_backend(S, &be, dev, sizeof dev);
     }
     if (!bad) bad = open_scorer(S, be, &ns);
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     S->be = be;
     S->s = ns;
-    if (err->code == VKB_ERR_DEVICE_LOST) snprintf(S->device, sizeof S->device, "%s", dev);
+    /* (a lane of a device list keeps its device's name once lost: /metrics
+     * labels and /health name it) */
+    if (err->code == VKB_ERR_DEVICE_LOST && !(bad && S->front->n_lanes > 1))
+        snprintf(S->device, sizeof S->device, "%s", dev);
     add_stats(&S->past, &st);
     S->past.batch_tokens = st.batch_tokens;
     S->added = S->delivered = 0;
@@ -400,9 +418,18 @@ static void scorer_failed_locked(server *S, const vkb_error *err) {
     }
 }
 
+/* Caller holds mu: every /predict lane (device) of the front F is lost. */
+static int all_lost_locked(const server *F) {
+    if (F->n_lanes <= 1) return F->lost;
+    for (int i = 0; i < F->n_lanes; i++)
+        if (!F->lanes[i]->lost) return 0;
+    return 1;
+}
+
 static void *batcher_main(void *arg) {
-    server *S = arg;
-    pthread_mutex_lock(&S->mu);
+    server *S = arg;    /* this lane: its device's scorer */
+    server *F = S->front; /* the queue, shared by the /predict lanes */
+    pthread_mutex_lock(S->mu);
     for (;;) {
         int done = 0;
         while (done < S->wn && S->wend[done] <= S->delivered) done++;
@@ -411,14 +438,14 @@ static void *batcher_main(void *arg) {
             S->wn -= done;
             S->last_dt = vkb_now_s() - S->flush_t;
         }
-        if (S->lost) {
-            while (S->qh) {
-                qitem *q = S->qh;
-                S->qh = q->next;
+        if (S->lost && all_lost_locked(F)) { /* no lane left to take the queue */
+            while (F->qh) {
+                qitem *q = F->qh;
+                F->qh = q->next;
                 fail_item_locked(S, q, 503, S->lost_msg);
             }
-            S->qt = NULL;
-            S->qn = 0;
+            F->qt = NULL;
+            F->qn = 0;
         }
         /* The device is free.  When fewer requests are queued than the last
          * window held, the clients that were answered are probably sending
@@ -426,18 +453,20 @@ static void *batcher_main(void *arg) {
          * last window's time, and 20 ms), so that the next window is not a
          * handful of texts followed by the rest.  A lone client is never
          * kept waiting (its last window held one text). */
-        double wait_until = S->q_since + (S->last_dt * 0.1 < 0.02 ? S->last_dt * 0.1 : 0.02);
-        int refill = S->qh && S->qn < S->last_n && !S->stop && vkb_now_s() < wait_until;
-        if (S->qh && S->s && S->wn < MAX_WINDOWS && !refill) {
-            /* the next window: everything queued (at most a scorer window) */
-            qitem *list = S->qh, *last = S->qh;
+        double wait_until = F->q_since + (S->last_dt * 0.1 < 0.02 ? S->last_dt * 0.1 : 0.02);
+        int refill = F->qh && F->qn < S->last_n && !S->stop && vkb_now_s() < wait_until;
+        if (F->qh && S->s && !S->lost && S->wn < MAX_WINDOWS && !refill) {
+            /* the next window: everything queued (at most a scorer window),
+             * taken by whichever device's lane is free first */
+            qitem *list = F->qh, *last = F->qh;
             int k = 1;
-            while (last->next && k < S->window) { last = last->next; k++; }
-            S->qh = last->next;
-            if (!S->qh) S->qt = NULL;
+            last->S = S;
+            while (last->next && k < S->window) { last = last->next; last->S = S; k++; }
+            F->qh = last->next;
+            if (!F->qh) F->qt = NULL;
             last->next = NULL;
-            S->qn -= k;
-            pthread_mutex_unlock(&S->mu);
+            F->qn -= k;
+            pthread_mutex_unlock(S->mu);
             vkb_error e = {0};
             int rc = 0, added = 0;
             for (qitem *q = list, *next; q; q = next) {
@@ -447,15 +476,15 @@ static void *batcher_main(void *arg) {
                 free(q->ids);
                 q->ids = NULL;
                 if (rc) {
-                    pthread_mutex_lock(&S->mu);
+                    pthread_mutex_lock(S->mu);
                     fail_item_locked(S, q, e.code == VKB_ERR_DEVICE_LOST ? 503 : 500, e.msg);
-                    pthread_mutex_unlock(&S->mu);
+                    pthread_mutex_unlock(S->mu);
                 } else {
                     added++;
                 }
             }
             if (!rc) rc = vkb_scorer_flush(S->s, &e);
-            pthread_mutex_lock(&S->mu);
+            pthread_mutex_lock(S->mu);
             S->added += (uint64_t)added;
             if (added) {
                 S->bsz_n++;
@@ -469,27 +498,27 @@ static void *batcher_main(void *arg) {
                 S->flush_t = vkb_now_s();
                 S->last_n = added;
             }
-            if (S->qh) S->q_since = vkb_now_s();
+            if (F->qh) F->q_since = vkb_now_s();
             if (rc) scorer_failed_locked(S, &e);
             continue;
         }
-        if (S->stop && !S->qh && S->wn == 0) break;
+        if (S->stop && (!F->qh || S->lost) && S->wn == 0) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (refill ? 1 : 20) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-        pthread_cond_timedwait(&S->qcv, &S->mu, &ts);
+        pthread_cond_timedwait(S->qcv, S->mu, &ts);
         if (S->wn > 0 && S->s) {
             /* inputs in flight: a flush with nothing new says whether the
              * scorer has stopped (a failed forward) */
-            pthread_mutex_unlock(&S->mu);
+            pthread_mutex_unlock(S->mu);
             vkb_error e = {0};
             int rc = vkb_scorer_flush(S->s, &e);
-            pthread_mutex_lock(&S->mu);
+            pthread_mutex_lock(S->mu);
             if (rc) scorer_failed_locked(S, &e);
         }
     }
-    pthread_mutex_unlock(&S->mu);
+    pthread_mutex_unlock(S->mu);
     return NULL;
 }
 
@@ -655,11 +684,11 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k, int
         return reply_error(S, c, status, kind, "%s", msg);
     }
     pthread_cond_init(&r.cv, NULL);
-    pthread_mutex_lock(&Q->mu);
-    if (Q->lost) {
+    pthread_mutex_lock(Q->mu);
+    if (all_lost_locked(Q)) {
         char lmsg[sizeof Q->lost_msg];
         snprintf(lmsg, sizeof lmsg, "%s", Q->lost_msg);
-        pthread_mutex_unlock(&Q->mu);
+        pthread_mutex_unlock(Q->mu);
         for (int i = 0; i < n; i++) { free(items[i]->ids); free(items[i]); }
         free(items);
         free(r.logits);
@@ -673,10 +702,10 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k, int
     }
     Q->qn += n;
     Q->n_inputs += (uint64_t)n;
-    pthread_cond_broadcast(&Q->qcv);
-    while (r.left > 0) pthread_cond_wait(&r.cv, &Q->mu);
-    int fail_kind = Q->lost ? E_UNHEALTHY : E_BACKEND;
-    pthread_mutex_unlock(&Q->mu);
+    pthread_cond_broadcast(Q->qcv);
+    while (r.left > 0) pthread_cond_wait(&r.cv, Q->mu);
+    int fail_kind = all_lost_locked(Q) ? E_UNHEALTHY : E_BACKEND;
+    pthread_mutex_unlock(Q->mu);
     free(items);
     pthread_cond_destroy(&r.cv);
     if (r.status) {
@@ -709,11 +738,11 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k, int
     }
     cb_puts(&b, "\n");
     free(r.logits);
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     S->n_success++;
     if (embed) S->n_embed_success++;
     int closing = S->shutting_down;
-    pthread_mutex_unlock(&S->mu);
+    pthread_mutex_unlock(S->mu);
     ret = reply(c, MHD_HTTP_OK, "application/json", &b, closing);
     return ret;
 }
@@ -721,20 +750,38 @@ static enum MHD_Result predict(server *S, struct MHD_Connection *c, conn *k, int
 /* ---- /health, /info, /metrics ------------------------------------------------ */
 
 static enum MHD_Result health(server *S, struct MHD_Connection *c) {
-    pthread_mutex_lock(&S->mu);
-    int lost = S->lost, closing = S->shutting_down;
+    pthread_mutex_lock(S->mu);
+    int lost = all_lost_locked(S), closing = S->shutting_down;
     char msg[sizeof S->lost_msg + 32];
     snprintf(msg, sizeof msg, "%s", S->lost_msg);
-    pthread_mutex_unlock(&S->mu);
+    /* a device list with some devices lost for good: the others serve */
+    cli_buf deg = {0};
+    int n_lost = 0;
+    for (int i = 0; i < S->n_lanes && !lost; i++) {
+        server *L = S->lanes[i];
+        if (!L->lost) continue;
+        cb_puts(&deg, n_lost++ ? ",{\"device\":" : "{\"device\":");
+        cb_json_str(&deg, L->device);
+        cb_puts(&deg, ",\"error\":");
+        cb_json_str(&deg, L->lost_msg);
+        cb_puts(&deg, "}");
+    }
+    pthread_mutex_unlock(S->mu);
     if (!lost) {
-        pthread_mutex_lock(&S->emb->mu);
+        pthread_mutex_lock(S->emb->mu);
         lost = S->emb->lost;
         snprintf(msg, sizeof msg, "%s (the /embed lane)", S->emb->lost_msg);
-        pthread_mutex_unlock(&S->emb->mu);
+        pthread_mutex_unlock(S->emb->mu);
     }
+    if (lost || closing) free(deg.p);
     if (lost) return reply_error(S, c, MHD_HTTP_SERVICE_UNAVAILABLE, E_UNHEALTHY, "device lost: %s", msg);
     if (closing) return reply_error(S, c, MHD_HTTP_SERVICE_UNAVAILABLE, E_SHUTDOWN, "shutting down");
     cli_buf b = {0};
+    if (n_lost) {
+        cb_printf(&b, "{\"status\":\"degraded\",\"devices_lost\":[%.*s]}\n", (int)deg.n, deg.p);
+        free(deg.p);
+        return reply(c, MHD_HTTP_OK, "application/json", &b, 0);
+    }
     cb_puts(&b, "{\"status\":\"ok\"}\n");
     return reply(c, MHD_HTTP_OK, "application/json", &b, 0);
 }
@@ -749,10 +796,10 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
      * chooses, the CPU reference is fp32 unless bf16/int8 ran) */
     server *P = cfg->n_labels > 0 ? S : S->emb;
     char prec[8];
-    pthread_mutex_lock(&P->mu);
+    pthread_mutex_lock(P->mu);
     snprintf(prec, sizeof prec, "%s", P->prec);
     if (!prec[0]) snprintf(prec, sizeof prec, "fp32");
-    pthread_mutex_unlock(&P->mu);
+    pthread_mutex_unlock(P->mu);
     cb_json_str(&b, !strcmp(prec, "fp16") ? "float16" : !strcmp(prec, "bf16") ? "bfloat16"
                     : !strcmp(prec, "int8") ? "int8" : "float32");
     cb_puts(&b, ",\"model_type\":{");
@@ -773,16 +820,43 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
     cb_puts(&b, "\"embedding\":{\"pooling\":");
     cb_json_str(&b, vkb_pooling_name(S->emb->pooling));
     cb_printf(&b, ",\"dim\":%d}},\"device\":", S->emb->dim);
-    pthread_mutex_lock(&S->mu);
-    cb_json_str(&b, S->device);
+    pthread_mutex_lock(S->mu);
+    if (S->n_lanes > 1) {
+        cli_buf all = {0};
+        for (int i = 0; i < S->n_lanes; i++) {
+            if (i) cb_puts(&all, ",");
+            cb_puts(&all, S->lanes[i]->device);
+        }
+        cb_json_str(&b, all.p ? all.p : "");
+        free(all.p);
+    } else {
+        cb_json_str(&b, S->device);
+    }
     int budget = S->s ? S->past.batch_tokens : S->budget;
     if (S->s) {
         vkb_scorer_stats st;
         vkb_scorer_get_stats(S->s, &st);
         budget = st.batch_tokens;
     }
-    int lost = S->lost;
-    pthread_mutex_unlock(&S->mu);
+    int lost = all_lost_locked(S);
+    if (S->n_lanes > 1) { /* a device list: one entry per device, by lane */
+        cb_puts(&b, ",\"devices\":[");
+        for (int i = 0; i < S->n_lanes; i++) {
+            server *L = S->lanes[i];
+            int lb = L->s ? L->past.batch_tokens : L->budget;
+            if (L->s) {
+                vkb_scorer_stats st;
+                vkb_scorer_get_stats(L->s, &st);
+                lb = st.batch_tokens;
+            }
+            cb_printf(&b, "%s{\"index\":%d,\"device\":", i ? "," : "", i);
+            cb_json_str(&b, L->device);
+            cb_printf(&b, ",\"precision\":\"%s\",\"max_batch_tokens\":%d,\"healthy\":%s}",
+                      L->prec[0] ? L->prec : "fp32", lb, L->lost ? "false" : "true");
+        }
+        cb_puts(&b, "]");
+    }
+    pthread_mutex_unlock(S->mu);
     cb_puts(&b, ",\"precision\":");
     cb_json_str(&b, prec);
     cb_printf(&b, ",\"max_input_length\":%d,\"max_concurrent_requests\":%d,\"max_batch_tokens\":%d,"
@@ -798,7 +872,7 @@ static enum MHD_Result info(server *S, struct MHD_Connection *c) {
 
 static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
     cli_buf b = {0};
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     vkb_scorer_stats st = S->past;
     if (S->s) {
         vkb_scorer_stats cur;
@@ -807,10 +881,35 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
     }
     server m = *S; /* a consistent copy of the counters */
     uint64_t queue = (uint64_t)S->qn + (S->added - S->delivered);
-    pthread_mutex_unlock(&S->mu);
+    /* a device list: the other /predict lanes count with lane 0, and each
+     * device gets its own series (labelled by lane index and device) */
+    int nd = S->n_lanes > 1 ? S->n_lanes : 0;
+    struct { vkb_scorer_stats st; uint64_t reopens; int lost; char dev[sizeof S->device]; } dv[nd ? nd : 1];
+    for (int i = 0; i < nd; i++) {
+        server *L = S->lanes[i];
+        dv[i].st = L->past;
+        if (L->s) {
+            vkb_scorer_stats cur;
+            vkb_scorer_get_stats(L->s, &cur);
+            add_stats(&dv[i].st, &cur);
+            dv[i].st.batch_tokens = cur.batch_tokens;
+        }
+        dv[i].reopens = L->reopens;
+        dv[i].lost = L->lost;
+        snprintf(dv[i].dev, sizeof dv[i].dev, "%s", L->device);
+        if (i == 0) continue;
+        add_stats(&st, &dv[i].st);
+        queue += L->added - L->delivered;
+        m.reopens += L->reopens;
+        for (int j = 0; j <= N_BSZ; j++) m.bsz_bucket[j] += L->bsz_bucket[j];
+        m.bsz_n += L->bsz_n;
+        m.bsz_sum += L->bsz_sum;
+    }
+    m.lost = all_lost_locked(S);
+    pthread_mutex_unlock(S->mu);
     /* the /embed lane: its inputs, batches and forwards count with the rest */
     server *E = S->emb;
-    pthread_mutex_lock(&E->mu);
+    pthread_mutex_lock(E->mu);
     add_stats(&st, &E->past);
     if (E->s) {
         vkb_scorer_stats cur;
@@ -826,7 +925,7 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
     for (int i = 0; i <= N_BSZ; i++) m.bsz_bucket[i] += E->bsz_bucket[i];
     m.bsz_n += E->bsz_n;
     m.bsz_sum += E->bsz_sum;
-    pthread_mutex_unlock(&E->mu);
+    pthread_mutex_unlock(E->mu);
     cb_puts(&b, "# HELP vkbert_requests_total /predict and /embed requests received.\n"
                 "# TYPE vkbert_requests_total counter\n");
     cb_printf(&b, "vkbert_requests_total %llu\n", (unsigned long long)m.n_requests);
@@ -897,6 +996,34 @@ static enum MHD_Result metrics(server *S, struct MHD_Connection *c) {
     cb_printf(&b, "vkbert_device_reopens_total %llu\n", (unsigned long long)m.reopens);
     cb_puts(&b, "# HELP vkbert_device_lost 1 when the device is lost for good.\n# TYPE vkbert_device_lost gauge\n");
     cb_printf(&b, "vkbert_device_lost %d\n", m.lost);
+    if (nd) {
+        static const char *const dh[][3] = {
+            {"vkbert_device_batches_total", "counter", "Forward passes, by /predict device."},
+            {"vkbert_device_tokens_total", "counter", "Tokens scored (without padding), by /predict device."},
+            {"vkbert_device_padded_tokens_total", "counter", "Tokens run (B*L), by /predict device."},
+            {"vkbert_device_forward_seconds_total", "counter", "Time in forward passes, by /predict device."},
+            {"vkbert_device_batch_tokens", "gauge", "Token budget in use, by /predict device."},
+            {"vkbert_device_reopens_total", "counter", "Scorer restarts after a failed batch, by /predict device."},
+            {"vkbert_device_up", "gauge", "1 while the /predict device serves, 0 once it is lost for good."},
+        };
+        for (int k = 0; k < (int)(sizeof dh / sizeof dh[0]); k++) {
+            cb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", dh[k][0], dh[k][2], dh[k][0], dh[k][1]);
+            for (int i = 0; i < nd; i++) {
+                cb_printf(&b, "%s{index=\"%d\",device=", dh[k][0], i);
+                cb_json_str(&b, dv[i].dev); /* a quoted, escaped label value */
+                const vkb_scorer_stats *t = &dv[i].st;
+                switch (k) {
+                case 0: cb_printf(&b, "} %llu\n", (unsigned long long)t->batches); break;
+                case 1: cb_printf(&b, "} %llu\n", (unsigned long long)t->real_tokens); break;
+                case 2: cb_printf(&b, "} %llu\n", (unsigned long long)t->padded_tokens); break;
+                case 3: cb_printf(&b, "} %.6f\n", t->forward_seconds); break;
+                case 4: cb_printf(&b, "} %d\n", t->batch_tokens); break;
+                case 5: cb_printf(&b, "} %llu\n", (unsigned long long)dv[i].reopens); break;
+                default: cb_printf(&b, "} %d\n", !dv[i].lost); break;
+                }
+            }
+        }
+    }
     cb_puts(&b, "# HELP vkbert_embed_backend_open 1 once the /embed lane's device is open (on the first "
                 "POST /embed; at start for a base model).\n# TYPE vkbert_embed_backend_open gauge\n");
     cb_printf(&b, "vkbert_embed_backend_open %d\n", embed_open);
@@ -920,7 +1047,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!k) return MHD_NO;
         *con_cls = k;
         k->t0 = vkb_now_s();
-        pthread_mutex_lock(&S->mu);
+        pthread_mutex_lock(S->mu);
         S->active++;
         int closing = S->shutting_down, over = 0;
         if (is_predict && !strcmp(method, "POST")) {
@@ -929,7 +1056,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (!closing && S->in_flight >= S->max_conc) over = 1;
             else if (!closing) { S->in_flight++; k->counted = 1; }
         }
-        pthread_mutex_unlock(&S->mu);
+        pthread_mutex_unlock(S->mu);
         if (is_predict && !strcmp(method, "POST")) {
             k->replied = 1;
             if (closing)
@@ -996,7 +1123,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     conn *k = *con_cls;
     if (!k) return;
     double dt = vkb_now_s() - k->t0;
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     S->active--;
     if (k->counted) {
         S->in_flight--;
@@ -1006,7 +1133,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         S->lat_n++;
         S->lat_sum += dt;
     }
-    pthread_mutex_unlock(&S->mu);
+    pthread_mutex_unlock(S->mu);
     free(k->body);
     free(k);
     *con_cls = NULL;
@@ -1054,17 +1181,26 @@ int cli_serve(cli_opts *o) {
     S->max_conc = o->max_concurrent > 0 ? o->max_concurrent : DEF_MAX_CONC;
     S->max_body = o->max_body > 0 ? o->max_body : DEF_MAX_BODY;
     S->model_id = o->model ? o->model : "default";
-    pthread_mutex_init(&S->mu, NULL);
-    pthread_cond_init(&S->qcv, NULL);
+    S->mu = &S->mu_own;
+    S->qcv = &S->qcv_own;
+    S->front = S;
+    pthread_mutex_init(S->mu, NULL);
+    pthread_cond_init(S->qcv, NULL);
     int rc = CLI_FAILED;
     struct MHD_Daemon *d = NULL;
-    pthread_t bt, et;
-    int bt_started = 0, et_started = 0;
+    pthread_t bt, et, lt[MAX_DEVICES];
+    int bt_started = 0, et_started = 0, n_lt = 0;
+    char *devs[MAX_DEVICES], *dev_storage = NULL;
+    server *lanes[MAX_DEVICES];
+    int n_dev = 1;
     server *E = calloc(1, sizeof *E);
     if (!E) { free(S); return CLI_FAILED; }
     S->emb = E;
-    pthread_mutex_init(&E->mu, NULL);
-    pthread_cond_init(&E->qcv, NULL);
+    E->mu = &E->mu_own;
+    E->qcv = &E->qcv_own;
+    E->front = E;
+    pthread_mutex_init(E->mu, NULL);
+    pthread_cond_init(E->qcv, NULL);
     pthread_mutex_init(&E->open_mu, NULL);
     S->m = cli_load_model(o);
     if (!S->m) goto out;
@@ -1079,7 +1215,28 @@ int cli_serve(cli_opts *o) {
     S->max_len = cli_max_len(o, S->m);
     S->budget = cli_batch_tokens(o, S->max_len);
     S->window = o->window > 0 ? o->window : vkb_defaults()->window;
-    if (classifier && open_backend(S, &S->be, S->device, sizeof S->device)) goto out;
+    /* --device LIST (as score: "all" or DEV,DEV...): one /predict lane per
+     * device, each with its own backend, token budget, scorer and batcher
+     * thread, all taking windows from the one queue (lane 0 is S) */
+    if (classifier && o->device && (strchr(o->device, ',') || !strcmp(o->device, "all"))) {
+        n_dev = cli_device_list(o->device, devs, MAX_DEVICES, &dev_storage);
+        if (n_dev < 0) goto out;
+        S->dev_spec = devs[0];
+    }
+    lanes[0] = S;
+    S->lanes = lanes;
+    S->n_lanes = 1;
+    for (int i = 1; i < n_dev; i++) {
+        server *L = calloc(1, sizeof *L);
+        if (!L) goto out;
+        *L = (server){.o = o, .m = S->m, .cfg = S->cfg, .tok = S->tok, .mu = S->mu, .qcv = S->qcv,
+                      .front = S, .lane = i, .dev_spec = devs[i], .max_len = S->max_len,
+                      .budget = S->budget, .window = S->window, .max_conc = S->max_conc,
+                      .max_body = S->max_body, .model_id = S->model_id, .t_start = S->t_start};
+        lanes[S->n_lanes++] = L;
+    }
+    for (int i = 0; classifier && i < S->n_lanes; i++)
+        if (open_backend(lanes[i], &lanes[i]->be, lanes[i]->device, sizeof lanes[i]->device)) goto out;
     S->so.max_len = S->max_len;
     S->so.window = S->window;
     S->so.threads = 1; /* the texts come tokenized (connection threads) */
@@ -1087,7 +1244,18 @@ int cli_serve(cli_opts *o) {
     S->so.note = on_note;
     S->so.drop_user = on_drop;
     cli_fault_injection(&S->so);
-    if (classifier && open_scorer(S, S->be, &S->s)) goto out;
+    /* test hook (the CLI's, not the library's): VKB_FAULT_DEVICE=I limits
+     * VKB_FAULT_AFTER_BATCHES to lane I of a device list */
+    const char *fd = getenv("VKB_FAULT_DEVICE");
+    int fault_lane = fd && *fd ? atoi(fd) : -1;
+    vkb_scorer_opts so_all = S->so;
+    for (int i = 0; classifier && i < S->n_lanes; i++) {
+        server *L = lanes[i];
+        L->so = so_all;
+        if (fault_lane >= 0 && fault_lane != i) L->so.fault_inject = 0;
+        if (open_scorer(L, L->be, &L->s)) goto out;
+        L->past.batch_tokens = L->budget;
+    }
     S->past.batch_tokens = S->budget;
     /* the /embed lane: the same model and limits, its own device context */
     E->o = o;
@@ -1124,7 +1292,11 @@ int cli_serve(cli_opts *o) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     if (pthread_create(&bt, NULL, batcher_main, S) == 0) bt_started = 1;
-    if (bt_started && pthread_create(&et, NULL, batcher_main, E) == 0) et_started = 1;
+    for (int i = 1; bt_started && i < S->n_lanes; i++) {
+        if (pthread_create(&lt[n_lt], NULL, batcher_main, lanes[i])) break;
+        n_lt++;
+    }
+    if (bt_started && n_lt == S->n_lanes - 1 && pthread_create(&et, NULL, batcher_main, E) == 0) et_started = 1;
     int timeout = o->timeout_s > 0 ? o->timeout_s : DEF_TIMEOUT;
     unsigned conn_limit = (unsigned)(S->max_conc < 256 ? S->max_conc + 64 : S->max_conc + 256);
     if (conn_limit > 1000) conn_limit = 1000;
@@ -1141,13 +1313,16 @@ int cli_serve(cli_opts *o) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!d) {
         fprintf(stderr, "vkbert serve: cannot listen on %s port %d: %s\n", host, port,
-                et_started ? strerror(errno) : "cannot start the batcher threads");
+                d || et_started ? strerror(errno) : "cannot start the batcher threads");
         goto out;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     if (di && di->port) port = di->port;
     fprintf(stderr, "vkbert serve: %s on %s, max input length %d, token budget %d; /embed: %s pooling, "
             "dim %d\n", S->model_id, S->device, S->max_len, S->budget, vkb_pooling_name(E->pooling), E->dim);
+    for (int i = 1; i < S->n_lanes; i++)
+        fprintf(stderr, "vkbert serve: /predict device %d: %s, token budget %d\n", i, lanes[i]->device,
+                lanes[i]->budget);
     fprintf(stderr, "vkbert serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "",
             port);
     fflush(stderr);
@@ -1156,16 +1331,16 @@ int cli_serve(cli_opts *o) {
     /* graceful stop: no new connections, finish what is in flight */
     fprintf(stderr, "vkbert serve: %s: finishing the requests in flight\n",
             vkb_cli_interrupted == SIGTERM ? "SIGTERM" : "interrupted");
-    pthread_mutex_lock(&S->mu);
+    pthread_mutex_lock(S->mu);
     S->shutting_down = 1;
-    pthread_mutex_unlock(&S->mu);
+    pthread_mutex_unlock(S->mu);
     MHD_socket ls = MHD_quiesce_daemon(d);
     if (ls != MHD_INVALID_SOCKET) close(ls);
     double t0 = vkb_now_s();
     for (;;) {
-        pthread_mutex_lock(&S->mu);
+        pthread_mutex_lock(S->mu);
         int active = S->active;
-        pthread_mutex_unlock(&S->mu);
+        pthread_mutex_unlock(S->mu);
         if (active == 0 || vkb_now_s() - t0 > SHUTDOWN_WAIT_S) break;
         nap_ms(10);
     }
@@ -1173,17 +1348,18 @@ int cli_serve(cli_opts *o) {
 out:
     if (d) MHD_stop_daemon(d);
     if (bt_started) {
-        pthread_mutex_lock(&S->mu);
-        S->stop = 1;
-        pthread_cond_broadcast(&S->qcv);
-        pthread_mutex_unlock(&S->mu);
+        pthread_mutex_lock(S->mu);
+        for (int i = 0; i < S->n_lanes; i++) S->lanes[i]->stop = 1;
+        pthread_cond_broadcast(S->qcv);
+        pthread_mutex_unlock(S->mu);
         pthread_join(bt, NULL);
     }
+    for (int i = 0; i < n_lt; i++) pthread_join(lt[i], NULL); /* woken by the shared qcv */
     if (et_started) {
-        pthread_mutex_lock(&E->mu);
+        pthread_mutex_lock(E->mu);
         E->stop = 1;
-        pthread_cond_broadcast(&E->qcv);
-        pthread_mutex_unlock(&E->mu);
+        pthread_cond_broadcast(E->qcv);
+        pthread_mutex_unlock(E->mu);
         pthread_join(et, NULL);
     }
     if (E->s) {
@@ -1192,8 +1368,8 @@ out:
         vkb_scorer_free(E->s);
     }
     vkb_backend_free(E->be);
-    pthread_mutex_destroy(&E->mu);
-    pthread_cond_destroy(&E->qcv);
+    pthread_mutex_destroy(E->mu);
+    pthread_cond_destroy(E->qcv);
     pthread_mutex_destroy(&E->open_mu);
     free(E);
     if (S->s) {
@@ -1202,9 +1378,20 @@ out:
         vkb_scorer_free(S->s);
     }
     vkb_backend_free(S->be);
+    for (int i = 1; i < S->n_lanes; i++) {
+        server *L = lanes[i];
+        if (L->s) {
+            vkb_error e = {0};
+            (void)vkb_scorer_finish(L->s, &e);
+            vkb_scorer_free(L->s);
+        }
+        vkb_backend_free(L->be);
+        free(L);
+    }
+    free(dev_storage);
     vkb_model_free(S->m);
-    pthread_mutex_destroy(&S->mu);
-    pthread_cond_destroy(&S->qcv);
+    pthread_mutex_destroy(S->mu);
+    pthread_cond_destroy(S->qcv);
     if (rc == CLI_OK && !o->quiet) fprintf(stderr, "vkbert serve: stopped\n");
     free(S);
     return rc;
