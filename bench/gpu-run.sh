@@ -174,6 +174,27 @@ s_coopmat() { # the cooperative-matrix GEMM: self-test + GFLOP/s vs tiled (exit 
 s_ops() { # every kernel variant vs the CPU ops (flash attention: coopmat fragments on the GPU at fp16)
   vkb check --ops --device gpu $OPS_FILTER | tee "$OUT/check_ops.txt"
 }
+s_coopmat_khr() { # the VK_KHR_cooperative_matrix form (SPIR-V rewritten from the NV one at
+  # build time) pinned with VKB_COOPMAT=khr: the self-test of each form the device has
+  # (test_vk_coopmat), then the op matrix's coopmat GEMM and flash-attention fp16 cases.
+  # GPU run: the KHR GEMM rows must pass (a device without the KHR form makes them
+  # skip: a failure here); dry run (lavapipe: no coopmat): they skip, the rest passes.
+  local rc=0
+  if [ -x "$BUILD/tests/test_vk_coopmat" ]; then
+    (cd "$ROOT/tests" && LD_LIBRARY_PATH="$(vkb_libs)" VKB_SHARED=/nonexistent "$BUILD/tests/test_vk_coopmat") \
+      > "$OUT/coopmat_forms.txt" 2>&1
+    case $? in 0|77) ;; *) echo "test_vk_coopmat FAILED"; rc=1 ;; esac
+    grep -E "^device|coopmat form|FAIL" "$OUT/coopmat_forms.txt"
+  else echo "test_vk_coopmat: not built"; rc=1; fi
+  VKB_COOPMAT=khr vkb check --ops --device gpu coopmat flash fp16 | tee "$OUT/check_ops_khr.txt" || rc=1
+  local pass skip
+  pass=$(grep -c '^linear  *coopmat .* pass$' "$OUT/check_ops_khr.txt")
+  skip=$(grep -c '^linear  *coopmat .* skip' "$OUT/check_ops_khr.txt")
+  echo "KHR coopmat GEMM cases: $pass passed, $skip skipped"
+  if [ "$DRY" = 1 ]; then [ "$pass" -gt 0 ] || [ "$skip" -gt 0 ] || rc=1
+  else [ "$pass" -gt 0 ] && [ "$skip" = 0 ] || rc=1; fi
+  return $rc
+}
 s_tests() { # the Vulkan op, model, upload-path and profiling tests on this device, validation off
   local t rc=0 n=0
   for t in $TESTS; do
@@ -264,7 +285,7 @@ s_imdb_labels() { # labels of GPU fp16/fp32 (and HF on CUDA) vs the CPU referenc
 s_oracle() { # the gold oracle: HF transformers on vkbert's token ids (bench/gpu-oracle.sh)
   OUT="$OUT/oracle" CK="$CK" IMDB="$IMDB" LIBS="$LIBS" DRY="$DRY" PY="$PY" bash "$ROOT/bench/gpu-oracle.sh"
 }
-export -f s_env s_devices s_coopmat s_ops s_tests s_workload s_checkpoint s_check s_vkbert_bench s_torch \
+export -f s_env s_devices s_coopmat s_coopmat_khr s_ops s_tests s_workload s_checkpoint s_check s_vkbert_bench s_torch \
   s_torch_cpu s_vkbert_imdb s_bench_input s_imdb_labels s_oracle vkb vkb_libs vkb_check vkb_score vkb_bench
 export ROOT OUT DRY BUILD VKBERT IMDB CK CK_ARGS SHAPES PY LIBS RES WORK TESTS OPS_FILTER SDPA IMDB_CPU_N COOPMAT_ARGS
 
@@ -274,6 +295,7 @@ step devices 20 s_devices
 step workload 20 s_workload
 step checkpoint 60 s_checkpoint
 step check_ops 60 s_ops
+step coopmat_khr 40 s_coopmat_khr
 step tests 90 s_tests
 step check_fp16 45 s_check fp16
 step check_fp32 45 s_check fp32

@@ -42,7 +42,7 @@ class vkb_config(ctypes.Structure):
 class vkb_vulkan_opts(ctypes.Structure):
     # kernel variants, 0 = AUTO (the device policy); enums are C ints
     _fields_ = [("gemm", ctypes.c_int), ("layernorm", ctypes.c_int), ("attention", ctypes.c_int),
-                ("staging_upload", ctypes.c_int)]
+                ("staging_upload", ctypes.c_int), ("coopmat", ctypes.c_int)]
 
 
 class vkb_backend_opts(ctypes.Structure):
