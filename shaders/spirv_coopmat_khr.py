@@ -379,6 +379,13 @@ def rewrite(grammar, data):
             need.pop(t, None)
             add_need(t, need[root[t]][0] if need.get(root[t]) else USE_ACC)
 
+    # a duplicated type would lose its decorations (none on Function/Private
+    # coopmat types as glslang emits them): refuse rather than drop them
+    decorated = {ins[1] for ins in m.insts if ins[0] & 0xFFFF in (71, 72)}  # OpDecorate, OpMemberDecorate
+    for t, uses in need.items():
+        if len(uses) > 1 and t in decorated:
+            raise SpirvError("type %%%d is used as %s and is decorated: its duplicates would lose "
+                             "the decorations" % (t, " and ".join(USE_NAMES[u] for u in sorted(uses))))
     bound = m.header[3]
 
     def new_id():

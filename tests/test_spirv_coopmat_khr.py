@@ -317,7 +317,18 @@ def self_test(g, nv_path):
         raise Fail("rewriter accepted a non-constant ColumnMajor")
     except R.SpirvError as e:
         print("refused as it should: %s" % e)
-    # 3. the checker catches planted faults in a good KHR module
+    # 3. ... and a type that needs duplicating but is decorated (the fp16 type
+    # serves as MatrixA and MatrixB in every coopmat shader here)
+    m = list(w)
+    i = find(m, R.NV_TYPE, 1)  # glslang declares the fp32 accumulator type first
+    m[i:i] = [(3 << 16) | 71, m[i + 1], 0]  # OpDecorate %t RelaxedPrecision
+    try:
+        R.rewrite(g, pack(m))
+        raise Fail("rewriter dropped the decorations of a duplicated type")
+    except R.SpirvError as e:
+        check("decorated" in str(e), "unclear refusal: %s" % e)
+        print("refused as it should: %s" % e)
+    # 4. the checker catches planted faults in a good KHR module
     kw = words(good)
     faults = []
     m = list(kw)
