@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 PKGS=(build-essential cmake pkg-config git
       libcjson-dev libmicrohttpd-dev libutf8proc-dev zlib1g-dev libzstd-dev zstd libopenblas-dev libopenblas0-pthread libdnnl-dev
-      glslc libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers
+      glslc spirv-headers spirv-tools libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers
       clang python3 python3-numpy python3-dask python3-distributed)
 # Node.js + npm only run the tokenizer comparison test; keep any existing install
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

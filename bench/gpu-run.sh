@@ -68,6 +68,7 @@ if [ "$DRY" = 1 ]; then
   TESTS=${TESTS:-"test_vk_profile test_vk_coopmat"}
   COOPMAT_ARGS=${COOPMAT_ARGS:-"--reps 1 --rounds 1 65 67 33"}
   OPS_FILTER=${OPS_FILTER:-"attention flash fp32"}
+  OPS_KHR=${OPS_KHR:-"linear coopmat fp16"}  # no coopmat here: the rows skip at once
   SDPA=${SDPA:-"2x2x16x16"}
   COMPILE_SHAPES=${COMPILE_SHAPES:-"1x16"}
   # Debian's python3 has numpy (and, where installed, PyTorch 1.13)
@@ -82,6 +83,7 @@ else
   IMDB_CPU_N=${IMDB_CPU_N:-400}   # CPU reference on the first N reviews (2000 took >120 s on the H100 machine)
   TESTS=${TESTS:-"test_vk_ops test_vk_model test_vk_upload test_vk_profile test_vk_coopmat test_vk_policy test_vk_opcheck"}
   OPS_FILTER=${OPS_FILTER:-}
+  OPS_KHR=${OPS_KHR:-"coopmat flash fp16"}    # the KHR-form GEMM and flash-attention cases
   COOPMAT_ARGS=${COOPMAT_ARGS:-}   # its default shapes: DistilBERT's GEMMs at 1024 and 4096 tokens
   SDPA=${SDPA:-"32x12x128x64,32x12x512x64"}   # the attention target's shapes
   COMPILE_SHAPES=${COMPILE_SHAPES:-"32x128 32x256"}  # each shape compiles anew (~20-40 s)
@@ -175,6 +177,29 @@ s_coopmat() { # the cooperative-matrix GEMM: self-test + GFLOP/s vs tiled (exit 
 s_ops() { # every kernel variant vs the CPU ops (flash attention: coopmat fragments on the GPU at fp16)
   vkb check --ops --device gpu $OPS_FILTER | tee "$OUT/check_ops.txt"
 }
+s_coopmat_khr() { # the VK_KHR_cooperative_matrix form (SPIR-V rewritten from the NV one at
+  # build time) pinned with VKB_COOPMAT=khr: the self-test of each form the device has
+  # (test_vk_coopmat), then the op matrix's coopmat GEMM and flash-attention fp16 cases (OPS_KHR).
+  # GPU run: the KHR GEMM rows must pass (a device without the KHR form makes them
+  # skip: a failure here); dry run (lavapipe: no coopmat): they skip, the rest passes.
+  local rc=0
+  if [ -x "$BUILD/tests/test_vk_coopmat" ]; then
+    (cd "$ROOT/tests" && LD_LIBRARY_PATH="$(vkb_libs)" VKB_SHARED=/nonexistent "$BUILD/tests/test_vk_coopmat") \
+      > "$OUT/coopmat_forms.txt" 2>&1
+    case $? in 0|77) ;; *) echo "test_vk_coopmat FAILED"; rc=1 ;; esac
+    grep -E "^device|coopmat form|FAIL" "$OUT/coopmat_forms.txt"
+  else echo "test_vk_coopmat: not built"; rc=1; fi
+  local crc pass skip
+  VKB_COOPMAT=khr vkb check --ops --device gpu $OPS_KHR | tee "$OUT/check_ops_khr.txt"
+  crc=${PIPESTATUS[0]}
+  pass=$(grep -c '^linear  *coopmat .* pass$' "$OUT/check_ops_khr.txt")
+  skip=$(grep -c '^linear  *coopmat .* skip' "$OUT/check_ops_khr.txt")
+  echo "KHR coopmat GEMM cases: $pass passed, $skip skipped (check --ops exit $crc)"
+  # dry run (lavapipe): every row skips, which check --ops reports as exit 1 ("no case ran")
+  if [ "$DRY" = 1 ]; then [ $((pass + skip)) -gt 0 ] && { [ "$crc" = 0 ] || [ "$pass" = 0 ]; } || rc=1
+  else [ "$crc" = 0 ] && [ "$pass" -gt 0 ] && [ "$skip" = 0 ] || rc=1; fi
+  return $rc
+}
 s_tests() { # the Vulkan op, model, upload-path and profiling tests on this device, validation off
   local t rc=0 n=0
   for t in $TESTS; do
@@ -265,9 +290,9 @@ s_imdb_labels() { # labels of GPU fp16/fp32 (and HF on CUDA) vs the CPU referenc
 s_oracle() { # the gold oracle: HF transformers on vkbert's token ids (bench/gpu-oracle.sh)
   OUT="$OUT/oracle" CK="$CK" IMDB="$IMDB" LIBS="$LIBS" DRY="$DRY" PY="$PY" bash "$ROOT/bench/gpu-oracle.sh"
 }
-export -f s_env s_devices s_coopmat s_ops s_tests s_workload s_checkpoint s_check s_vkbert_bench s_torch \
+export -f s_env s_devices s_coopmat s_coopmat_khr s_ops s_tests s_workload s_checkpoint s_check s_vkbert_bench s_torch \
   s_torch_cpu s_vkbert_imdb s_bench_input s_imdb_labels s_oracle vkb vkb_libs vkb_check vkb_score vkb_bench
-export ROOT OUT DRY BUILD VKBERT IMDB CK CK_ARGS SHAPES PY LIBS RES WORK TESTS OPS_FILTER SDPA IMDB_CPU_N COOPMAT_ARGS
+export ROOT OUT DRY BUILD VKBERT IMDB CK CK_ARGS SHAPES PY LIBS RES WORK TESTS OPS_FILTER OPS_KHR SDPA IMDB_CPU_N COOPMAT_ARGS
 
 # In order of importance; the budget cuts from the end.
 step env 45 s_env
@@ -275,6 +300,7 @@ step devices 20 s_devices
 step workload 20 s_workload
 step checkpoint 60 s_checkpoint
 step check_ops 60 s_ops
+step coopmat_khr 40 s_coopmat_khr
 step tests 90 s_tests
 step check_fp16 45 s_check fp16
 step check_fp32 45 s_check fp32

@@ -49,6 +49,21 @@ set(VKB_SHADER_VARIANTS
   "linear_coopmat_s_f16|linear.comp|COOPMAT,F16,BM=64,BN=64,BK=32,WM=32,WN=32,STAGES=2"
 )
 
+# The SPV_KHR_cooperative_matrix form of each coopmat variant (AMD RDNA3,
+# Intel Arc: VK_KHR_cooperative_matrix only), named with "coopmat" turned
+# into "coopmat_khr" (linear_coopmat_f16 -> linear_coopmat_khr_f16): Debian's
+# glslc cannot compile GL_KHR_cooperative_matrix, so shaders/spirv_coopmat_khr.py
+# rewrites the NV module glslc made (Python 3 stdlib; operand layouts from
+# the SPIR-V grammar of the spirv-headers package).  A module the rewrite
+# cannot map (a value used as two matrix uses, say) fails the build.
+set(VKB_SHADER_COOPMAT_KHR linear_coopmat_f16 linear_coopmat_s_f16 attention_flash_coopmat_f16)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+find_file(VKB_SPIRV_GRAMMAR spirv.core.grammar.json
+          PATHS /usr/include/spirv/unified1 /usr/local/include/spirv/unified1 NO_DEFAULT_PATH)
+if(NOT VKB_SPIRV_GRAMMAR)
+  message(FATAL_ERROR "spirv.core.grammar.json not found: install spirv-headers (setup.sh)")
+endif()
+
 set(_dir ${CMAKE_BINARY_DIR}/shaders)
 file(MAKE_DIRECTORY ${_dir})
 file(GLOB _shader_deps CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/shaders/*.comp
@@ -79,6 +94,20 @@ foreach(v ${VKB_SHADER_VARIANTS})
     COMMENT "glslc ${name} (${src} ${defs})" VERBATIM)
   list(APPEND _spvs ${_dir}/${name}.spv)
   list(APPEND _names ${name})
+endforeach()
+
+set(VKB_SHADER_KHR_SPVS "")
+foreach(nv ${VKB_SHADER_COOPMAT_KHR})
+  string(REPLACE "coopmat" "coopmat_khr" name "${nv}")
+  add_custom_command(
+    OUTPUT ${_dir}/${name}.spv
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/shaders/spirv_coopmat_khr.py
+            ${VKB_SPIRV_GRAMMAR} ${_dir}/${nv}.spv ${_dir}/${name}.spv
+    DEPENDS ${_dir}/${nv}.spv ${CMAKE_SOURCE_DIR}/shaders/spirv_coopmat_khr.py
+    COMMENT "SPIR-V NV -> KHR cooperative matrix: ${name}" VERBATIM)
+  list(APPEND _spvs ${_dir}/${name}.spv)
+  list(APPEND _names ${name})
+  list(APPEND VKB_SHADER_KHR_SPVS "${nv}|${name}")
 endforeach()
 
 # The enum of variants, written at configure time (only when the list

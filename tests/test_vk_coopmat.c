@@ -107,6 +107,29 @@ int main(void) {
         CHECK(rc == 0, "self-test: %s", rc < 0 ? err.msg : why);
     }
     vkb_vk_kernels_destroy(c, &k);
+    /* the same for each SPIR-V form the device has (NVIDIA: NV and the
+     * KHR rewrite of it), each pinned through vkb_vulkan_opts.coopmat */
+    for (int form = VKB_COOPMAT_NV; form <= VKB_COOPMAT_KHR; form++) {
+        int has = c->caps.coop_forms & (form == VKB_COOPMAT_KHR ? VKB_VK_COOP_KHR : VKB_VK_COOP_NV);
+        vkb_vulkan_opts fo = {.coopmat = (vkb_coopmat_form)form};
+        rc = vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, &fo, &pol, &err);
+        CHECK(rc == 0 && (pol.gemm == VKB_GEMM_COOPMAT) == !!has && pol.coop_khr == (has && form == VKB_COOPMAT_KHR),
+              "coopmat form %s: gemm %d khr %d (%s)", vkb_coopmat_form_name(fo.coopmat), (int)pol.gemm,
+              pol.coop_khr, err.msg);
+        if (!has || rc) {
+            printf("coopmat form %s: not on this device (%s)\n", vkb_coopmat_form_name(fo.coopmat), c->caps.coop_why);
+            continue;
+        }
+        REQUIRE(vkb_vk_kernels_create(c, &pol, 64, &k, &err) == 0, "kernels: %s", err.msg);
+        rc = vkb_vk_coopmat_pipes_create(c, &k, &err);
+        CHECK(rc == 0, "coopmat %s pipelines: %s", vkb_coopmat_form_name(fo.coopmat), err.msg);
+        if (rc == 0) {
+            rc = vkb_vk_coopmat_selftest(c, &k, why, sizeof why, &err);
+            CHECK(rc == 0, "coopmat %s self-test: %s", vkb_coopmat_form_name(fo.coopmat), rc < 0 ? err.msg : why);
+            if (rc == 0) printf("coopmat form %s: self-test passed\n", vkb_coopmat_form_name(fo.coopmat));
+        }
+        vkb_vk_kernels_destroy(c, &k);
+    }
     vo.gemm = VKB_GEMM_COOPMAT;
     CHECK(vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, &vo, &pol, &err) == 0 && pol.gemm == VKB_GEMM_COOPMAT,
           "coopmat forced refused on a capable device: %s", err.msg);

@@ -64,7 +64,7 @@ int main(void) {
     vkb_vk_caps caps = c->caps;
     vkb_vk_ctx_destroy(c);
 
-    vkb_op_check_opts o = {"gpu", val && atoi(val), NULL, NULL, NULL};
+    vkb_op_check_opts o = {"gpu", val && atoi(val), NULL, NULL, NULL, VKB_COOPMAT_AUTO};
     tally t;
     memset(&t, 0, sizeof t);
     int n[3];

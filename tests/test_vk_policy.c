@@ -203,6 +203,7 @@ int main(void) {
           "discrete GPU without coopmat: f16=%d %s/%s/%s", pol.f16, vkb_gemm_variant_name(pol.gemm),
           vkb_ln_variant_name(pol.ln), vkb_attn_variant_name(pol.attn));
     gpu.coop_ok = 1;
+    gpu.coop_forms = VKB_VK_COOP_NV;
     CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_AUTO, NULL, &pol, &err) == 0 &&
           pol.gemm == VKB_GEMM_COOPMAT && !pol.gemm_forced && pol.attn == VKB_ATTN_FLASH && !pol.attn_coop,
           "coopmat GPU: %s, %s attention (coopmat %d)", vkb_gemm_variant_name(pol.gemm),
@@ -214,6 +215,50 @@ int main(void) {
     CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_AUTO, &flash, &pol, &err) == 0 &&
           pol.attn == VKB_ATTN_FLASH && pol.attn_coop,
           "coopmat GPU, flash asked for: coopmat form %d", pol.attn_coop);
+    /* the coopmat form: NV on NVIDIA (quirk), else KHR; pinned forms; off */
+    struct { int forms, prefer_nv; vkb_coopmat_form ask; int coop, khr; } fc[] = {
+        {VKB_VK_COOP_NV, 0, VKB_COOPMAT_AUTO, 1, 0},
+        {VKB_VK_COOP_KHR, 0, VKB_COOPMAT_AUTO, 1, 1},           /* AMD RDNA3, Intel Arc */
+        {VKB_VK_COOP_NV | VKB_VK_COOP_KHR, 1, VKB_COOPMAT_AUTO, 1, 0}, /* NVIDIA */
+        {VKB_VK_COOP_NV | VKB_VK_COOP_KHR, 0, VKB_COOPMAT_AUTO, 1, 1},
+        {VKB_VK_COOP_NV | VKB_VK_COOP_KHR, 1, VKB_COOPMAT_KHR, 1, 1}, /* gpu-run.sh's KHR step */
+        {VKB_VK_COOP_NV | VKB_VK_COOP_KHR, 0, VKB_COOPMAT_NV, 1, 0},
+        {VKB_VK_COOP_NV, 1, VKB_COOPMAT_KHR, 0, 0},
+        {VKB_VK_COOP_KHR, 0, VKB_COOPMAT_NV, 0, 0},
+        {VKB_VK_COOP_NV | VKB_VK_COOP_KHR, 1, VKB_COOPMAT_OFF, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof fc / sizeof fc[0]; i++) {
+        vkb_vk_caps cg = gpu;
+        cg.coop_forms = fc[i].forms;
+        cg.quirk_coop_prefer_nv = fc[i].prefer_nv;
+        vkb_vulkan_opts co = {.coopmat = fc[i].ask, .attention = VKB_ATTN_FLASH};
+        int rc = vkb_vk_policy_decide(&cg, "gpu", VKB_PREC_FP16, &co, &pol, &err);
+        CHECK(rc == 0 && (pol.gemm == VKB_GEMM_COOPMAT) == fc[i].coop && pol.attn_coop == fc[i].coop &&
+              pol.coop_khr == fc[i].khr,
+              "coopmat forms %d prefer_nv %d asked %s: rc %d, %s GEMM, attn coop %d, khr %d", fc[i].forms,
+              fc[i].prefer_nv, vkb_coopmat_form_name(fc[i].ask), rc, vkb_gemm_variant_name(pol.gemm),
+              pol.attn_coop, pol.coop_khr);
+        /* forcing the coopmat GEMM where the form is unavailable names why */
+        co.gemm = VKB_GEMM_COOPMAT;
+        rc = vkb_vk_policy_decide(&cg, "gpu", VKB_PREC_FP16, &co, &pol, &err);
+        CHECK(fc[i].coop ? rc == 0 && pol.gemm_forced
+                         : rc != 0 && strstr(err.msg, "cannot run") &&
+                               strstr(err.msg, fc[i].ask == VKB_COOPMAT_OFF ? "off" : vkb_coopmat_form_name(fc[i].ask)),
+              "forced coopmat GEMM, forms %d asked %s: rc %d '%s'", fc[i].forms,
+              vkb_coopmat_form_name(fc[i].ask), rc, rc ? err.msg : "");
+        char s[256];
+        vkb_vk_policy_str(&pol, s, sizeof s);
+        CHECK(!fc[i].coop || strstr(s, fc[i].khr ? "VK_KHR_cooperative_matrix" : "VK_NV_cooperative_matrix"),
+              "policy string names the form: %s", s);
+    }
+    vkb_vulkan_opts badc = {.coopmat = (vkb_coopmat_form)7};
+    CHECK(vkb_vk_policy_decide(&gpu, "gpu", VKB_PREC_FP16, &badc, &pol, &err) != 0 &&
+          strstr(err.msg, "coopmat form"), "coopmat form 7 accepted");
+    vkb_coopmat_form cf;
+    CHECK(vkb_coopmat_form_parse("khr", &cf) == 0 && cf == VKB_COOPMAT_KHR &&
+          vkb_coopmat_form_parse("off", &cf) == 0 && cf == VKB_COOPMAT_OFF &&
+          !strcmp(vkb_coopmat_form_name(VKB_COOPMAT_NV), "nv") && vkb_coopmat_form_parse("amd", &cf) != 0,
+          "coopmat form names");
     vkb_vk_caps cpu_dev = {.is_cpu = 1, .f16_storage = 1, .sg_size = 8, .sg_arith = 1, .sg_shuffle = 1};
     CHECK(vkb_vk_policy_decide(&cpu_dev, "cpu", VKB_PREC_AUTO, NULL, &pol, &err) == 0 && !pol.f16 &&
           pol.gemm == VKB_GEMM_TEXEL && pol.ln == VKB_LN_SUBGROUP && pol.attn == VKB_ATTN_SUBGROUP,

@@ -66,6 +66,14 @@ typedef enum { VKB_LN_AUTO = 0, VKB_LN_SHARED = 1, VKB_LN_SUBGROUP = 2 } vkb_ln_
  * as scalar register tiles elsewhere. */
 typedef enum { VKB_ATTN_AUTO = 0, VKB_ATTN_SHARED = 1, VKB_ATTN_SUBGROUP = 2, VKB_ATTN_FLASH = 3 } vkb_attn_variant;
 
+/* Which SPIR-V form of the cooperative-matrix kernels (GEMM, flash attention)
+ * may run: AUTO = VK_NV_cooperative_matrix on NVIDIA where it passes its
+ * probe, else VK_KHR_cooperative_matrix (AMD RDNA3, Intel Arc); NV / KHR =
+ * only that form (coopmat is unavailable where the device lacks it); OFF =
+ * no coopmat kernels at all. */
+typedef enum { VKB_COOPMAT_AUTO = 0, VKB_COOPMAT_NV = 1, VKB_COOPMAT_KHR = 2,
+               VKB_COOPMAT_OFF = 3 } vkb_coopmat_form;
+
 typedef struct vkb_vulkan_opts {
     vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) | tiled_s */
     vkb_ln_variant layernorm;    /* embedding + residual LayerNorm kernels */
@@ -81,6 +89,7 @@ typedef struct vkb_vulkan_opts {
      * (token budget = max_tokens, or the default) and precision, if one
      * exists and parses; a variant forced above wins over it.  NULL = none. */
     const char *tune_dir;
+    vkb_coopmat_form coopmat;    /* the coopmat kernels' extension (VKB_COOPMAT in the CLI) */
 } vkb_vulkan_opts;
 
 /* The library's version: part of every tuning-cache key. */
@@ -94,6 +103,9 @@ const char *vkb_attn_variant_name(vkb_attn_variant v);
 int vkb_gemm_variant_parse(const char *s, vkb_gemm_variant *v);
 int vkb_ln_variant_parse(const char *s, vkb_ln_variant *v);
 int vkb_attn_variant_parse(const char *s, vkb_attn_variant *v);
+/* "auto", "nv", "khr", "off", and the reverse (0 when s names one, else -1). */
+const char *vkb_coopmat_form_name(vkb_coopmat_form f);
+int vkb_coopmat_form_parse(const char *s, vkb_coopmat_form *f);
 
 typedef struct vkb_backend_opts {
     const char *device;      /* "cpu", "gpu" (best), "gpu:N", "auto"; NULL = "gpu" */

@@ -247,6 +247,13 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
         fprintf(stderr, "vkbert: VKB_ATTENTION=%s: expected auto, shared, subgroup or flash\n", a);
         bo->vulkan.attention = (vkb_attn_variant)-1;
     }
+    /* VKB_COOPMAT=nv|khr|off: which extension the coopmat kernels use
+     * (bench/gpu-run.sh runs the KHR form on NVIDIA with it) */
+    const char *cm = getenv("VKB_COOPMAT");
+    if (cm && *cm && vkb_coopmat_form_parse(cm, &bo->vulkan.coopmat)) {
+        fprintf(stderr, "vkbert: VKB_COOPMAT=%s: expected auto, nv, khr or off\n", cm);
+        bo->vulkan.coopmat = (vkb_coopmat_form)-1;
+    }
 }
 
 vkb_backend *cli_open_backend(const cli_opts *o, const vkb_model *m, int fp64_accum,

@@ -64,9 +64,10 @@ int cli_check_ops(cli_opts *o) {
     cli_opts od = *o;
     od.device = dev;
     vkb_backend_opts bo;
-    cli_backend_opts(&od, 0, &bo); /* VKB_VALIDATION as every command */
+    cli_backend_opts(&od, 0, &bo); /* VKB_VALIDATION, VKB_COOPMAT as every command */
+    if ((int)bo.vulkan.coopmat < 0) return CLI_USAGE; /* a bad VKB_COOPMAT, reported */
     vkb_op_check_opts co = {dev, bo.validation, ops[0] ? ops : NULL, vars[0] ? vars : NULL,
-                            precs[0] ? precs : NULL};
+                            precs[0] ? precs : NULL, bo.vulkan.coopmat};
     printf("%-14s %-9s %-5s %-32s %9s %8s  %s\n", "op", "variant", "prec", "shape", "error", "tol",
            "result");
     int n[3] = {0, 0, 0};

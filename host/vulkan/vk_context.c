@@ -248,7 +248,10 @@ VkExtensionProperties *vkb_vk_query_features(VkPhysicalDevice pd, vkb_vk_feature
     if (p.apiVersion >= VK_API_VERSION_1_3 || has_dev_ext(e, n, "VK_KHR_shader_integer_dot_product")) {
         idp.pNext = chain; chain = &idp;
     }
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR ckhr = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
     if (has_dev_ext(e, n, "VK_NV_cooperative_matrix")) { cnv.pNext = chain; chain = &cnv; }
+    if (has_dev_ext(e, n, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)) { ckhr.pNext = chain; chain = &ckhr; }
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
                                     .pNext = chain};
     vkGetPhysicalDeviceFeatures2(pd, &f2);
@@ -256,7 +259,7 @@ VkExtensionProperties *vkb_vk_query_features(VkPhysicalDevice pd, vkb_vk_feature
     f->f16_arith = f16.shaderFloat16;
     f->int_dot = idp.shaderIntegerDotProduct;
     f->coop_nv = cnv.cooperativeMatrix;
-    f->coop_khr = has_dev_ext(e, n, "VK_KHR_cooperative_matrix");
+    f->coop_khr = ckhr.cooperativeMatrix;
 
     VkPhysicalDeviceSubgroupProperties sg = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -283,7 +286,7 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
     free(ext);
     /* what the device policy decides from (vk_policy.c), coopmat included:
      * it changes what the device is created with */
-    vkb_vk_caps_query(c->pdev, &c->feat, &c->caps);
+    vkb_vk_caps_query(c->inst, c->pdev, &c->feat, &c->caps);
 
     uint32_t nq = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(c->pdev, &nq, NULL);
@@ -315,27 +318,43 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
                                     .pNext = &s16};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f2,
                               .queueCreateInfoCount = 1, .pQueueCreateInfos = &qci};
-    /* coopmat GEMM (vk_coopmat.c): the NV extension and what its SPIR-V
-     * declares (Float16, VulkanMemoryModel), only on devices that passed
-     * vkb_vk_coopmat_probe (which checked all of it is supported). */
+    /* coopmat kernels (vk_coopmat.c): each extension whose form passed
+     * vkb_vk_coopmat_probe (NV and KHR both on NVIDIA, so the policy can pick
+     * either per backend), and what their SPIR-V declares (Float16,
+     * VulkanMemoryModel), which the probe checked is supported. */
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_f = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
         .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR coop_k = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        .cooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceShaderFloat16Int8Features coop_h = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
-        .pNext = &coop_f, .shaderFloat16 = VK_TRUE};
+        .shaderFloat16 = VK_TRUE};
     VkPhysicalDeviceVulkanMemoryModelFeatures coop_m = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
         .pNext = &coop_h, .vulkanMemoryModel = VK_TRUE};
-    const char *coop_ext[1] = {"VK_NV_cooperative_matrix"};
+    const char *coop_ext[2];
+    uint32_t n_coop_ext = 0;
     if (c->caps.coop_ok) {
+        void *chain = NULL;
+        if (c->caps.coop_forms & VKB_VK_COOP_NV) {
+            coop_f.pNext = chain; chain = &coop_f;
+            coop_ext[n_coop_ext++] = "VK_NV_cooperative_matrix";
+        }
+        if (c->caps.coop_forms & VKB_VK_COOP_KHR) {
+            coop_k.pNext = chain; chain = &coop_k;
+            coop_ext[n_coop_ext++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+        }
+        coop_h.pNext = chain;
         s16.pNext = &coop_m;
-        dci.enabledExtensionCount = 1;
+        dci.enabledExtensionCount = n_coop_ext;
         dci.ppEnabledExtensionNames = coop_ext;
     }
     VkResult r = vkCreateDevice(c->pdev, &dci, NULL, &c->dev);
     if (r != VK_SUCCESS && c->caps.coop_ok) { /* coopmat: never the reason a device fails */
         c->caps.coop_ok = 0;
+        c->caps.coop_forms = 0;
         snprintf(c->caps.coop_why, sizeof c->caps.coop_why, "device creation with it failed: %s",
                  vkb_vk_result_str(r));
         s16.pNext = NULL;

@@ -3,11 +3,15 @@
  * backend's choice of GEMM variant.
  *
  * Toolchain: Debian's glslc (shaderc 2023.2) compiles GL_NV_cooperative_matrix
- * but not GL_KHR_cooperative_matrix, so the shader uses the NV extension; the
- * NVIDIA driver exposes both.  A device qualifies only if it reports a
- * subgroup-scope fp16 x fp16 -> fp32 16x16x16 configuration, and the shader
- * is used only once it has reproduced the CPU reference on the device
- * itself: a wrong coopmat kernel must cost speed, never correctness. */
+ * but not GL_KHR_cooperative_matrix, so the shaders use the NV extension and
+ * the build derives the SPV_KHR_cooperative_matrix form of each coopmat
+ * variant from the NV module (shaders/spirv_coopmat_khr.py: "_khr" variants).
+ * NVIDIA drivers expose both extensions; AMD RDNA3 and Intel Arc only the
+ * KHR one.  A device qualifies for a form only if it reports a
+ * subgroup-scope fp16 x fp16 -> fp32 16x16x16 configuration through that
+ * extension, and the kernels are used only once they have reproduced the
+ * CPU reference on the device itself: a wrong coopmat kernel must cost
+ * speed, never correctness. */
 #include "vk_internal.h"
 #include "error.h"
 #include <math.h>
@@ -20,36 +24,9 @@
  * relative) plus summation order.  A wrong tile, offset or edge gives O(1). */
 #define SELFTEST_TOL 4e-3
 
-int vkb_vk_coopmat_probe(VkPhysicalDevice pd, const vkb_vk_features *f, char *why, size_t n) {
-    VkPhysicalDeviceProperties p;
-    vkGetPhysicalDeviceProperties(pd, &p);
-    if (p.apiVersion < VK_API_VERSION_1_2) {
-        snprintf(why, n, "needs Vulkan 1.2");
-        return 0;
-    }
-    if (!f->coop_nv) {
-        snprintf(why, n, f->coop_khr ? "only VK_KHR_cooperative_matrix (the shader uses the NV "
-                                       "extension: glslc here cannot compile the KHR one)"
-                                     : "no VK_NV_cooperative_matrix");
-        return 0;
-    }
-    if (!f->f16_storage || !f->f16_arith) {
-        snprintf(why, n, "needs storageBuffer16BitAccess and shaderFloat16");
-        return 0;
-    }
-    if (f->subgroup_size != 32) {
-        snprintf(why, n, "subgroup size %d, the shader assumes 32", f->subgroup_size);
-        return 0;
-    }
-    VkPhysicalDeviceVulkanMemoryModelFeatures mm = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
-    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-                                    .pNext = &mm};
-    vkGetPhysicalDeviceFeatures2(pd, &f2);
-    if (!mm.vulkanMemoryModel) {
-        snprintf(why, n, "needs vulkanMemoryModel (glslang emits coopmat code with it)");
-        return 0;
-    }
+/* The NV extension's 16x16x16 subgroup fp16 x fp16 -> fp32 entry: 1 found,
+ * 0 not (why says), -1 nothing reported. */
+static int nv_config(VkPhysicalDevice pd, char *why, size_t n) {
     VkPhysicalDeviceCooperativeMatrixPropertiesNV cp = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
@@ -81,10 +58,84 @@ int vkb_vk_coopmat_probe(VkPhysicalDevice pd, const vkb_vk_features *f, char *wh
                 e[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV && e[i].scope == VK_SCOPE_SUBGROUP_NV)
                 found = 1;
     free(e);
-    if (!found) {
-        snprintf(why, n, "no subgroup fp16 x fp16 -> fp32 16x16x16 configuration among %u", cnt);
+    if (!found) snprintf(why, n, "no subgroup fp16 x fp16 -> fp32 16x16x16 configuration among %u", cnt);
+    return found;
+}
+
+/* The same through VK_KHR_cooperative_matrix (its entry point fetched from
+ * the instance: the loader's headers here predate it). */
+static int khr_config(VkInstance inst, VkPhysicalDevice pd, char *why, size_t n) {
+    VkPhysicalDeviceCooperativeMatrixPropertiesKHR cp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_KHR};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &cp};
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    if (!(cp.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
+        snprintf(why, n, "cooperative matrices not supported in compute shaders");
         return 0;
     }
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR get =
+        inst ? (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)vkGetInstanceProcAddr(
+                   inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR")
+             : NULL;
+    if (!get) {
+        snprintf(why, n, "loader lacks vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+        return 0;
+    }
+    uint32_t cnt = 0;
+    if (get(pd, &cnt, NULL) != VK_SUCCESS || !cnt) {
+        snprintf(why, n, "no cooperative matrix configurations reported");
+        return 0;
+    }
+    VkCooperativeMatrixPropertiesKHR *e = calloc(cnt, sizeof *e);
+    if (!e) { snprintf(why, n, "out of memory"); return 0; }
+    for (uint32_t i = 0; i < cnt; i++) e[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+    int found = 0;
+    if (get(pd, &cnt, e) >= 0)
+        for (uint32_t i = 0; i < cnt; i++)
+            if (e[i].MSize == 16 && e[i].NSize == 16 && e[i].KSize == 16 &&
+                e[i].AType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+                e[i].BType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+                e[i].CType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+                e[i].ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+                e[i].scope == VK_SCOPE_SUBGROUP_KHR)
+                found = 1;
+    free(e);
+    if (!found) snprintf(why, n, "no subgroup fp16 x fp16 -> fp32 16x16x16 configuration among %u", cnt);
+    return found;
+}
+
+int vkb_vk_coopmat_probe(VkInstance inst, VkPhysicalDevice pd, const vkb_vk_features *f, int form,
+                         char *why, size_t n) {
+    VkPhysicalDeviceProperties p;
+    vkGetPhysicalDeviceProperties(pd, &p);
+    int khr = form == VKB_VK_COOP_KHR;
+    if (p.apiVersion < VK_API_VERSION_1_2) {
+        snprintf(why, n, "needs Vulkan 1.2");
+        return 0;
+    }
+    if (!(khr ? f->coop_khr : f->coop_nv)) {
+        snprintf(why, n, khr ? "no VK_KHR_cooperative_matrix" : "no VK_NV_cooperative_matrix");
+        return 0;
+    }
+    if (!f->f16_storage || !f->f16_arith) {
+        snprintf(why, n, "needs storageBuffer16BitAccess and shaderFloat16");
+        return 0;
+    }
+    if (f->subgroup_size != 32) {
+        snprintf(why, n, "subgroup size %d, the shader assumes 32", f->subgroup_size);
+        return 0;
+    }
+    VkPhysicalDeviceVulkanMemoryModelFeatures mm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = &mm};
+    vkGetPhysicalDeviceFeatures2(pd, &f2);
+    if (!mm.vulkanMemoryModel) {
+        snprintf(why, n, "needs vulkanMemoryModel (glslang emits coopmat code with it)");
+        return 0;
+    }
+    if (!(khr ? khr_config(inst, pd, why, n) : nv_config(pd, why, n))) return 0;
     why[0] = 0;
     return 1;
 }
@@ -97,10 +148,17 @@ int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err
     static const VkDescriptorType t[5] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                           VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                           VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
-    if (vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_F16, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
-                           &k->gemm_coop, err) ||
-        vkb_vk_pipe_create(c, VKB_SHADER_LINEAR_COOPMAT_S_F16, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0,
-                           &k->gemm_coop_s, err)) {
+    if (k->coop_khr && !(c->caps.coop_forms & VKB_VK_COOP_KHR))
+        return vkb_fail(err, "coopmat GEMM: %s has no usable VK_KHR_cooperative_matrix: %s",
+                        c->props.deviceName, c->caps.coop_why);
+    if (!k->coop_khr && !(c->caps.coop_forms & VKB_VK_COOP_NV))
+        return vkb_fail(err, "coopmat GEMM: %s has no usable VK_NV_cooperative_matrix: %s",
+                        c->props.deviceName, c->caps.coop_why);
+    /* the SPV_KHR_cooperative_matrix modules are the NV ones rewritten at build time */
+    vkb_shader_id big = k->coop_khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_F16 : VKB_SHADER_LINEAR_COOPMAT_F16;
+    vkb_shader_id small = k->coop_khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_S_F16 : VKB_SHADER_LINEAR_COOPMAT_S_F16;
+    if (vkb_vk_pipe_create(c, big, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_coop, err) ||
+        vkb_vk_pipe_create(c, small, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_coop_s, err)) {
         vkb_vk_pipe_destroy(c, &k->gemm_coop);
         vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
         return -1;
@@ -193,9 +251,9 @@ int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, s
         int at = 0;
         if (run_case(c, k, t, i % 2, &seed, &e, &at, err)) return -1; /* residual: every other case */
         if (!(e <= SELFTEST_TOL)) {
-            snprintf(why, n, "coopmat self-test failed: max err %.3g at (%d,%d) of M=%d N=%d K=%d "
-                     "lda=%d act=%d %dx%d tile", e, at / t->N, at % t->N, t->M, t->N, t->K, t->lda,
-                     (int)t->act, t->tile, t->tile);
+            snprintf(why, n, "coopmat (%s) self-test failed: max err %.3g at (%d,%d) of M=%d N=%d "
+                     "K=%d lda=%d act=%d %dx%d tile", k->coop_khr ? "KHR" : "NV", e, at / t->N,
+                     at % t->N, t->M, t->N, t->K, t->lda, (int)t->act, t->tile, t->tile);
             return 1;
         }
     }
@@ -213,7 +271,7 @@ int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_v
     int earlier = __atomic_load_n(&c->val_count, __ATOMIC_SEQ_CST);
     int rc = vkb_vk_coopmat_pipes_create(c, k, &e2);
     if (!rc) rc = vkb_vk_coopmat_selftest(c, k, note, n, &e2);
-    if (rc < 0) snprintf(note, n, "coopmat unavailable: %s", e2.msg);
+    if (rc < 0) snprintf(note, n, "coopmat (%s) unavailable: %s", k->coop_khr ? "KHR" : "NV", e2.msg);
     /* messages the validation layer raised about the coopmat work belong to
      * it: a forced run reports them, an automatic one falls back */
     if (rc == 0 && !earlier && vkb_vk_ctx_check_validation(c, &e2)) {

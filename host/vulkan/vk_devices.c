@@ -28,7 +28,7 @@ typedef struct dev_info {
     vkb_vk_caps caps;
 } dev_info;
 
-static void query(VkPhysicalDevice pd, dev_info *d) {
+static void query(VkInstance inst, VkPhysicalDevice pd, dev_info *d) {
     memset(d, 0, sizeof *d);
     uint32_t n_ext = 0;
     VkExtensionProperties *e = vkb_vk_query_features(pd, &d->f, &n_ext);
@@ -44,7 +44,7 @@ static void query(VkPhysicalDevice pd, dev_info *d) {
         vkGetPhysicalDeviceProperties2(pd, &p2);
     }
     vkGetPhysicalDeviceMemoryProperties(pd, &d->mem);
-    vkb_vk_caps_query(pd, &d->f, &d->caps);
+    vkb_vk_caps_query(inst, pd, &d->f, &d->caps);
 }
 
 static void driver_version(const dev_info *d, char *out, size_t n) {
@@ -80,7 +80,7 @@ int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_err
     if (!json && n == 0) vkb_sb_printf(&sb, "no Vulkan devices\n");
     for (uint32_t i = 0; i < n; i++) {
         dev_info d;
-        query(pd[i], &d);
+        query(c.inst, pd[i], &d);
         char drvver[300], api[32];
         driver_version(&d, drvver, sizeof drvver);
         snprintf(api, sizeof api, "%u.%u.%u", VK_API_VERSION_MAJOR(d.p.apiVersion),
@@ -128,7 +128,10 @@ int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_err
             cJSON_AddBoolToObject(f, "cooperative_matrix_nv", d.f.coop_nv);
             cJSON_AddBoolToObject(f, "cooperative_matrix_khr", d.f.coop_khr);
             cJSON_AddBoolToObject(f, "cooperative_matrix_gemm", d.caps.coop_ok);
-            if (!d.caps.coop_ok) cJSON_AddStringToObject(f, "cooperative_matrix_gemm_why", d.caps.coop_why);
+            if (d.caps.coop_why[0]) cJSON_AddStringToObject(f, "cooperative_matrix_gemm_why", d.caps.coop_why);
+            cJSON *forms = cJSON_AddArrayToObject(f, "cooperative_matrix_forms");
+            if (d.caps.coop_forms & VKB_VK_COOP_NV) cJSON_AddItemToArray(forms, cJSON_CreateString("nv"));
+            if (d.caps.coop_forms & VKB_VK_COOP_KHR) cJSON_AddItemToArray(forms, cJSON_CreateString("khr"));
             static const char *const keys[2] = {"kernels", "kernels_fp16"};
             for (int k = 0; k < 2; k++) {
                 if (!pol_ok[k]) continue;
@@ -137,6 +140,8 @@ int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_err
                 cJSON_AddStringToObject(po, "gemm", vkb_gemm_variant_name(pol[k].gemm));
                 cJSON_AddStringToObject(po, "layernorm", vkb_ln_variant_name(pol[k].ln));
                 cJSON_AddStringToObject(po, "attention", vkb_attn_variant_name(pol[k].attn));
+                if (pol[k].gemm == VKB_GEMM_COOPMAT || pol[k].attn_coop)
+                    cJSON_AddStringToObject(po, "coopmat", pol[k].coop_khr ? "khr" : "nv");
             }
             if (tune_dir) /* what `vkbert tune` chose, per model shape and precision */
                 vkb_vk_tune_describe(tune_dir, &d.p, NULL, cJSON_AddArrayToObject(o, "tuned"));
@@ -162,7 +167,12 @@ int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_err
                       d.f.coop_khr ? "VK_KHR_cooperative_matrix" : "",
                       d.f.coop_nv || d.f.coop_khr ? "" : "no");
             if (!d.caps.coop_ok) vkb_sb_printf(&sb, "  coopmat GEMM    no: %s\n", d.caps.coop_why);
-            else vkb_sb_printf(&sb, "  coopmat GEMM    yes (fp16; after its start-up self-test)\n");
+            else vkb_sb_printf(&sb, "  coopmat GEMM    yes: %s%s%s (fp16; after its start-up self-test)\n",
+                               d.caps.coop_forms & VKB_VK_COOP_NV ? "NV" : "",
+                               d.caps.coop_forms == (VKB_VK_COOP_NV | VKB_VK_COOP_KHR) ? " and " : "",
+                               d.caps.coop_forms & VKB_VK_COOP_KHR ? "KHR (SPIR-V rewritten from NV)" : "");
+            if (d.caps.coop_ok && d.caps.coop_why[0])
+                vkb_sb_printf(&sb, "  coopmat other   no: %s\n", d.caps.coop_why);
             vkb_sb_printf(&sb, "  vkbert uses     %s\n", pol_s[0]);
             if (!pol_ok[0] || pol[0].f16 == 0) vkb_sb_printf(&sb, "  with fp16       %s\n", pol_s[1]);
             if (tune_dir && vkb_vk_tune_describe(tune_dir, &d.p, &sb, NULL) == 0)

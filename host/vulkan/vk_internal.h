@@ -26,12 +26,54 @@
 #include "cpu_ops.h"
 #include "vkb_shaders.h" /* generated: vkb_shader_id, one per variant of shaders/shaders.cmake */
 
+/* VK_KHR_cooperative_matrix: Debian 12's Vulkan headers (1.3.239) predate it,
+ * so the few names vkbert uses are declared here (values and layouts from
+ * the Vulkan registry, VK_KHR_cooperative_matrix revision 2); newer headers
+ * define them themselves. */
+#ifndef VK_KHR_cooperative_matrix
+#define VK_KHR_cooperative_matrix 1
+#define VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME "VK_KHR_cooperative_matrix"
+#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR ((VkStructureType)1000506000)
+#define VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR ((VkStructureType)1000506001)
+#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_KHR ((VkStructureType)1000506002)
+typedef enum VkComponentTypeKHR {
+    VK_COMPONENT_TYPE_FLOAT16_KHR = 0,
+    VK_COMPONENT_TYPE_FLOAT32_KHR = 1,
+    VK_COMPONENT_TYPE_MAX_ENUM_KHR = 0x7FFFFFFF
+} VkComponentTypeKHR;
+typedef enum VkScopeKHR {
+    VK_SCOPE_SUBGROUP_KHR = 3,
+    VK_SCOPE_MAX_ENUM_KHR = 0x7FFFFFFF
+} VkScopeKHR;
+typedef struct VkCooperativeMatrixPropertiesKHR {
+    VkStructureType sType;
+    void *pNext;
+    uint32_t MSize, NSize, KSize;
+    VkComponentTypeKHR AType, BType, CType, ResultType;
+    VkBool32 saturatingAccumulation;
+    VkScopeKHR scope;
+} VkCooperativeMatrixPropertiesKHR;
+typedef struct VkPhysicalDeviceCooperativeMatrixFeaturesKHR {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 cooperativeMatrix;
+    VkBool32 cooperativeMatrixRobustBufferAccess;
+} VkPhysicalDeviceCooperativeMatrixFeaturesKHR;
+typedef struct VkPhysicalDeviceCooperativeMatrixPropertiesKHR {
+    VkStructureType sType;
+    void *pNext;
+    VkShaderStageFlags cooperativeMatrixSupportedStages;
+} VkPhysicalDeviceCooperativeMatrixPropertiesKHR;
+typedef VkResult(VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)(
+    VkPhysicalDevice physicalDevice, uint32_t *pPropertyCount, VkCooperativeMatrixPropertiesKHR *pProperties);
+#endif
+
 typedef struct vkb_vk_features {
     int f16_storage;   /* storageBuffer16BitAccess */
     int f16_arith;     /* shaderFloat16 */
     int int_dot;       /* shaderIntegerDotProduct */
-    int coop_nv;       /* VK_NV_cooperative_matrix */
-    int coop_khr;      /* VK_KHR_cooperative_matrix */
+    int coop_nv;       /* VK_NV_cooperative_matrix (feature cooperativeMatrix) */
+    int coop_khr;      /* VK_KHR_cooperative_matrix (feature cooperativeMatrix) */
     int subgroup_size;
 } vkb_vk_features;
 
@@ -45,11 +87,21 @@ typedef struct vkb_vk_caps {
      * context creation also: was the device created with what it needs);
      * else coop_why says what is missing */
     int coop_ok;
-    char coop_why[160];
+    char coop_why[320];
+    /* which SPIR-V forms passed their probe (VKB_VK_COOP_NV | VKB_VK_COOP_KHR);
+     * coop_ok = any of them.  coop_why also names a form that failed while
+     * the other passed. */
+    int coop_forms;
+    /* vendor quirk, set once from the vendor id: NVIDIA drivers expose both
+     * extensions; there the NV form (what the kernels were written and
+     * measured with) is preferred, elsewhere the KHR one */
+    int quirk_coop_prefer_nv;
     int sg_size;           /* subgroup size */
     int sg_arith, sg_shuffle; /* subgroup arithmetic / shuffles in compute, size 1..64 */
 } vkb_vk_caps;
-void vkb_vk_caps_query(VkPhysicalDevice pd, const vkb_vk_features *f, vkb_vk_caps *caps);
+enum { VKB_VK_COOP_NV = 1, VKB_VK_COOP_KHR = 2 };
+void vkb_vk_caps_query(VkInstance inst, VkPhysicalDevice pd, const vkb_vk_features *f,
+                       vkb_vk_caps *caps);
 
 /* The decision: storage precision and the kernel variant of each op (none
  * AUTO).  gemm == COOPMAT is confirmed by a self-test when a backend is
@@ -62,6 +114,8 @@ typedef struct vkb_vk_policy {
     vkb_attn_variant attn;
     int attn_coop;         /* flash attention's inner products on coopmat fragments
                               (fp16, probed devices, head dim a multiple of 16) */
+    int coop_khr;          /* coopmat kernels (GEMM, attention) in their
+                              SPV_KHR_cooperative_matrix form, else NV */
     int gemm_forced;
     int mapped_weights;    /* weights converted straight into mapped device memory */
     /* the GEMM of each layer GEMM class (vkb_tune_op QKV, OUT, FFN1, FFN2):
@@ -271,6 +325,7 @@ typedef struct vkb_vk_kernels {
     int hd;            /* head dim attn was specialized for */
     int attn_bq;       /* queries per attention workgroup */
     int attn_coop;     /* attn is the coopmat flash form */
+    int coop_khr;      /* coopmat pipelines from the KHR SPIR-V (policy coop_khr) */
 } vkb_vk_kernels;
 /* The kernels of a policy's precision and LayerNorm/attention forms. */
 int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *p, int head_dim,
@@ -283,12 +338,14 @@ void vkb_vk_gemm_groups(vkb_gemm_variant variant, int M, int N, uint32_t g[3]);
 void vkb_vk_rows_groups(int rows, uint32_t g[3]);
 void vkb_vk_attn_groups(const vkb_vk_kernels *k, int B, int L, int H, uint32_t g[3]);
 
-/* ---- vk_coopmat.c: the cooperative-matrix GEMM (VK_NV_cooperative_matrix) ---- */
-/* Can linear.comp's coopmat form run on pd?  Needs Vulkan 1.2, VK_NV_cooperative_matrix
- * with a subgroup-scope fp16 x fp16 -> fp32 16x16x16 entry for compute,
+/* ---- vk_coopmat.c: the cooperative-matrix GEMM (VK_NV_ / VK_KHR_cooperative_matrix) ---- */
+/* Can linear.comp's coopmat form run on pd through extension `form`
+ * (VKB_VK_COOP_NV or VKB_VK_COOP_KHR)?  Needs Vulkan 1.2, the extension with
+ * a subgroup-scope fp16 x fp16 -> fp32 16x16x16 entry for compute,
  * shaderFloat16, 16-bit storage, vulkanMemoryModel and subgroup size 32.
  * Returns 1, or 0 with the reason in why. */
-int vkb_vk_coopmat_probe(VkPhysicalDevice pd, const vkb_vk_features *f, char *why, size_t n);
+int vkb_vk_coopmat_probe(VkInstance inst, VkPhysicalDevice pd, const vkb_vk_features *f, int form,
+                         char *why, size_t n);
 /* Creates k->gemm_coop / gemm_coop_s (fp16 kernels on a coop_ok device). */
 int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err);
 /* The coopmat pipeline (tile size) used for an M x N output, and its groups. */

@@ -260,6 +260,7 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
             int nvar = t->op == OP_LINEAR ? 4 : t->op == OP_ATTENTION ? 3 : 2; /* linear: vkb_gemm_variant 1..4; attention: shared, subgroup, flash */
             for (int vi = 1; vi <= nvar && !stop; vi++) {
                 vkb_vulkan_opts vo = {0};
+                vo.coopmat = opts->coopmat;
                 vkb_op_result r;
                 memset(&r, 0, sizeof r);
                 r.op = op_names[t->op];

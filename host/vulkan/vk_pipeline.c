@@ -186,7 +186,8 @@ static int flash_tiles(vkb_vk_ctx *c, const vkb_vk_policy *pol, int hd, vkb_vk_k
                 spec[0] = hd; spec[1] = (int32_t)bq; spec[2] = (int32_t)bk;
                 k->attn_bq = (int)bq;
                 k->attn_coop = 1;
-                *id = VKB_SHADER_ATTENTION_FLASH_COOPMAT_F16;
+                *id = pol->coop_khr ? VKB_SHADER_ATTENTION_FLASH_COOPMAT_KHR_F16
+                                    : VKB_SHADER_ATTENTION_FLASH_COOPMAT_F16;
                 return 0;
             }
         }
@@ -209,6 +210,7 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
     memset(k, 0, sizeof *k);
     int f16 = pol->f16;
     k->f16 = f16;
+    k->coop_khr = pol->coop_khr;
     k->hd = head_dim;
     k->ln_form = pol->ln;
     k->attn_form = pol->attn;

@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-void vkb_vk_caps_query(VkPhysicalDevice pd, const vkb_vk_features *f, vkb_vk_caps *caps) {
+void vkb_vk_caps_query(VkInstance inst, VkPhysicalDevice pd, const vkb_vk_features *f,
+                       vkb_vk_caps *caps) {
     memset(caps, 0, sizeof *caps);
     VkPhysicalDeviceProperties p;
     vkGetPhysicalDeviceProperties(pd, &p);
@@ -18,7 +19,20 @@ void vkb_vk_caps_query(VkPhysicalDevice pd, const vkb_vk_features *f, vkb_vk_cap
     /* memory the host can map is device-local memory too (unified memory) */
     caps->uma = caps->is_cpu || p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
     caps->f16_storage = f->f16_storage;
-    caps->coop_ok = vkb_vk_coopmat_probe(pd, f, caps->coop_why, sizeof caps->coop_why);
+    /* coopmat: each SPIR-V form that passes its probe */
+    char why_nv[150], why_khr[150];
+    if (vkb_vk_coopmat_probe(inst, pd, f, VKB_VK_COOP_NV, why_nv, sizeof why_nv))
+        caps->coop_forms |= VKB_VK_COOP_NV;
+    if (vkb_vk_coopmat_probe(inst, pd, f, VKB_VK_COOP_KHR, why_khr, sizeof why_khr))
+        caps->coop_forms |= VKB_VK_COOP_KHR;
+    caps->coop_ok = caps->coop_forms != 0;
+    if (!(caps->coop_forms & VKB_VK_COOP_NV) && !(caps->coop_forms & VKB_VK_COOP_KHR))
+        snprintf(caps->coop_why, sizeof caps->coop_why, "NV: %s; KHR: %s", why_nv, why_khr);
+    else if (!(caps->coop_forms & VKB_VK_COOP_NV))
+        snprintf(caps->coop_why, sizeof caps->coop_why, "NV: %s", why_nv);
+    else if (!(caps->coop_forms & VKB_VK_COOP_KHR))
+        snprintf(caps->coop_why, sizeof caps->coop_why, "KHR: %s", why_khr);
+    caps->quirk_coop_prefer_nv = p.vendorID == 0x10DE; /* NVIDIA */
     VkPhysicalDeviceSubgroupProperties sgp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sgp};
     vkGetPhysicalDeviceProperties2(pd, &p2);
@@ -48,6 +62,34 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
                         "(use --precision fp32)", dev);
     p->f16 = prec == VKB_PREC_FP16 ? 1 : prec == VKB_PREC_FP32 ? 0 : caps->f16_storage && !caps->is_cpu;
 
+    /* Which extension the coopmat kernels (GEMM, flash attention) use: the
+     * NV form on NVIDIA (quirk_coop_prefer_nv: the form they were written
+     * and measured with), else the KHR form (the build's rewrite of the NV
+     * module), else NV where only it passed; opts can pin one form or turn
+     * coopmat off.  A pinned form the device lacks makes coopmat unavailable
+     * (coop = 0): AUTO picks other kernels, a forced coopmat GEMM fails. */
+    int nv = caps->coop_ok && (caps->coop_forms & VKB_VK_COOP_NV);
+    int khr = caps->coop_ok && (caps->coop_forms & VKB_VK_COOP_KHR);
+    int coop = 0;
+    char coop_why[400];
+    snprintf(coop_why, sizeof coop_why, "%s", caps->coop_why);
+    switch (o->coopmat) {
+    case VKB_COOPMAT_AUTO:
+        coop = nv || khr;
+        p->coop_khr = khr && !(nv && caps->quirk_coop_prefer_nv);
+        break;
+    case VKB_COOPMAT_NV: coop = nv; break;
+    case VKB_COOPMAT_KHR: coop = khr; p->coop_khr = 1; break;
+    case VKB_COOPMAT_OFF:
+        snprintf(coop_why, sizeof coop_why, "coopmat form off");
+        break;
+    default: return vkb_fail(err, "unknown coopmat form %d", (int)o->coopmat);
+    }
+    if (!coop && o->coopmat != VKB_COOPMAT_OFF && (nv || khr))
+        snprintf(coop_why, sizeof coop_why, "coopmat form %s asked for; %s",
+                 vkb_coopmat_form_name(o->coopmat), caps->coop_why);
+    if (!coop) p->coop_khr = 0;
+
     /* GEMM: the cooperative-matrix GEMM on fp16 devices that pass its probe
      * (and, at backend creation, its self-test: vkb_vk_gemm_confirm);
      * else the register-blocked texel-buffer variant on CPU implementations
@@ -56,7 +98,7 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
      * else. */
     switch (o->gemm) {
     case VKB_GEMM_AUTO:
-        p->gemm = caps->coop_ok && p->f16 ? VKB_GEMM_COOPMAT
+        p->gemm = coop && p->f16 ? VKB_GEMM_COOPMAT
                   : caps->is_cpu          ? VKB_GEMM_TEXEL
                                           : VKB_GEMM_TILED;
         break;
@@ -67,9 +109,9 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
         p->gemm_forced = 1;
         break;
     case VKB_GEMM_COOPMAT:
-        if (!caps->coop_ok)
+        if (!coop)
             return vkb_fail(err, "GEMM variant coopmat: device %s cannot run the cooperative-matrix "
-                            "GEMM: %s", dev, caps->coop_why);
+                            "GEMM: %s", dev, coop_why);
         if (!p->f16)
             return vkb_fail(err, "GEMM variant coopmat needs fp16 precision (--precision fp16)");
         p->gemm = VKB_GEMM_COOPMAT;
@@ -115,7 +157,7 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
         break;
     default: return vkb_fail(err, "unknown attention variant %d", (int)o->attention);
     }
-    p->attn_coop = o->attention == VKB_ATTN_FLASH && p->f16 && caps->coop_ok;
+    p->attn_coop = o->attention == VKB_ATTN_FLASH && p->f16 && coop;
     /* Weights: converted straight into device-local memory the host can map
      * where device memory is host memory (no staging copy); else through the
      * staging buffer (discrete GPUs: their host-visible window may be small
@@ -172,12 +214,14 @@ int vkb_vk_policy_for_ctx(const vkb_vk_ctx *c, vkb_precision prec, const vkb_vul
 }
 
 void vkb_vk_policy_str(const vkb_vk_policy *p, char *out, size_t n) {
-    snprintf(out, n, "%s storage (weights %s), %s GEMM%s, %s layernorm, %s attention%s",
+    const char *form = p->coop_khr ? "VK_KHR_cooperative_matrix" : "VK_NV_cooperative_matrix";
+    snprintf(out, n, "%s storage (weights %s), %s GEMM%s%s%s, %s layernorm, %s attention%s%s%s",
              p->f16 ? "fp16" : "fp32", p->mapped_weights ? "mapped" : "staged",
              vkb_gemm_variant_name(p->gemm),
-             p->gemm == VKB_GEMM_COOPMAT ? " (tiled if its self-test fails)" : "",
+             p->gemm == VKB_GEMM_COOPMAT ? " (" : "", p->gemm == VKB_GEMM_COOPMAT ? form : "",
+             p->gemm == VKB_GEMM_COOPMAT ? "; tiled if its self-test fails)" : "",
              vkb_ln_variant_name(p->ln), vkb_attn_variant_name(p->attn),
-             p->attn_coop ? " (coopmat)" : "");
+             p->attn_coop ? " (coopmat, " : "", p->attn_coop ? form : "", p->attn_coop ? ")" : "");
 }
 
 /* ---- names ---- */
@@ -191,6 +235,9 @@ const char *vkb_gemm_variant_name(vkb_gemm_variant v) {
 const char *vkb_ln_variant_name(vkb_ln_variant v) { return (unsigned)v < 3 ? form_names[v] : "?"; }
 static const char *const attn_names[] = {"auto", "shared", "subgroup", "flash"};
 const char *vkb_attn_variant_name(vkb_attn_variant v) { return (unsigned)v < 4 ? attn_names[v] : "?"; }
+
+static const char *const coop_names[] = {"auto", "nv", "khr", "off"};
+const char *vkb_coopmat_form_name(vkb_coopmat_form f) { return (unsigned)f < 4 ? coop_names[f] : "?"; }
 
 static int parse(const char *s, const char *const *names, int n) {
     for (int i = 0; s && i < n; i++)
@@ -213,5 +260,11 @@ int vkb_attn_variant_parse(const char *s, vkb_attn_variant *v) {
     int i = parse(s, attn_names, 4);
     if (i < 0) return -1;
     *v = (vkb_attn_variant)i;
+    return 0;
+}
+int vkb_coopmat_form_parse(const char *s, vkb_coopmat_form *f) {
+    int i = parse(s, coop_names, 4);
+    if (i < 0) return -1;
+    *f = (vkb_coopmat_form)i;
     return 0;
 }

@@ -530,7 +530,7 @@ int vkb_tune(const vkb_tune_opts *o, vkb_tune_result *r, vkb_error *err) {
     if (!rc) {
         uint32_t n_ext = 0;
         free(vkb_vk_query_features(q.pdev, &q.feat, &n_ext));
-        vkb_vk_caps_query(q.pdev, &q.feat, &q.caps);
+        vkb_vk_caps_query(q.inst, q.pdev, &q.feat, &q.caps);
         r->is_cpu = q.caps.is_cpu;
         rc = vkb_vk_policy_for_ctx(&q, o->precision, NULL, &pol, err);
     }

@@ -51,6 +51,7 @@ typedef struct vkb_op_check_opts {
     int validation;         /* Khronos validation layer; a message fails the case */
     /* filters, NULL = all; comma-separated names, e.g. op = "attention,linear" */
     const char *op, *variant, *precision;
+    vkb_coopmat_form coopmat; /* the coopmat cases' SPIR-V form (AUTO: the policy's) */
 } vkb_op_check_opts;
 /* Receives each case's result as it completes; return nonzero to stop. */
 typedef int (*vkb_op_result_fn)(void *ctx, const vkb_op_result *r);

@@ -43,7 +43,8 @@ class vkb_vulkan_opts(ctypes.Structure):
     # kernel variants, 0 = AUTO (the device policy); enums are C ints
     _fields_ = [("gemm", ctypes.c_int), ("layernorm", ctypes.c_int), ("attention", ctypes.c_int),
                 ("staging_upload", ctypes.c_int),
-                ("tune_dir", ctypes.c_char_p)]  # the tuning cache (NULL: not used)
+                ("tune_dir", ctypes.c_char_p),  # the tuning cache (NULL: not used)
+                ("coopmat", ctypes.c_int)]
 
 
 class vkb_backend_opts(ctypes.Structure):
