@@ -58,7 +58,7 @@ WORK=$(mktemp -d /tmp/vkb-gpu-work.XXXXXX) || exit 2
 trap 'rm -rf "$WORK"' EXIT
 if [ "$DRY" = 1 ]; then
   OUT=${OUT:-$(mktemp -d /tmp/vkb-gpu-dry.XXXXXX)}
-  BUDGET_S=${BUDGET_S:-100}  # a cap; it takes ~40 s here
+  BUDGET_S=${BUDGET_S:-140}  # a cap; it takes ~60-80 s here
   SHAPES=${SHAPES:-"1x16 3x24"}
   CK=${CK:-$WORK/ckpt}
   CK_ARGS=${CK_ARGS:-"--dim 32 --layers 1 --heads 2 --hidden 64 --max-pos 64"}
@@ -93,6 +93,9 @@ BUILD=${BUILD:-$ROOT/build}
 VKBERT=${VKBERT:-$BUILD/vkbert}
 LIBS=/tmp/vkb-libs
 mkdir -p "$OUT/logs" || exit 2
+# the tuning cache of this run (vkbert tune, and the automatic tuning of the
+# GPU steps after it) is kept with the results, never the user's
+export XDG_CACHE_HOME="$OUT/cache"
 T0=$(date +%s)
 printf 'step\trc\tseconds\tlimit\n' > "$OUT/steps.tsv"
 RES="$OUT/results.jsonl"
@@ -237,6 +240,11 @@ s_checkpoint() { # the same checkpoint for vkbert and every peer; CK_ARGS: a sma
   fi
 }
 s_check() { vkb_check "$1" | tee "$OUT/check_$1.txt"; }
+s_tune() { # vkbert tune on the checkpoint (PRECISION): every candidate timed and checked; the
+  # cache ($XDG_CACHE_HOME = $OUT/cache) comes back in the archive and the later steps use it
+  local bt=(); [ "$DRY" = 1 ] && bt=(--batch-tokens 64)
+  vkb tune --model "$CK" --device gpu --precision "$1" "${bt[@]}" | tee "$OUT/tune_$1.txt"
+}
 s_vkbert_bench() { # PRECISION: every shape; per-kernel times (attention included) in the JSON
   local s rc=0
   for s in $SHAPES; do
@@ -290,7 +298,7 @@ s_imdb_labels() { # labels of GPU fp16/fp32 (and HF on CUDA) vs the CPU referenc
 s_oracle() { # the gold oracle: HF transformers on vkbert's token ids (bench/gpu-oracle.sh)
   OUT="$OUT/oracle" CK="$CK" IMDB="$IMDB" LIBS="$LIBS" DRY="$DRY" PY="$PY" bash "$ROOT/bench/gpu-oracle.sh"
 }
-export -f s_env s_devices s_coopmat s_coopmat_khr s_ops s_tests s_workload s_checkpoint s_check s_vkbert_bench s_torch \
+export -f s_env s_devices s_coopmat s_coopmat_khr s_ops s_tests s_workload s_checkpoint s_check s_tune s_vkbert_bench s_torch \
   s_torch_cpu s_vkbert_imdb s_bench_input s_imdb_labels s_oracle vkb vkb_libs vkb_check vkb_score vkb_bench
 export ROOT OUT DRY BUILD VKBERT IMDB CK CK_ARGS SHAPES PY LIBS RES WORK TESTS OPS_FILTER OPS_KHR SDPA IMDB_CPU_N COOPMAT_ARGS
 
@@ -301,6 +309,7 @@ step workload 20 s_workload
 step checkpoint 60 s_checkpoint
 step check_ops 60 s_ops
 step coopmat_khr 40 s_coopmat_khr
+step tune_fp16 60 s_tune fp16
 step tests 90 s_tests
 step check_fp16 45 s_check fp16
 step check_fp32 45 s_check fp32
