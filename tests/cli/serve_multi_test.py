@@ -29,6 +29,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_client  # noqa: E402
+from serve_client import call, once  # noqa: E402
+
 B, M, DEVS = sys.argv[1], sys.argv[2], sys.argv[3]
 CLIENTS = int(sys.argv[4]) if len(sys.argv) > 4 else 16
 REQS = int(sys.argv[5]) if len(sys.argv) > 5 else 60
@@ -45,57 +49,8 @@ def ok(msg):
     print("ok:", msg, flush=True)
 
 
-class Server:
-    def __init__(self, *args, env=None):
-        self.log = os.path.join(TMP, "server%d.log" % random.randrange(1 << 30))
-        e = dict(os.environ)
-        e.update(env or {})
-        self.p = subprocess.Popen([B, "serve", "--model", M, "--device", DEVS, "--port", "0"] + list(args),
-                                  stdout=subprocess.DEVNULL, stderr=open(self.log, "w"), env=e)
-        self.port = None
-        t0 = time.time()
-        while time.time() - t0 < 120:
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(self.log).read())
-            if m:
-                self.port = int(m.group(1))
-                break
-            if self.p.poll() is not None:
-                break
-            time.sleep(0.05)
-        if not self.port:
-            raise RuntimeError("server did not start: " + open(self.log).read())
-
-    def conn(self):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            return self.p.wait(120)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            return None
-
-
-def call(c, method, path, body=None):
-    if body is not None:
-        body = json.dumps(body)
-    c.request(method, path, body=body, headers={"Content-Type": "application/json"} if body is not None else {})
-    r = c.getresponse()
-    data = r.read().decode()
-    try:
-        return r.status, json.loads(data)
-    except ValueError:
-        return r.status, data
-
-
-def once(srv, method, path, body=None):
-    c = srv.conn()
-    try:
-        return call(c, method, path, body)
-    finally:
-        c.close()
+def Server(*args, env=None):
+    return serve_client.Server(B, M, DEVS, TMP, *args, env=env)
 
 
 WORDS = ("the movie was great terrible boring wonderful plot acting scenes music a an and "

@@ -41,6 +41,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_client  # noqa: E402
+from serve_client import call, once  # noqa: E402
+
 B, M, DEV = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
@@ -74,62 +78,8 @@ def ok(msg):
     print("ok:", msg, flush=True)
 
 
-class Server:
-    def __init__(self, *args, env=None, model=None):
-        self.log = os.path.join(TMP, "server%d.log" % random.randrange(1 << 30))
-        e = dict(os.environ)
-        e.update(env or {})
-        self.p = subprocess.Popen([B, "serve", "--model", model or M, "--device", DEV, "--port", "0"] + list(args),
-                                  stdout=subprocess.DEVNULL, stderr=open(self.log, "w"), env=e)
-        self.port = None
-        t0 = time.time()
-        while time.time() - t0 < 120:
-            txt = open(self.log).read()
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", txt)
-            if m:
-                self.port = int(m.group(1))
-                break
-            if self.p.poll() is not None:
-                break
-            time.sleep(0.05)
-        if not self.port:
-            raise RuntimeError("server did not start: " + open(self.log).read())
-
-    def conn(self, timeout=120):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-
-    def stop(self, sig=signal.SIGTERM, timeout=120):
-        self.p.send_signal(sig)
-        try:
-            return self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            return None
-
-    def stderr(self):
-        return open(self.log).read()
-
-
-def call(c, method, path, body=None):
-    """-> (status, parsed JSON or text)"""
-    if body is not None and not isinstance(body, (bytes, str)):
-        body = json.dumps(body)
-    c.request(method, path, body=body, headers={"Content-Type": "application/json"} if body is not None else {})
-    r = c.getresponse()
-    data = r.read().decode()
-    try:
-        return r.status, json.loads(data)
-    except ValueError:
-        return r.status, data
-
-
-def once(srv, method, path, body=None):
-    c = srv.conn()
-    try:
-        return call(c, method, path, body)
-    finally:
-        c.close()
+def Server(*args, env=None, model=None):
+    return serve_client.Server(B, model or M, DEV, TMP, *args, env=env)
 
 
 # ---- texts and what `vkbert score` says about them ----------------------------
