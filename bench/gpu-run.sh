@@ -58,7 +58,7 @@ WORK=$(mktemp -d /tmp/vkb-gpu-work.XXXXXX) || exit 2
 trap 'rm -rf "$WORK"' EXIT
 if [ "$DRY" = 1 ]; then
   OUT=${OUT:-$(mktemp -d /tmp/vkb-gpu-dry.XXXXXX)}
-  BUDGET_S=${BUDGET_S:-140}  # a cap; it takes ~60-80 s here
+  BUDGET_S=${BUDGET_S:-300}  # a cap; it takes ~60-80 s here, ~140 s under ASan
   SHAPES=${SHAPES:-"1x16 3x24"}
   CK=${CK:-$WORK/ckpt}
   CK_ARGS=${CK_ARGS:-"--dim 32 --layers 1 --heads 2 --hidden 64 --max-pos 64"}

@@ -17,5 +17,5 @@ add_test(NAME gpu_run_dry
                  OUT=${CMAKE_CURRENT_BINARY_DIR}/gpu_run_dry
                  bash ${CMAKE_SOURCE_DIR}/bench/gpu-run.sh --dry-run
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-set_tests_properties(gpu_run_dry PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 240
+set_tests_properties(gpu_run_dry PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 420
   ENVIRONMENT "VKB_VALIDATION=1;XDG_CACHE_HOME=${CMAKE_CURRENT_BINARY_DIR}/xdg-cache")
