@@ -349,21 +349,30 @@ static int convert_weights_lowp(cpu_backend *be, const vkb_model *m, vkb_error *
  * and nothing done.  Runs before the weights are converted to f32: each
  * linear weight is read from the checkpoint into one f32 scratch (q|k|v
  * together, [3*dim, dim]) and converted, one at a time. */
-static int setup_lowp(cpu_backend *be, vkb_precision prec, vkb_error *err) {
+static int setup_lowp(cpu_backend *be, vkb_precision prec, const char *dnnl_library, vkb_error *err) {
     vkb_lp_kind kind = prec == VKB_PREC_BF16 ? VKB_LP_BF16 : VKB_LP_INT8;
-    if (!vkb_lp_supported(kind)) {
+    vkb_dnnl *dn = NULL;
+    vkb_error why = {0};
+    if (vkb_dnnl_open(dnnl_library, &dn, &why)) {
+        if (why.code != VKB_ERR_UNSUPPORTED) return vkb_failc(err, why.code, "%s", why.msg);
+        snprintf(be->base.note, sizeof be->base.note, "--precision %s needs oneDNN, which could not be "
+                 "loaded (%.160s); running fp32", vkb_lp_kind_name(kind), why.msg);
+        return 0;
+    }
+    int native = vkb_lp_supported(dn, kind);
+    if (!native)
         snprintf(be->base.note, sizeof be->base.note,
                  "--precision %s needs %s, which this CPU lacks (oneDNN's effective instruction set: "
                  "%s); running fp32", vkb_lp_kind_name(kind),
-                 kind == VKB_LP_BF16 ? "AVX512-BF16" : "VNNI (AVX512-VNNI or AVX-VNNI)", vkb_lp_isa_name());
-        return 0;
-    }
+                 kind == VKB_LP_BF16 ? "AVX512-BF16" : "VNNI (AVX512-VNNI or AVX-VNNI)", vkb_lp_isa_name(dn));
+    vkb_dnnl_close(dn);
+    if (!native) return 0;
     const vkb_model *m = be->base.model;
     const vkb_config *c = &m->cfg;
     int n = c->n_layers * LW_N;
     be->lw = calloc((size_t)n, sizeof *be->lw);
     if (!be->lw) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
-    if (vkb_lp_create(kind, be->threads, &be->lp, err)) return -1;
+    if (vkb_lp_create(dnnl_library, kind, be->threads, &be->lp, err)) return -1;
     be->base.prec = prec;
     /* the team's work (attention, LayerNorm, embeddings) on oneDNN's OpenMP
      * threads too: a second pool would spin against them (3x slower at
@@ -446,7 +455,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     be->base.prec = VKB_PREC_FP32;
     /* bf16 / int8: the linear layers onto oneDNN first, then f32 copies of
      * the rest only (unless it fell back to fp32) */
-    if (((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, err)) ||
+    if (((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, o->dnnl_library, err)) ||
         (be->lp ? convert_weights_lowp(be, m, err) : convert_weights(be, m, err))) {
         cpu_destroy(&be->base);
         return -1;
@@ -467,7 +476,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     else if (be->lp)
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU (%s linear layers on oneDNN %s, %d thread%s)", vkb_lp_kind_name(vkb_lp_get_kind(be->lp)),
-                 vkb_lp_isa_name(), be->threads, be->threads == 1 ? "" : "s");
+                 vkb_lp_isa_name(vkb_lp_dnnl(be->lp)), be->threads, be->threads == 1 ? "" : "s");
     else
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp32, %d thread%s, OpenBLAS %d thread%s)", be->threads,

@@ -58,7 +58,8 @@ class vkb_backend_opts(ctypes.Structure):
                 ("threads", ctypes.c_int), ("fp64_accum", ctypes.c_int),
                 ("max_tokens", ctypes.c_int), ("max_len", ctypes.c_int),
                 ("validation", ctypes.c_int), ("max_device_mem", ctypes.c_uint64),
-                ("vulkan", vkb_vulkan_opts)]
+                ("vulkan", vkb_vulkan_opts),
+                ("dnnl_library", ctypes.c_char_p)]  # CPU bf16/int8: NULL = libdnnl.so.2
 
 
 class vkb_default_values(ctypes.Structure):
