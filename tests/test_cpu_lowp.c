@@ -116,6 +116,31 @@ static void test_cache(vkb_lp *lp) {
     free(X); free(W); free(Y); free(Y2);
 }
 
+/* vkb_lp_linear_ln: the LayerNorm fused into the epilogue gives the same
+ * bits as vkb_lp_linear then the fp32 LayerNorm (odd N, strided input,
+ * residual). */
+static void test_linear_ln(vkb_lp *lp, int M, int N, int K) {
+    size_t ldx = (size_t)K + 3, ldr = (size_t)N + 1;
+    float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f),
+          *R = rnd((size_t)M * ldr, 1.0f), *g = rnd(N, 1.0f), *beta = rnd(N, 1.0f),
+          *Y = malloc((size_t)M * N * sizeof(float)), *Y2 = malloc((size_t)M * N * sizeof(float));
+    REQUIRE(Y && Y2, "out of memory");
+    vkb_lp_weight *w = NULL;
+    vkb_error err = {0};
+    REQUIRE(vkb_lp_weight_create(lp, W, N, K, "test weight", &w, &err) == 0, "%s", err.msg);
+    for (int res = 0; res <= 1; res++) {
+        const float *r = res ? R : NULL;
+        REQUIRE(vkb_lp_linear(lp, w, X, ldx, b, r, ldr, Y, M, VKB_ACT_NONE, &err) == 0, "%s", err.msg);
+        vkb_cpu_add_layernorm(Y, NULL, g, beta, Y, M, N, 1e-12f, 0);
+        memset(Y2, 0xff, (size_t)M * N * sizeof *Y2);
+        REQUIRE(vkb_lp_linear_ln(lp, w, X, ldx, b, r, ldr, g, beta, 1e-12f, Y2, M, &err) == 0, "%s", err.msg);
+        CHECK(memcmp(Y, Y2, (size_t)M * N * sizeof(float)) == 0, "%s %dx%dx%d: fused LayerNorm differs",
+              vkb_lp_kind_name(vkb_lp_get_kind(lp)), M, N, K);
+    }
+    vkb_lp_weight_free(w);
+    free(X); free(W); free(b); free(R); free(g); free(beta); free(Y); free(Y2);
+}
+
 /* oneDNN is dlopen()ed: a library that is missing, or is no oneDNN, fails
  * to open with VKB_ERR_UNSUPPORTED and a message naming the file, and so
  * does vkb_lp_create on it. */
@@ -163,6 +188,8 @@ int main(void) {
             test_linear(lp, 130, 77, 257, 5, 0.3f);
             test_linear(lp, 33, 200, 771, 1, -0.7f);
             test_cache(lp);
+            test_linear_ln(lp, 37, 131, 97);
+            test_linear_ln(lp, 1, 768, 64);
             vkb_lp_free(lp);
         }
         printf("%s: checked\n", vkb_lp_kind_name(kind));

@@ -224,16 +224,11 @@ static int lin(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, si
 }
 
 /* Y = LayerNorm(X W^T + b + R) * g + beta: the same, with the residual
- * block's LayerNorm (fused into the fp32 epilogue; a pass of its own after
- * the oneDNN GEMM). */
+ * block's LayerNorm fused into the epilogue (either path). */
 static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
                   const float *W, const float *b, const float *R, size_t ldr, const float *g,
                   const float *beta, float *Y, int M, int N, int K, vkb_error *err) {
-    if (lw) {
-        if (vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, VKB_ACT_NONE, err)) return -1;
-        vkb_cpu_layernorm_fast(Y, g, beta, M, N, VKB_LN_EPS, be->team);
-        return 0;
-    }
+    if (lw) return vkb_lp_linear_ln(be->lp, lw, X, ldx, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, err);
     if (vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, N, K, be->team))
         return linear_oom(err, layer, M);
     return 0;

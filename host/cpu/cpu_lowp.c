@@ -468,8 +468,11 @@ static void quant_row(const float *x, int K, uint8_t *q, float *scale, int32_t *
 }
 
 
-int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
-                  const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err) {
+/* vkb_lp_linear, and with g set vkb_lp_linear_ln: the LayerNorm in the
+ * epilogue's pass over each row. */
+static int lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                     const float *R, size_t ldr, const float *g, const float *beta, float eps,
+                     float *Y, int M, vkb_act act, vkb_error *err) {
     const vkb_dnnl *dn = lp->dn;
     int N = w->N, K = w->K;
     if (M <= 0) return 0;
@@ -554,7 +557,19 @@ int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, cons
             const float *r = R + (size_t)m * ldr;
             for (int n = 0; n < N; n++) y[n] += r[n];
         }
+        if (g) vkb_cpu_add_layernorm(y, NULL, g, beta, y, 1, N, eps, 0);
     }
     omp_set_num_threads(saved);
     return 0;
+}
+
+int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                  const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err) {
+    return lp_linear(lp, w, X, ldx, b, R, ldr, NULL, NULL, 0, Y, M, act, err);
+}
+
+int vkb_lp_linear_ln(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                     const float *R, size_t ldr, const float *g, const float *beta, float eps,
+                     float *Y, int M, vkb_error *err) {
+    return lp_linear(lp, w, X, ldx, b, R, ldr, g, beta, eps, Y, M, VKB_ACT_NONE, err);
 }

@@ -80,4 +80,10 @@ size_t vkb_lp_weight_bytes(const vkb_lp_weight *w);
  * R.  0, or -1 with err (out of memory, oneDNN failure). */
 int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
                   const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err);
+/* Y = LayerNorm(X W^T + b + R) * g + beta (the residual blocks' output):
+ * the LayerNorm in the epilogue's pass over each row, the same bits as
+ * vkb_lp_linear then vkb_cpu_add_layernorm (fp32) on Y. */
+int vkb_lp_linear_ln(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                     const float *R, size_t ldr, const float *g, const float *beta, float eps,
+                     float *Y, int M, vkb_error *err);
 #endif
