@@ -20,9 +20,12 @@
 #   - build/ built here (same x86-64; the script runs build/vkbert, the
 #     Vulkan test programs in build/tests and build/bench/coopmat_check), and
 #     .gl/*.deb: libvulkan1 libcjson1 libutf8proc2 libopenblas0-pthread libmicrohttpd12
-#     libgfortran5 libdnnl2 libgomp1 ocl-icd-libopencl1 (oneDNN, since the CPU
-#     bf16/int8 path) libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 (see
-#     ../shared/GPU.md; check `ldd build/vkbert` for any other library);
+#     libgfortran5 libgomp1 libdnnl2 ocl-icd-libopencl1 libegl1 libglvnd0
+#     libopengl0 libgl1 libglx0 libgles2 (see ../shared/GPU.md; check `ldd
+#     build/vkbert` for any other library).  libdnnl2 (+ ocl-icd-libopencl1,
+#     its dependency) is not linked: vkbert dlopen()s libdnnl.so.2 only for the
+#     CPU's --precision bf16|int8, which no step runs, so ldd does not list it;
+#     the env step records whether it would load;
 #   - bench/work/imdb/ from `/usr/bin/python3 bench/peers/make_imdb_workload.py`
 #     (ids.jsonl, reviews.jsonl, vocab.txt: ~6 MB; the machine has no ../shared).
 #
@@ -164,6 +167,10 @@ s_env() {
     "$PY" -c 'import transformers; print("transformers", transformers.__version__)' || true
     echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
     echo "ldd vkbert:"; LD_LIBRARY_PATH="$(vkb_libs)" ldd "$VKBERT"
+    # dlopen()ed for CPU bf16/int8 only (no step needs it): listed, not required
+    dnnl=$(LD_LIBRARY_PATH="$(vkb_libs)" ldconfig -p 2>/dev/null | grep -o "libdnnl.so.2 .*" | head -n 1)
+    [ -z "$dnnl" ] && [ -e "$LIBS/usr/lib/x86_64-linux-gnu/libdnnl.so.2" ] && dnnl="$LIBS/usr/lib/x86_64-linux-gnu/libdnnl.so.2"
+    echo "libdnnl.so.2 (dlopen()ed for CPU bf16/int8 only): ${dnnl:-absent}"
     echo "vkbert: $(vkb --version 2>&1 | head -n 1)"
     nproc
   } > "$OUT/env.txt" 2>&1

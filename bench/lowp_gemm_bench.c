@@ -49,13 +49,19 @@ int main(int argc, char **argv) {
     }
     if (!nM) { Ms[0] = 128; Ms[1] = 1024; Ms[2] = 4096; nM = 3; }
     openblas_set_num_threads(threads);
-    printf("oneDNN effective ISA: %s; bf16 %s, int8 %s; %d threads\n", vkb_lp_isa_name(),
-           vkb_lp_supported(VKB_LP_BF16) ? "native" : "NOT native", vkb_lp_supported(VKB_LP_INT8) ? "native" : "NOT native",
-           threads);
+    vkb_dnnl *dn = NULL;
+    vkb_error derr = {0};
+    if (vkb_dnnl_open(NULL, &dn, &derr)) {
+        fprintf(stderr, "oneDNN: %s\n", derr.msg);
+        return 1;
+    }
+    printf("oneDNN effective ISA: %s; bf16 %s, int8 %s; %d threads\n", vkb_lp_isa_name(dn),
+           vkb_lp_supported(dn, VKB_LP_BF16) ? "native" : "NOT native",
+           vkb_lp_supported(dn, VKB_LP_INT8) ? "native" : "NOT native", threads);
     vkb_lp *lp[3] = {0};
     for (int k = 0; k < 3; k++) {
         vkb_error err = {0};
-        if (vkb_lp_supported((vkb_lp_kind)k) && vkb_lp_create((vkb_lp_kind)k, threads, &lp[k], &err)) {
+        if (vkb_lp_supported(dn, (vkb_lp_kind)k) && vkb_lp_create(NULL, (vkb_lp_kind)k, threads, &lp[k], &err)) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }

@@ -421,7 +421,48 @@ static void check_batch_independence_dir(const char *dir) {
     vkb_model_free(m);
 }
 
+/* bf16 / int8 with oneDNN missing (vkb_backend_opts.dnnl_library names a
+ * file that does not exist; the same as libdnnl.so.2 not installed): the
+ * backend opens, runs fp32 (logits bit-identical to the fp32 backend's) and
+ * says why in its note. */
+static void check_lowp_without_dnnl(const char *dir) {
+    vkb_model *m = NULL;
+    vkb_error err = {0};
+    REQUIRE(vkb_model_load(dir, &m, &err) == 0, "%s: %s", dir, err.msg);
+    const vkb_config *c = vkb_model_config(m);
+    int B = 3, L = 29 < c->max_pos ? 29 : c->max_pos, NL = c->n_labels;
+    int32_t ids[3 * 29], lens[3] = {L, L - 5, 1};
+    for (int i = 0; i < B * L; i++) ids[i] = (int32_t)((i * 7919) % c->vocab_size);
+    float ref[3 * 16], got[3 * 16];
+    REQUIRE(NL <= 16, "%s: %d labels", dir, NL);
+    vkb_batch bt = {B, L, ids, lens};
+    for (int p = 0; p <= 2; p++) {
+        vkb_precision prec = p == 0 ? VKB_PREC_FP32 : p == 1 ? VKB_PREC_BF16 : VKB_PREC_INT8;
+        vkb_backend_opts o = {.device = "cpu", .threads = 2, .precision = prec,
+                              .dnnl_library = "/nonexistent/libdnnl.so.2"};
+        vkb_backend *be = NULL;
+        REQUIRE(vkb_backend_create(m, &o, &be, &err) == 0, "%s %s: %s", dir, vkb_precision_name(prec), err.msg);
+        const char *note = vkb_backend_note(be);
+        if (p == 0)
+            CHECK(note[0] == 0, "%s fp32: oneDNN is not loaded for fp32, yet a note: %s", dir, note);
+        else
+            CHECK(strstr(note, "needs oneDNN") && strstr(note, "/nonexistent/libdnnl.so.2") &&
+                      strstr(note, "running fp32") && strstr(note, vkb_precision_name(prec)),
+                  "%s %s: note: '%s'", dir, vkb_precision_name(prec), note);
+        CHECK(strstr(vkb_backend_device(be), "oneDNN") == NULL, "%s: device %s", dir, vkb_backend_device(be));
+        vkb_outputs out = {.logits = p == 0 ? ref : got};
+        REQUIRE(vkb_forward(be, &bt, &out, &err) == 0, "%s: %s", dir, err.msg);
+        if (p > 0)
+            CHECK(memcmp(ref, got, (size_t)B * NL * sizeof(float)) == 0,
+                  "%s %s without oneDNN: logits differ from fp32", dir, vkb_precision_name(prec));
+        vkb_backend_free(be);
+    }
+    printf("%s: bf16/int8 without oneDNN: fp32 with a note\n", dir);
+    vkb_model_free(m);
+}
+
 int main(void) {
+    check_lowp_without_dnnl("data/tiny-f32");
     const char *models[] = {"tiny-f32", "odd-f16", "tiny-bf16", "base-f32"};
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) check_model(models[i]);
     const char *dirs[] = {"data/tiny-f32", "data/odd-f16", "data/tiny-bf16", "data/base-f32",

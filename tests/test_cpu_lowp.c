@@ -13,7 +13,8 @@
  *
  * GELU's slope is at most 1.13, ReLU's 1: the bound is scaled by 1.13.
  * Where oneDNN's effective ISA lacks a kind (ONEDNN_MAX_CPU_ISA=AVX2, the
- * ctest test_cpu_lowp_avx2), creating it must fail with VKB_ERR_UNSUPPORTED. */
+ * ctest test_cpu_lowp_avx2), creating it must fail with VKB_ERR_UNSUPPORTED,
+ * and so must loading a missing library or one that is no oneDNN. */
 #include "testutil.h"
 #include "cpu_lowp.h"
 #include <math.h>
@@ -115,30 +116,84 @@ static void test_cache(vkb_lp *lp) {
     free(X); free(W); free(Y); free(Y2);
 }
 
+/* vkb_lp_linear_ln: the LayerNorm fused into the epilogue gives the same
+ * bits as vkb_lp_linear then the fp32 LayerNorm (odd N, strided input,
+ * residual). */
+static void test_linear_ln(vkb_lp *lp, int M, int N, int K) {
+    size_t ldx = (size_t)K + 3, ldr = (size_t)N + 1;
+    float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f),
+          *R = rnd((size_t)M * ldr, 1.0f), *g = rnd(N, 1.0f), *beta = rnd(N, 1.0f),
+          *Y = malloc((size_t)M * N * sizeof(float)), *Y2 = malloc((size_t)M * N * sizeof(float));
+    REQUIRE(Y && Y2, "out of memory");
+    vkb_lp_weight *w = NULL;
+    vkb_error err = {0};
+    REQUIRE(vkb_lp_weight_create(lp, W, N, K, "test weight", &w, &err) == 0, "%s", err.msg);
+    for (int res = 0; res <= 1; res++) {
+        const float *r = res ? R : NULL;
+        REQUIRE(vkb_lp_linear(lp, w, X, ldx, b, r, ldr, Y, M, VKB_ACT_NONE, &err) == 0, "%s", err.msg);
+        vkb_cpu_add_layernorm(Y, NULL, g, beta, Y, M, N, 1e-12f, 0);
+        memset(Y2, 0xff, (size_t)M * N * sizeof *Y2);
+        REQUIRE(vkb_lp_linear_ln(lp, w, X, ldx, b, r, ldr, g, beta, 1e-12f, Y2, M, &err) == 0, "%s", err.msg);
+        CHECK(memcmp(Y, Y2, (size_t)M * N * sizeof(float)) == 0, "%s %dx%dx%d: fused LayerNorm differs",
+              vkb_lp_kind_name(vkb_lp_get_kind(lp)), M, N, K);
+    }
+    vkb_lp_weight_free(w);
+    free(X); free(W); free(b); free(R); free(g); free(beta); free(Y); free(Y2);
+}
+
+/* oneDNN is dlopen()ed: a library that is missing, or is no oneDNN, fails
+ * to open with VKB_ERR_UNSUPPORTED and a message naming the file, and so
+ * does vkb_lp_create on it. */
+static void test_load_failure(void) {
+    static const char *bad[][2] = {{"/nonexistent/libdnnl.so.2", "/nonexistent/libdnnl.so.2"},
+                                   {"libm.so.6", "dnnl_"}}; /* loads, lacks the functions */
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        vkb_dnnl *dn = (vkb_dnnl *)1;
+        vkb_error err = {0};
+        CHECK(vkb_dnnl_open(bad[i][0], &dn, &err) != 0 && err.code == VKB_ERR_UNSUPPORTED && !dn,
+              "opening %s must fail (unsupported)", bad[i][0]);
+        CHECK(strstr(err.msg, bad[i][1]) != NULL, "%s: message names %s: %s", bad[i][0], bad[i][1], err.msg);
+        vkb_lp *lp = (vkb_lp *)1;
+        vkb_error err2 = {0};
+        CHECK(vkb_lp_create(bad[i][0], VKB_LP_F32, 1, &lp, &err2) != 0 && err2.code == VKB_ERR_UNSUPPORTED && !lp,
+              "vkb_lp_create on %s must fail (unsupported)", bad[i][0]);
+        CHECK(strstr(err2.msg, "oneDNN could not be loaded") && strstr(err2.msg, bad[i][1]),
+              "vkb_lp_create on %s: message: %s", bad[i][0], err2.msg);
+    }
+}
+
 int main(void) {
-    printf("oneDNN effective ISA: %s\n", vkb_lp_isa_name());
-    CHECK(vkb_lp_supported(VKB_LP_F32), "fp32 always runs");
+    test_load_failure();
+    vkb_dnnl *dn = NULL;
+    vkb_error derr = {0};
+    REQUIRE(vkb_dnnl_open(NULL, &dn, &derr) == 0, "oneDNN (" VKB_DNNL_LIB "): %s", derr.msg);
+    printf("oneDNN effective ISA: %s\n", vkb_lp_isa_name(dn));
+    CHECK(vkb_lp_supported(dn, VKB_LP_F32), "fp32 always runs");
     for (int k = 0; k <= 2; k++) {
         vkb_lp_kind kind = (vkb_lp_kind)k;
         vkb_lp *lp = NULL;
         vkb_error err = {0};
-        if (!vkb_lp_supported(kind)) {
-            CHECK(vkb_lp_create(kind, 2, &lp, &err) != 0 && err.code == VKB_ERR_UNSUPPORTED && !lp,
+        if (!vkb_lp_supported(dn, kind)) {
+            CHECK(vkb_lp_create(NULL, kind, 2, &lp, &err) != 0 && err.code == VKB_ERR_UNSUPPORTED && !lp,
                   "%s: creating an unsupported kind must fail (unsupported)", vkb_lp_kind_name(kind));
             CHECK(strstr(err.msg, vkb_lp_kind_name(kind)) != NULL, "message names the kind: %s", err.msg);
             printf("%s: not supported here (%s)\n", vkb_lp_kind_name(kind), err.msg);
             continue;
         }
         for (int th = 1; th <= 3; th += 2) {
-            REQUIRE(vkb_lp_create(kind, th, &lp, &err) == 0, "%s", err.msg);
+            REQUIRE(vkb_lp_create(NULL, kind, th, &lp, &err) == 0, "%s", err.msg);
+            CHECK(vkb_lp_dnnl(lp) != NULL, "lp holds its oneDNN");
             test_linear(lp, 77, 130, 100, 0, 0.0f);
             test_linear(lp, 1, 3, 1, 0, 0.5f);
             test_linear(lp, 130, 77, 257, 5, 0.3f);
             test_linear(lp, 33, 200, 771, 1, -0.7f);
             test_cache(lp);
+            test_linear_ln(lp, 37, 131, 97);
+            test_linear_ln(lp, 1, 768, 64);
             vkb_lp_free(lp);
         }
         printf("%s: checked\n", vkb_lp_kind_name(kind));
     }
+    vkb_dnnl_close(dn);
     return vkb_test_done("test_cpu_lowp");
 }

@@ -35,7 +35,8 @@ int vkb_model_max_len(const vkb_model *m, int max_len);
  * quantization (s8 weights per output channel, u8 activations per row);
  * embeddings, LayerNorm, attention, GELU and the classifier head stay fp32.
  * Where oneDNN's effective instruction set lacks them (bf16:
- * avx512_core_bf16; int8: VNNI) the CPU backend runs fp32 and says so in
+ * avx512_core_bf16; int8: VNNI), or oneDNN (libdnnl.so.2, loaded only for
+ * these) is not installed, the CPU backend runs fp32 and says so in
  * vkb_backend_note().  The Vulkan backend refuses BF16 and INT8. */
 typedef enum {
     VKB_PREC_AUTO = 0, VKB_PREC_FP32 = 1, VKB_PREC_FP16 = 2, VKB_PREC_BF16 = 3, VKB_PREC_INT8 = 4
@@ -121,6 +122,12 @@ typedef struct vkb_backend_opts {
      * handling be tested on any device (`vkbert score --max-device-mem`). */
     uint64_t max_device_mem;
     vkb_vulkan_opts vulkan;  /* Vulkan: kernel variants (zero = all AUTO) */
+    /* CPU bf16/int8: the oneDNN library dlopen()ed for the linear layers
+     * (NULL = "libdnnl.so.2", found as dlopen finds libraries).  Where it
+     * cannot be loaded the backend runs fp32 and says so in
+     * vkb_backend_note(), as where the CPU lacks the instructions; tests
+     * name a missing file here to force that. */
+    const char *dnnl_library;
 } vkb_backend_opts;
 
 typedef struct vkb_batch {

@@ -247,6 +247,10 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
         fprintf(stderr, "vkbert: VKB_ATTENTION=%s: expected auto, shared, subgroup or flash\n", a);
         bo->vulkan.attention = (vkb_attn_variant)-1;
     }
+    /* VKB_DNNL_LIBRARY=path: the oneDNN library bf16/int8 dlopen() (default
+     * libdnnl.so.2); tests name a missing file to force the fp32 fallback */
+    const char *dl = getenv("VKB_DNNL_LIBRARY");
+    bo->dnnl_library = dl && *dl ? dl : NULL;
     /* VKB_COOPMAT=nv|khr|off: which extension the coopmat kernels use
      * (bench/gpu-run.sh runs the KHR form on NVIDIA with it) */
     const char *cm = getenv("VKB_COOPMAT");

@@ -25,7 +25,8 @@
  *    (q|k|v, out_lin, ffn.lin1, ffn.lin2) on oneDNN (cpu_lowp.c: GEMM,
  *    activation conversion and epilogue on oneDNN's OpenMP threads); the
  *    head stays fp32.
- * Weights are converted to f32 once, at creation; activation buffers are
+ * Weights are converted to f32 once, at creation (in bf16 / int8 all but the
+ * encoder's linear weights, which live on oneDNN only); activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
 #include "cpu_lowp.h"
@@ -223,16 +224,11 @@ static int lin(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, si
 }
 
 /* Y = LayerNorm(X W^T + b + R) * g + beta: the same, with the residual
- * block's LayerNorm (fused into the fp32 epilogue; a pass of its own after
- * the oneDNN GEMM). */
+ * block's LayerNorm fused into the epilogue (either path). */
 static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
                   const float *W, const float *b, const float *R, size_t ldr, const float *g,
                   const float *beta, float *Y, int M, int N, int K, vkb_error *err) {
-    if (lw) {
-        if (vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, VKB_ACT_NONE, err)) return -1;
-        vkb_cpu_layernorm_fast(Y, g, beta, M, N, VKB_LN_EPS, be->team);
-        return 0;
-    }
+    if (lw) return vkb_lp_linear_ln(be->lp, lw, X, ldx, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, err);
     if (vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, N, K, be->team))
         return linear_oom(err, layer, M);
     return 0;
@@ -304,22 +300,74 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     return rc;
 }
 
+/* The encoder's linear weights, which bf16 / int8 hold on oneDNN only. */
+static const vkb_tensor_role linear_roles[] = {VKB_T_Q_W, VKB_T_K_W, VKB_T_V_W, VKB_T_O_W,
+                                               VKB_T_FFN1_W, VKB_T_FFN2_W};
+
+/* bf16 / int8, once the linear weights are on oneDNN (be->lw): the f32
+ * copies of every other tensor (embeddings, LayerNorms, biases, the head);
+ * be->w stays NULL for the linear weights.  Used instead of convert_weights,
+ * so the f32 linear weights (~170 MB on distilbert-base) are never held. */
+static int convert_weights_lowp(cpu_backend *be, const vkb_model *m, vkb_error *err) {
+    int n = vkb_model_n_tensors(m);
+    unsigned char *skip = calloc(n > 0 ? (size_t)n : 1, 1);
+    be->w = calloc(n > 0 ? (size_t)n : 1, sizeof *be->w);
+    if (!skip || !be->w) {
+        free(skip);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    }
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (size_t r = 0; r < sizeof linear_roles / sizeof *linear_roles; r++)
+            skip[vkb_model_tensor_index(m, linear_roles[r], l)] = 1;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (!skip[i]) total += (size_t)m->w.t[i].numel;
+    be->wmem = malloc((total ? total : 1) * sizeof(float));
+    if (!be->wmem) {
+        free(skip);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %zu f32 weights", total);
+    }
+    float *next = be->wmem;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        if (!skip[i]) {
+            be->w[i] = next;
+            next += m->w.t[i].numel;
+            rc = vkb_tensor_to_f32(&m->w.t[i], be->w[i], err);
+        }
+    free(skip);
+    return rc;
+}
+
 /* bf16 / int8: the encoder's linear layers converted for oneDNN, when its
- * effective ISA runs them natively; else fp32 with a note (be->base.note). */
-static int setup_lowp(cpu_backend *be, vkb_precision prec, vkb_error *err) {
+ * effective ISA runs them natively; else fp32 with a note (be->base.note)
+ * and nothing done.  Runs before the weights are converted to f32: each
+ * linear weight is read from the checkpoint into one f32 scratch (q|k|v
+ * together, [3*dim, dim]) and converted, one at a time. */
+static int setup_lowp(cpu_backend *be, vkb_precision prec, const char *dnnl_library, vkb_error *err) {
     vkb_lp_kind kind = prec == VKB_PREC_BF16 ? VKB_LP_BF16 : VKB_LP_INT8;
-    if (!vkb_lp_supported(kind)) {
+    vkb_dnnl *dn = NULL;
+    vkb_error why = {0};
+    if (vkb_dnnl_open(dnnl_library, &dn, &why)) {
+        if (why.code != VKB_ERR_UNSUPPORTED) return vkb_failc(err, why.code, "%s", why.msg);
+        snprintf(be->base.note, sizeof be->base.note, "--precision %s needs oneDNN, which could not be "
+                 "loaded (%.160s); running fp32", vkb_lp_kind_name(kind), why.msg);
+        return 0;
+    }
+    int native = vkb_lp_supported(dn, kind);
+    if (!native)
         snprintf(be->base.note, sizeof be->base.note,
                  "--precision %s needs %s, which this CPU lacks (oneDNN's effective instruction set: "
                  "%s); running fp32", vkb_lp_kind_name(kind),
-                 kind == VKB_LP_BF16 ? "AVX512-BF16" : "VNNI (AVX512-VNNI or AVX-VNNI)", vkb_lp_isa_name());
-        return 0;
-    }
-    const vkb_config *c = &be->base.model->cfg;
+                 kind == VKB_LP_BF16 ? "AVX512-BF16" : "VNNI (AVX512-VNNI or AVX-VNNI)", vkb_lp_isa_name(dn));
+    vkb_dnnl_close(dn);
+    if (!native) return 0;
+    const vkb_model *m = be->base.model;
+    const vkb_config *c = &m->cfg;
     int n = c->n_layers * LW_N;
     be->lw = calloc((size_t)n, sizeof *be->lw);
     if (!be->lw) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
-    if (vkb_lp_create(kind, be->threads, &be->lp, err)) return -1;
+    if (vkb_lp_create(dnnl_library, kind, be->threads, &be->lp, err)) return -1;
     be->base.prec = prec;
     /* the team's work (attention, LayerNorm, embeddings) on oneDNN's OpenMP
      * threads too: a second pool would spin against them (3x slower at
@@ -328,20 +376,32 @@ static int setup_lowp(cpu_backend *be, vkb_precision prec, vkb_error *err) {
     if (!team) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
     vkb_team_free(be->team);
     be->team = team;
-    /* q|k|v: one [3*dim, dim] weight (convert_weights places them contiguous) */
-    static const struct { vkb_tensor_role w; int n_mul, out_ffn, in_ffn; const char *name; } roles[LW_N] = {
-        {VKB_T_Q_W, 3, 0, 0, "q|k|v_lin"}, {VKB_T_O_W, 1, 0, 0, "out_lin"},
-        {VKB_T_FFN1_W, 1, 1, 0, "ffn.lin1"}, {VKB_T_FFN2_W, 1, 0, 1, "ffn.lin2"}};
-    for (int i = 0; i < c->n_layers; i++)
-        for (int s = 0; s < LW_N; s++) {
+    /* q|k|v: one [3*dim, dim] weight */
+    static const struct { vkb_tensor_role w[3]; int n_w, out_ffn, in_ffn; const char *name; } roles[LW_N] = {
+        {{VKB_T_Q_W, VKB_T_K_W, VKB_T_V_W}, 3, 0, 0, "q|k|v_lin"}, {{VKB_T_O_W}, 1, 0, 0, "out_lin"},
+        {{VKB_T_FFN1_W}, 1, 1, 0, "ffn.lin1"}, {{VKB_T_FFN2_W}, 1, 0, 1, "ffn.lin2"}};
+    size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim;
+    size_t most = 3 * d * d > h * d ? 3 * d * d : h * d;
+    float *f32 = malloc(most * sizeof(float));
+    if (!f32) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %zu f32 weights", most);
+    int rc = 0;
+    for (int i = 0; i < c->n_layers && !rc; i++)
+        for (int s = 0; s < LW_N && !rc; s++) {
             char name[64];
             snprintf(name, sizeof name, "layer %d %s", i, roles[s].name);
-            int N = roles[s].n_mul * (roles[s].out_ffn ? c->hidden_dim : c->dim);
+            int N = roles[s].n_w * (roles[s].out_ffn ? c->hidden_dim : c->dim);
             int K = roles[s].in_ffn ? c->hidden_dim : c->dim;
-            if (vkb_lp_weight_create(be->lp, wt(be, roles[s].w, i), N, K, name, &be->lw[i * LW_N + s], err))
-                return -1;
+            float *next = f32;
+            for (int j = 0; j < roles[s].n_w && !rc; j++) {
+                const vkb_tensor *t = &m->w.t[vkb_model_tensor_index(m, roles[s].w[j], i)];
+                /* fails if model.safetensors shrank since it was validated */
+                rc = vkb_tensor_to_f32(t, next, err);
+                next += t->numel;
+            }
+            if (!rc) rc = vkb_lp_weight_create(be->lp, f32, N, K, name, &be->lw[i * LW_N + s], err);
         }
-    return 0;
+    free(f32);
+    return rc;
 }
 
 static void cpu_destroy(vkb_backend *self) {
@@ -388,8 +448,10 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         return -1;
     }
     be->base.prec = VKB_PREC_FP32;
-    if (convert_weights(be, m, err) ||
-        ((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, err))) {
+    /* bf16 / int8: the linear layers onto oneDNN first, then f32 copies of
+     * the rest only (unless it fell back to fp32) */
+    if (((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, o->dnnl_library, err)) ||
+        (be->lp ? convert_weights_lowp(be, m, err) : convert_weights(be, m, err))) {
         cpu_destroy(&be->base);
         return -1;
     }
@@ -409,7 +471,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     else if (be->lp)
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU (%s linear layers on oneDNN %s, %d thread%s)", vkb_lp_kind_name(vkb_lp_get_kind(be->lp)),
-                 vkb_lp_isa_name(), be->threads, be->threads == 1 ? "" : "s");
+                 vkb_lp_isa_name(vkb_lp_dnnl(be->lp)), be->threads, be->threads == 1 ? "" : "s");
     else
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp32, %d thread%s, OpenBLAS %d thread%s)", be->threads,

@@ -5,8 +5,14 @@
  *
  * Weights go into the blocked layout oneDNN's matmul asks for (format_any,
  * queried once at a reference M); the primitive for each M is then created
- * with that layout, so the weights are reordered once, at load. */
+ * with that layout, so the weights are reordered once, at load.
+ *
+ * oneDNN is dlopen()ed, not linked (cpu_lowp.h): dnnl.h gives the types and
+ * the declarations the function-pointer fields are typed from; every call
+ * goes through the vkb_lp's table (dn->dnnl_...). */
+#define _GNU_SOURCE /* RTLD_NODELETE */
 #include "cpu_lowp.h"
+#include <dlfcn.h>
 #include <math.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -15,10 +21,83 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- oneDNN, dlopen()ed ------------------------------------------------------ */
+/* Every oneDNN function this file calls; the field of each in vkb_dnnl has
+ * its name and the type of its declaration in dnnl.h. */
+#define DNNL_FUNCS(X) \
+    X(dnnl_engine_create) \
+    X(dnnl_engine_destroy) \
+    X(dnnl_get_effective_cpu_isa) \
+    X(dnnl_matmul_desc_init) \
+    X(dnnl_memory_create) \
+    X(dnnl_memory_desc_get_size) \
+    X(dnnl_memory_desc_init_by_strides) \
+    X(dnnl_memory_desc_init_by_tag) \
+    X(dnnl_memory_destroy) \
+    X(dnnl_primitive_attr_create) \
+    X(dnnl_primitive_attr_destroy) \
+    X(dnnl_primitive_attr_set_scratchpad_mode) \
+    X(dnnl_primitive_create) \
+    X(dnnl_primitive_desc_create) \
+    X(dnnl_primitive_desc_destroy) \
+    X(dnnl_primitive_desc_query_md) \
+    X(dnnl_primitive_destroy) \
+    X(dnnl_primitive_execute) \
+    X(dnnl_reorder_primitive_desc_create) \
+    X(dnnl_stream_create) \
+    X(dnnl_stream_destroy) \
+    X(dnnl_stream_wait)
+
+struct vkb_dnnl {
+    void *so; /* dlopen() handle */
+#define DNNL_FIELD(f) __typeof__(&f) f;
+    DNNL_FUNCS(DNNL_FIELD)
+#undef DNNL_FIELD
+};
+
+int vkb_dnnl_open(const char *path, vkb_dnnl **out, vkb_error *err) {
+    *out = NULL;
+    if (!path) path = VKB_DNNL_LIB;
+    vkb_dnnl *d = calloc(1, sizeof *d);
+    if (!d) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    /* NODELETE: dlclose() does not unmap it.  oneDNN keeps process-lifetime
+     * state (its primitive cache, CPU detection) reachable only from its own
+     * globals, and libgomp's pool threads outlive any vkb_lp: unmapped, that
+     * state would turn into leaks (LeakSanitizer, tests/sanitize.sh) and a
+     * later load would rebuild it. */
+    d->so = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!d->so) {
+        const char *why = dlerror();
+        free(d);
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "%s", why ? why : path); /* dlerror names the file */
+    }
+    /* dlsym's void * into a function pointer: copied, as POSIX intends */
+#define DNNL_RESOLVE(f)                                                                            \
+    {                                                                                              \
+        void *sym = dlsym(d->so, #f);                                                              \
+        if (!sym) {                                                                                \
+            vkb_dnnl_close(d);                                                                     \
+            return vkb_failc(err, VKB_ERR_UNSUPPORTED, "%s lacks %s", path, #f);                   \
+        }                                                                                          \
+        memcpy(&d->f, &sym, sizeof sym);                                                           \
+    }
+    DNNL_FUNCS(DNNL_RESOLVE)
+#undef DNNL_RESOLVE
+    *out = d;
+    return 0;
+}
+
+void vkb_dnnl_close(vkb_dnnl *d) {
+    if (!d) return;
+    if (d->so) dlclose(d->so);
+    free(d);
+}
+
 #define LP_CACHE 16 /* primitives kept per weight (one per M) */
 #define LP_REF_M 128
 
 struct vkb_lp {
+    vkb_dnnl *dn;    /* oneDNN's functions, loaded for this lp */
     vkb_lp_kind kind;
     int threads;
     dnnl_engine_t engine;
@@ -55,8 +134,8 @@ struct vkb_lp_weight {
 /* ---- ISA --------------------------------------------------------------------- */
 static int isa_has(dnnl_cpu_isa_t isa, unsigned need) { return ((unsigned)isa & need) == need; }
 
-int vkb_lp_supported(vkb_lp_kind kind) {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+int vkb_lp_supported(const vkb_dnnl *dn, vkb_lp_kind kind) {
+    dnnl_cpu_isa_t isa = dn->dnnl_get_effective_cpu_isa();
     switch (kind) {
     case VKB_LP_F32: return 1;
     case VKB_LP_BF16: return isa_has(isa, dnnl_cpu_isa_avx512_core_bf16);
@@ -66,8 +145,8 @@ int vkb_lp_supported(vkb_lp_kind kind) {
     return 0;
 }
 
-const char *vkb_lp_isa_name(void) {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+const char *vkb_lp_isa_name(const vkb_dnnl *dn) {
+    dnnl_cpu_isa_t isa = dn->dnnl_get_effective_cpu_isa();
     static const struct { dnnl_cpu_isa_t isa; const char *name; } names[] = {
         {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
         {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
@@ -93,18 +172,28 @@ static int dfail(vkb_error *err, dnnl_status_t st, const char *what, const char 
                      "CPU backend: oneDNN %s failed for %s (status %d)", what, name, (int)st);
 }
 
-int vkb_lp_create(vkb_lp_kind kind, int threads, vkb_lp **out, vkb_error *err) {
+int vkb_lp_create(const char *dnnl_path, vkb_lp_kind kind, int threads, vkb_lp **out, vkb_error *err) {
     *out = NULL;
-    if (!vkb_lp_supported(kind))
-        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "CPU backend: %s GEMMs need an instruction set this "
-                         "CPU lacks (oneDNN's effective ISA: %s)", vkb_lp_kind_name(kind),
-                         vkb_lp_isa_name());
+    vkb_dnnl *dn = NULL;
+    vkb_error why = {0};
+    if (vkb_dnnl_open(dnnl_path, &dn, &why))
+        return vkb_failc(err, why.code, "CPU backend: oneDNN could not be loaded (%s)", why.msg);
+    if (!vkb_lp_supported(dn, kind)) {
+        vkb_failc(err, VKB_ERR_UNSUPPORTED, "CPU backend: %s GEMMs need an instruction set this "
+                  "CPU lacks (oneDNN's effective ISA: %s)", vkb_lp_kind_name(kind), vkb_lp_isa_name(dn));
+        vkb_dnnl_close(dn);
+        return -1;
+    }
     vkb_lp *lp = calloc(1, sizeof *lp);
-    if (!lp) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    if (!lp) {
+        vkb_dnnl_close(dn);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    }
+    lp->dn = dn;
     lp->kind = kind;
     lp->threads = threads > 0 ? threads : 1;
-    dnnl_status_t st = dnnl_engine_create(&lp->engine, dnnl_cpu, 0);
-    if (st == dnnl_success) st = dnnl_stream_create(&lp->stream, lp->engine, dnnl_stream_default_flags);
+    dnnl_status_t st = dn->dnnl_engine_create(&lp->engine, dnnl_cpu, 0);
+    if (st == dnnl_success) st = dn->dnnl_stream_create(&lp->stream, lp->engine, dnnl_stream_default_flags);
     if (st != dnnl_success) {
         vkb_lp_free(lp);
         return dfail(err, st, "engine creation", "the CPU");
@@ -115,15 +204,19 @@ int vkb_lp_create(vkb_lp_kind kind, int threads, vkb_lp **out, vkb_error *err) {
 
 void vkb_lp_free(vkb_lp *lp) {
     if (!lp) return;
-    if (lp->stream) dnnl_stream_destroy(lp->stream);
-    if (lp->engine) dnnl_engine_destroy(lp->engine);
+    const vkb_dnnl *dn = lp->dn;
+    if (lp->stream) dn->dnnl_stream_destroy(lp->stream);
+    if (lp->engine) dn->dnnl_engine_destroy(lp->engine);
     free(lp->xq);
     free(lp->rscale);
     free(lp->rzp);
+    vkb_dnnl_close(lp->dn);
     free(lp);
 }
 
 vkb_lp_kind vkb_lp_get_kind(const vkb_lp *lp) { return lp->kind; }
+
+const vkb_dnnl *vkb_lp_dnnl(const vkb_lp *lp) { return lp->dn; }
 
 void vkb_lp_run(void *lp, int slots, int n_tasks, vkb_task_fn fn, void *ctx) {
     (void)lp;
@@ -148,24 +241,25 @@ static size_t src_size(vkb_lp_kind k) { return k == VKB_LP_BF16 ? 2 : k == VKB_L
  * in layout wmd (NULL: format_any); scratchpad in user mode. */
 static dnnl_status_t make_pd(vkb_lp *lp, int M, int N, int K, const dnnl_memory_desc_t *wmd,
                              dnnl_primitive_desc_t *pd) {
+    const vkb_dnnl *dn = lp->dn;
     dnnl_memory_desc_t smd, dmd, wany;
     dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N};
-    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_type(lp->kind), dnnl_ab);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dst_type(lp->kind), dnnl_ab);
+    dnnl_status_t st = dn->dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_type(lp->kind), dnnl_ab);
+    if (st == dnnl_success) st = dn->dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dst_type(lp->kind), dnnl_ab);
     if (st == dnnl_success && !wmd) {
-        st = dnnl_memory_desc_init_by_tag(&wany, 2, wd, wei_type(lp->kind), dnnl_format_tag_any);
+        st = dn->dnnl_memory_desc_init_by_tag(&wany, 2, wd, wei_type(lp->kind), dnnl_format_tag_any);
         wmd = &wany;
     }
     if (st != dnnl_success) return st;
     dnnl_matmul_desc_t md;
-    st = dnnl_matmul_desc_init(&md, &smd, wmd, NULL, &dmd);
+    st = dn->dnnl_matmul_desc_init(&md, &smd, wmd, NULL, &dmd);
     if (st != dnnl_success) return st;
     dnnl_primitive_attr_t attr;
-    st = dnnl_primitive_attr_create(&attr);
+    st = dn->dnnl_primitive_attr_create(&attr);
     if (st != dnnl_success) return st;
-    st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &md, attr, lp->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    st = dn->dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success) st = dn->dnnl_primitive_desc_create(pd, &md, attr, lp->engine, NULL);
+    dn->dnnl_primitive_attr_destroy(attr);
     return st;
 }
 
@@ -178,9 +272,10 @@ static uint16_t to_bf16(float f) {
 }
 
 void vkb_lp_weight_free(vkb_lp_weight *w) {
+    const vkb_dnnl *dn = w->lp->dn;
     if (!w) return;
     for (int i = 0; i < LP_CACHE; i++)
-        if (w->cache[i].prim) dnnl_primitive_destroy(w->cache[i].prim);
+        if (w->cache[i].prim) dn->dnnl_primitive_destroy(w->cache[i].prim);
     free(w->wmem);
     free(w->wscale);
     free(w->wsum);
@@ -194,6 +289,7 @@ size_t vkb_lp_weight_bytes(const vkb_lp_weight *w) {
 
 int vkb_lp_weight_create(vkb_lp *lp, const float *W, int N, int K, const char *name,
                          vkb_lp_weight **out, vkb_error *err) {
+    const vkb_dnnl *dn = lp->dn;
     *out = NULL;
     vkb_lp_weight *w = calloc(1, sizeof *w);
     if (!w) return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %s", name);
@@ -244,16 +340,16 @@ int vkb_lp_weight_create(vkb_lp *lp, const float *W, int N, int K, const char *n
     dnnl_memory_desc_t pmd;
     dnnl_dims_t wd = {K, N}, ws = {1, K};
     if (st == dnnl_success) {
-        w->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        st = dnnl_memory_desc_init_by_strides(&pmd, 2, wd, wei_type(lp->kind), ws);
+        w->wmd = *dn->dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        st = dn->dnnl_memory_desc_init_by_strides(&pmd, 2, wd, wei_type(lp->kind), ws);
     }
-    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (pd) dn->dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) {
         free(plain);
         vkb_lp_weight_free(w);
         return dfail(err, st, "matmul creation", name);
     }
-    w->wbytes = dnnl_memory_desc_get_size(&w->wmd);
+    w->wbytes = dn->dnnl_memory_desc_get_size(&w->wmd);
     w->wmem = malloc(w->wbytes ? w->wbytes : 1);
     if (!w->wmem) {
         free(plain);
@@ -263,23 +359,23 @@ int vkb_lp_weight_create(vkb_lp *lp, const float *W, int N, int K, const char *n
     dnnl_memory_t msrc = NULL, mdst = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t rp = NULL;
-    st = dnnl_memory_create(&msrc, &pmd, lp->engine, plain);
-    if (st == dnnl_success) st = dnnl_memory_create(&mdst, &w->wmd, lp->engine, w->wmem);
+    st = dn->dnnl_memory_create(&msrc, &pmd, lp->engine, plain);
+    if (st == dnnl_success) st = dn->dnnl_memory_create(&mdst, &w->wmd, lp->engine, w->wmem);
     if (st == dnnl_success)
-        st = dnnl_reorder_primitive_desc_create(&rpd, &pmd, lp->engine, &w->wmd, lp->engine, NULL);
-    if (st == dnnl_success) st = dnnl_primitive_create(&rp, rpd);
+        st = dn->dnnl_reorder_primitive_desc_create(&rpd, &pmd, lp->engine, &w->wmd, lp->engine, NULL);
+    if (st == dnnl_success) st = dn->dnnl_primitive_create(&rp, rpd);
     if (st == dnnl_success) {
         dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, msrc}, {DNNL_ARG_TO, mdst}};
         int saved = omp_get_max_threads();
         omp_set_num_threads(lp->threads);
-        st = dnnl_primitive_execute(rp, lp->stream, 2, args);
-        if (st == dnnl_success) st = dnnl_stream_wait(lp->stream);
+        st = dn->dnnl_primitive_execute(rp, lp->stream, 2, args);
+        if (st == dnnl_success) st = dn->dnnl_stream_wait(lp->stream);
         omp_set_num_threads(saved);
     }
-    if (rp) dnnl_primitive_destroy(rp);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (msrc) dnnl_memory_destroy(msrc);
-    if (mdst) dnnl_memory_destroy(mdst);
+    if (rp) dn->dnnl_primitive_destroy(rp);
+    if (rpd) dn->dnnl_primitive_desc_destroy(rpd);
+    if (msrc) dn->dnnl_memory_destroy(msrc);
+    if (mdst) dn->dnnl_memory_destroy(mdst);
     free(plain);
     if (st != dnnl_success) {
         vkb_lp_weight_free(w);
@@ -292,6 +388,7 @@ int vkb_lp_weight_create(vkb_lp *lp, const float *W, int N, int K, const char *n
 /* ---- the linear layer -------------------------------------------------------- */
 static lp_entry *get_prim(vkb_lp_weight *w, int M, vkb_error *err) {
     vkb_lp *lp = w->lp;
+    const vkb_dnnl *dn = lp->dn;
     lp_entry *victim = &w->cache[0];
     for (int i = 0; i < LP_CACHE; i++) {
         lp_entry *e = &w->cache[i];
@@ -304,10 +401,10 @@ static lp_entry *get_prim(vkb_lp_weight *w, int M, vkb_error *err) {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
     dnnl_status_t st = make_pd(lp, M, w->N, w->K, &w->wmd, &pd);
-    if (st == dnnl_success) st = dnnl_primitive_create(&prim, pd);
+    if (st == dnnl_success) st = dn->dnnl_primitive_create(&prim, pd);
     size_t scratch = 0;
-    if (st == dnnl_success) scratch = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (st == dnnl_success) scratch = dn->dnnl_memory_desc_get_size(dn->dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    if (pd) dn->dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) {
         dfail(err, st, "matmul creation", w->name);
         return NULL;
@@ -315,14 +412,14 @@ static lp_entry *get_prim(vkb_lp_weight *w, int M, vkb_error *err) {
     if (scratch > w->scratch_cap) {
         void *s = realloc(w->scratch, scratch);
         if (!s) {
-            dnnl_primitive_destroy(prim);
+            dn->dnnl_primitive_destroy(prim);
             vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %s's GEMM scratch", w->name);
             return NULL;
         }
         w->scratch = s;
         w->scratch_cap = scratch;
     }
-    if (victim->prim) dnnl_primitive_destroy(victim->prim);
+    if (victim->prim) dn->dnnl_primitive_destroy(victim->prim);
     victim->prim = prim;
     victim->M = M;
     victim->scratch_bytes = scratch;
@@ -371,8 +468,12 @@ static void quant_row(const float *x, int K, uint8_t *q, float *scale, int32_t *
 }
 
 
-int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
-                  const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err) {
+/* vkb_lp_linear, and with g set vkb_lp_linear_ln: the LayerNorm in the
+ * epilogue's pass over each row. */
+static int lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                     const float *R, size_t ldr, const float *g, const float *beta, float eps,
+                     float *Y, int M, vkb_act act, vkb_error *err) {
+    const vkb_dnnl *dn = lp->dn;
     int N = w->N, K = w->K;
     if (M <= 0) return 0;
     if (ensure_scratch(lp, M, K, err)) return -1;
@@ -409,22 +510,22 @@ int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, cons
     dnnl_memory_desc_t smd, dmd, pmd;
     dnnl_dims_t sd = {M, K}, dd = {M, N}, pd1 = {(dnnl_dim_t)e->scratch_bytes};
     dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mp = NULL;
-    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_type(lp->kind), dnnl_ab);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dst_type(lp->kind), dnnl_ab);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&pmd, 1, pd1, dnnl_u8, dnnl_a);
-    if (st == dnnl_success) st = dnnl_memory_create(&ms, &smd, lp->engine, (void *)src);
-    if (st == dnnl_success) st = dnnl_memory_create(&mw, &w->wmd, lp->engine, w->wmem);
-    if (st == dnnl_success) st = dnnl_memory_create(&md, &dmd, lp->engine, Y);
-    if (st == dnnl_success) st = dnnl_memory_create(&mp, &pmd, lp->engine, w->scratch);
+    dnnl_status_t st = dn->dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_type(lp->kind), dnnl_ab);
+    if (st == dnnl_success) st = dn->dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dst_type(lp->kind), dnnl_ab);
+    if (st == dnnl_success) st = dn->dnnl_memory_desc_init_by_tag(&pmd, 1, pd1, dnnl_u8, dnnl_a);
+    if (st == dnnl_success) st = dn->dnnl_memory_create(&ms, &smd, lp->engine, (void *)src);
+    if (st == dnnl_success) st = dn->dnnl_memory_create(&mw, &w->wmd, lp->engine, w->wmem);
+    if (st == dnnl_success) st = dn->dnnl_memory_create(&md, &dmd, lp->engine, Y);
+    if (st == dnnl_success) st = dn->dnnl_memory_create(&mp, &pmd, lp->engine, w->scratch);
     if (st == dnnl_success) {
         dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md},
                                   {DNNL_ARG_SCRATCHPAD, mp}};
-        st = dnnl_primitive_execute(e->prim, lp->stream, 4, args);
-        if (st == dnnl_success) st = dnnl_stream_wait(lp->stream);
+        st = dn->dnnl_primitive_execute(e->prim, lp->stream, 4, args);
+        if (st == dnnl_success) st = dn->dnnl_stream_wait(lp->stream);
     }
     dnnl_memory_t mems[] = {ms, mw, md, mp};
     for (int i = 0; i < 4; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
+        if (mems[i]) dn->dnnl_memory_destroy(mems[i]);
     free(xf);
     if (st != dnnl_success) {
         omp_set_num_threads(saved);
@@ -456,7 +557,19 @@ int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, cons
             const float *r = R + (size_t)m * ldr;
             for (int n = 0; n < N; n++) y[n] += r[n];
         }
+        if (g) vkb_cpu_add_layernorm(y, NULL, g, beta, y, 1, N, eps, 0);
     }
     omp_set_num_threads(saved);
     return 0;
+}
+
+int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                  const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err) {
+    return lp_linear(lp, w, X, ldx, b, R, ldr, NULL, NULL, 0, Y, M, act, err);
+}
+
+int vkb_lp_linear_ln(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                     const float *R, size_t ldr, const float *g, const float *beta, float eps,
+                     float *Y, int M, vkb_error *err) {
+    return lp_linear(lp, w, X, ldx, b, R, ldr, g, beta, eps, Y, M, VKB_ACT_NONE, err);
 }

@@ -29,10 +29,22 @@
 
 typedef enum { VKB_LP_F32 = 0, VKB_LP_BF16 = 1, VKB_LP_INT8 = 2 } vkb_lp_kind;
 
+/* oneDNN is not linked: it is dlopen()ed (RTLD_LOCAL) when bf16 / int8 is
+ * asked for, and every function used is resolved into a vkb_dnnl (a table of
+ * function pointers with the library's handle; each vkb_lp holds its own), so
+ * the fp32 and Vulkan paths never map it and run where it is not installed.
+ * `path` NULL = VKB_DNNL_LIB.  Fails with VKB_ERR_UNSUPPORTED when the
+ * library cannot be loaded or lacks a function; the message is then just
+ * the reason, naming the file (dlerror()'s text, or "<path> lacks <name>"). */
+#define VKB_DNNL_LIB "libdnnl.so.2"
+typedef struct vkb_dnnl vkb_dnnl;
+int vkb_dnnl_open(const char *path, vkb_dnnl **out, vkb_error *err);
+void vkb_dnnl_close(vkb_dnnl *d);
+
 /* 1 when the effective ISA runs `kind` natively (F32: always). */
-int vkb_lp_supported(vkb_lp_kind kind);
+int vkb_lp_supported(const vkb_dnnl *d, vkb_lp_kind kind);
 /* oneDNN's effective ISA ("avx512_core_bf16", ...; a static string). */
-const char *vkb_lp_isa_name(void);
+const char *vkb_lp_isa_name(const vkb_dnnl *d);
 /* "fp32", "bf16", "int8". */
 const char *vkb_lp_kind_name(vkb_lp_kind kind);
 
@@ -41,11 +53,15 @@ typedef struct vkb_lp_weight vkb_lp_weight;
 
 /* An engine and stream running `kind` GEMMs on `threads` OpenMP threads
  * (the calling thread's OpenMP thread count is set for the duration of each
- * vkb_lp_linear and restored).  Fails (code VKB_ERR_UNSUPPORTED) when the
- * kind is not supported, so check vkb_lp_supported first. */
-int vkb_lp_create(vkb_lp_kind kind, int threads, vkb_lp **out, vkb_error *err);
+ * vkb_lp_linear and restored), on oneDNN loaded from `dnnl_path` (NULL:
+ * VKB_DNNL_LIB).  Fails (code VKB_ERR_UNSUPPORTED) when the library cannot
+ * be loaded or the kind is not supported: open it and check
+ * vkb_lp_supported first for the reason. */
+int vkb_lp_create(const char *dnnl_path, vkb_lp_kind kind, int threads, vkb_lp **out, vkb_error *err);
 void vkb_lp_free(vkb_lp *lp);
 vkb_lp_kind vkb_lp_get_kind(const vkb_lp *lp);
+/* the oneDNN functions lp runs on */
+const vkb_dnnl *vkb_lp_dnnl(const vkb_lp *lp);
 
 /* A vkb_team_runner (rctx: the vkb_lp): the tasks on oneDNN's OpenMP
  * threads, claimed one at a time, slot = the OpenMP thread number. */
@@ -64,4 +80,10 @@ size_t vkb_lp_weight_bytes(const vkb_lp_weight *w);
  * R.  0, or -1 with err (out of memory, oneDNN failure). */
 int vkb_lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
                   const float *R, size_t ldr, float *Y, int M, vkb_act act, vkb_error *err);
+/* Y = LayerNorm(X W^T + b + R) * g + beta (the residual blocks' output):
+ * the LayerNorm in the epilogue's pass over each row, the same bits as
+ * vkb_lp_linear then vkb_cpu_add_layernorm (fp32) on Y. */
+int vkb_lp_linear_ln(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, const float *b,
+                     const float *R, size_t ldr, const float *g, const float *beta, float eps,
+                     float *Y, int M, vkb_error *err);
 #endif

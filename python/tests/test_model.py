@@ -159,6 +159,44 @@ def test_reduced_precision():
             assert max(range(2), key=lambda k: a[k]) == max(range(2), key=lambda k: b[k])
 
 
+def test_precision_fallback_note():
+    # bf16 / int8 where oneDNN lacks the instructions (capped at AVX2 by its
+    # own ONEDNN_MAX_CPU_ISA, read once per process: hence a subprocess):
+    # fp32 with the backend's note as Model.note and a vkbert.Note warning,
+    # logits identical to fp32.  Without the fallback, no note, no warning.
+    code = r"""if 1:
+        import sys, warnings, vkbert
+        texts = %r
+        with vkbert.Model(%r, device="cpu") as m:
+            ref = m.logits(texts)
+            assert m.note == "", m.note
+        for p, lacks in (("bf16", "AVX512-BF16"), ("int8", "VNNI")):
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                m = vkbert.Model(%r, device="cpu", precision=p)
+            with m:
+                assert "--precision %%s needs %%s" %% (p, lacks) in m.note and "running fp32" in m.note, m.note
+                notes = [x for x in w if issubclass(x.category, vkbert.Note)]
+                assert len(notes) == 1 and m.note in str(notes[0].message), [str(x.message) for x in w]
+                assert notes[0].filename == "<string>", notes[0].filename  # the caller's line
+                got = m.logits(texts)
+                assert [list(r) for r in got] == [list(r) for r in ref], (p, got, ref)
+        print("fallback ok")
+    """ % (TEXTS, TINY, TINY)
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"), ONEDNN_MAX_CPU_ISA="AVX2")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and "fallback ok" in r.stdout, r.stdout + r.stderr
+    # natively (this machine's CPU; elsewhere it falls back, as above)
+    import warnings
+    for p in ("bf16", "int8"):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            m = vkbert.Model(TINY, device="cpu", precision=p)
+        with m:
+            assert bool(m.note) == any(issubclass(x.category, vkbert.Note) for x in w), (m.note, w)
+            assert ("oneDNN" in m.device) != bool(m.note), (m.device, m.note)
+
+
 def test_order_and_batching():
     # Results come back in input order whatever the batching: each text
     # alone, all together, and in tiny token budgets (many batches, length-

@@ -8,7 +8,7 @@ reference), as a thin ctypes binding over libvkbert.so.
 
 See docs/python.md; vkbert.dask scores large datasets on a Dask cluster.
 """
-from ._lib import Error, library_path
+from ._lib import Error, Note, library_path
 from .model import Model, default_model_path, devices
 
-__all__ = ["Model", "Error", "devices", "default_model_path", "library_path"]
+__all__ = ["Model", "Error", "Note", "devices", "default_model_path", "library_path"]

@@ -24,6 +24,12 @@ class Error(RuntimeError):
     (it names the file, field or tensor at fault)."""
 
 
+class Note(UserWarning):
+    """Warned when a Model opens on a backend that runs otherwise than asked
+    (vkb_backend_note: e.g. precision="bf16" or "int8" on a CPU without the
+    instructions runs fp32); Model.note holds the same text."""
+
+
 class vkb_error(ctypes.Structure):
     _fields_ = [("msg", ctypes.c_char * VKB_ERR_MAX), ("code", ctypes.c_int)]
 
@@ -52,7 +58,8 @@ class vkb_backend_opts(ctypes.Structure):
                 ("threads", ctypes.c_int), ("fp64_accum", ctypes.c_int),
                 ("max_tokens", ctypes.c_int), ("max_len", ctypes.c_int),
                 ("validation", ctypes.c_int), ("max_device_mem", ctypes.c_uint64),
-                ("vulkan", vkb_vulkan_opts)]
+                ("vulkan", vkb_vulkan_opts),
+                ("dnnl_library", ctypes.c_char_p)]  # CPU bf16/int8: NULL = libdnnl.so.2
 
 
 class vkb_default_values(ctypes.Structure):
@@ -109,6 +116,7 @@ _PROTOS = {
                                           ctypes.POINTER(_P), _ERR]),
     "vkb_backend_free": (None, [_P]),
     "vkb_backend_device": (ctypes.c_char_p, [_P]),
+    "vkb_backend_note": (ctypes.c_char_p, [_P]),
     "vkb_scorer_create": (ctypes.c_int, [_P, ctypes.POINTER(vkb_scorer_opts), SCORE_FN,
                                          _P, ctypes.POINTER(_P), _ERR]),
     "vkb_scorer_add_text": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, _P, _ERR]),

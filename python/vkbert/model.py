@@ -10,6 +10,7 @@ while C works.
 import ctypes
 import os
 import threading
+import warnings
 
 from . import _lib
 from ._lib import Error
@@ -67,7 +68,8 @@ class Model:
                   lavapipe), "gpu" (best Vulkan device), "gpu:N" or "cpu"
     precision:    GPU storage: None/"auto", "fp32" or "fp16"; CPU linear
                   layers: "bf16" or "int8" (fp32 where the CPU lacks the
-                  instructions)
+                  instructions: then `note` says so, and opening warns it
+                  as a vkbert.Note)
     max_len:      truncate inputs to this many ids (clipped to the model's
                   max_position_embeddings); None = the library's default
                   (512) clipped to the tokenizer's model_max_length too
@@ -148,6 +150,11 @@ class Model:
         self._be = be
         self.device = L.vkb_backend_device(be).decode("utf-8", "replace")
         self.device_request = device
+        # "" or what the backend does otherwise than asked (the note the CLI
+        # prints), e.g. bf16/int8 run as fp32 on a CPU without the instructions
+        self.note = (L.vkb_backend_note(be) or b"").decode("utf-8", "replace")
+        if self.note:
+            warnings.warn("vkbert: " + self.note, _lib.Note, stacklevel=2)
 
     # ---- lifetime -------------------------------------------------------
     def close(self):

@@ -3,7 +3,8 @@
 # checkpoint in each mode against fp32 (logits within the format's
 # tolerance, labels equal), `vkbert check` against the fp64 reference, bench,
 # the forced fallback (oneDNN capped at AVX2 by its own ONEDNN_MAX_CPU_ISA:
-# a note on stderr and results identical to fp32), and the refusals: an
+# a note on stderr and results identical to fp32), the same where oneDNN
+# cannot be loaded (VKB_DNNL_LIBRARY), and the refusals: an
 # unknown precision, bf16/int8 on a Vulkan device.
 . "$(dirname "$0")/lib.sh" "$@"
 
@@ -65,6 +66,20 @@ for p in bf16 int8; do
         2> /dev/null | grep -q '"precision":"fp32"' || fail "fallback $p: bench must say fp32"
 done
 ok "fallback to fp32 with a note"
+
+# oneDNN not installed (VKB_DNNL_LIBRARY names a missing file; it is dlopen()ed
+# only for bf16/int8): fp32 with a note naming the library, results as fp32's
+for p in bf16 int8; do
+    VKB_DNNL_LIBRARY=/nonexistent/libdnnl.so.2 "$B" score --model "$M" --device cpu --precision "$p" \
+        --logits "$T/in.jsonl" > "$T/nodnnl_$p.out" 2> "$T/nodnnl_$p.err" || fail "no oneDNN $p rc"
+    grep -q "note: --precision $p needs oneDNN, which could not be loaded (/nonexistent/libdnnl.so.2: .*); running fp32" \
+        "$T/nodnnl_$p.err" || fail "no oneDNN $p: no note: $(cat "$T/nodnnl_$p.err")"
+    cmp -s "$T/nodnnl_$p.out" "$T/fp32.out" || fail "no oneDNN $p: results differ from fp32"
+done
+VKB_DNNL_LIBRARY=/nonexistent/libdnnl.so.2 S --precision fp32 --logits "$T/in.jsonl" > "$T/nodnnl_fp32.out" 2> "$T/nodnnl_fp32.err" \
+    || fail "no oneDNN fp32 rc"
+[ ! -s "$T/nodnnl_fp32.err" ] && cmp -s "$T/nodnnl_fp32.out" "$T/fp32.out" || fail "fp32 needs no oneDNN: $(cat "$T/nodnnl_fp32.err")"
+ok "without oneDNN: fp32 with a note"
 
 # malformed
 if out=$("$B" score --model "$M" --device cpu --precision int4 "$T/in.jsonl" 2>&1); then fail "int4 accepted"; else
