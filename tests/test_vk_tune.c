@@ -31,7 +31,7 @@ static void policy_unit(void) {
     REQUIRE(vkb_vk_policy_decide(&caps, "fake", VKB_PREC_AUTO, NULL, &p, &err) == 0, "%s", err.msg);
     vkb_gemm_variant dflt = p.gemm;
     vkb_attn_variant adflt = p.attn;
-    vkb_vk_tuned t = {{VKB_GEMM_TEXEL, VKB_GEMM_TILED_S, VKB_GEMM_COOPMAT, VKB_GEMM_AUTO}, VKB_ATTN_SUBGROUP};
+    vkb_vk_tuned t = {{VKB_GEMM_TEXEL, VKB_GEMM_TILED_S, VKB_GEMM_COOPMAT, VKB_GEMM_AUTO}, VKB_ATTN_SUBGROUP, 0};
     vkb_vk_policy_tuned(&caps, NULL, &t, &p);
     CHECK(p.gemm_cls[0] == VKB_GEMM_TEXEL && p.gemm_cls[1] == VKB_GEMM_TILED_S &&
           p.gemm_cls[2] == dflt && p.gemm_cls[3] == dflt && p.gemm == VKB_GEMM_TEXEL && p.tuned,
@@ -168,12 +168,42 @@ int main(void) {
     double e = logit_err(be, ref, &batch, 3);
     CHECK(e <= 1e-3, "tuned kernels: logit error %.3g", e);
     CHECK(vkb_vk_backend_close(be, &err) == 0, "close: %s", err.msg);
-    /* another token budget is another key */
+    /* a larger token budget than the entry's is not served by it */
     go.max_tokens = 256;
     REQUIRE(vkb_backend_create(m, &go, &be, &err) == 0, "gpu backend: %s", err.msg);
-    CHECK(!strstr(vkb_backend_device(be), "tuned"), "an entry of another shape applied: %s",
+    CHECK(!strstr(vkb_backend_device(be), "tuned"), "an entry of a smaller budget applied: %s",
           vkb_backend_device(be));
     CHECK(vkb_vk_backend_close(be, &err) == 0, "close: %s", err.msg);
+    /* a smaller one is (a budget shrunk after an out-of-memory fit): the
+     * entry tuned at 203 tokens applies at 150, and vkb_tune reads it */
+    go.max_tokens = 150;
+    REQUIRE(vkb_backend_create(m, &go, &be, &err) == 0, "gpu backend: %s", err.msg);
+    snprintf(want, sizeof want, "tuned at 203 tokens, ");
+    CHECK(strstr(vkb_backend_device(be), want) && strstr(vkb_backend_device(be), wanta),
+          "budget 150: backend runs '%s', the entry of 203 says '%s'", vkb_backend_device(be), wanta);
+    e = logit_err(be, ref, &batch, 3);
+    CHECK(e <= 1e-3, "tuned kernels at budget 150: logit error %.3g", e);
+    CHECK(vkb_vk_backend_close(be, &err) == 0, "close: %s", err.msg);
+    vkb_tune_opts so = to;
+    so.shape.tokens = 150;
+    so.test_fail = NULL;
+    REQUIRE(vkb_tune(&so, r2, &err) == 0, "tune (budget 150): %s", err.msg);
+    CHECK(r2->from_cache && !r2->written && !strcmp(r2->path, r->path) && r2->shape.tokens == 203 &&
+          !r2->note[0], "budget 150: from_cache %d path %s tokens %d note '%s'", r2->from_cache,
+          r2->path, r2->shape.tokens, r2->note);
+    for (int i = 0; i < VKB_TUNE_NOPS; i++)
+        CHECK(!strcmp(r2->ops[i].chosen, r->ops[i].chosen), "budget 150: cached choice differs");
+    /* another precision is another key, whatever the budget */
+    vkb_vk_ctx *vc = NULL;
+    REQUIRE(vkb_vk_ctx_create("gpu", 0, &vc, &err) == 0, "ctx: %s", err.msg);
+    vkb_tune_shape ts = r->shape;
+    ts.tokens = 100;
+    vkb_vk_tuned tt;
+    CHECK(vkb_vk_tune_lookup(cache, vc, 0, &ts, &tt) == 0 && tt.tokens == 203, "lookup fp32 at 100");
+    CHECK(vkb_vk_tune_lookup(cache, vc, 1, &ts, &tt) != 0, "an fp32 entry served fp16");
+    ts.dim = 48;
+    CHECK(vkb_vk_tune_lookup(cache, vc, 0, &ts, &tt) != 0, "an entry of another dim served");
+    vkb_vk_ctx_destroy(vc);
 
     /* the device report lists the entry */
     char *rep = NULL;

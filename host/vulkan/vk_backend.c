@@ -61,6 +61,7 @@ typedef struct vk_backend {
     vkb_gemm_variant gcls[4];     /* per layer GEMM class (qkv, out, ffn1, ffn2): the
                                      policy's, tuned or = variant */
     int tuned;                    /* choices from the tuning cache applied */
+    int tuned_tokens;             /* the entry's token budget when larger than T (else 0) */
     char gemm_note[160];          /* coopmat: why it is not used (vk_coopmat.c) */
     size_t es;                    /* bytes per stored value */
     int T, max_len;               /* token budget, longest sequence */
@@ -672,6 +673,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         vkb_vk_tuned tuned;
         if (vkb_vk_tune_lookup(o->vulkan.tune_dir, c, pol.f16, &ts, &tuned) == 0)
             vkb_vk_policy_tuned(&c->caps, &o->vulkan, &tuned, &pol);
+        if (pol.tuned && tuned.tokens != be->T) be->tuned_tokens = tuned.tokens;
     }
     be->f16 = pol.f16;
     be->es = be->f16 ? 2 : 4;
@@ -724,9 +726,14 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         snprintf(gemm_s, sizeof gemm_s, "%s/%s/%s/%s", vkb_gemm_variant_name(be->gcls[0]),
                  vkb_gemm_variant_name(be->gcls[1]), vkb_gemm_variant_name(be->gcls[2]),
                  vkb_gemm_variant_name(be->gcls[3]));
+    char tuned_s[48] = "";
+    if (be->tuned && be->tuned_tokens) /* an entry tuned at a larger token budget */
+        snprintf(tuned_s, sizeof tuned_s, ", tuned at %d tokens", be->tuned_tokens);
+    else if (be->tuned)
+        snprintf(tuned_s, sizeof tuned_s, ", tuned");
     snprintf(be->base.device, sizeof be->base.device,
              "%.60s (Vulkan, %s%s, %.40s GEMM, %s layernorm, %s attention%s%s%.80s)", c->props.deviceName,
-             be->f16 ? "fp16" : "fp32", be->tuned ? ", tuned" : "", gemm_s,
+             be->f16 ? "fp16" : "fp32", tuned_s, gemm_s,
              vkb_ln_variant_name(be->k.ln_form), vkb_attn_variant_name(be->k.attn_form),
              be->k.attn_coop ? " (coopmat)" : "", be->gemm_note[0] ? "; " : "", be->gemm_note);
     *out = &be->base;

@@ -128,6 +128,7 @@ typedef struct vkb_vk_policy {
 typedef struct vkb_vk_tuned {
     vkb_gemm_variant gemm[4];
     vkb_attn_variant attn;
+    int tokens;        /* the token budget the entry was tuned at (>= the run's) */
 } vkb_vk_tuned;
 /* Applies t to a decided policy p where opts o force nothing (a forced
  * variant wins) and the device can run the choice. */
@@ -417,8 +418,10 @@ double vkb_vk_norm_error(const float *a, const float *b, size_t n, double e);
 double vkb_vk_op_tolerance(const char *op, int K, int f16);
 
 /* ---- vk_tune.c: the tuning cache as the backend reads it ---- */
-/* The entry for ctx's device, precision f16 and shape s in dir: 0 and *t
- * filled when one exists, parses and matches; else -1 (t all AUTO). */
+/* The entry that serves ctx's device, precision f16 and shape s in dir
+ * (vkbert_vulkan.h states the rule: s's own token budget, else the entry
+ * tuned at the smallest larger budget): 0 and *t filled when one exists,
+ * parses and matches; else -1 (t all AUTO). */
 int vkb_vk_tune_lookup(const char *dir, const vkb_vk_ctx *c, int f16, const vkb_tune_shape *s,
                        vkb_vk_tuned *t);
 

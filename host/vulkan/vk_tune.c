@@ -226,6 +226,57 @@ static char *slurp(const char *path) {
     return b;
 }
 
+/* Does entry key g serve key k: the same device, vendor and device id,
+ * driver, precision and model dims (dim, hidden, heads), and a token budget
+ * at least k's?  (The vkbert version was checked by parse_entry.) */
+static int serves(const tune_key *g, const tune_key *k) {
+    return !strcmp(g->device, k->device) && g->vendor == k->vendor && g->devid == k->devid &&
+           g->driver == k->driver && g->f16 == k->f16 && g->s.dim == k->s.dim &&
+           g->s.hidden == k->s.hidden && g->s.heads == k->s.heads && g->s.tokens >= k->s.tokens;
+}
+
+/* The entry of dir that serves key k other than its own file (the rule in
+ * vkbert_vulkan.h): among the files of k's device prefix and precision that
+ * parse and serve k, the one tuned at the smallest token budget.  0 with r
+ * filled, *got its key and path its file; -1 when there is none. */
+static int find_covering(const char *dir, const tune_key *k, vkb_tune_result *r, tune_key *got,
+                         char *path, size_t n) {
+    char pre[160], suf[32];
+    dev_prefix(k->device, k->vendor, k->devid, k->driver, pre, sizeof pre);
+    snprintf(suf, sizeof suf, "-%s.json", k->f16 ? "fp16" : "fp32");
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    size_t pl = strlen(pre), sl = strlen(suf);
+    int best = -1;
+    char best_name[512] = "";
+    struct dirent *de;
+    vkb_tune_result *tmp = calloc(1, sizeof *tmp);
+    while (tmp && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < pl + sl || l >= sizeof best_name || strncmp(de->d_name, pre, pl) ||
+            strcmp(de->d_name + l - sl, suf))
+            continue;
+        char p[1400], why[300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        char *text = slurp(p);
+        tune_key g;
+        int ok = text && parse_entry(text, NULL, &g, tmp, why, sizeof why) == 0 && serves(&g, k);
+        free(text);
+        if (ok && (best < 0 || g.s.tokens < best)) {
+            best = g.s.tokens;
+            snprintf(best_name, sizeof best_name, "%s", de->d_name);
+        }
+    }
+    closedir(d);
+    free(tmp);
+    if (best < 0) return -1;
+    snprintf(path, n, "%s/%s", dir, best_name);
+    char *text = slurp(path), why[300];
+    int rc = text && parse_entry(text, NULL, got, r, why, sizeof why) == 0 && serves(got, k) ? 0 : -1;
+    free(text);
+    return rc;
+}
+
 /* ---- the result as JSON ---- */
 
 static void fill_key(vkb_tune_result *r, const tune_key *k) {
@@ -557,6 +608,15 @@ int vkb_tune(const vkb_tune_opts *o, vkb_tune_result *r, vkb_error *err) {
             free(text);
             return 0;
         }
+        /* no file of this budget: an entry tuned at a larger one serves it */
+        tune_key g;
+        char cpath[sizeof r->path];
+        if (!text && find_covering(o->cache_dir, &key, r, &g, cpath, sizeof cpath) == 0) {
+            snprintf(r->path, sizeof r->path, "%s", cpath);
+            r->shape = g.s;
+            r->from_cache = 1;
+            return 0;
+        }
         free(text);
         memset(r->ops, 0, sizeof r->ops);
     }
@@ -593,18 +653,17 @@ static void tuned_of(const vkb_tune_result *r, vkb_vk_tuned *t) {
 int vkb_vk_tune_lookup(const char *dir, const vkb_vk_ctx *c, int f16, const vkb_tune_shape *s,
                        vkb_vk_tuned *t) {
     memset(t, 0, sizeof *t);
-    tune_key key;
+    tune_key key, g;
     key_of(c, f16, s, &key);
-    char path[1024];
-    key_path(dir, &key, path, sizeof path);
-    char *text = slurp(path);
-    if (!text) return -1;
+    char path[1400];
     vkb_tune_result *r = calloc(1, sizeof *r);
-    char why[300];
-    int rc = r ? parse_entry(text, &key, NULL, r, why, sizeof why) : -1;
-    if (!rc) tuned_of(r, t);
+    /* this budget's own file, or the entry tuned at the nearest larger budget */
+    int rc = r ? find_covering(dir, &key, r, &g, path, sizeof path) : -1;
+    if (!rc) {
+        tuned_of(r, t);
+        t->tokens = g.s.tokens;
+    }
     free(r);
-    free(text);
     return rc;
 }
 
