@@ -205,6 +205,39 @@ int main(void) {
     CHECK(vkb_vk_tune_lookup(cache, vc, 0, &ts, &tt) != 0, "an entry of another dim served");
     vkb_vk_ctx_destroy(vc);
 
+    /* fp16 (where the device has 16-bit storage and shaderFloat16): the
+     * coopmat tiles' scalar twins are candidates too, checked like the rest
+     * (and the coopmat variants where the probe passes); no cache */
+    {
+        vkb_vk_ctx *fc = NULL;
+        REQUIRE(vkb_vk_ctx_create("gpu", 0, &fc, &err) == 0, "ctx: %s", err.msg);
+        int f16ok = fc->caps.f16_storage && fc->caps.f16_arith, coop = fc->caps.coop_ok;
+        vkb_vk_ctx_destroy(fc);
+        if (f16ok) {
+            vkb_tune_opts fo = to;
+            fo.precision = VKB_PREC_FP16;
+            fo.cache_dir = NULL;
+            fo.test_fail = "qkv:tiled_cl,ffn2:tiled_cs";
+            vkb_tune_shape_of(m, 300, &fo.shape); /* two 256-row tiles, the second partial */
+            REQUIRE(vkb_tune(&fo, r2, &err) == 0, "tune fp16: %s", err.msg);
+            static const char *const want_c[] = {"tiled_cs", "tiled_cl", "coopmat", "coopmat_s", "coopmat_l"};
+            for (int i = 0; i < 4; i++) {
+                const vkb_tune_op_result *o = &r2->ops[i];
+                for (int w = 0; w < (coop ? 5 : 2); w++) {
+                    const vkb_tune_cand *cd = cand(o, want_c[w]);
+                    int hooked_here = (i == VKB_TUNE_QKV && w == 1) || (i == VKB_TUNE_FFN2 && w == 0);
+                    if (w == 4 && !cd) continue; /* coopmat_l: only where the shared memory holds it */
+                    CHECK(cd && (hooked_here ? !cd->pass : cd->pass), "fp16 %s: candidate %s %s (%s)",
+                          vkb_tune_op_name((vkb_tune_op)i), want_c[w], cd ? (cd->pass ? "passed" : "failed") : "missing",
+                          cd ? cd->note : r2->note);
+                }
+                CHECK(o->chosen[0] && strcmp(o->chosen, i == VKB_TUNE_QKV ? "tiled_cl" : i == VKB_TUNE_FFN2 ? "tiled_cs" : "-"),
+                      "fp16 %s chose '%s'", vkb_tune_op_name((vkb_tune_op)i), o->chosen);
+            }
+            CHECK(!r2->written, "fp16 tune without a cache wrote %s", r2->path);
+        }
+    }
+
     /* the device report lists the entry */
     char *rep = NULL;
     CHECK(vkb_devices_report_tuned(0, cache, &rep, &err) == 0, "report: %s", err.msg);

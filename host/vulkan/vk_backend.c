@@ -244,8 +244,8 @@ static int make_gemm(vk_backend *be, gemm_op *g, vkb_gemm_variant want, const ac
                      const wslice *b, const act *Y, const act *R, int K, int lda, vkb_error *err) {
     g->variant = want == VKB_GEMM_TEXEL && vkb_vk_texel_ok(K, lda) && A->view
                  ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
-    if (want == VKB_GEMM_COOPMAT || want == VKB_GEMM_TILED_S)
-        g->variant = want; /* any K, lda */
+    if (want != VKB_GEMM_TEXEL)
+        g->variant = want; /* linear.comp's configurations: any K, lda */
     if (g->variant == VKB_GEMM_TEXEL && !W->view &&
         vkb_vk_view_create(be->c, be->w.buf, W->off, W->bytes, be->f16, &W->view, err))
         return -1;
@@ -312,11 +312,7 @@ static void rec_gemm(vk_backend *be, VkCommandBuffer cmd, const gemm_op *g, int 
                          (uint32_t)act, (uint32_t)res};
     uint32_t gr[3];
     vkb_vk_gemm_groups(g->variant, M, N, gr);
-    const vkb_vk_pipe *cp = g->variant == VKB_GEMM_COOPMAT ? vkb_vk_coopmat_pipe(&be->k, M, N) : NULL;
-    const vkb_vk_pipe *p = cp                                  ? cp
-                           : g->variant == VKB_GEMM_TEXEL     ? &be->k.gemm_texel
-                           : g->variant == VKB_GEMM_TILED_S   ? &be->k.gemm_tiled_s
-                                                              : &be->k.gemm_tiled;
+    const vkb_vk_pipe *p = vkb_vk_gemm_pipe(&be->k, g->variant, M, N); /* made at creation */
     vkb_vk_dispatch(be->c, cmd, p, g->set, &pc, gr[0], gr[1], gr[2]);
     vkb_vk_barrier(be->c, cmd);
 }
@@ -700,15 +696,12 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     }
     size_t T = (size_t)be->T, es = be->es;
     int rc = vkb_vk_kernels_create(c, &pol, be->hd, &be->k, err);
-    if (!rc && vkb_vk_policy_uses_gemm(&pol, VKB_GEMM_COOPMAT)) { /* coopmat self-test */
-        vkb_gemm_variant v = VKB_GEMM_COOPMAT;
-        rc = vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, &v, be->gemm_note,
+    if (!rc) { /* coopmat variants: their self-test (tiled, or coopmat for coopmat_l, where it fails) */
+        vkb_gemm_variant vars[5] = {be->variant, be->gcls[0], be->gcls[1], be->gcls[2], be->gcls[3]};
+        rc = vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, vars, 5, be->gemm_note,
                                  sizeof be->gemm_note, err);
-        if (!rc && v != VKB_GEMM_COOPMAT) { /* it failed: tiled wherever coopmat was picked */
-            if (be->variant == VKB_GEMM_COOPMAT) be->variant = v;
-            for (int i = 0; i < 4; i++)
-                if (be->gcls[i] == VKB_GEMM_COOPMAT) be->gcls[i] = v;
-        }
+        be->variant = vars[0];
+        for (int i = 0; i < 4; i++) be->gcls[i] = vars[i + 1];
     }
     rc = rc || upload_weights(be, m, o->threads, !pol.mapped_weights, err);
     rc = rc || make_acts(be, err);

@@ -441,12 +441,16 @@ static int tune_gemm(tune_run *t, int op, int M, int N, int K, vkb_act act, int 
     for (int i = 0; res && i < nchk; i++)
         for (int j = 0; j < N; j++) ref[(size_t)i * N + j] += R[(size_t)check_rows(M, i) * N + j];
     static const vkb_gemm_variant cands[] = {VKB_GEMM_TILED, VKB_GEMM_TILED_S, VKB_GEMM_TEXEL,
-                                             VKB_GEMM_COOPMAT};
+                                             VKB_GEMM_TILED_CS, VKB_GEMM_TILED_CL, VKB_GEMM_COOPMAT,
+                                             VKB_GEMM_COOPMAT_S, VKB_GEMM_COOPMAT_L};
     double tol = vkb_vk_op_tolerance("linear", K, f16);
-    for (size_t ci = 0; ci < sizeof cands / sizeof cands[0]; ci++) {
+    for (size_t ci = 0; ci < sizeof cands / sizeof cands[0] && r->ncand < VKB_TUNE_MAX_CAND; ci++) {
         vkb_gemm_variant v = cands[ci];
         if (v == VKB_GEMM_TEXEL && !vkb_vk_texel_ok(K, K)) continue;
-        if (v == VKB_GEMM_COOPMAT && !t->have_coop) continue;
+        /* only what the device can run: coopmat where its pipelines exist
+         * (coopmat_l: where its tile fits the shared memory), the twins in fp16 */
+        if (vkb_vk_gemm_is_coop(v) && !t->have_coop) continue;
+        if (v != VKB_GEMM_TEXEL && !vkb_vk_gemm_pipe(&t->k, v, M, N)) continue;
         vkb_tune_cand *cd = &r->cand[r->ncand++];
         snprintf(cd->variant, sizeof cd->variant, "%s", vkb_gemm_variant_name(v));
         cd->tolerance = tol;
@@ -534,12 +538,26 @@ static int run_tuning(vkb_vk_ctx *c, const vkb_tune_opts *o, int f16, const tune
     t.warmup = o->warmup > 0 ? o->warmup : 1;
     t.repeats = o->repeats > 0 ? o->repeats : 5;
     const vkb_tune_shape *s = &key->s;
-    /* kernels with every GEMM pipeline: tiled, tiled_s, texel (+ coopmat) */
+    /* kernels with every GEMM pipeline the device can run: tiled, tiled_s,
+     * texel; in fp16 the twins tiled_cs, tiled_cl (+ coopmat, coopmat_s,
+     * coopmat_l) */
     vkb_vk_policy pol;
     vkb_vulkan_opts vo = {.gemm = VKB_GEMM_TILED_S, .attention = VKB_ATTN_SHARED};
     if (vkb_vk_policy_for_ctx(c, f16 ? VKB_PREC_FP16 : VKB_PREC_FP32, &vo, &pol, err)) return -1;
     if (vkb_vk_kernels_create(c, &pol, s->dim / s->heads, &t.k, err)) return -1;
     int rc = 0;
+    static const vkb_gemm_variant twins[2] = {VKB_GEMM_TILED_CS, VKB_GEMM_TILED_CL};
+    for (int i = 0; f16 && i < 2; i++) {
+        vkb_vulkan_opts to = {.gemm = twins[i]};
+        vkb_vk_policy tp;
+        vkb_error e = {0};
+        if (vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, &to, &tp, &e) == 0 &&
+            vkb_vk_gemm_pipe_ensure(c, &t.k, twins[i], &e) == 0)
+            continue;
+        size_t l = strlen(r->note);
+        snprintf(r->note + l, sizeof r->note - l, "%s%s GEMM not a candidate: %.200s", l ? "; " : "",
+                 vkb_gemm_variant_name(twins[i]), e.msg);
+    }
     if (c->caps.coop_ok && f16) {
         vkb_error e = {0};
         t.have_coop = vkb_vk_coopmat_pipes_create(c, &t.k, &e) == 0;
@@ -548,6 +566,11 @@ static int run_tuning(vkb_vk_ctx *c, const vkb_tune_opts *o, int f16, const tune
             size_t l = strlen(r->note);
             snprintf(r->note + l, sizeof r->note - l, "%scoopmat GEMM not a candidate: %.300s",
                      l ? "; " : "", e.msg);
+        } else if (!t.k.gemm_coop_l.pipe) {
+            size_t l = strlen(r->note);
+            snprintf(r->note + l, sizeof r->note - l, "%scoopmat_l GEMM not a candidate: needs %u bytes "
+                     "of shared memory, the device has %u", l ? "; " : "",
+                     vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1), c->props.limits.maxComputeSharedMemorySize);
         }
     }
     double t0 = vkb_now_s();
