@@ -132,8 +132,9 @@ grep -q "^from the cache: $F (tuned at a token budget of 256, which serves 128" 
 [ "$(ls "$C" | wc -l)" = 1 ] || fail "tune 128 wrote another entry: $(ls "$C")"
 ok "an entry serves smaller token budgets, not larger ones"
 
-# devices shows the choice
+# devices shows the choice, and the GEMM variants each precision can run
 "$B" devices > "$T/o" 2> "$T/e" || fail "devices: $(cat "$T/e")"
+grep -Eq "^  GEMM variants +fp32: tiled texel tiled_s[ ;]" "$T/o" || fail "devices: GEMM variants: $(cat "$T/o")"
 grep -q "tuned  *dim 32, hidden 64, heads 4, 256 tokens, fp32: qkv tiled out tiled ffn1 tiled ffn2 tiled attention shared" "$T/o" ||
     fail "devices: $(cat "$T/o")"
 "$B" devices --json > "$T/o" 2> "$T/e" || fail "devices --json: $(cat "$T/e")"
