@@ -311,7 +311,7 @@ step workload 20 s_workload
 step checkpoint 60 s_checkpoint
 step check_ops 60 s_ops
 step coopmat_khr 40 s_coopmat_khr
-step tune_fp16 60 s_tune fp16
+step tune_fp16 90 s_tune fp16
 step tests 90 s_tests
 step check_fp16 45 s_check fp16
 step check_fp32 45 s_check fp32

@@ -211,7 +211,8 @@ int main(void) {
     {
         vkb_vk_ctx *fc = NULL;
         REQUIRE(vkb_vk_ctx_create("gpu", 0, &fc, &err) == 0, "ctx: %s", err.msg);
-        int f16ok = fc->caps.f16_storage && fc->caps.f16_arith, coop = fc->caps.coop_ok;
+        /* (the twins are candidates on GPUs only, not on CPU implementations) */
+        int f16ok = fc->caps.f16_storage && fc->caps.f16_arith, coop = fc->caps.coop_ok, cpu = fc->caps.is_cpu;
         vkb_vk_ctx_destroy(fc);
         if (f16ok) {
             vkb_tune_opts fo = to;
@@ -225,6 +226,11 @@ int main(void) {
                 const vkb_tune_op_result *o = &r2->ops[i];
                 for (int w = 0; w < (coop ? 5 : 2); w++) {
                     const vkb_tune_cand *cd = cand(o, want_c[w]);
+                    if (cpu && w < 2) {
+                        CHECK(!cd, "fp16 %s: twin %s a candidate on a CPU implementation",
+                              vkb_tune_op_name((vkb_tune_op)i), want_c[w]);
+                        continue;
+                    }
                     int hooked_here = (i == VKB_TUNE_QKV && w == 1) || (i == VKB_TUNE_FFN2 && w == 0);
                     if (w == 4 && !cd) continue; /* coopmat_l: only where the shared memory holds it */
                     CHECK(cd && (hooked_here ? !cd->pass : cd->pass), "fp16 %s: candidate %s %s (%s)",
@@ -233,6 +239,7 @@ int main(void) {
                 }
                 CHECK(o->chosen[0] && strcmp(o->chosen, i == VKB_TUNE_QKV ? "tiled_cl" : i == VKB_TUNE_FFN2 ? "tiled_cs" : "-"),
                       "fp16 %s chose '%s'", vkb_tune_op_name((vkb_tune_op)i), o->chosen);
+                CHECK(o->ncand >= 3, "fp16 %s: %d candidates", vkb_tune_op_name((vkb_tune_op)i), o->ncand);
             }
             CHECK(!r2->written, "fp16 tune without a cache wrote %s", r2->path);
         }

@@ -545,7 +545,7 @@ static const command commands[] = {
      "usage: vkbert tune [options]\n"
      "Times every kernel configuration the Vulkan device can run at the model's\n"
      "shapes (the GEMMs QKV, attention output, FFN1 + GELU, FFN2 over tiled,\n"
-     "tiled_s, texel; in fp16 also tiled_cs, tiled_cl and, on tensor-core GPUs,\n"
+     "tiled_s, texel; in fp16 on GPUs also tiled_cs, tiled_cl and, with tensor cores,\n"
      "coopmat, coopmat_s, coopmat_l; attention shared, subgroup, flash) with Vulkan\n"
      "timestamps (warm-up, then the median of 5), checks each against the CPU\n"
      "reference op (the tolerances of `vkbert check --ops`) and caches the\n"

@@ -546,8 +546,11 @@ static int run_tuning(vkb_vk_ctx *c, const vkb_tune_opts *o, int f16, const tune
     if (vkb_vk_policy_for_ctx(c, f16 ? VKB_PREC_FP16 : VKB_PREC_FP32, &vo, &pol, err)) return -1;
     if (vkb_vk_kernels_create(c, &pol, s->dim / s->heads, &t.k, err)) return -1;
     int rc = 0;
+    /* the twins: on GPUs (on CPU implementations they are the op matrix's
+     * check of the coopmat tiles, never faster than texel there, and their
+     * cold compile would only lengthen tuning: llvmpipe ~10 s) */
     static const vkb_gemm_variant twins[2] = {VKB_GEMM_TILED_CS, VKB_GEMM_TILED_CL};
-    for (int i = 0; f16 && i < 2; i++) {
+    for (int i = 0; f16 && !c->caps.is_cpu && i < 2; i++) {
         vkb_vulkan_opts to = {.gemm = twins[i]};
         vkb_vk_policy tp;
         vkb_error e = {0};

@@ -72,7 +72,8 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx,
  * GEMM classes of a layer, each with its real epilogue (qkv: T x 3D x D;
  * out: T x D x D + residual; ffn1: T x hidden x D + GELU; ffn2: T x D x
  * hidden + residual; T = the token budget) over the GEMM variants tiled,
- * tiled_s, texel; in fp16 also tiled_cs, tiled_cl (shaderFloat16) and, where
+ * tiled_s, texel; in fp16 also tiled_cs, tiled_cl (shaderFloat16; GPUs only:
+ * on CPU implementations they serve the op matrix alone) and, where
  * the coopmat probe passes, coopmat, coopmat_s and coopmat_l (where the
  * device's shared memory holds its 256x128 tile); and attention (shared, subgroup, flash) at L =
  * 128 (the token budget when smaller), B = T / L sequences of mixed lengths.
