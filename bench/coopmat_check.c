@@ -1,7 +1,8 @@
 /* coopmat_check.c - correctness and speed of the fp16 GEMM variants on one
  * Vulkan device, for the GPU machine: the cooperative-matrix GEMM
- * (linear.comp's coopmat form) against the shared-memory tiled one, both checked
- * against the CPU reference on the same fp16 operands.
+ * (linear.comp's coopmat form: coopmat, coopmat_s, coopmat_l) against the
+ * shared-memory tiled one and the coopmat tiles' scalar twins (tiled_cs,
+ * tiled_cl), all checked against the CPU reference on the same fp16 operands.
  *
  *   build/bench/coopmat_check [--device gpu:N] [--reps R] [--rounds N] [M N K ...]
  *
@@ -90,11 +91,25 @@ int main(int argc, char **argv) {
         printf("self-test: %s (%.1f ms)\n", rc == 0 ? "passed" : rc > 0 ? why : e.msg,
                (now_s() - t0) * 1e3);
         if (rc) status = 1;
+        if (k.gemm_coop_l.pipe) { /* the 256x128 tiles, where the shared memory holds them */
+            t0 = now_s();
+            rc = vkb_vk_coopmat_l_selftest(c, &k, why, sizeof why, &e);
+            printf("coopmat_l self-test: %s (%.1f ms)\n", rc == 0 ? "passed" : rc > 0 ? why : e.msg,
+                   (now_s() - t0) * 1e3);
+            if (rc) status = 1;
+        } else {
+            printf("coopmat_l: not built for this device: needs %u bytes of shared memory, it has %u\n",
+                   vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1), c->props.limits.maxComputeSharedMemorySize);
+        }
     }
     if (!coop && !status) status = 3;
+    /* the scalar twins of coopmat_s / coopmat_l (fp16 shared memory), where they build */
+    int twins = vkb_vk_gemm_pipe_ensure(c, &k, VKB_GEMM_TILED_CS, &e) == 0 &&
+                vkb_vk_gemm_pipe_ensure(c, &k, VKB_GEMM_TILED_CL, &e) == 0;
+    if (!twins) printf("tiled_cs/tiled_cl: %s\n", e.msg);
 
     uint64_t seed = 88172645463325252ull;
-    printf("%-18s %-8s %12s %12s %10s\n", "M x N x K", "variant", "max err", "ms/GEMM", "GFLOP/s");
+    printf("%-18s %-9s %12s %12s %10s\n", "M x N x K", "variant", "max err", "ms/GEMM", "GFLOP/s");
     double *ms = calloc((size_t)rounds, sizeof *ms);
     if (!ms) die("out of memory", NULL);
     for (int s = 0; s < ns; s++) {
@@ -112,9 +127,13 @@ int main(int argc, char **argv) {
                 all[t][i] = vkb_f16_to_f32(vkb_f32_to_f16(v));
             }
         vkb_cpu_linear(X, W, b, R, M, N, K, VKB_ACT_NONE, 0, 8);
-        for (int v = 0; v < 2; v++) {
-            vkb_gemm_variant var = v ? VKB_GEMM_COOPMAT : VKB_GEMM_TILED;
-            if (var == VKB_GEMM_COOPMAT && !coop) continue;
+        static const vkb_gemm_variant vars[6] = {VKB_GEMM_TILED, VKB_GEMM_TILED_CS, VKB_GEMM_TILED_CL,
+                                                 VKB_GEMM_COOPMAT, VKB_GEMM_COOPMAT_S, VKB_GEMM_COOPMAT_L};
+        for (int v = 0; v < 6; v++) {
+            vkb_gemm_variant var = vars[v];
+            if (vkb_vk_gemm_is_coop(var) && !coop) continue;
+            if ((var == VKB_GEMM_TILED_CS || var == VKB_GEMM_TILED_CL) && !twins) continue;
+            if (!vkb_vk_gemm_pipe(&k, var, M, N)) continue;
             /* the one GEMM harness (host/vk_ops.c), as the tests use it */
             vkb_vk_gemm_case t = {M, N, K, K, VKB_ACT_NONE, 0, NULL};
             if (vkb_vk_gemm_host(c, &k, var, &t, X, W, b, Y, rounds, reps, ms, &e)) die("run", &e);
@@ -128,7 +147,7 @@ int main(int argc, char **argv) {
             double med = ms[rounds / 2];
             char shape[32];
             snprintf(shape, sizeof shape, "%dx%dx%d", M, N, K);
-            printf("%-18s %-8s %12.3g %12.4f %10.0f%s\n", shape, vkb_gemm_variant_name(var), err, med,
+            printf("%-18s %-9s %12.3g %12.4f %10.0f%s\n", shape, vkb_gemm_variant_name(var), err, med,
                    2.0 * M * N * K / (med * 1e-3) * 1e-9, err <= TOL ? "" : "  WRONG");
         }
         free(X); free(W); free(b); free(Y); free(R);

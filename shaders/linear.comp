@@ -23,10 +23,19 @@
 //   else: scalar fp32 register tiles: the 32 lanes of a warp as 4 x 8, each
 //     lane (WM/4) x (WN/8) outputs strided 4 rows / 8 columns apart.  This is
 //     what lavapipe and CI run, so they exercise the same tiles, stages,
-//     bounds and epilogue as the tensor-core form.
+//     bounds and epilogue as the tensor-core form.  SH16 (with F16): shared
+//     memory in the coopmat form's layout (fp16, row stride BK + 8 halves)
+//     instead of fp32 - the scalar twins of the coopmat configurations
+//     (tiled_cs, tiled_cl), which then also fit lavapipe's 32 KiB.
 // Configurations (shaders/shaders.cmake, vkb_gemm_variant): BM, BN, BK, WM,
 // WN, STAGES as defines.
 #extension GL_EXT_control_flow_attributes : require
+#if defined(SH16) && !defined(COOPMAT)
+#ifndef F16
+#error "linear.comp: SH16 (fp16 shared memory) is for fp16 storage builds"
+#endif
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
 #ifdef COOPMAT
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -77,8 +86,13 @@
 #if (WM % 4) || (WN % 8)
 #error "linear.comp: scalar needs WM % 4 == 0 and WN % 8 == 0"
 #endif
+#ifdef SH16
+#define SHTYPE float16_t
+#define LDS (BK + 8)                  // the coopmat form's layout
+#else
 #define SHTYPE float
 #define LDS (BK + 1)
+#endif
 #define TR (WM / 4)                   // rows per lane
 #define TC (WN / 8)                   // columns per lane
 #endif
@@ -191,16 +205,28 @@ void acc_init() {
 }
 void multiply(uint s, uint sm, uint sn, uint lane) {
     uint r0 = s * (BM * LDS) + (sm + lane / 8) * LDS, c0 = s * (BN * LDS) + (sn + lane % 8) * LDS;
-    [[unroll]] for (uint kk = 0; kk < BK; kk++) {
+#ifdef SH16
+    // the twins' (TR x TC up to 16 x 8) k loop stays a loop: unrolled, BK x TR x TC
+    // FMAs made llvmpipe's cold compile of tiled_cl take ~40 s
+    [[dont_unroll]]
+#else
+    [[unroll]]
+#endif
+    for (uint kk = 0; kk < BK; kk++) {
         float av[TR], wv[TC];
-        [[unroll]] for (int i = 0; i < TR; i++) av[i] = As[r0 + uint(i) * 4 * LDS + kk];
-        [[unroll]] for (int j = 0; j < TC; j++) wv[j] = Bs[c0 + uint(j) * 8 * LDS + kk];
+        [[unroll]] for (int i = 0; i < TR; i++) av[i] = float(As[r0 + uint(i) * 4 * LDS + kk]);
+        [[unroll]] for (int j = 0; j < TC; j++) wv[j] = float(Bs[c0 + uint(j) * 8 * LDS + kk]);
         [[unroll]] for (int i = 0; i < TR; i++)
             [[unroll]] for (int j = 0; j < TC; j++) acc[i][j] = fma(av[i], wv[j], acc[i][j]);
     }
 }
 void epilogue(uint wp, uint lane, uint rm0, uint cn0) {
-    [[unroll]] for (int i = 0; i < TR; i++)
+#ifdef SH16
+    [[dont_unroll]]                        // (as the k loop: the twins' compile time)
+#else
+    [[unroll]]
+#endif
+    for (int i = 0; i < TR; i++)
         [[unroll]] for (int j = 0; j < TC; j++)
             linear_store(rm0 + lane / 8 + uint(i) * 4, cn0 + lane % 8 + uint(j) * 8, acc[i][j]);
 }

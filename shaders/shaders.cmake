@@ -32,6 +32,12 @@ set(VKB_SHADER_VARIANTS
   "linear_tiled_f16|linear.comp|F16,BM=64,BN=64,BK=16,WM=32,WN=32,STAGES=2"
   "linear_tiled_s_f32|linear.comp|BM=32,BN=32,BK=16,WM=16,WN=32,STAGES=1"
   "linear_tiled_s_f16|linear.comp|F16,BM=32,BN=32,BK=16,WM=16,WN=32,STAGES=1"
+  # the scalar twins of the coopmat configurations below (vkb_gemm_variant
+  # tiled_cs, tiled_cl: fp16, shared memory in the coopmat layout), so that
+  # lavapipe and CI run each coopmat tile's tiling, stages, bounds and
+  # epilogue; the twin of the 128x128 coopmat (40 KiB) exceeds lavapipe's 32
+  "linear_tiled_cs_f16|linear.comp|F16,SH16,BM=64,BN=64,BK=32,WM=32,WN=32,STAGES=2"
+  "linear_tiled_cl_f16|linear.comp|F16,SH16,BM=256,BN=128,BK=32,WM=64,WN=64,STAGES=1"
   "linear_texel_f32|gemm_texel.comp|"
   "linear_texel_f16|gemm_texel.comp|F16"
   "attention_f32|attention.comp|"
@@ -44,9 +50,16 @@ set(VKB_SHADER_VARIANTS
   "attention_flash_coopmat_f16|attention_flash.comp|ATTN_COOPMAT,F16"
   # linear.comp, cooperative-matrix inner product (fp16 only; host/vk_coopmat.c):
   # 128x128x32 tiles of 8 warps (64x32) and 64x64x32 of 4 (32x32), both
-  # double-buffered (the 128x128 one uses exactly 48 KiB of shared memory)
+  # double-buffered (the 128x128 one uses exactly 48 KiB of shared memory;
+  # vkb_gemm_variant coopmat = the 128x128 tile where it alone fills a big GPU,
+  # else the 64x64 one; coopmat_s = always 64x64); coopmat_l: 256x128x32 of
+  # 8 warps (64x64, 4x4 fragments each), single-buffered: 38 KiB with the
+  # epilogue scratch, under NVIDIA's 48 KiB Vulkan limit (double-buffered
+  # it would take 68 KiB); the host skips a configuration whose shared
+  # memory exceeds the device's maxComputeSharedMemorySize
   "linear_coopmat_f16|linear.comp|COOPMAT,F16,BM=128,BN=128,BK=32,WM=64,WN=32,STAGES=2"
   "linear_coopmat_s_f16|linear.comp|COOPMAT,F16,BM=64,BN=64,BK=32,WM=32,WN=32,STAGES=2"
+  "linear_coopmat_l_f16|linear.comp|COOPMAT,F16,BM=256,BN=128,BK=32,WM=64,WN=64,STAGES=1"
 )
 
 # The SPV_KHR_cooperative_matrix form of each coopmat variant (AMD RDNA3,
@@ -56,7 +69,8 @@ set(VKB_SHADER_VARIANTS
 # rewrites the NV module glslc made (Python 3 stdlib; operand layouts from
 # the SPIR-V grammar of the spirv-headers package).  A module the rewrite
 # cannot map (a value used as two matrix uses, say) fails the build.
-set(VKB_SHADER_COOPMAT_KHR linear_coopmat_f16 linear_coopmat_s_f16 attention_flash_coopmat_f16)
+set(VKB_SHADER_COOPMAT_KHR linear_coopmat_f16 linear_coopmat_s_f16 linear_coopmat_l_f16
+    attention_flash_coopmat_f16)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 find_file(VKB_SPIRV_GRAMMAR spirv.core.grammar.json
           PATHS /usr/include/spirv/unified1 /usr/local/include/spirv/unified1 NO_DEFAULT_PATH)
@@ -70,6 +84,7 @@ file(GLOB _shader_deps CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/shaders/*.comp
      ${CMAKE_SOURCE_DIR}/shaders/*.glsl)
 set(_spvs "")
 set(_names "")
+set(_linear_cfgs "")
 foreach(v ${VKB_SHADER_VARIANTS})
   string(REPLACE "," "|" v "${v}")
   string(REPLACE "|" ";" parts "${v}")
@@ -84,6 +99,27 @@ foreach(v ${VKB_SHADER_VARIANTS})
         list(APPEND defs "-D${d}")
       endif()
     endforeach()
+  endif()
+  # linear.comp's configuration, for the host (vkb_shader_linear_cfg)
+  if(src STREQUAL "linear.comp")
+    set(_c_BM 64)
+    set(_c_BN 64)
+    set(_c_BK 16)
+    set(_c_WM 32)
+    set(_c_WN 32)
+    set(_c_STAGES 2)
+    set(_c_COOPMAT 0)
+    set(_c_SH16 0)
+    foreach(d ${defs})
+      if(d MATCHES "^-D(BM|BN|BK|WM|WN|STAGES)=([0-9]+)$")
+        set(_c_${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
+      elseif(d MATCHES "^-D(COOPMAT|SH16)$")
+        set(_c_${CMAKE_MATCH_1} 1)
+      endif()
+    endforeach()
+    set(_cfg_${name} "${_c_BM}, ${_c_BN}, ${_c_BK}, ${_c_WM}, ${_c_WN}, ${_c_STAGES}, ${_c_COOPMAT}, ${_c_SH16}")
+    string(TOUPPER "${name}" up)
+    string(APPEND _linear_cfgs "        {VKB_SHADER_${up}, ${_cfg_${name}}},\n")
   endif()
   add_custom_command(
     OUTPUT ${_dir}/${name}.spv
@@ -108,6 +144,10 @@ foreach(nv ${VKB_SHADER_COOPMAT_KHR})
   list(APPEND _spvs ${_dir}/${name}.spv)
   list(APPEND _names ${name})
   list(APPEND VKB_SHADER_KHR_SPVS "${nv}|${name}")
+  if(DEFINED _cfg_${nv})
+    string(TOUPPER "${name}" up)
+    string(APPEND _linear_cfgs "        {VKB_SHADER_${up}, ${_cfg_${nv}}},\n")
+  endif()
 endforeach()
 
 # The enum of variants, written at configure time (only when the list
@@ -130,6 +170,19 @@ ${_enum}  VKB_SHADER_COUNT
 const uint32_t *vkb_shader_code(vkb_shader_id id, size_t *size);
 /* The variant's name in shaders/shaders.cmake, e.g. \"add_layernorm_sg_f16\". */
 const char *vkb_shader_name(vkb_shader_id id);
+/* linear.comp's configuration of a variant (its defines in shaders.cmake):
+ * cfg = BM, BN, BK, WM, WN, STAGES, COOPMAT, SH16; 0, or -1 when id is not
+ * a linear.comp variant. */
+static inline int vkb_shader_linear_cfg(vkb_shader_id id, int cfg[8]) {
+    static const int t[][9] = {
+${_linear_cfgs}    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i][0] == (int)id) {
+            for (int j = 0; j < 8; j++) cfg[j] = t[i][j + 1];
+            return 0;
+        }
+    return -1;
+}
 #endif
 " @ONLY)
 

@@ -27,14 +27,14 @@ static float *rnd16(size_t n) {
     return x;
 }
 
-static void test_gemm(vkb_vk_ctx *c, int M, int N, int K, vkb_act act, int with_bias) {
+static void test_gemm(vkb_vk_ctx *c, vkb_gemm_variant v, int M, int N, int K, vkb_act act, int with_bias) {
     float *X = rnd16((size_t)M * K), *W = rnd16((size_t)N * K);
     float *b = with_bias ? rnd16((size_t)N) : NULL;
     float *Y = malloc((size_t)M * N * sizeof *Y), *R = malloc((size_t)M * N * sizeof *R);
     REQUIRE(Y && R, "out of memory");
     vkb_error err = {0};
-    int rc = vkb_vk_op_linear(c, 1, VKB_GEMM_COOPMAT, X, W, b, Y, M, N, K, act, &err);
-    CHECK(rc == 0, "coopmat gemm M=%d N=%d K=%d: %s", M, N, K, err.msg);
+    int rc = vkb_vk_op_linear(c, 1, v, X, W, b, Y, M, N, K, act, &err);
+    CHECK(rc == 0, "%s gemm M=%d N=%d K=%d: %s", vkb_gemm_variant_name(v), M, N, K, err.msg);
     vkb_cpu_linear(X, W, b, R, M, N, K, act, 1, 1);
     double e = 0;
     for (size_t i = 0; i < (size_t)M * N && rc == 0; i++) {
@@ -43,9 +43,9 @@ static void test_gemm(vkb_vk_ctx *c, int M, int N, int K, vkb_act act, int with_
     }
     /* fp16 output rounding (~5e-4 relative), as in test_vk_ops.c */
     if (rc == 0)
-        CHECK(e <= 2e-3, "coopmat gemm M=%d N=%d K=%d act=%d bias=%d (%s tile): err %.3g",
-              M, N, K, (int)act, with_bias,
-              ((M + 127) / 128) * ((N + 127) / 128) >= 128 ? "128" : "64", e);
+        CHECK(e <= 2e-3, "%s gemm M=%d N=%d K=%d act=%d bias=%d (%s tile): err %.3g",
+              vkb_gemm_variant_name(v), M, N, K, (int)act, with_bias,
+              v != VKB_GEMM_COOPMAT ? "its" : ((M + 127) / 128) * ((N + 127) / 128) >= 128 ? "128" : "64", e);
     free(X); free(W); free(b); free(Y); free(R);
 }
 
@@ -87,6 +87,8 @@ int main(void) {
         float one = 1.0f, y = 0.0f;
         CHECK(vkb_vk_op_linear(c, 1, VKB_GEMM_COOPMAT, &one, &one, NULL, &y, 1, 1, 1, VKB_ACT_NONE, &err) != 0,
               "coopmat op ran on a device without it");
+        CHECK(vkb_vk_op_linear(c, 1, VKB_GEMM_COOPMAT_L, &one, &one, NULL, &y, 1, 1, 1, VKB_ACT_NONE, &err) != 0 &&
+              strstr(err.msg, "coopmat_l"), "coopmat_l op ran on a device without coopmat: %s", err.msg);
         CHECK(vkb_vk_ctx_check_validation(c, &err) == 0, "%s", err.msg);
         vkb_vk_ctx_destroy(c);
         if (vkb_test_done("test_vk_coopmat")) return 1;
@@ -128,6 +130,17 @@ int main(void) {
             CHECK(rc == 0, "coopmat %s self-test: %s", vkb_coopmat_form_name(fo.coopmat), rc < 0 ? err.msg : why);
             if (rc == 0) printf("coopmat form %s: self-test passed\n", vkb_coopmat_form_name(fo.coopmat));
         }
+        /* the 256x128 tiles (coopmat_l), where the shared memory holds them */
+        if (rc == 0 && k.gemm_coop_l.pipe) {
+            rc = vkb_vk_coopmat_l_selftest(c, &k, why, sizeof why, &err);
+            CHECK(rc == 0, "coopmat_l %s self-test: %s", vkb_coopmat_form_name(fo.coopmat), rc < 0 ? err.msg : why);
+            if (rc == 0) printf("coopmat form %s: coopmat_l self-test passed\n", vkb_coopmat_form_name(fo.coopmat));
+        } else if (rc == 0) {
+            CHECK(vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1) > c->props.limits.maxComputeSharedMemorySize,
+                  "coopmat_l not built though its shared memory fits");
+            printf("coopmat form %s: coopmat_l needs more shared memory than the device's %u bytes\n",
+                   vkb_coopmat_form_name(fo.coopmat), c->props.limits.maxComputeSharedMemorySize);
+        }
         vkb_vk_kernels_destroy(c, &k);
     }
     vo.gemm = VKB_GEMM_COOPMAT;
@@ -140,7 +153,15 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         for (int act = 0; act < 3; act++)
-            test_gemm(c, sizes[i][0], sizes[i][1], sizes[i][2], (vkb_act)act, act != 1);
+            test_gemm(c, VKB_GEMM_COOPMAT, sizes[i][0], sizes[i][1], sizes[i][2], (vkb_act)act, act != 1);
+    /* the fixed-tile variants: coopmat_s (64x64) and, where the shared memory
+     * holds it, coopmat_l (256x128) at partial tiles in M, N and K */
+    static const int fsizes[][3] = {{77, 130, 96}, {300, 259, 70}, {513, 1800, 72}, {5, 2, 768}};
+    int has_l = vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1) <= c->props.limits.maxComputeSharedMemorySize;
+    for (size_t i = 0; i < sizeof fsizes / sizeof fsizes[0]; i++)
+        for (int v = 0; v < 1 + has_l; v++)
+            test_gemm(c, v ? VKB_GEMM_COOPMAT_L : VKB_GEMM_COOPMAT_S, fsizes[i][0], fsizes[i][1], fsizes[i][2],
+                      (vkb_act)(i % 3), 1);
     CHECK(vkb_vk_ctx_check_validation(c, &err) == 0, "%s", err.msg);
     vkb_vk_ctx_destroy(c);
     return vkb_test_done("test_vk_coopmat");

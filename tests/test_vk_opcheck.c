@@ -5,11 +5,13 @@
  *  - every op ran (passed) with every LayerNorm and attention form the
  *    device supports - on lavapipe that is the shared-memory forms GPUs use
  *    as well as the subgroup forms lavapipe itself uses - and with the tiled,
- *    tiled_s and texel GEMMs (with and without the residual epilogue), and
+ *    tiled_s and texel GEMMs (with and without the residual epilogue), the
+ *    scalar twins of the coopmat_s / coopmat_l tiles (tiled_cs, tiled_cl:
+ *    fp16, also at M and N spanning several 256x128 tiles), and
  *    flash attention at every attention shape, in fp32 and (with 16-bit
  *    storage) fp16;
  *  - a case is skipped only for a reason the device states (coopmat without
- *    its probe, the texel GEMM at K % 4 != 0);
+ *    its probe, the texel GEMM at K % 4 != 0, the fp16-only twins in fp32);
  *  - filters select, and unknown filter names are errors.
  * Skips (77) when there is no Vulkan device. */
 #include "testutil.h"
@@ -18,7 +20,7 @@
 #include <string.h>
 
 typedef struct tally {
-    int pass[4][7][2]; /* op x variant x precision */
+    int pass[4][11][2]; /* op x variant x precision */
     int rows, skip_other;
 } tally;
 
@@ -28,8 +30,9 @@ static int op_index(const char *s) {
     return -1;
 }
 static int var_index(const char *s) {
-    static const char *const n[] = {"tiled", "texel", "coopmat", "shared", "subgroup", "flash", "tiled_s"};
-    for (int i = 0; i < 7; i++) if (!strcmp(s, n[i])) return i;
+    static const char *const n[] = {"tiled", "texel", "coopmat", "shared", "subgroup", "flash", "tiled_s",
+                                    "coopmat_s", "coopmat_l", "tiled_cs", "tiled_cl"};
+    for (int i = 0; i < 11; i++) if (!strcmp(s, n[i])) return i;
     return -1;
 }
 
@@ -49,7 +52,8 @@ static int on_result(void *ctx, const vkb_op_result *r) {
     if (r->status == VKB_OP_PASS) t->pass[o][v][p]++;
     if (r->status == VKB_OP_SKIP) {
         CHECK(r->note[0], "%s %s %s %s skipped without a reason", r->op, r->variant, r->precision, r->shape);
-        int expected = !strcmp(r->variant, "coopmat") || (!strcmp(r->variant, "texel") && strstr(r->note, "K"));
+        int expected = !strncmp(r->variant, "coopmat", 7) || (!strcmp(r->variant, "texel") && strstr(r->note, "K")) ||
+                       (!strncmp(r->variant, "tiled_c", 7) && !p && strstr(r->note, "needs fp16"));
         if (!expected) t->skip_other++;
     }
     return 0;
@@ -79,6 +83,13 @@ int main(void) {
         /* linear.comp's second scalar configuration (32x32 tiles, one stage) */
         CHECK(t.pass[0][6][p] >= 5, "linear tiled_s %s: %d cases passed", pn, t.pass[0][6][p]);
         if (caps.coop_ok && p) CHECK(t.pass[0][2][p] >= 5, "linear coopmat: %d cases passed", t.pass[0][2][p]);
+        if (caps.coop_ok && p) CHECK(t.pass[0][7][p] >= 5, "linear coopmat_s: %d cases passed", t.pass[0][7][p]);
+        /* the coopmat tiles' scalar twins (fp16 shared memory, shaderFloat16):
+         * every linear case, the one spanning several 256x128 tiles included */
+        if (p && caps.f16_arith) {
+            CHECK(t.pass[0][9][p] >= 10, "linear tiled_cs: %d cases passed", t.pass[0][9][p]);
+            CHECK(t.pass[0][10][p] >= 10, "linear tiled_cl: %d cases passed", t.pass[0][10][p]);
+        }
         for (int op = 1; op < 4; op++) {
             /* the shared-memory forms run everywhere, lavapipe included */
             CHECK(t.pass[op][3][p] >= 2, "op %d shared %s: %d cases passed", op, pn, t.pass[op][3][p]);

@@ -4,13 +4,16 @@
  *    precision, weight memory, GEMM, LayerNorm and attention (backend
  *    getters), and
  *    `vkbert devices` (vkb_devices_report) prints that same decision;
- *  - with each forceable combination (GEMM tiled/texel/tiled_s; shared-memory and,
+ *  - with each forceable combination (GEMM tiled/texel/tiled_s, and in fp16
+ *    the coopmat tiles' scalar twins tiled_cs/tiled_cl; shared-memory and,
  *    where the device has them, subgroup LayerNorm and attention; flash
  *    attention; fp32 and
  *    fp16) the backend uses what was forced and its logits match the CPU
  *    reference on a random model of odd shape with a padded batch;
- *  - forcing what the device cannot run (coopmat without the probe, a bad
- *    enum value) fails with a message naming it.
+ *  - forcing what the device cannot run (coopmat without the probe, a twin
+ *    in fp32, a tile beyond the device's shared memory, a bad enum value)
+ *    fails with a message naming it; tuned choices it cannot run are
+ *    ignored.
  * Skips (77) when there is no Vulkan device. */
 #include "testutil.h"
 #include "backend.h"
@@ -129,9 +132,10 @@ int main(void) {
 
     /* 2. every forceable combination runs what was forced, and is right */
     int nprec = caps.f16_storage ? 2 : 1;
-    static const vkb_gemm_variant gemms[3] = {VKB_GEMM_TILED, VKB_GEMM_TEXEL, VKB_GEMM_TILED_S};
+    static const vkb_gemm_variant gemms[5] = {VKB_GEMM_TILED, VKB_GEMM_TEXEL, VKB_GEMM_TILED_S,
+                                              VKB_GEMM_TILED_CS, VKB_GEMM_TILED_CL};
     for (int f = 0; f < nprec; f++)
-        for (int gx = 0; gx < 3; gx++)
+        for (int gx = 0; gx < (f && caps.f16_arith ? 5 : 3); gx++)
             for (int li = VKB_LN_SHARED; li <= VKB_LN_SUBGROUP; li++)
                 for (int ai = VKB_ATTN_SHARED; ai <= VKB_ATTN_FLASH; ai++) {
                     if (li == VKB_LN_SUBGROUP && !caps.sg_arith) continue;
@@ -178,6 +182,57 @@ int main(void) {
     CHECK(vkb_gemm_variant_parse("tiled_s", &pv) == 0 && pv == VKB_GEMM_TILED_S &&
           !strcmp(vkb_gemm_variant_name(VKB_GEMM_TILED_S), "tiled_s") &&
           vkb_gemm_variant_parse("tiled_x", &pv) != 0, "GEMM variant names");
+    static const char *const gnames[VKB_GEMM_NVARIANTS] = {"auto", "tiled", "texel", "coopmat", "tiled_s",
+                                                           "coopmat_s", "coopmat_l", "tiled_cs", "tiled_cl"};
+    for (int i = 0; i < VKB_GEMM_NVARIANTS; i++)
+        CHECK(vkb_gemm_variant_parse(gnames[i], &pv) == 0 && (int)pv == i &&
+              !strcmp(vkb_gemm_variant_name(pv), gnames[i]), "GEMM variant name %s", gnames[i]);
+    /* the twins are fp16 builds */
+    bad = (vkb_vulkan_opts){.gemm = VKB_GEMM_TILED_CL};
+    be = open_gpu(m, VKB_PREC_FP32, bad, &err);
+    CHECK(!be && strstr(err.msg, "tiled_cl") && strstr(err.msg, "fp16"), "tiled_cl in fp32: '%s'",
+          be ? "accepted" : err.msg);
+    if (be) close_gpu(be, "tiled_cl fp32");
+    /* shared memory: a configuration the device cannot hold is refused,
+     * forced or tuned (coopmat_l: 256x128x32 tiles, 38912 bytes; its twin 30720) */
+    {
+        CHECK(vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1) == 38912 && vkb_vk_gemm_smem(VKB_GEMM_TILED_CL, 1) == 30720 &&
+              vkb_vk_gemm_smem(VKB_GEMM_COOPMAT, 1) == 49152 && vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_S, 1) == 24576 &&
+              vkb_vk_gemm_smem(VKB_GEMM_TILED_CS, 1) == 20480 && vkb_vk_gemm_smem(VKB_GEMM_TILED, 0) == 17408 &&
+              vkb_vk_gemm_smem(VKB_GEMM_TILED_CL, 0) == 0 && vkb_vk_gemm_smem(VKB_GEMM_TEXEL, 0) == 0,
+              "shared memory of the GEMM configurations: coopmat_l %u tiled_cl %u coopmat %u",
+              vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1), vkb_vk_gemm_smem(VKB_GEMM_TILED_CL, 1),
+              vkb_vk_gemm_smem(VKB_GEMM_COOPMAT, 1));
+        int bm, bn;
+        vkb_vk_gemm_tile(VKB_GEMM_COOPMAT_L, &bm, &bn);
+        CHECK(bm == 256 && bn == 128, "coopmat_l tile %dx%d", bm, bn);
+        vkb_vk_caps big = {.f16_storage = 1, .f16_arith = 1, .coop_ok = 1, .coop_forms = VKB_VK_COOP_NV,
+                           .sg_size = 32, .max_shared = 49152};
+        vkb_vk_caps small = big;
+        small.max_shared = 32768;
+        vkb_vulkan_opts ol = {.gemm = VKB_GEMM_COOPMAT_L};
+        CHECK(vkb_vk_policy_decide(&big, "48K", VKB_PREC_FP16, &ol, &pol, &err) == 0 &&
+              pol.gemm == VKB_GEMM_COOPMAT_L, "coopmat_l on a 48 KiB device: %s", err.msg);
+        CHECK(vkb_vk_policy_decide(&small, "32K", VKB_PREC_FP16, &ol, &pol, &err) != 0 &&
+              strstr(err.msg, "coopmat_l") && strstr(err.msg, "38912"), "coopmat_l on 32 KiB: '%s'", err.msg);
+        ol.gemm = VKB_GEMM_TILED_CL;
+        CHECK(vkb_vk_policy_decide(&small, "32K", VKB_PREC_FP16, &ol, &pol, &err) == 0 &&
+              pol.gemm == VKB_GEMM_TILED_CL, "tiled_cl on 32 KiB: %s", err.msg);
+        ol.gemm = VKB_GEMM_COOPMAT_S;
+        CHECK(vkb_vk_policy_decide(&big, "48K", VKB_PREC_FP32, &ol, &pol, &err) != 0 &&
+              strstr(err.msg, "coopmat_s") && strstr(err.msg, "fp16"), "coopmat_s in fp32: '%s'", err.msg);
+        REQUIRE(vkb_vk_policy_decide(&small, "32K", VKB_PREC_FP16, NULL, &pol, &err) == 0, "%s", err.msg);
+        vkb_vk_tuned tt = {{VKB_GEMM_COOPMAT_L, VKB_GEMM_COOPMAT_S, VKB_GEMM_TILED_CL, VKB_GEMM_TILED_CS},
+                           VKB_ATTN_AUTO, 0};
+        vkb_vk_policy_tuned(&small, NULL, &tt, &pol);
+        CHECK(pol.gemm_cls[0] == VKB_GEMM_COOPMAT && pol.gemm_cls[1] == VKB_GEMM_COOPMAT_S &&
+              pol.gemm_cls[2] == VKB_GEMM_TILED_CL && pol.gemm_cls[3] == VKB_GEMM_TILED_CS,
+              "tuned on 32 KiB: %d %d %d %d (coopmat_l must be ignored)", pol.gemm_cls[0], pol.gemm_cls[1],
+              pol.gemm_cls[2], pol.gemm_cls[3]);
+        REQUIRE(vkb_vk_policy_decide(&big, "48K", VKB_PREC_FP32, NULL, &pol, &err) == 0, "%s", err.msg);
+        vkb_vk_policy_tuned(&big, NULL, &tt, &pol);
+        CHECK(!pol.tuned, "fp16-only tuned GEMMs applied in fp32");
+    }
     bad = (vkb_vulkan_opts){.layernorm = (vkb_ln_variant)9};
     be = open_gpu(m, VKB_PREC_FP32, bad, &err);
     CHECK(!be && strstr(err.msg, "layernorm variant"), "layernorm variant 9: '%s'", be ? "accepted" : err.msg);

@@ -31,7 +31,7 @@ static void policy_unit(void) {
     REQUIRE(vkb_vk_policy_decide(&caps, "fake", VKB_PREC_AUTO, NULL, &p, &err) == 0, "%s", err.msg);
     vkb_gemm_variant dflt = p.gemm;
     vkb_attn_variant adflt = p.attn;
-    vkb_vk_tuned t = {{VKB_GEMM_TEXEL, VKB_GEMM_TILED_S, VKB_GEMM_COOPMAT, VKB_GEMM_AUTO}, VKB_ATTN_SUBGROUP};
+    vkb_vk_tuned t = {{VKB_GEMM_TEXEL, VKB_GEMM_TILED_S, VKB_GEMM_COOPMAT, VKB_GEMM_AUTO}, VKB_ATTN_SUBGROUP, 0};
     vkb_vk_policy_tuned(&caps, NULL, &t, &p);
     CHECK(p.gemm_cls[0] == VKB_GEMM_TEXEL && p.gemm_cls[1] == VKB_GEMM_TILED_S &&
           p.gemm_cls[2] == dflt && p.gemm_cls[3] == dflt && p.gemm == VKB_GEMM_TEXEL && p.tuned,
@@ -168,12 +168,82 @@ int main(void) {
     double e = logit_err(be, ref, &batch, 3);
     CHECK(e <= 1e-3, "tuned kernels: logit error %.3g", e);
     CHECK(vkb_vk_backend_close(be, &err) == 0, "close: %s", err.msg);
-    /* another token budget is another key */
+    /* a larger token budget than the entry's is not served by it */
     go.max_tokens = 256;
     REQUIRE(vkb_backend_create(m, &go, &be, &err) == 0, "gpu backend: %s", err.msg);
-    CHECK(!strstr(vkb_backend_device(be), "tuned"), "an entry of another shape applied: %s",
+    CHECK(!strstr(vkb_backend_device(be), "tuned"), "an entry of a smaller budget applied: %s",
           vkb_backend_device(be));
     CHECK(vkb_vk_backend_close(be, &err) == 0, "close: %s", err.msg);
+    /* a smaller one is (a budget shrunk after an out-of-memory fit): the
+     * entry tuned at 203 tokens applies at 150, and vkb_tune reads it */
+    go.max_tokens = 150;
+    REQUIRE(vkb_backend_create(m, &go, &be, &err) == 0, "gpu backend: %s", err.msg);
+    snprintf(want, sizeof want, "tuned at 203 tokens, ");
+    CHECK(strstr(vkb_backend_device(be), want) && strstr(vkb_backend_device(be), wanta),
+          "budget 150: backend runs '%s', the entry of 203 says '%s'", vkb_backend_device(be), wanta);
+    e = logit_err(be, ref, &batch, 3);
+    CHECK(e <= 1e-3, "tuned kernels at budget 150: logit error %.3g", e);
+    CHECK(vkb_vk_backend_close(be, &err) == 0, "close: %s", err.msg);
+    vkb_tune_opts so = to;
+    so.shape.tokens = 150;
+    so.test_fail = NULL;
+    REQUIRE(vkb_tune(&so, r2, &err) == 0, "tune (budget 150): %s", err.msg);
+    CHECK(r2->from_cache && !r2->written && !strcmp(r2->path, r->path) && r2->shape.tokens == 203 &&
+          !r2->note[0], "budget 150: from_cache %d path %s tokens %d note '%s'", r2->from_cache,
+          r2->path, r2->shape.tokens, r2->note);
+    for (int i = 0; i < VKB_TUNE_NOPS; i++)
+        CHECK(!strcmp(r2->ops[i].chosen, r->ops[i].chosen), "budget 150: cached choice differs");
+    /* another precision is another key, whatever the budget */
+    vkb_vk_ctx *vc = NULL;
+    REQUIRE(vkb_vk_ctx_create("gpu", 0, &vc, &err) == 0, "ctx: %s", err.msg);
+    vkb_tune_shape ts = r->shape;
+    ts.tokens = 100;
+    vkb_vk_tuned tt;
+    CHECK(vkb_vk_tune_lookup(cache, vc, 0, &ts, &tt) == 0 && tt.tokens == 203, "lookup fp32 at 100");
+    CHECK(vkb_vk_tune_lookup(cache, vc, 1, &ts, &tt) != 0, "an fp32 entry served fp16");
+    ts.dim = 48;
+    CHECK(vkb_vk_tune_lookup(cache, vc, 0, &ts, &tt) != 0, "an entry of another dim served");
+    vkb_vk_ctx_destroy(vc);
+
+    /* fp16 (where the device has 16-bit storage and shaderFloat16): the
+     * coopmat tiles' scalar twins are candidates too, checked like the rest
+     * (and the coopmat variants where the probe passes); no cache */
+    {
+        vkb_vk_ctx *fc = NULL;
+        REQUIRE(vkb_vk_ctx_create("gpu", 0, &fc, &err) == 0, "ctx: %s", err.msg);
+        /* (the twins are candidates on GPUs only, not on CPU implementations) */
+        int f16ok = fc->caps.f16_storage && fc->caps.f16_arith, coop = fc->caps.coop_ok, cpu = fc->caps.is_cpu;
+        vkb_vk_ctx_destroy(fc);
+        if (f16ok) {
+            vkb_tune_opts fo = to;
+            fo.precision = VKB_PREC_FP16;
+            fo.cache_dir = NULL;
+            fo.test_fail = "qkv:tiled_cl,ffn2:tiled_cs";
+            vkb_tune_shape_of(m, 300, &fo.shape); /* two 256-row tiles, the second partial */
+            REQUIRE(vkb_tune(&fo, r2, &err) == 0, "tune fp16: %s", err.msg);
+            static const char *const want_c[] = {"tiled_cs", "tiled_cl", "coopmat", "coopmat_s", "coopmat_l"};
+            for (int i = 0; i < 4; i++) {
+                const vkb_tune_op_result *o = &r2->ops[i];
+                for (int w = 0; w < (coop ? 5 : 2); w++) {
+                    const vkb_tune_cand *cd = cand(o, want_c[w]);
+                    if (cpu && w < 2) {
+                        CHECK(!cd, "fp16 %s: twin %s a candidate on a CPU implementation",
+                              vkb_tune_op_name((vkb_tune_op)i), want_c[w]);
+                        continue;
+                    }
+                    int hooked_here = (i == VKB_TUNE_QKV && w == 1) || (i == VKB_TUNE_FFN2 && w == 0);
+                    if (w == 4 && !cd) continue; /* coopmat_l: only where the shared memory holds it */
+                    CHECK(cd && (hooked_here ? !cd->pass : cd->pass), "fp16 %s: candidate %s %s (%s)",
+                          vkb_tune_op_name((vkb_tune_op)i), want_c[w], cd ? (cd->pass ? "passed" : "failed") : "missing",
+                          cd ? cd->note : r2->note);
+                }
+                CHECK(o->chosen[0] && strcmp(o->chosen, i == VKB_TUNE_QKV ? "tiled_cl" : i == VKB_TUNE_FFN2 ? "tiled_cs" : "-"),
+                      "fp16 %s chose '%s'", vkb_tune_op_name((vkb_tune_op)i), o->chosen);
+                CHECK(o->ncand >= 3, "fp16 %s: %d candidates", vkb_tune_op_name((vkb_tune_op)i), o->ncand);
+            }
+            CHECK(!r2->written, "fp16 tune without a cache wrote %s", r2->path);
+        }
+    }
 
     /* the device report lists the entry */
     char *rep = NULL;

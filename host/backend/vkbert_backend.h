@@ -54,12 +54,19 @@ int vkb_precision_parse(const char *s, vkb_precision *p);
  * implementations such as lavapipe run). */
 /* GEMM: TILED and TILED_S are shaders/linear.comp's scalar form (64x64
  * tiles double-buffered; 32x32 tiles single-buffered), COOPMAT its
- * cooperative-matrix form (fp16, probed devices), TEXEL the texel-buffer
- * GEMM for CPU implementations. */
+ * cooperative-matrix form (fp16, probed devices; 128x128 tiles where they
+ * alone fill a big GPU, else 64x64), COOPMAT_S always its 64x64x32 tiles,
+ * COOPMAT_L its 256x128x32 tiles (big GEMMs on big GPUs; devices whose
+ * shared memory holds them), TILED_CS and TILED_CL the scalar twins of
+ * COOPMAT_S and COOPMAT_L (the same tiles, stages and shared-memory layout
+ * with a scalar inner product; fp16: what CI runs of those
+ * configurations), TEXEL the texel-buffer GEMM for CPU implementations. */
 typedef enum {
     VKB_GEMM_AUTO = 0, VKB_GEMM_TILED = 1, VKB_GEMM_TEXEL = 2, VKB_GEMM_COOPMAT = 3,
-    VKB_GEMM_TILED_S = 4
+    VKB_GEMM_TILED_S = 4, VKB_GEMM_COOPMAT_S = 5, VKB_GEMM_COOPMAT_L = 6, VKB_GEMM_TILED_CS = 7,
+    VKB_GEMM_TILED_CL = 8
 } vkb_gemm_variant;
+#define VKB_GEMM_NVARIANTS 9 /* AUTO included */
 typedef enum { VKB_LN_AUTO = 0, VKB_LN_SHARED = 1, VKB_LN_SUBGROUP = 2 } vkb_ln_variant;
 /* Attention FLASH = flash attention: a tile of queries per workgroup, K/V
  * tiles through shared memory, online softmax; its two inner products run as
@@ -76,7 +83,8 @@ typedef enum { VKB_COOPMAT_AUTO = 0, VKB_COOPMAT_NV = 1, VKB_COOPMAT_KHR = 2,
                VKB_COOPMAT_OFF = 3 } vkb_coopmat_form;
 
 typedef struct vkb_vulkan_opts {
-    vkb_gemm_variant gemm;       /* tiled | texel | coopmat (fp16, probed devices) | tiled_s */
+    vkb_gemm_variant gemm;       /* tiled | texel | coopmat[_s|_l] (fp16, probed devices) | tiled_s |
+                                    tiled_cs | tiled_cl (fp16) */
     vkb_ln_variant layernorm;    /* embedding + residual LayerNorm kernels */
     vkb_attn_variant attention;
     /* nonzero: weights go through the staging buffer into plain device-local
@@ -96,7 +104,8 @@ typedef struct vkb_vulkan_opts {
 /* The library's version: part of every tuning-cache key. */
 #define VKB_VERSION "0.1.0"
 
-/* Names of the variants ("auto", "tiled", "texel", "coopmat", "tiled_s"; "shared",
+/* Names of the variants ("auto", "tiled", "texel", "coopmat", "tiled_s", "coopmat_s",
+ * "coopmat_l", "tiled_cs", "tiled_cl"; "shared",
  * "subgroup"; attention also "flash"), and the reverse: 0 when s names one, else -1. */
 const char *vkb_gemm_variant_name(vkb_gemm_variant v);
 const char *vkb_ln_variant_name(vkb_ln_variant v);

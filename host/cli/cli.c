@@ -236,7 +236,8 @@ void cli_backend_opts(const cli_opts *o, int max_len, vkb_backend_opts *bo) {
      * a bad name is reported and makes opening the backend fail. */
     const char *g = getenv("VKB_GEMM"), *l = getenv("VKB_LAYERNORM"), *a = getenv("VKB_ATTENTION");
     if (g && *g && vkb_gemm_variant_parse(g, &bo->vulkan.gemm)) {
-        fprintf(stderr, "vkbert: VKB_GEMM=%s: expected auto, tiled, tiled_s, texel or coopmat\n", g);
+        fprintf(stderr, "vkbert: VKB_GEMM=%s: expected auto, tiled, tiled_s, texel, coopmat, coopmat_s, "
+                        "coopmat_l, tiled_cs or tiled_cl\n", g);
         bo->vulkan.gemm = (vkb_gemm_variant)-1;
     }
     if (l && *l && vkb_ln_variant_parse(l, &bo->vulkan.layernorm)) {
@@ -548,12 +549,14 @@ static const command commands[] = {
      "usage: vkbert tune [options]\n"
      "Times every kernel configuration the Vulkan device can run at the model's\n"
      "shapes (the GEMMs QKV, attention output, FFN1 + GELU, FFN2 over tiled,\n"
-     "tiled_s, texel, coopmat; attention shared, subgroup, flash) with Vulkan\n"
+     "tiled_s, texel; in fp16 on GPUs also tiled_cs, tiled_cl and, with tensor cores,\n"
+     "coopmat, coopmat_s, coopmat_l; attention shared, subgroup, flash) with Vulkan\n"
      "timestamps (warm-up, then the median of 5), checks each against the CPU\n"
      "reference op (the tolerances of `vkbert check --ops`) and caches the\n"
      "fastest one that passes; a failing one is never chosen.  The cache is one\n"
      "JSON file per device, driver, vkbert version, model shape (token budget =\n"
      "--batch-tokens) and precision in $XDG_CACHE_HOME/vkbert (~/.cache/vkbert);\n"
+     "an entry also serves smaller token budgets (one shrunk after out of memory);\n"
      "score, embed, eval, classify, bench and serve use it, and tune a hardware\n"
      "GPU briefly on first use (--no-tune: not).  VKB_GEMM / VKB_ATTENTION win\n"
      "over the cache.  Works on lavapipe when asked for (never automatically).\n"

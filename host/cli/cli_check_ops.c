@@ -2,7 +2,8 @@
  * matrix (vkb_op_check) on the chosen Vulkan device, printed as a table
  * (op, variant, precision, shape, error, tolerance, result) with a summary.
  * Each argument filters by op (linear, add_layernorm, embed, attention),
- * variant (tiled, tiled_s, texel, coopmat, shared, subgroup, flash) or precision (fp32,
+ * variant (tiled, tiled_s, texel, coopmat, coopmat_s, coopmat_l, tiled_cs, tiled_cl,
+ * shared, subgroup, flash) or precision (fp32,
  * fp16); arguments of the same kind are alternatives.  Exit 1 when any case
  * fails; a variant the device cannot run is listed as skipped, with why. */
 #include "cli.h"
@@ -11,7 +12,8 @@
 #include <string.h>
 
 static const char *const ops_known = "linear,add_layernorm,embed,attention";
-static const char *const variants_known = "tiled,texel,coopmat,shared,subgroup,flash";
+static const char *const variants_known =
+    "tiled,tiled_s,texel,coopmat,coopmat_s,coopmat_l,tiled_cs,tiled_cl,shared,subgroup,flash";
 
 static int listed(const char *list, const char *name) {
     size_t n = strlen(name);

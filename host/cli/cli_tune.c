@@ -52,7 +52,7 @@ void cli_auto_tune(const cli_opts *o, const vkb_model *m, const vkb_backend_opts
     free(r);
 }
 
-static void print_table(const vkb_tune_result *r) {
+static void print_table(const vkb_tune_result *r, int tokens) {
     printf("device     %s (vendor 0x%04x, device 0x%04x, driver 0x%08x)\n", r->device, r->vendor_id,
            r->device_id, r->driver_version);
     printf("shape      %d tokens, dim %d, hidden %d, heads %d, %s; vkbert %s\n", r->shape.tokens,
@@ -74,7 +74,10 @@ static void print_table(const vkb_tune_result *r) {
         if (!op->chosen[0])
             printf("%-10s no candidate passed: the device policy's default runs\n", "");
     }
-    if (r->from_cache) printf("from the cache: %s (nothing timed; --retune times again)\n", r->path);
+    if (r->from_cache && r->shape.tokens != tokens)
+        printf("from the cache: %s (tuned at a token budget of %d, which serves %d; nothing timed; "
+               "--retune times %d)\n", r->path, r->shape.tokens, tokens, tokens);
+    else if (r->from_cache) printf("from the cache: %s (nothing timed; --retune times again)\n", r->path);
     else if (r->written) printf("tuned in %.1f s; cached: %s\n", r->seconds, r->path);
     else printf("tuned in %.1f s; not cached\n", r->seconds);
 }
@@ -120,7 +123,7 @@ int cli_tune(cli_opts *o) {
                 free(js);
             }
         } else {
-            print_table(r);
+            print_table(r, to.shape.tokens);
         }
         for (int i = 0; i < VKB_TUNE_NOPS; i++)
             if (!r->ops[i].chosen[0]) rc = CLI_FAILED; /* an op with no correct kernel */

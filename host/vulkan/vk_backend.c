@@ -61,6 +61,7 @@ typedef struct vk_backend {
     vkb_gemm_variant gcls[4];     /* per layer GEMM class (qkv, out, ffn1, ffn2): the
                                      policy's, tuned or = variant */
     int tuned;                    /* choices from the tuning cache applied */
+    int tuned_tokens;             /* the entry's token budget when larger than T (else 0) */
     char gemm_note[160];          /* coopmat: why it is not used (vk_coopmat.c) */
     size_t es;                    /* bytes per stored value */
     int T, max_len;               /* token budget, longest sequence */
@@ -243,8 +244,8 @@ static int make_gemm(vk_backend *be, gemm_op *g, vkb_gemm_variant want, const ac
                      const wslice *b, const act *Y, const act *R, int K, int lda, vkb_error *err) {
     g->variant = want == VKB_GEMM_TEXEL && vkb_vk_texel_ok(K, lda) && A->view
                  ? VKB_GEMM_TEXEL : VKB_GEMM_TILED;
-    if (want == VKB_GEMM_COOPMAT || want == VKB_GEMM_TILED_S)
-        g->variant = want; /* any K, lda */
+    if (want != VKB_GEMM_TEXEL)
+        g->variant = want; /* linear.comp's configurations: any K, lda */
     if (g->variant == VKB_GEMM_TEXEL && !W->view &&
         vkb_vk_view_create(be->c, be->w.buf, W->off, W->bytes, be->f16, &W->view, err))
         return -1;
@@ -311,11 +312,7 @@ static void rec_gemm(vk_backend *be, VkCommandBuffer cmd, const gemm_op *g, int 
                          (uint32_t)act, (uint32_t)res};
     uint32_t gr[3];
     vkb_vk_gemm_groups(g->variant, M, N, gr);
-    const vkb_vk_pipe *cp = g->variant == VKB_GEMM_COOPMAT ? vkb_vk_coopmat_pipe(&be->k, M, N) : NULL;
-    const vkb_vk_pipe *p = cp                                  ? cp
-                           : g->variant == VKB_GEMM_TEXEL     ? &be->k.gemm_texel
-                           : g->variant == VKB_GEMM_TILED_S   ? &be->k.gemm_tiled_s
-                                                              : &be->k.gemm_tiled;
+    const vkb_vk_pipe *p = vkb_vk_gemm_pipe(&be->k, g->variant, M, N); /* made at creation */
     vkb_vk_dispatch(be->c, cmd, p, g->set, &pc, gr[0], gr[1], gr[2]);
     vkb_vk_barrier(be->c, cmd);
 }
@@ -672,6 +669,7 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         vkb_vk_tuned tuned;
         if (vkb_vk_tune_lookup(o->vulkan.tune_dir, c, pol.f16, &ts, &tuned) == 0)
             vkb_vk_policy_tuned(&c->caps, &o->vulkan, &tuned, &pol);
+        if (pol.tuned && tuned.tokens != be->T) be->tuned_tokens = tuned.tokens;
     }
     be->f16 = pol.f16;
     be->es = be->f16 ? 2 : 4;
@@ -698,15 +696,12 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     }
     size_t T = (size_t)be->T, es = be->es;
     int rc = vkb_vk_kernels_create(c, &pol, be->hd, &be->k, err);
-    if (!rc && vkb_vk_policy_uses_gemm(&pol, VKB_GEMM_COOPMAT)) { /* coopmat self-test */
-        vkb_gemm_variant v = VKB_GEMM_COOPMAT;
-        rc = vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, &v, be->gemm_note,
+    if (!rc) { /* coopmat variants: their self-test (tiled, or coopmat for coopmat_l, where it fails) */
+        vkb_gemm_variant vars[5] = {be->variant, be->gcls[0], be->gcls[1], be->gcls[2], be->gcls[3]};
+        rc = vkb_vk_gemm_confirm(c, &be->k, pol.gemm_forced, vars, 5, be->gemm_note,
                                  sizeof be->gemm_note, err);
-        if (!rc && v != VKB_GEMM_COOPMAT) { /* it failed: tiled wherever coopmat was picked */
-            if (be->variant == VKB_GEMM_COOPMAT) be->variant = v;
-            for (int i = 0; i < 4; i++)
-                if (be->gcls[i] == VKB_GEMM_COOPMAT) be->gcls[i] = v;
-        }
+        be->variant = vars[0];
+        for (int i = 0; i < 4; i++) be->gcls[i] = vars[i + 1];
     }
     rc = rc || upload_weights(be, m, o->threads, !pol.mapped_weights, err);
     rc = rc || make_acts(be, err);
@@ -724,9 +719,14 @@ int vkb_vk_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         snprintf(gemm_s, sizeof gemm_s, "%s/%s/%s/%s", vkb_gemm_variant_name(be->gcls[0]),
                  vkb_gemm_variant_name(be->gcls[1]), vkb_gemm_variant_name(be->gcls[2]),
                  vkb_gemm_variant_name(be->gcls[3]));
+    char tuned_s[48] = "";
+    if (be->tuned && be->tuned_tokens) /* an entry tuned at a larger token budget */
+        snprintf(tuned_s, sizeof tuned_s, ", tuned at %d tokens", be->tuned_tokens);
+    else if (be->tuned)
+        snprintf(tuned_s, sizeof tuned_s, ", tuned");
     snprintf(be->base.device, sizeof be->base.device,
              "%.60s (Vulkan, %s%s, %.40s GEMM, %s layernorm, %s attention%s%s%.80s)", c->props.deviceName,
-             be->f16 ? "fp16" : "fp32", be->tuned ? ", tuned" : "", gemm_s,
+             be->f16 ? "fp16" : "fp32", tuned_s, gemm_s,
              vkb_ln_variant_name(be->k.ln_form), vkb_attn_variant_name(be->k.attn_form),
              be->k.attn_coop ? " (coopmat)" : "", be->gemm_note[0] ? "; " : "", be->gemm_note);
     *out = &be->base;

@@ -350,6 +350,8 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
         s16.pNext = &coop_m;
         dci.enabledExtensionCount = n_coop_ext;
         dci.ppEnabledExtensionNames = coop_ext;
+    } else if (c->feat.f16_arith) {
+        s16.pNext = &coop_h; /* shaderFloat16 alone: the GEMM twins' fp16 shared memory */
     }
     VkResult r = vkCreateDevice(c->pdev, &dci, NULL, &c->dev);
     if (r != VK_SUCCESS && c->caps.coop_ok) { /* coopmat: never the reason a device fails */
@@ -357,7 +359,8 @@ int vkb_vk_ctx_create(const char *device, int validation, vkb_vk_ctx **out,
         c->caps.coop_forms = 0;
         snprintf(c->caps.coop_why, sizeof c->caps.coop_why, "device creation with it failed: %s",
                  vkb_vk_result_str(r));
-        s16.pNext = NULL;
+        coop_h.pNext = NULL;
+        s16.pNext = c->feat.f16_arith ? &coop_h : NULL;
         dci.enabledExtensionCount = 0;
         dci.ppEnabledExtensionNames = NULL;
         r = vkCreateDevice(c->pdev, &dci, NULL, &c->dev);

@@ -157,8 +157,20 @@ int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err
     /* the SPV_KHR_cooperative_matrix modules are the NV ones rewritten at build time */
     vkb_shader_id big = k->coop_khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_F16 : VKB_SHADER_LINEAR_COOPMAT_F16;
     vkb_shader_id small = k->coop_khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_S_F16 : VKB_SHADER_LINEAR_COOPMAT_S_F16;
+    uint32_t smem = c->props.limits.maxComputeSharedMemorySize;
+    if (vkb_vk_gemm_smem(VKB_GEMM_COOPMAT, 1) > smem || vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_S, 1) > smem)
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "coopmat GEMM needs %u bytes of shared memory; "
+                         "device %s has %u", vkb_vk_gemm_smem(VKB_GEMM_COOPMAT, 1), c->props.deviceName, smem);
     if (vkb_vk_pipe_create(c, big, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_coop, err) ||
         vkb_vk_pipe_create(c, small, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_coop_s, err)) {
+        vkb_vk_pipe_destroy(c, &k->gemm_coop);
+        vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
+        return -1;
+    }
+    /* the 256x128 tiles only where the device's shared memory holds them */
+    vkb_shader_id large = k->coop_khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_L_F16 : VKB_SHADER_LINEAR_COOPMAT_L_F16;
+    if (vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1) <= smem &&
+        vkb_vk_pipe_create(c, large, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_coop_l, err)) {
         vkb_vk_pipe_destroy(c, &k->gemm_coop);
         vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
         return -1;
@@ -193,8 +205,9 @@ static float rnd(uint64_t *s) {
 
 /* One case through the GEMM harness (vk_ops.c); *e = the max error vs the
  * CPU reference (NaN-safe: any NaN gives INFINITY), at index *at. */
-static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, const vkb_vk_gemm_case *t0,
-                    int with_res, uint64_t *seed, double *e, int *at, vkb_error *err) {
+static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant v,
+                    const vkb_vk_gemm_case *t0, int with_res, uint64_t *seed, double *e, int *at,
+                    vkb_error *err) {
     vkb_vk_gemm_case tc = *t0;
     const vkb_vk_gemm_case *t = &tc;
     size_t nx = (size_t)(t->M - 1) * t->lda + t->K, nw = (size_t)t->N * t->K;
@@ -210,7 +223,7 @@ static int run_case(vkb_vk_ctx *c, const vkb_vk_kernels *k, const vkb_vk_gemm_ca
     for (size_t i = 0; with_res && i < ny; i++) res[i] = rnd(seed);
     tc.res = res;
     for (int m = 0; m < t->M; m++) memcpy(Xc + (size_t)m * t->K, X + (size_t)m * t->lda, (size_t)t->K * 4);
-    rc = vkb_vk_gemm_host(c, k, VKB_GEMM_COOPMAT, t, X, W, b, Y, 0, 0, NULL, err);
+    rc = vkb_vk_gemm_host(c, k, v, t, X, W, b, Y, 0, 0, NULL, err);
     if (!rc) {
         vkb_cpu_linear(Xc, W, b, R, t->M, t->N, t->K, t->act, 0, 1);
         for (size_t i = 0; with_res && i < ny; i++) R[i] += res[i];
@@ -249,7 +262,7 @@ int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, s
         const vkb_vk_gemm_case *t = &cases[i];
         double e = 0;
         int at = 0;
-        if (run_case(c, k, t, i % 2, &seed, &e, &at, err)) return -1; /* residual: every other case */
+        if (run_case(c, k, VKB_GEMM_COOPMAT, t, i % 2, &seed, &e, &at, err)) return -1; /* residual: every other case */
         if (!(e <= SELFTEST_TOL)) {
             snprintf(why, n, "coopmat (%s) self-test failed: max err %.3g at (%d,%d) of M=%d N=%d "
                      "K=%d lda=%d act=%d %dx%d tile", k->coop_khr ? "KHR" : "NV", e, at / t->N,
@@ -260,28 +273,86 @@ int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, s
     return 0;
 }
 
+int vkb_vk_coopmat_l_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, size_t n,
+                              vkb_error *err) {
+    /* partial 256-row and 128-column tiles, K % 32 != 0 and K % 4 != 0,
+     * lda > K, several tiles in both directions, with the residual */
+    static const vkb_vk_gemm_case cases[] = {
+        {300, 200, 100, 100, VKB_ACT_GELU, 0, NULL},
+        {77, 130, 96, 96, VKB_ACT_NONE, 0, NULL},
+        {5, 131, 70, 288, VKB_ACT_RELU, 0, NULL},
+        {513, 259, 66, 66, VKB_ACT_NONE, 0, NULL},
+    };
+    if (!k->gemm_coop_l.pipe) return vkb_fail(err, "internal: coopmat_l self-test without its pipeline");
+    uint64_t seed = 0x2545F4914F6CDD1Dull;
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        const vkb_vk_gemm_case *t = &cases[i];
+        double e = 0;
+        int at = 0;
+        if (run_case(c, k, VKB_GEMM_COOPMAT_L, t, i % 2, &seed, &e, &at, err)) return -1;
+        if (!(e <= SELFTEST_TOL)) {
+            snprintf(why, n, "coopmat_l (%s) self-test failed: max err %.3g at (%d,%d) of M=%d N=%d "
+                     "K=%d lda=%d act=%d", k->coop_khr ? "KHR" : "NV", e, at / t->N, at % t->N, t->M,
+                     t->N, t->K, t->lda, (int)t->act);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* -------------------------------------------------------------- choice */
 
-int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_variant *variant,
+int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_variant *vars, int nv,
                         char *note, size_t n, vkb_error *err) {
     if (n) note[0] = 0;
-    if (*variant != VKB_GEMM_COOPMAT) return 0;
+    int any = 0, want_l = 0;
+    for (int i = 0; i < nv; i++) {
+        any |= vkb_vk_gemm_is_coop(vars[i]);
+        want_l |= vars[i] == VKB_GEMM_COOPMAT_L;
+    }
+    if (!any) return 0;
     vkb_error e2 = {0};
     /* messages from before are not coopmat's */
     int earlier = __atomic_load_n(&c->val_count, __ATOMIC_SEQ_CST);
     int rc = vkb_vk_coopmat_pipes_create(c, k, &e2);
     if (!rc) rc = vkb_vk_coopmat_selftest(c, k, note, n, &e2);
     if (rc < 0) snprintf(note, n, "coopmat (%s) unavailable: %s", k->coop_khr ? "KHR" : "NV", e2.msg);
+    /* coopmat_l: its own self-test; where it fails (or the device cannot
+     * hold its tile) coopmat runs in its place */
+    int l_ok = 1;
+    if (rc == 0 && want_l) {
+        int lr = k->gemm_coop_l.pipe ? vkb_vk_coopmat_l_selftest(c, k, note, n, &e2) : 1;
+        if (lr < 0) rc = -1;
+        if (lr < 0) snprintf(note, n, "coopmat_l (%s): %s", k->coop_khr ? "KHR" : "NV", e2.msg);
+        if (lr == 1 && !k->gemm_coop_l.pipe)
+            snprintf(note, n, "coopmat_l needs %u bytes of shared memory; device has %u",
+                     vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1), c->props.limits.maxComputeSharedMemorySize);
+        l_ok = lr == 0;
+    }
     /* messages the validation layer raised about the coopmat work belong to
      * it: a forced run reports them, an automatic one falls back */
     if (rc == 0 && !earlier && vkb_vk_ctx_check_validation(c, &e2)) {
         snprintf(note, n, "coopmat self-test: %s", e2.msg);
         rc = 1;
     }
-    if (rc == 0) return 0;
-    if (forced) return vkb_fail(err, "GEMM variant coopmat on %s: %s", c->props.deviceName, note);
+    if (rc == 0 && l_ok) return 0;
+    if (forced) {
+        const char *name = "coopmat";
+        for (int i = 0; i < nv; i++)
+            if (vkb_vk_gemm_is_coop(vars[i]) && (rc != 0 || vars[i] == VKB_GEMM_COOPMAT_L))
+                name = vkb_gemm_variant_name(vars[i]);
+        return vkb_fail(err, "GEMM variant %s on %s: %s", name, c->props.deviceName, note);
+    }
+    if (rc == 0) { /* only coopmat_l failed */
+        vkb_vk_pipe_destroy(c, &k->gemm_coop_l);
+        for (int i = 0; i < nv; i++)
+            if (vars[i] == VKB_GEMM_COOPMAT_L) vars[i] = VKB_GEMM_COOPMAT;
+        return 0;
+    }
     vkb_vk_pipe_destroy(c, &k->gemm_coop);
     vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
-    *variant = VKB_GEMM_TILED;
+    vkb_vk_pipe_destroy(c, &k->gemm_coop_l);
+    for (int i = 0; i < nv; i++)
+        if (vkb_vk_gemm_is_coop(vars[i])) vars[i] = VKB_GEMM_TILED;
     return 0;
 }

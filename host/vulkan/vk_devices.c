@@ -99,6 +99,24 @@ int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_err
             if (pol_ok[k]) vkb_vk_policy_str(&pol[k], pol_s[k], sizeof pol_s[k]);
             else snprintf(pol_s[k], sizeof pol_s[k], "unavailable: %.180s", pe.msg);
         }
+        /* the GEMM variants each precision can run (forced through the
+         * policy: what VKB_GEMM, check --ops and tune may use) */
+        char gemms[2][160];
+        int can[2][VKB_GEMM_NVARIANTS] = {{0}};
+        for (int k = 0; k < 2; k++) {
+            gemms[k][0] = 0;
+            for (int v = 1; v < VKB_GEMM_NVARIANTS; v++) {
+                vkb_vulkan_opts fo = {.gemm = (vkb_gemm_variant)v};
+                vkb_vk_policy fp;
+                if (vkb_vk_policy_decide(&d.caps, d.p.deviceName, k ? VKB_PREC_FP16 : VKB_PREC_FP32, &fo,
+                                         &fp, &pe) == 0) {
+                    can[k][v] = 1;
+                    size_t l = strlen(gemms[k]);
+                    snprintf(gemms[k] + l, sizeof gemms[k] - l, "%s%s", l ? " " : "",
+                             vkb_gemm_variant_name((vkb_gemm_variant)v));
+                }
+            }
+        }
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "index", i);
@@ -140,8 +158,14 @@ int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_err
                 cJSON_AddStringToObject(po, "gemm", vkb_gemm_variant_name(pol[k].gemm));
                 cJSON_AddStringToObject(po, "layernorm", vkb_ln_variant_name(pol[k].ln));
                 cJSON_AddStringToObject(po, "attention", vkb_attn_variant_name(pol[k].attn));
-                if (pol[k].gemm == VKB_GEMM_COOPMAT || pol[k].attn_coop)
+                if (vkb_vk_gemm_is_coop(pol[k].gemm) || pol[k].attn_coop)
                     cJSON_AddStringToObject(po, "coopmat", pol[k].coop_khr ? "khr" : "nv");
+            }
+            cJSON *gv = cJSON_AddObjectToObject(o, "gemm_variants"); /* what each precision can run */
+            for (int k = 0; k < 2; k++) {
+                cJSON *a = cJSON_AddArrayToObject(gv, k ? "fp16" : "fp32");
+                for (int v = 1; v < VKB_GEMM_NVARIANTS; v++)
+                    if (can[k][v]) cJSON_AddItemToArray(a, cJSON_CreateString(vkb_gemm_variant_name((vkb_gemm_variant)v)));
             }
             if (tune_dir) /* what `vkbert tune` chose, per model shape and precision */
                 vkb_vk_tune_describe(tune_dir, &d.p, NULL, cJSON_AddArrayToObject(o, "tuned"));
@@ -173,6 +197,8 @@ int vkb_devices_report_tuned(int json, const char *tune_dir, char **out, vkb_err
                                d.caps.coop_forms & VKB_VK_COOP_KHR ? "KHR (SPIR-V rewritten from NV)" : "");
             if (d.caps.coop_ok && d.caps.coop_why[0])
                 vkb_sb_printf(&sb, "  coopmat other   no: %s\n", d.caps.coop_why);
+            vkb_sb_printf(&sb, "  GEMM variants   fp32: %s; fp16: %s\n", gemms[0][0] ? gemms[0] : "none",
+                          gemms[1][0] ? gemms[1] : "none");
             vkb_sb_printf(&sb, "  vkbert uses     %s\n", pol_s[0]);
             if (!pol_ok[0] || pol[0].f16 == 0) vkb_sb_printf(&sb, "  with fp16       %s\n", pol_s[1]);
             if (tune_dir && vkb_vk_tune_describe(tune_dir, &d.p, &sb, NULL) == 0)

@@ -98,6 +98,11 @@ typedef struct vkb_vk_caps {
     int quirk_coop_prefer_nv;
     int sg_size;           /* subgroup size */
     int sg_arith, sg_shuffle; /* subgroup arithmetic / shuffles in compute, size 1..64 */
+    int f16_arith;         /* shaderFloat16 (the fp16-shared-memory GEMM twins) */
+    /* maxComputeSharedMemorySize: a GEMM configuration needing more is never
+     * run, forced or tuned (vkb_vk_gemm_smem); 0 = not known (fabricated
+     * capabilities in unit tests): no limit applied */
+    uint32_t max_shared;
 } vkb_vk_caps;
 enum { VKB_VK_COOP_NV = 1, VKB_VK_COOP_KHR = 2 };
 void vkb_vk_caps_query(VkInstance inst, VkPhysicalDevice pd, const vkb_vk_features *f,
@@ -128,6 +133,7 @@ typedef struct vkb_vk_policy {
 typedef struct vkb_vk_tuned {
     vkb_gemm_variant gemm[4];
     vkb_attn_variant attn;
+    int tokens;        /* the token budget the entry was tuned at (>= the run's) */
 } vkb_vk_tuned;
 /* Applies t to a decided policy p where opts o force nothing (a forced
  * variant wins) and the device can run the choice. */
@@ -319,9 +325,14 @@ typedef struct vkb_vk_kernels {
      * texel GEMM's fallback), gemm_tiled_s only when the policy picks it;
      * ln = LayerNorm without residual input (the forward pass) */
     vkb_vk_pipe embed, add_ln, ln, gemm_tiled, gemm_tiled_s, gemm_texel, attn;
-    /* coopmat 128x128 and 64x64 tiles: created only by
-     * vkb_vk_coopmat_pipes_create (zero otherwise) */
-    vkb_vk_pipe gemm_coop, gemm_coop_s;
+    /* the scalar twins of coopmat_s / coopmat_l (fp16): only when the policy
+     * picks them, or vkb_vk_gemm_pipe_ensure */
+    vkb_vk_pipe gemm_tiled_cs, gemm_tiled_cl;
+    /* coopmat 128x128, 64x64 and 256x128 tiles: created only by
+     * vkb_vk_coopmat_pipes_create (zero otherwise; gemm_coop_l also zero
+     * where the device's shared memory cannot hold it or its self-test
+     * failed) */
+    vkb_vk_pipe gemm_coop, gemm_coop_s, gemm_coop_l;
     int hd;            /* head dim attn was specialized for */
     int attn_bq;       /* queries per attention workgroup */
     int attn_coop;     /* attn is the coopmat flash form */
@@ -334,6 +345,23 @@ void vkb_vk_kernels_destroy(vkb_vk_ctx *c, vkb_vk_kernels *k);
 /* Can the texel GEMM run this shape (K, lda multiples of 4, within the
  * device's texel-buffer limits)? */
 int vkb_vk_texel_ok(int K, int lda);
+/* The GEMM variants' builds (vk_pipeline.c).  The shader of a variant at a
+ * precision (f16) and coopmat form (khr): 0, or -1 when it has none there
+ * (coopmat and the twins: fp16 only).  COOPMAT: its 128x128 tile. */
+int vkb_vk_gemm_shader(vkb_gemm_variant v, int f16, int khr, vkb_shader_id *id);
+/* Bytes of shared memory the variant's workgroup declares (0: texel, or no
+ * build at that precision); COOPMAT: its larger tile's. */
+uint32_t vkb_vk_gemm_smem(vkb_gemm_variant v, int f16);
+/* The output tile (rows BM, columns BN) of a fixed-tile variant (not COOPMAT,
+ * whose tile depends on the shape: vkb_vk_coopmat_pipe). */
+void vkb_vk_gemm_tile(vkb_gemm_variant v, int *bm, int *bn);
+/* Creates the pipeline(s) of variant v in k unless they exist (the coopmat
+ * ones through vkb_vk_coopmat_pipes_create); fails when the device cannot
+ * run it (precision, coopmat, shared memory). */
+int vkb_vk_gemm_pipe_ensure(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_gemm_variant v, vkb_error *err);
+/* The pipeline a GEMM of variant v on an M x N output dispatches (NULL when
+ * k lacks it), and its workgroup counts. */
+const vkb_vk_pipe *vkb_vk_gemm_pipe(const vkb_vk_kernels *k, vkb_gemm_variant v, int M, int N);
 void vkb_vk_gemm_groups(vkb_gemm_variant variant, int M, int N, uint32_t g[3]);
 void vkb_vk_rows_groups(int rows, uint32_t g[3]);
 void vkb_vk_attn_groups(const vkb_vk_kernels *k, int B, int L, int H, uint32_t g[3]);
@@ -346,7 +374,8 @@ void vkb_vk_attn_groups(const vkb_vk_kernels *k, int B, int L, int H, uint32_t g
  * Returns 1, or 0 with the reason in why. */
 int vkb_vk_coopmat_probe(VkInstance inst, VkPhysicalDevice pd, const vkb_vk_features *f, int form,
                          char *why, size_t n);
-/* Creates k->gemm_coop / gemm_coop_s (fp16 kernels on a coop_ok device). */
+/* Creates k->gemm_coop / gemm_coop_s, and gemm_coop_l where the device's
+ * shared memory holds it (fp16 kernels on a coop_ok device). */
 int vkb_vk_coopmat_pipes_create(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_error *err);
 /* The coopmat pipeline (tile size) used for an M x N output, and its groups. */
 const vkb_vk_pipe *vkb_vk_coopmat_pipe(const vkb_vk_kernels *k, int M, int N);
@@ -357,19 +386,27 @@ void vkb_vk_coopmat_groups(int M, int N, uint32_t g[3]);
  * -1: a Vulkan error (err). */
 int vkb_vk_coopmat_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, size_t n,
                             vkb_error *err);
-/* After the kernels exist, for a policy that picked coopmat: creates the
- * coopmat pipelines and self-tests them; on failure falls back to tiled
- * (*variant) with the reason in note, or fails if coopmat was forced. */
-int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_variant *variant,
+/* The same for the 256x128 tiles (k->gemm_coop_l, which must exist). */
+int vkb_vk_coopmat_l_selftest(vkb_vk_ctx *c, const vkb_vk_kernels *k, char *why, size_t n,
+                              vkb_error *err);
+/* After the kernels exist, for a policy that picked a coopmat variant
+ * (COOPMAT, COOPMAT_S, COOPMAT_L) in any of the nv entries of vars: creates
+ * the coopmat pipelines and self-tests them; on failure rewrites those
+ * entries to tiled (only coopmat_l failing: coopmat_l -> coopmat) with the
+ * reason in note, or fails if the variant was forced.  Does nothing when
+ * no entry is a coopmat variant. */
+int vkb_vk_gemm_confirm(vkb_vk_ctx *c, vkb_vk_kernels *k, int forced, vkb_gemm_variant *vars, int nv,
                         char *note, size_t n, vkb_error *err);
+/* Is v one of the cooperative-matrix GEMM variants? */
+int vkb_vk_gemm_is_coop(vkb_gemm_variant v);
 
 /* ---- vk_ops.c: one op on host arrays (slow, allocates) ---- */
 /* The one GEMM harness (shader tests, op matrix, coopmat self-test,
  * bench/coopmat_check): Y[M x N] = act(X W^T + b) with the kernels k
  * (variant TILED, TILED_S, TEXEL or COOPMAT, whose pipelines k must have), X being
  * M rows of lda values of which K are used (lda 0 = K), b NULL = no bias.
- * coopmat: tile 64 or 128 forces a tile size, 0 = the one the backend would
- * pick.  With rounds > 0, ms[r] gets the mean wall-clock ms per GEMM of
+ * COOPMAT: tile 64 or 128 forces a tile size, 0 = the one the backend would
+ * pick (the other variants have one tile each).  With rounds > 0, ms[r] gets the mean wall-clock ms per GEMM of
  * round r: `reps` dispatches in one submit, after the first (result) run. */
 typedef struct vkb_vk_gemm_case {
     int M, N, K, lda; vkb_act act; int tile;
@@ -417,8 +454,10 @@ double vkb_vk_norm_error(const float *a, const float *b, size_t n, double e);
 double vkb_vk_op_tolerance(const char *op, int K, int f16);
 
 /* ---- vk_tune.c: the tuning cache as the backend reads it ---- */
-/* The entry for ctx's device, precision f16 and shape s in dir: 0 and *t
- * filled when one exists, parses and matches; else -1 (t all AUTO). */
+/* The entry that serves ctx's device, precision f16 and shape s in dir
+ * (vkbert_vulkan.h states the rule: s's own token budget, else the entry
+ * tuned at the smallest larger budget): 0 and *t filled when one exists,
+ * parses and matches; else -1 (t all AUTO). */
 int vkb_vk_tune_lookup(const char *dir, const vkb_vk_ctx *c, int f16, const vkb_tune_shape *s,
                        vkb_vk_tuned *t);
 

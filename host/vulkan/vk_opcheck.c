@@ -4,9 +4,11 @@
  * both storage precisions, with the variant forced through the device
  * policy (vk_policy.c) - so a CPU implementation such as lavapipe also runs
  * the shared-memory LayerNorm and attention that GPUs use, and every GEMM
- * form (linear.comp's scalar configurations tiled and tiled_s run the same
- * tiling, buffering, bounds and epilogue code as its coopmat ones).  A variant the device cannot run is reported as skipped, with the
- * policy's reason. */
+ * form (linear.comp's scalar configurations run the same tiling, buffering,
+ * bounds and epilogue code as its coopmat ones; tiled_cs and tiled_cl are
+ * the coopmat_s and coopmat_l tiles themselves, stages and fp16 shared
+ * layout included, with the scalar inner product).  A variant the device
+ * cannot run is reported as skipped, with the policy's reason. */
 #include "vk_internal.h"
 #include "error.h"
 #include <math.h>
@@ -35,6 +37,9 @@ static const op_case cases[] = {
     {OP_LINEAR, {77, 130, 100, 100, VKB_ACT_NONE, 1, 1}},  /* residual epilogue */
     {OP_LINEAR, {131, 67, 52, 52, VKB_ACT_GELU, 0, 1}},
     {OP_LINEAR, {33, 768, 3072, 3072, VKB_ACT_NONE, 1, 1}}, /* FFN lin2's K */
+    /* several 256x128 tiles (coopmat_l, tiled_cl), each partial at the
+     * edge, K % 32 != 0 and K % 4 != 0 (checked loads) */
+    {OP_LINEAR, {300, 259, 70, 70, VKB_ACT_GELU, 1, 1}},
     {OP_ADD_LAYERNORM, {37, 100, 1}},
     {OP_ADD_LAYERNORM, {3, 768, 1}},
     {OP_ADD_LAYERNORM, {5, 13, 0}},
@@ -112,7 +117,7 @@ static int run_linear(vkb_vk_ctx *c, const vkb_vk_policy *pol, const int *v, rng
     if (!X || !W || (v[5] && !b) || !Xc || !Y || !R || (v[6] && !res)) { rc = vkb_failc(err, VKB_ERR_HOST_OOM, "out of memory"); goto done; }
     rc = vkb_vk_kernels_create(c, pol, 64, &k, err);
     have_k = !rc;
-    if (!rc && pol->gemm == VKB_GEMM_COOPMAT) rc = vkb_vk_coopmat_pipes_create(c, &k, err);
+    if (!rc) rc = vkb_vk_gemm_pipe_ensure(c, &k, pol->gemm, err);
     vkb_vk_gemm_case t = {M, N, K, lda, act, 0, res};
     if (!rc) rc = vkb_vk_gemm_host(c, &k, pol->gemm, &t, X, W, b, Y, 0, 0, NULL, err);
     if (!rc) {
@@ -233,7 +238,8 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
     if (!opts) opts = &def;
     if (counts) counts[0] = counts[1] = counts[2] = 0;
     /* filters must name something, so a typo does not pass as "nothing failed" */
-    static const char *const all_variants = "tiled,texel,coopmat,tiled_s,shared,subgroup,flash";
+    static const char *const all_variants =
+        "tiled,texel,coopmat,tiled_s,coopmat_s,coopmat_l,tiled_cs,tiled_cl,shared,subgroup,flash";
     const char *lists[3] = {opts->op, opts->variant, opts->precision};
     const char *known[3] = {"linear,add_layernorm,embed,attention", all_variants, "fp32,fp16"};
     const char *what[3] = {"op", "variant", "precision"};
@@ -257,7 +263,8 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx, 
         if (!in_list(opts->op, op_names[t->op])) continue;
         for (int f16 = 0; f16 <= 1 && !stop; f16++) {
             if (!in_list(opts->precision, f16 ? "fp16" : "fp32")) continue;
-            int nvar = t->op == OP_LINEAR ? 4 : t->op == OP_ATTENTION ? 3 : 2; /* linear: vkb_gemm_variant 1..4; attention: shared, subgroup, flash */
+            /* linear: every vkb_gemm_variant but AUTO; attention: shared, subgroup, flash */
+            int nvar = t->op == OP_LINEAR ? VKB_GEMM_NVARIANTS - 1 : t->op == OP_ATTENTION ? 3 : 2;
             for (int vi = 1; vi <= nvar && !stop; vi++) {
                 vkb_vulkan_opts vo = {0};
                 vo.coopmat = opts->coopmat;

@@ -166,9 +166,9 @@ static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
         return vkb_fail(err, "GEMM M=%d N=%d K=%d lda=%d: bad shape", M, N, K, lda);
     if (variant == VKB_GEMM_TEXEL && !vkb_vk_texel_ok(K, lda))
         return vkb_fail(err, "texel GEMM needs K %% 4 == 0 and lda %% 4 == 0 (K=%d, lda=%d)", K, lda);
-    const vkb_vk_pipe *p = variant == VKB_GEMM_TEXEL     ? &k->gemm_texel
-                           : variant == VKB_GEMM_TILED_S ? &k->gemm_tiled_s
-                                                         : &k->gemm_tiled;
+    if (variant <= VKB_GEMM_AUTO || variant >= VKB_GEMM_NVARIANTS)
+        return vkb_fail(err, "internal: GEMM variant %d", (int)variant);
+    const vkb_vk_pipe *p = vkb_vk_gemm_pipe(k, variant, M, N);
     uint32_t g[3];
     vkb_vk_gemm_groups(variant, M, N, g);
     if (variant == VKB_GEMM_COOPMAT) {
@@ -177,11 +177,9 @@ static int gemm_host(vkb_vk_ctx *c, const vkb_vk_kernels *k, vkb_gemm_variant va
         p = big ? &k->gemm_coop : &k->gemm_coop_s;
         g[0] = (uint32_t)((N + (big ? 127 : 63)) / (big ? 128 : 64));
         g[1] = (uint32_t)((M + (big ? 127 : 63)) / (big ? 128 : 64));
-    } else if (variant != VKB_GEMM_TILED && variant != VKB_GEMM_TEXEL && variant != VKB_GEMM_TILED_S) {
-        return vkb_fail(err, "internal: GEMM variant %d", (int)variant);
     }
-    if (!p->pipe) return vkb_fail(err, "internal: GEMM variant %s without its pipeline",
-                                  vkb_gemm_variant_name(variant));
+    if (!p || !p->pipe) return vkb_fail(err, "internal: GEMM variant %s without its pipeline",
+                                        vkb_gemm_variant_name(variant));
     op_run o;
     memset(&o, 0, sizeof o);
     o.k = k;
@@ -236,7 +234,7 @@ int vkb_vk_op_linear(vkb_vk_ctx *c, int f16, vkb_gemm_variant variant, const flo
     op_run o;
     vkb_vk_policy pol;
     int rc = op_begin(&o, c, f16, variant, VKB_LN_AUTO, VKB_ATTN_AUTO, 64, &pol, err);
-    if (!rc && pol.gemm == VKB_GEMM_COOPMAT) rc = vkb_vk_coopmat_pipes_create(c, &o.own, err);
+    if (!rc) rc = vkb_vk_gemm_pipe_ensure(c, &o.own, pol.gemm, err);
     vkb_vk_gemm_case t = {M, N, K, K, act, 0, NULL};
     rc = rc || gemm_host(c, &o.own, pol.gemm, &t, X, W, b, Y, 0, 0, NULL, 0, err);
     op_end(&o);

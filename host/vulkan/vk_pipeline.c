@@ -255,7 +255,7 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
     static const vkb_shader_id texel_id[2] = {VKB_SHADER_LINEAR_TEXEL_F32, VKB_SHADER_LINEAR_TEXEL_F16};
 #define JOB(i, nb, t, ps, sp, ns, o) \
     {.id = (i), .nbind = (nb), .types = (t), .push_size = (ps), .spec = (sp), .nspec = (ns), .out = (o)}
-    pipe_job jobs[7] = {
+    pipe_job jobs[9] = {
         JOB(embed_id[ln_sg][f16], 6, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->embed),
         JOB(ln_id[ln_sg][f16], 5, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->add_ln),
         JOB(lnr_id[ln_sg][f16], 4, ln_t, sizeof(vkb_vk_ln_pc), &sgsize, ln_sg, &k->ln),
@@ -264,9 +264,15 @@ int vkb_vk_kernels_create(vkb_vk_ctx *c, const vkb_vk_policy *pol, int head_dim,
         JOB(pol->attn == VKB_ATTN_FLASH ? flash_id : attn_id[attn_sg][f16], 3, attn_t, sizeof(vkb_vk_attn_pc),
             aspec, attn_sg || pol->attn == VKB_ATTN_FLASH ? 3 : 2, &k->attn),
         JOB(tiled_s_id[f16], 5, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled_s),
+        JOB(VKB_SHADER_LINEAR_TILED_CS_F16, 5, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled_cs),
+        JOB(VKB_SHADER_LINEAR_TILED_CL_F16, 5, tiled_t, sizeof(vkb_vk_gemm_pc), NULL, 0, &k->gemm_tiled_cl),
     };
 #undef JOB
-    int nj = vkb_vk_policy_uses_gemm(pol, VKB_GEMM_TILED_S) ? 7 : 6; /* tiled_s: only when it runs */
+    /* tiled_s and the twins (fp16 builds only): only when they run */
+    int nj = 6;
+    if (vkb_vk_policy_uses_gemm(pol, VKB_GEMM_TILED_S)) jobs[nj++] = jobs[6];
+    if (f16 && vkb_vk_policy_uses_gemm(pol, VKB_GEMM_TILED_CS)) jobs[nj++] = jobs[7];
+    if (f16 && vkb_vk_policy_uses_gemm(pol, VKB_GEMM_TILED_CL)) jobs[nj++] = jobs[8];
     /* Drivers compile SPIR-V to machine code here (llvmpipe: ~40 ms per
      * shader), and pipeline creation is thread-safe, so the kernels compile
      * on one thread each. */
@@ -289,19 +295,118 @@ void vkb_vk_kernels_destroy(vkb_vk_ctx *c, vkb_vk_kernels *k) {
     vkb_vk_pipe_destroy(c, &k->gemm_tiled_s);
     vkb_vk_pipe_destroy(c, &k->gemm_texel);
     vkb_vk_pipe_destroy(c, &k->attn);
+    vkb_vk_pipe_destroy(c, &k->gemm_tiled_cs);
+    vkb_vk_pipe_destroy(c, &k->gemm_tiled_cl);
     vkb_vk_pipe_destroy(c, &k->gemm_coop);   /* coopmat (vk_coopmat.c) */
     vkb_vk_pipe_destroy(c, &k->gemm_coop_s);
+    vkb_vk_pipe_destroy(c, &k->gemm_coop_l);
 }
 
 int vkb_vk_texel_ok(int K, int lda) { return K % 4 == 0 && lda % 4 == 0; }
 
 static uint32_t cdiv(int a, int b) { return (uint32_t)((a + b - 1) / b); }
 
+/* ---- the GEMM variants' builds: shaders, tiles, shared memory ---- */
+
+int vkb_vk_gemm_is_coop(vkb_gemm_variant v) {
+    return v == VKB_GEMM_COOPMAT || v == VKB_GEMM_COOPMAT_S || v == VKB_GEMM_COOPMAT_L;
+}
+
+int vkb_vk_gemm_shader(vkb_gemm_variant v, int f16, int khr, vkb_shader_id *id) {
+    f16 = f16 != 0;
+    switch (v) {
+    case VKB_GEMM_TILED: *id = f16 ? VKB_SHADER_LINEAR_TILED_F16 : VKB_SHADER_LINEAR_TILED_F32; return 0;
+    case VKB_GEMM_TILED_S: *id = f16 ? VKB_SHADER_LINEAR_TILED_S_F16 : VKB_SHADER_LINEAR_TILED_S_F32; return 0;
+    case VKB_GEMM_TEXEL: *id = f16 ? VKB_SHADER_LINEAR_TEXEL_F16 : VKB_SHADER_LINEAR_TEXEL_F32; return 0;
+    case VKB_GEMM_TILED_CS: *id = VKB_SHADER_LINEAR_TILED_CS_F16; return f16 ? 0 : -1;
+    case VKB_GEMM_TILED_CL: *id = VKB_SHADER_LINEAR_TILED_CL_F16; return f16 ? 0 : -1;
+    case VKB_GEMM_COOPMAT:
+        *id = khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_F16 : VKB_SHADER_LINEAR_COOPMAT_F16;
+        return f16 ? 0 : -1;
+    case VKB_GEMM_COOPMAT_S:
+        *id = khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_S_F16 : VKB_SHADER_LINEAR_COOPMAT_S_F16;
+        return f16 ? 0 : -1;
+    case VKB_GEMM_COOPMAT_L:
+        *id = khr ? VKB_SHADER_LINEAR_COOPMAT_KHR_L_F16 : VKB_SHADER_LINEAR_COOPMAT_L_F16;
+        return f16 ? 0 : -1;
+    default: return -1;
+    }
+}
+
+/* shared memory of linear.comp's declarations (As, Bs; coopmat also Cs) */
+uint32_t vkb_vk_gemm_smem(vkb_gemm_variant v, int f16) {
+    vkb_shader_id id;
+    int cfg[8];
+    if (vkb_vk_gemm_shader(v, f16, 0, &id) || vkb_shader_linear_cfg(id, cfg)) return 0;
+    uint32_t bm = (uint32_t)cfg[0], bn = (uint32_t)cfg[1], bk = (uint32_t)cfg[2], wm = (uint32_t)cfg[3],
+             wn = (uint32_t)cfg[4], st = (uint32_t)cfg[5];
+    if (cfg[6]) return st * (bm + bn) * (bk + 8u) * 2u + (bm / wm) * (bn / wn) * 256u * 4u;
+    if (cfg[7]) return st * (bm + bn) * (bk + 8u) * 2u;
+    return st * (bm + bn) * (bk + 1u) * 4u;
+}
+
+void vkb_vk_gemm_tile(vkb_gemm_variant v, int *bm, int *bn) {
+    vkb_shader_id id;
+    int cfg[8];
+    if (v == VKB_GEMM_TEXEL) { *bm = 128; *bn = 64; return; }  /* 8x8 invocations x 16x8 outputs */
+    if (v == VKB_GEMM_COOPMAT) v = VKB_GEMM_COOPMAT_S;          /* (the shape picks: vk_coopmat.c) */
+    if (vkb_vk_gemm_shader(v, 1, 0, &id) || vkb_shader_linear_cfg(id, cfg)) { *bm = *bn = 64; return; }
+    *bm = cfg[0];
+    *bn = cfg[1];
+}
+
+int vkb_vk_gemm_pipe_ensure(vkb_vk_ctx *c, vkb_vk_kernels *k, vkb_gemm_variant v, vkb_error *err) {
+    static const VkDescriptorType t[5] = {SB, SB, SB, SB, SB};
+    vkb_vk_pipe *p = v == VKB_GEMM_TILED      ? &k->gemm_tiled
+                     : v == VKB_GEMM_TILED_S  ? &k->gemm_tiled_s
+                     : v == VKB_GEMM_TILED_CS ? &k->gemm_tiled_cs
+                     : v == VKB_GEMM_TILED_CL ? &k->gemm_tiled_cl
+                                              : NULL;
+    if (vkb_vk_gemm_is_coop(v)) {
+        if (vkb_vk_coopmat_pipes_create(c, k, err)) return -1;
+        if (v == VKB_GEMM_COOPMAT_L && !k->gemm_coop_l.pipe)
+            return vkb_failc(err, VKB_ERR_UNSUPPORTED, "GEMM variant coopmat_l needs %u bytes of shared "
+                             "memory; device %s has %u", vkb_vk_gemm_smem(v, 1), c->props.deviceName,
+                             c->props.limits.maxComputeSharedMemorySize);
+        return 0;
+    }
+    if (v == VKB_GEMM_TEXEL) return k->gemm_texel.pipe ? 0 : vkb_fail(err, "internal: no texel GEMM");
+    if (!p) return vkb_fail(err, "internal: GEMM variant %d", (int)v);
+    if (p->pipe) return 0;
+    vkb_shader_id id;
+    if (vkb_vk_gemm_shader(v, k->f16, 0, &id))
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "GEMM variant %s needs fp16 precision",
+                         vkb_gemm_variant_name(v));
+    uint32_t need = vkb_vk_gemm_smem(v, k->f16);
+    if (need > c->props.limits.maxComputeSharedMemorySize)
+        return vkb_failc(err, VKB_ERR_UNSUPPORTED, "GEMM variant %s needs %u bytes of shared memory; "
+                         "device %s has %u", vkb_gemm_variant_name(v), need, c->props.deviceName,
+                         c->props.limits.maxComputeSharedMemorySize);
+    return vkb_vk_pipe_create(c, id, 5, t, sizeof(vkb_vk_gemm_pc), NULL, 0, p, err);
+}
+
+const vkb_vk_pipe *vkb_vk_gemm_pipe(const vkb_vk_kernels *k, vkb_gemm_variant v, int M, int N) {
+    const vkb_vk_pipe *p;
+    switch (v) {
+    case VKB_GEMM_TILED: p = &k->gemm_tiled; break;
+    case VKB_GEMM_TILED_S: p = &k->gemm_tiled_s; break;
+    case VKB_GEMM_TEXEL: p = &k->gemm_texel; break;
+    case VKB_GEMM_TILED_CS: p = &k->gemm_tiled_cs; break;
+    case VKB_GEMM_TILED_CL: p = &k->gemm_tiled_cl; break;
+    case VKB_GEMM_COOPMAT: p = vkb_vk_coopmat_pipe(k, M, N); break; /* vk_coopmat.c */
+    case VKB_GEMM_COOPMAT_S: p = &k->gemm_coop_s; break;
+    case VKB_GEMM_COOPMAT_L: p = &k->gemm_coop_l; break;
+    default: return NULL;
+    }
+    return p->pipe ? p : NULL;
+}
+
 void vkb_vk_gemm_groups(vkb_gemm_variant variant, int M, int N, uint32_t g[3]) {
     if (variant == VKB_GEMM_COOPMAT) { vkb_vk_coopmat_groups(M, N, g); return; } /* vk_coopmat.c */
-    if (variant == VKB_GEMM_TEXEL) { g[0] = cdiv(N, 64); g[1] = cdiv(M, 128); } /* 8x8 inv x 16x8 out */
-    else if (variant == VKB_GEMM_TILED_S) { g[0] = cdiv(N, 32); g[1] = cdiv(M, 32); } /* 32x32 tiles */
-    else { g[0] = cdiv(N, 64); g[1] = cdiv(M, 64); }                          /* 64x64 tiles */
+    int bm, bn;
+    vkb_vk_gemm_tile(variant, &bm, &bn);
+    g[0] = cdiv(N, bn);
+    g[1] = cdiv(M, bm);
     g[2] = 1;
 }
 

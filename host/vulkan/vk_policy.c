@@ -41,6 +41,46 @@ void vkb_vk_caps_query(VkInstance inst, VkPhysicalDevice pd, const vkb_vk_featur
              sgp.subgroupSize <= 64;
     caps->sg_arith = sg && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     caps->sg_shuffle = sg && (sgp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    caps->f16_arith = f->f16_arith;
+    caps->max_shared = p.limits.maxComputeSharedMemorySize;
+}
+
+/* Can the device run GEMM variant v at precision f16 (coop: the coopmat
+ * kernels are available, in the form the options allow)?  1, or 0 with the
+ * reason in why. */
+static int gemm_runnable(const vkb_vk_caps *caps, const char *dev, int f16, int coop,
+                         const char *coop_why, vkb_gemm_variant v, char *why, size_t n) {
+    const char *name = vkb_gemm_variant_name(v);
+    if (vkb_vk_gemm_is_coop(v)) {
+        if (!coop) {
+            snprintf(why, n, "GEMM variant %s: device %s cannot run the cooperative-matrix GEMM: %s",
+                     name, dev, coop_why);
+            return 0;
+        }
+        if (!f16) {
+            snprintf(why, n, "GEMM variant %s needs fp16 precision (--precision fp16)", name);
+            return 0;
+        }
+    }
+    if (v == VKB_GEMM_TILED_CS || v == VKB_GEMM_TILED_CL) {
+        if (!f16) {
+            snprintf(why, n, "GEMM variant %s (the scalar twin of coopmat%s) needs fp16 precision "
+                     "(--precision fp16)", name, v == VKB_GEMM_TILED_CS ? "_s" : "_l");
+            return 0;
+        }
+        if (!caps->f16_arith) {
+            snprintf(why, n, "GEMM variant %s: device %s lacks shaderFloat16 (fp16 shared memory)",
+                     name, dev);
+            return 0;
+        }
+    }
+    uint32_t need = vkb_vk_gemm_smem(v, f16);
+    if (caps->max_shared && need > caps->max_shared) {
+        snprintf(why, n, "GEMM variant %s needs %u bytes of shared memory; device %s has %u "
+                 "(maxComputeSharedMemorySize)", name, need, dev, caps->max_shared);
+        return 0;
+    }
+    return 1;
 }
 
 int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision prec,
@@ -105,18 +145,18 @@ int vkb_vk_policy_decide(const vkb_vk_caps *caps, const char *dev, vkb_precision
     case VKB_GEMM_TILED:
     case VKB_GEMM_TILED_S:
     case VKB_GEMM_TEXEL:
+    case VKB_GEMM_TILED_CS:
+    case VKB_GEMM_TILED_CL:
+    case VKB_GEMM_COOPMAT:
+    case VKB_GEMM_COOPMAT_S:
+    case VKB_GEMM_COOPMAT_L: {
+        char why[480];
+        if (!gemm_runnable(caps, dev, p->f16, coop, coop_why, o->gemm, why, sizeof why))
+            return vkb_fail(err, "%s", why);
         p->gemm = o->gemm;
         p->gemm_forced = 1;
         break;
-    case VKB_GEMM_COOPMAT:
-        if (!coop)
-            return vkb_fail(err, "GEMM variant coopmat: device %s cannot run the cooperative-matrix "
-                            "GEMM: %s", dev, coop_why);
-        if (!p->f16)
-            return vkb_fail(err, "GEMM variant coopmat needs fp16 precision (--precision fp16)");
-        p->gemm = VKB_GEMM_COOPMAT;
-        p->gemm_forced = 1;
-        break;
+    }
     default:
         return vkb_fail(err, "unknown GEMM variant %d", (int)o->gemm);
     }
@@ -180,8 +220,9 @@ void vkb_vk_policy_tuned(const vkb_vk_caps *caps, const vkb_vulkan_opts *o, cons
         int any = 0;
         for (int i = 0; i < 4; i++) {
             vkb_gemm_variant v = t->gemm[i];
-            int ok = v == VKB_GEMM_TILED || v == VKB_GEMM_TILED_S || v == VKB_GEMM_TEXEL ||
-                     (v == VKB_GEMM_COOPMAT && caps->coop_ok && p->f16);
+            char why[480];
+            int ok = v > VKB_GEMM_AUTO && v < VKB_GEMM_NVARIANTS &&
+                     gemm_runnable(caps, "", p->f16, caps->coop_ok, "", v, why, sizeof why);
             if (!ok) continue;
             p->gemm_cls[i] = v;
             any = 1;
@@ -215,22 +256,24 @@ int vkb_vk_policy_for_ctx(const vkb_vk_ctx *c, vkb_precision prec, const vkb_vul
 
 void vkb_vk_policy_str(const vkb_vk_policy *p, char *out, size_t n) {
     const char *form = p->coop_khr ? "VK_KHR_cooperative_matrix" : "VK_NV_cooperative_matrix";
+    int cg = vkb_vk_gemm_is_coop(p->gemm);
     snprintf(out, n, "%s storage (weights %s), %s GEMM%s%s%s, %s layernorm, %s attention%s%s%s",
              p->f16 ? "fp16" : "fp32", p->mapped_weights ? "mapped" : "staged",
              vkb_gemm_variant_name(p->gemm),
-             p->gemm == VKB_GEMM_COOPMAT ? " (" : "", p->gemm == VKB_GEMM_COOPMAT ? form : "",
-             p->gemm == VKB_GEMM_COOPMAT ? "; tiled if its self-test fails)" : "",
+             cg ? " (" : "", cg ? form : "",
+             cg ? "; tiled if its self-test fails)" : "",
              vkb_ln_variant_name(p->ln), vkb_attn_variant_name(p->attn),
              p->attn_coop ? " (coopmat, " : "", p->attn_coop ? form : "", p->attn_coop ? ")" : "");
 }
 
 /* ---- names ---- */
 
-static const char *const gemm_names[] = {"auto", "tiled", "texel", "coopmat", "tiled_s"};
+static const char *const gemm_names[VKB_GEMM_NVARIANTS] = {
+    "auto", "tiled", "texel", "coopmat", "tiled_s", "coopmat_s", "coopmat_l", "tiled_cs", "tiled_cl"};
 static const char *const form_names[] = {"auto", "shared", "subgroup"};
 
 const char *vkb_gemm_variant_name(vkb_gemm_variant v) {
-    return (unsigned)v < 5 ? gemm_names[v] : "?";
+    return (unsigned)v < VKB_GEMM_NVARIANTS ? gemm_names[v] : "?";
 }
 const char *vkb_ln_variant_name(vkb_ln_variant v) { return (unsigned)v < 3 ? form_names[v] : "?"; }
 static const char *const attn_names[] = {"auto", "shared", "subgroup", "flash"};
@@ -245,7 +288,7 @@ static int parse(const char *s, const char *const *names, int n) {
     return -1;
 }
 int vkb_gemm_variant_parse(const char *s, vkb_gemm_variant *v) {
-    int i = parse(s, gemm_names, 5);
+    int i = parse(s, gemm_names, VKB_GEMM_NVARIANTS);
     if (i < 0) return -1;
     *v = (vkb_gemm_variant)i;
     return 0;

@@ -226,6 +226,57 @@ static char *slurp(const char *path) {
     return b;
 }
 
+/* Does entry key g serve key k: the same device, vendor and device id,
+ * driver, precision and model dims (dim, hidden, heads), and a token budget
+ * at least k's?  (The vkbert version was checked by parse_entry.) */
+static int serves(const tune_key *g, const tune_key *k) {
+    return !strcmp(g->device, k->device) && g->vendor == k->vendor && g->devid == k->devid &&
+           g->driver == k->driver && g->f16 == k->f16 && g->s.dim == k->s.dim &&
+           g->s.hidden == k->s.hidden && g->s.heads == k->s.heads && g->s.tokens >= k->s.tokens;
+}
+
+/* The entry of dir that serves key k other than its own file (the rule in
+ * vkbert_vulkan.h): among the files of k's device prefix and precision that
+ * parse and serve k, the one tuned at the smallest token budget.  0 with r
+ * filled, *got its key and path its file; -1 when there is none. */
+static int find_covering(const char *dir, const tune_key *k, vkb_tune_result *r, tune_key *got,
+                         char *path, size_t n) {
+    char pre[160], suf[32];
+    dev_prefix(k->device, k->vendor, k->devid, k->driver, pre, sizeof pre);
+    snprintf(suf, sizeof suf, "-%s.json", k->f16 ? "fp16" : "fp32");
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    size_t pl = strlen(pre), sl = strlen(suf);
+    int best = -1;
+    char best_name[512] = "";
+    struct dirent *de;
+    vkb_tune_result *tmp = calloc(1, sizeof *tmp);
+    while (tmp && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < pl + sl || l >= sizeof best_name || strncmp(de->d_name, pre, pl) ||
+            strcmp(de->d_name + l - sl, suf))
+            continue;
+        char p[1400], why[300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        char *text = slurp(p);
+        tune_key g;
+        int ok = text && parse_entry(text, NULL, &g, tmp, why, sizeof why) == 0 && serves(&g, k);
+        free(text);
+        if (ok && (best < 0 || g.s.tokens < best)) {
+            best = g.s.tokens;
+            snprintf(best_name, sizeof best_name, "%s", de->d_name);
+        }
+    }
+    closedir(d);
+    free(tmp);
+    if (best < 0) return -1;
+    snprintf(path, n, "%s/%s", dir, best_name);
+    char *text = slurp(path), why[300];
+    int rc = text && parse_entry(text, NULL, got, r, why, sizeof why) == 0 && serves(got, k) ? 0 : -1;
+    free(text);
+    return rc;
+}
+
 /* ---- the result as JSON ---- */
 
 static void fill_key(vkb_tune_result *r, const tune_key *k) {
@@ -390,12 +441,16 @@ static int tune_gemm(tune_run *t, int op, int M, int N, int K, vkb_act act, int 
     for (int i = 0; res && i < nchk; i++)
         for (int j = 0; j < N; j++) ref[(size_t)i * N + j] += R[(size_t)check_rows(M, i) * N + j];
     static const vkb_gemm_variant cands[] = {VKB_GEMM_TILED, VKB_GEMM_TILED_S, VKB_GEMM_TEXEL,
-                                             VKB_GEMM_COOPMAT};
+                                             VKB_GEMM_TILED_CS, VKB_GEMM_TILED_CL, VKB_GEMM_COOPMAT,
+                                             VKB_GEMM_COOPMAT_S, VKB_GEMM_COOPMAT_L};
     double tol = vkb_vk_op_tolerance("linear", K, f16);
-    for (size_t ci = 0; ci < sizeof cands / sizeof cands[0]; ci++) {
+    for (size_t ci = 0; ci < sizeof cands / sizeof cands[0] && r->ncand < VKB_TUNE_MAX_CAND; ci++) {
         vkb_gemm_variant v = cands[ci];
         if (v == VKB_GEMM_TEXEL && !vkb_vk_texel_ok(K, K)) continue;
-        if (v == VKB_GEMM_COOPMAT && !t->have_coop) continue;
+        /* only what the device can run: coopmat where its pipelines exist
+         * (coopmat_l: where its tile fits the shared memory), the twins in fp16 */
+        if (vkb_vk_gemm_is_coop(v) && !t->have_coop) continue;
+        if (v != VKB_GEMM_TEXEL && !vkb_vk_gemm_pipe(&t->k, v, M, N)) continue;
         vkb_tune_cand *cd = &r->cand[r->ncand++];
         snprintf(cd->variant, sizeof cd->variant, "%s", vkb_gemm_variant_name(v));
         cd->tolerance = tol;
@@ -483,12 +538,29 @@ static int run_tuning(vkb_vk_ctx *c, const vkb_tune_opts *o, int f16, const tune
     t.warmup = o->warmup > 0 ? o->warmup : 1;
     t.repeats = o->repeats > 0 ? o->repeats : 5;
     const vkb_tune_shape *s = &key->s;
-    /* kernels with every GEMM pipeline: tiled, tiled_s, texel (+ coopmat) */
+    /* kernels with every GEMM pipeline the device can run: tiled, tiled_s,
+     * texel; in fp16 the twins tiled_cs, tiled_cl (+ coopmat, coopmat_s,
+     * coopmat_l) */
     vkb_vk_policy pol;
     vkb_vulkan_opts vo = {.gemm = VKB_GEMM_TILED_S, .attention = VKB_ATTN_SHARED};
     if (vkb_vk_policy_for_ctx(c, f16 ? VKB_PREC_FP16 : VKB_PREC_FP32, &vo, &pol, err)) return -1;
     if (vkb_vk_kernels_create(c, &pol, s->dim / s->heads, &t.k, err)) return -1;
     int rc = 0;
+    /* the twins: on GPUs (on CPU implementations they are the op matrix's
+     * check of the coopmat tiles, never faster than texel there, and their
+     * cold compile would only lengthen tuning: llvmpipe ~10 s) */
+    static const vkb_gemm_variant twins[2] = {VKB_GEMM_TILED_CS, VKB_GEMM_TILED_CL};
+    for (int i = 0; f16 && !c->caps.is_cpu && i < 2; i++) {
+        vkb_vulkan_opts to = {.gemm = twins[i]};
+        vkb_vk_policy tp;
+        vkb_error e = {0};
+        if (vkb_vk_policy_for_ctx(c, VKB_PREC_FP16, &to, &tp, &e) == 0 &&
+            vkb_vk_gemm_pipe_ensure(c, &t.k, twins[i], &e) == 0)
+            continue;
+        size_t l = strlen(r->note);
+        snprintf(r->note + l, sizeof r->note - l, "%s%s GEMM not a candidate: %.200s", l ? "; " : "",
+                 vkb_gemm_variant_name(twins[i]), e.msg);
+    }
     if (c->caps.coop_ok && f16) {
         vkb_error e = {0};
         t.have_coop = vkb_vk_coopmat_pipes_create(c, &t.k, &e) == 0;
@@ -497,6 +569,11 @@ static int run_tuning(vkb_vk_ctx *c, const vkb_tune_opts *o, int f16, const tune
             size_t l = strlen(r->note);
             snprintf(r->note + l, sizeof r->note - l, "%scoopmat GEMM not a candidate: %.300s",
                      l ? "; " : "", e.msg);
+        } else if (!t.k.gemm_coop_l.pipe) {
+            size_t l = strlen(r->note);
+            snprintf(r->note + l, sizeof r->note - l, "%scoopmat_l GEMM not a candidate: needs %u bytes "
+                     "of shared memory, the device has %u", l ? "; " : "",
+                     vkb_vk_gemm_smem(VKB_GEMM_COOPMAT_L, 1), c->props.limits.maxComputeSharedMemorySize);
         }
     }
     double t0 = vkb_now_s();
@@ -557,6 +634,15 @@ int vkb_tune(const vkb_tune_opts *o, vkb_tune_result *r, vkb_error *err) {
             free(text);
             return 0;
         }
+        /* no file of this budget: an entry tuned at a larger one serves it */
+        tune_key g;
+        char cpath[sizeof r->path];
+        if (!text && find_covering(o->cache_dir, &key, r, &g, cpath, sizeof cpath) == 0) {
+            snprintf(r->path, sizeof r->path, "%s", cpath);
+            r->shape = g.s;
+            r->from_cache = 1;
+            return 0;
+        }
         free(text);
         memset(r->ops, 0, sizeof r->ops);
     }
@@ -593,18 +679,17 @@ static void tuned_of(const vkb_tune_result *r, vkb_vk_tuned *t) {
 int vkb_vk_tune_lookup(const char *dir, const vkb_vk_ctx *c, int f16, const vkb_tune_shape *s,
                        vkb_vk_tuned *t) {
     memset(t, 0, sizeof *t);
-    tune_key key;
+    tune_key key, g;
     key_of(c, f16, s, &key);
-    char path[1024];
-    key_path(dir, &key, path, sizeof path);
-    char *text = slurp(path);
-    if (!text) return -1;
+    char path[1400];
     vkb_tune_result *r = calloc(1, sizeof *r);
-    char why[300];
-    int rc = r ? parse_entry(text, &key, NULL, r, why, sizeof why) : -1;
-    if (!rc) tuned_of(r, t);
+    /* this budget's own file, or the entry tuned at the nearest larger budget */
+    int rc = r ? find_covering(dir, &key, r, &g, path, sizeof path) : -1;
+    if (!rc) {
+        tuned_of(r, t);
+        t->tokens = g.s.tokens;
+    }
     free(r);
-    free(text);
     return rc;
 }
 

@@ -72,7 +72,10 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx,
  * GEMM classes of a layer, each with its real epilogue (qkv: T x 3D x D;
  * out: T x D x D + residual; ffn1: T x hidden x D + GELU; ffn2: T x D x
  * hidden + residual; T = the token budget) over the GEMM variants tiled,
- * tiled_s, texel, coopmat; and attention (shared, subgroup, flash) at L =
+ * tiled_s, texel; in fp16 also tiled_cs, tiled_cl (shaderFloat16; GPUs only:
+ * on CPU implementations they serve the op matrix alone) and, where
+ * the coopmat probe passes, coopmat, coopmat_s and coopmat_l (where the
+ * device's shared memory holds its 256x128 tile); and attention (shared, subgroup, flash) at L =
  * 128 (the token budget when smaller), B = T / L sequences of mixed lengths.
  * The GEMM check compares the first and last 64 rows (all rows when M <=
  * 128: every tile column and the partial last row tile), attention the
@@ -83,7 +86,18 @@ int vkb_op_check(const vkb_op_check_opts *opts, vkb_op_result_fn fn, void *ctx,
  * directory the caller names (the CLI: $XDG_CACHE_HOME/vkbert, else
  * ~/.cache/vkbert; the library reads no environment).  A file that cannot
  * be read, does not parse, has wrong types or another key is ignored with a
- * note and tuned again; files are written to a temporary name and renamed. */
+ * note and tuned again; files are written to a temporary name and renamed.
+ *
+ * The token budget T in the key is the shape the timings were taken at, and
+ * an entry serves every budget up to its own: a run (the backend, and
+ * vkb_tune without retune) with budget T uses the entry of T itself, else
+ * the entry of the same device, driver, vkbert version, model dims and
+ * precision tuned at the smallest budget larger than T.  So an entry tuned
+ * at 8192 tokens still applies when a run's budget shrinks to 4096 after an
+ * out-of-memory fit (vkb_backend_create_fit), and is neither re-tuned nor
+ * run untuned; a budget larger than every entry's is tuned anew (its GEMMs
+ * are bigger than any that were timed).  Every candidate handles any M, and
+ * each was checked, so an entry of a larger budget costs speed at most. */
 typedef enum { VKB_TUNE_QKV, VKB_TUNE_OUT, VKB_TUNE_FFN1, VKB_TUNE_FFN2, VKB_TUNE_ATTENTION,
                VKB_TUNE_NOPS } vkb_tune_op;
 /* "qkv", "out", "ffn1", "ffn2", "attention" */
@@ -112,7 +126,7 @@ typedef struct vkb_tune_opts {
      * NULL in normal use. */
     const char *test_fail;
 } vkb_tune_opts;
-#define VKB_TUNE_MAX_CAND 4
+#define VKB_TUNE_MAX_CAND 8
 typedef struct vkb_tune_cand {
     char variant[16];
     double ms;                 /* median GPU time of one dispatch; -1 = not timed */
@@ -132,7 +146,7 @@ typedef struct vkb_tune_result {
     unsigned vendor_id, device_id, driver_version;
     char version[32];          /* vkbert version */
     char precision[8];         /* "fp32" / "fp16" */
-    vkb_tune_shape shape;
+    vkb_tune_shape shape;      /* the key's; from_cache: the entry's (tokens >= opts' tokens) */
     int is_cpu;                /* a CPU implementation of Vulkan */
     int skipped;               /* auto_mode on a CPU implementation: nothing done */
     int from_cache;            /* the result was read from the cache, nothing timed */

@@ -5,8 +5,10 @@
 # reads it (nothing timed); truncated JSON, wrong types, another key and a
 # chosen candidate that failed are each ignored with a note and rewritten; a
 # candidate made to fail (VKB_TUNE_TEST_FAIL, the library's test hook) is
-# never chosen; the backend applies the cache and VKB_GEMM wins over it;
-# `devices` shows the choice; a CPU device is never tuned automatically.
+# never chosen; the backend applies the cache and VKB_GEMM wins over it; an
+# entry serves smaller token budgets (one shrunk after out of memory too),
+# not larger ones; `devices` shows the choice; a CPU device is never tuned
+# automatically.
 # Both runs: --no-tune is accepted, malformed arguments are refused.
 . "$(dirname "$0")/lib.sh" "$@"
 C="$XDG_CACHE_HOME/vkbert"
@@ -118,12 +120,21 @@ grep -q "(Vulkan, fp32, texel GEMM, .* subgroup attention" "$T/e" || fail "VKB_G
 VKB_GEMM=tiled_s "$B" score --model "$M" --device gpu --batch-tokens 256 "$T/in.jsonl" > "$T/o2" 2> "$T/e" || fail "score: $(cat "$T/e")"
 grep -q "tuned, tiled_s GEMM, .* shared attention" "$T/e" || fail "forced GEMM + tuned attention: $(cat "$T/e")"
 same_scores "$T/o" "$T/o2" > /dev/null || fail "tuned and forced scores differ"
-# another token budget is another key: not applied
+# an entry serves every token budget up to its own (vkbert_vulkan.h): not a
+# larger one, a smaller one (with the budget it was tuned at in the report)
 "$B" score --model "$M" --device gpu --batch-tokens 512 "$T/in.jsonl" > "$T/o" 2> "$T/e" || fail "score: $(cat "$T/e")"
-grep -q "tuned" "$T/e" && fail "entry of another shape applied: $(cat "$T/e")"
+grep -q "tuned" "$T/e" && fail "entry of a smaller budget applied: $(cat "$T/e")"
+"$B" score --model "$M" --device gpu --batch-tokens 128 "$T/in.jsonl" > "$T/o2" 2> "$T/e" || fail "score: $(cat "$T/e")"
+grep -q "tuned at 256 tokens, tiled GEMM, .* shared attention" "$T/e" || fail "entry of 256 not applied at 128: $(cat "$T/e")"
+"$B" tune --model "$M" --device gpu --batch-tokens 128 > "$T/o" 2> "$T/e" || fail "tune 128: $(cat "$T/e")"
+grep -q "^from the cache: $F (tuned at a token budget of 256, which serves 128" "$T/o" ||
+    fail "tune 128 did not read the entry of 256: $(cat "$T/o")"
+[ "$(ls "$C" | wc -l)" = 1 ] || fail "tune 128 wrote another entry: $(ls "$C")"
+ok "an entry serves smaller token budgets, not larger ones"
 
-# devices shows the choice
+# devices shows the choice, and the GEMM variants each precision can run
 "$B" devices > "$T/o" 2> "$T/e" || fail "devices: $(cat "$T/e")"
+grep -Eq "^  GEMM variants +fp32: tiled texel tiled_s[ ;]" "$T/o" || fail "devices: GEMM variants: $(cat "$T/o")"
 grep -q "tuned  *dim 32, hidden 64, heads 4, 256 tokens, fp32: qkv tiled out tiled ffn1 tiled ffn2 tiled attention shared" "$T/o" ||
     fail "devices: $(cat "$T/o")"
 "$B" devices --json > "$T/o" 2> "$T/e" || fail "devices --json: $(cat "$T/e")"
@@ -131,4 +142,16 @@ $PY -c "
 import json; d=json.load(open('$T/o'))
 t=[t for dv in d['devices'] for t in dv.get('tuned', [])]
 assert len(t)==1 and t[0]['chosen']['qkv']=='tiled' and t[0]['tokens']==256, t" || fail "devices --json: $(cat "$T/o")"
+
+# the budget shrunk by an out-of-memory fit keeps the tuning: the entry
+# tuned at 2048 tokens applies when --max-device-mem (1 MiB: the weights,
+# not 2048 tokens of activations) makes score retry with 1024 or less
+"$B" tune --model "$M" --device gpu --batch-tokens 2048 > "$T/o" 2> "$T/e" || fail "tune 2048: $(cat "$T/e")"
+F2=$(grep -o "cached: .*" "$T/o" | sed 's/^cached: //')
+[ -f "$F2" ] && [ "$F2" != "$F" ] || fail "tune 2048: no entry of its own: $(cat "$T/o")"
+"$B" score --model "$M" --device gpu --batch-tokens 2048 --max-device-mem 1M "$T/in.jsonl" > "$T/o" 2> "$T/e" ||
+    fail "score capped: $(cat "$T/e")"
+grep -q "note: .*out of device memory.*retrying with a token budget of" "$T/e" || fail "no budget shrink: $(cat "$T/e")"
+grep -q "(Vulkan, fp32, tuned at 2048 tokens, " "$T/e" || fail "shrunk budget ran untuned: $(cat "$T/e")"
+ok "a token budget shrunk after out of memory uses the entry tuned at 2048"
 done_test
