@@ -32,7 +32,6 @@
 #include "cpu_ops.h"
 #include "cpu_pool.h"
 #include "error.h"
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +42,6 @@ typedef struct {
     vkb_backend base;
     int threads, fp64;
     vkb_team *team; /* fp32: the persistent team for the non-GEMM work */
-    int blas_ready; /* a forward has run: OpenBLAS has its buffer */
     float *wmem;  /* all weights, f32 */
     float **w;    /* w[i]: the model's tensor i (vkb_model_tensor_index), in wmem */
     /* activations, each sized for cap_tokens rows */
@@ -66,35 +64,97 @@ static const float *wt(const cpu_backend *be, vkb_tensor_role r, int layer) {
 }
 
 /* Converts every tensor of the table to f32 (the loader has checked their
- * shapes against config.json).  Each layer's q, k and v weights are placed
- * one after the other, and so are their biases: [3*dim, dim] and [3*dim]
- * for the fused projection of the fp32 path. */
-static int convert_weights(cpu_backend *be, const vkb_model *m, vkb_error *err) {
+ * shapes against config.json).  Each layer's q, k and v biases are placed
+ * one after the other: [3*dim] for the fused projection of the fp32 path.
+ * The weights the fp32 path multiplies by (vkb_cpu_linear_fast) are stored
+ * packed (vkb_cpu_pack_weights) instead of plain: the head's, and with
+ * `pack_encoder` the encoder's - q|k|v as one [3*dim, dim] weight (at the
+ * q weight's index; the k and v weights have no copy of their own), out_lin,
+ * ffn.lin1, ffn.lin2.  The fp64 reference and the oneDNN path (which
+ * converts the encoder's plain weights) pass pack_encoder = 0; fp64 packs
+ * nothing. */
+typedef struct {
+    int n, k;  /* packed as [n, k]; n = 0: plain */
+    int parts; /* how many tensors, part[] (3: q, k and v, as one [3*dim, dim]) */
+    int part[3];
+    int skip;  /* the k or v weight of a fused q|k|v: no copy of its own */
+} pack_plan;
+
+/* tensor (role, layer), if the model has it, packed as [N, K] */
+static void plan_one(pack_plan *plan, const vkb_model *m, vkb_tensor_role role, int layer, int N,
+                     int K) {
+    int i = vkb_model_tensor_index(m, role, layer);
+    if (i >= 0) plan[i] = (pack_plan){N, K, 1, {i, i, i}, 0};
+}
+
+static int convert_weights(cpu_backend *be, const vkb_model *m, int pack_head, int pack_encoder,
+                           vkb_error *err) {
     int n = vkb_model_n_tensors(m);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += (size_t)m->w.t[i].numel;
-    be->wmem = malloc(total * sizeof(float));
+    const vkb_config *c = &m->cfg;
+    pack_plan *plan = calloc(n > 0 ? (size_t)n : 1, sizeof *plan);
     be->w = calloc(n > 0 ? (size_t)n : 1, sizeof *be->w);
-    if (!be->wmem || !be->w)
+    if (!plan || !be->w) {
+        free(plan);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    }
+    if (pack_head) {
+        plan_one(plan, m, VKB_T_PRE_W, 0, c->dim, c->dim);
+        plan_one(plan, m, VKB_T_CLS_W, 0, c->n_labels, c->dim);
+    }
+    for (int l = 0; pack_encoder && l < c->n_layers; l++) {
+        int q = vkb_model_tensor_index(m, VKB_T_Q_W, l), k = vkb_model_tensor_index(m, VKB_T_K_W, l),
+            v = vkb_model_tensor_index(m, VKB_T_V_W, l);
+        plan[q] = (pack_plan){3 * c->dim, c->dim, 3, {q, k, v}, 0};
+        plan[k].skip = plan[v].skip = 1;
+        plan_one(plan, m, VKB_T_O_W, l, c->dim, c->dim);
+        plan_one(plan, m, VKB_T_FFN1_W, l, c->hidden_dim, c->dim);
+        plan_one(plan, m, VKB_T_FFN2_W, l, c->dim, c->hidden_dim);
+    }
+    size_t total = 0, tmp_n = 0;
+    for (int i = 0; i < n; i++) {
+        size_t plain = (size_t)plan[i].n * plan[i].k;
+        if (plan[i].skip) continue;
+        total += plan[i].n ? vkb_cpu_pack_size(plan[i].n, plan[i].k) : (size_t)m->w.t[i].numel;
+        if (plan[i].n && plain > tmp_n) tmp_n = plain;
+    }
+    be->wmem = malloc((total ? total : 1) * sizeof(float));
+    float *tmp = tmp_n ? malloc(tmp_n * sizeof(float)) : NULL;
+    if (!be->wmem || (tmp_n && !tmp)) {
+        free(plan);
+        free(tmp);
         return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %zu f32 weights", total);
+    }
     float *next = be->wmem;
-    static const vkb_tensor_role fused[] = {VKB_T_Q_W, VKB_T_K_W, VKB_T_V_W,
-                                            VKB_T_Q_B, VKB_T_K_B, VKB_T_V_B};
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (size_t f = 0; f < sizeof fused / sizeof *fused; f++) {
-            int i = vkb_model_tensor_index(m, fused[f], l);
+    static const vkb_tensor_role fused_b[] = {VKB_T_Q_B, VKB_T_K_B, VKB_T_V_B};
+    for (int l = 0; l < c->n_layers; l++)
+        for (size_t f = 0; f < sizeof fused_b / sizeof *fused_b; f++) {
+            int i = vkb_model_tensor_index(m, fused_b[f], l);
             be->w[i] = next;
             next += m->w.t[i].numel;
         }
-    for (int i = 0; i < n; i++)
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        if (plan[i].skip) continue;
         if (!be->w[i]) {
             be->w[i] = next;
-            next += m->w.t[i].numel;
+            next += plan[i].n ? vkb_cpu_pack_size(plan[i].n, plan[i].k) : (size_t)m->w.t[i].numel;
         }
-    for (int i = 0; i < n; i++)
         /* fails if model.safetensors shrank since it was validated */
-        if (vkb_tensor_to_f32(&m->w.t[i], be->w[i], err)) return -1;
-    return 0;
+        if (!plan[i].n) {
+            rc = vkb_tensor_to_f32(&m->w.t[i], be->w[i], err);
+            continue;
+        }
+        /* the plain weight (q|k|v: the three, one after the other), then packed */
+        float *t = tmp;
+        for (int part = 0; part < plan[i].parts && !rc; part++) {
+            rc = vkb_tensor_to_f32(&m->w.t[plan[i].part[part]], t, err);
+            t += m->w.t[plan[i].part[part]].numel;
+        }
+        if (!rc) vkb_cpu_pack_weights(tmp, plan[i].n, plan[i].k, be->w[i]);
+    }
+    free(tmp);
+    free(plan);
+    return rc ? -1 : 0;
 }
 
 /* ---- activations ------------------------------------------------------------- */
@@ -295,13 +355,7 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     /* the batch was checked by vkb_forward (backend.c) */
     if (ensure_acts(be, (size_t)bt->B * bt->L, err)) return -1;
     if (be->fp64) return forward_ref(be, bt, out, err);
-    /* checked in the thread that runs the GEMMs, just before the first one
-     * (other threads' stacks and arenas have taken address space since the
-     * backend was created) */
-    if (!be->blas_ready && vkb_cpu_blas_room(err)) return -1;
-    int rc = forward_fast(be, bt, out, err);
-    be->blas_ready = 1;
-    return rc;
+    return forward_fast(be, bt, out, err);
 }
 
 /* bf16 / int8: the encoder's linear layers converted for oneDNN, when its
@@ -388,7 +442,9 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         return -1;
     }
     be->base.prec = VKB_PREC_FP32;
-    if (convert_weights(be, m, err) ||
+    int lowp = (o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) &&
+               vkb_lp_supported(o->precision == VKB_PREC_BF16 ? VKB_LP_BF16 : VKB_LP_INT8);
+    if (convert_weights(be, m, !be->fp64, !be->fp64 && !lowp, err) ||
         ((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, err))) {
         cpu_destroy(&be->base);
         return -1;
@@ -396,12 +452,10 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
     int max_len = o->max_len > 0 && o->max_len < c->max_pos ? o->max_len : c->max_pos;
     size_t tokens = (size_t)(o->max_tokens > 0 ? o->max_tokens : vkb_defaults()->max_tokens);
     if (tokens < (size_t)max_len) tokens = (size_t)max_len;
-    if (ensure_acts(be, tokens, err) || (!be->fp64 && vkb_cpu_blas_room(err))) {
+    if (ensure_acts(be, tokens, err)) {
         cpu_destroy(&be->base);
         return -1;
     }
-    /* fp32 GEMMs run on OpenBLAS's own thread pool (sized by OpenBLAS from
-     * OPENBLAS_NUM_THREADS or the core count); `threads` drives the rest. */
     if (be->fp64)
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp64 accumulation, %d thread%s)", be->threads,
@@ -412,9 +466,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
                  vkb_lp_isa_name(), be->threads, be->threads == 1 ? "" : "s");
     else
         snprintf(be->base.device, sizeof be->base.device,
-                 "CPU reference (fp32, %d thread%s, OpenBLAS %d thread%s)", be->threads,
-                 be->threads == 1 ? "" : "s", openblas_get_num_threads(),
-                 openblas_get_num_threads() == 1 ? "" : "s");
+                 "CPU reference (fp32, %d thread%s)", be->threads, be->threads == 1 ? "" : "s");
     *out = &be->base;
     return 0;
 }
