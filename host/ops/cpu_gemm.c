@@ -30,8 +30,18 @@
 #include <string.h>
 
 #define NR VKB_GEMM_NR
-#define KC 384 /* K block: a 32-column panel slice of KC rows is 48 KB */
-#define MC 192 /* rows per task (a multiple of every kernel's rows) */
+#ifndef VKB_GEMM_KC
+#define VKB_GEMM_KC 512
+#endif
+#ifndef VKB_GEMM_MC
+#define VKB_GEMM_MC 384
+#endif
+/* Blocking (chosen with bench/cpu_gemm_bench on the project's 2-core Zen 4:
+ * KC 256/384/512 x MC 96/192/384, best 512 x 384): a task runs over K in
+ * blocks of KC (the panels' slices, 64 KB each, stream from L2) for at most
+ * about MC rows (whose KC-slice, <= 768 KB, stays in L2). */
+#define KC VKB_GEMM_KC
+#define MC VKB_GEMM_MC
 
 size_t vkb_cpu_pack_size(int N, int K) {
     if (N <= 0 || K <= 0) return 0;
@@ -150,7 +160,7 @@ typedef struct {
     const float *X, *P;
     float *Y;
     size_t ldx;
-    int M, N, K, panels, chunk, n_chunks;
+    int M, N, K, panels, n_chunks, tiles, mblocks;
     kernel_info ki;
 } gemm_ctx;
 
@@ -167,9 +177,13 @@ static void gemm_task(void *arg, int task, int slot) {
     (void)slot;
     const gemm_ctx *c = arg;
     int mb = task / c->n_chunks, ch = task % c->n_chunks;
-    int m0 = mb * MC, m1 = m0 + MC < c->M ? m0 + MC : c->M;
-    int p0 = ch * c->chunk, p1 = p0 + c->chunk < c->panels ? p0 + c->chunk : c->panels;
     int mr = c->ki.mr, tw = c->ki.tw, N = c->N, K = c->K;
+    /* even shares of the row tiles and of the panels */
+    int m0 = (int)((long long)mb * c->tiles / c->mblocks) * mr;
+    int m1 = (int)((long long)(mb + 1) * c->tiles / c->mblocks) * mr;
+    if (m1 > c->M) m1 = c->M;
+    int p0 = (int)((long long)ch * c->panels / c->n_chunks);
+    int p1 = (int)((long long)(ch + 1) * c->panels / c->n_chunks);
     const float *rows[12];
     float edge[12 * NR]; /* a tile that does not fit in Y */
     for (int k0 = 0; k0 < K; k0 += KC) {
@@ -208,15 +222,17 @@ int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float
         memset(Y, 0, (size_t)M * N * sizeof *Y);
         return got;
     }
-    gemm_ctx c = {X, P, Y, ldx, M, N, K, (N + NR - 1) / NR, 0, 0, ki};
-    int mblocks = (M + MC - 1) / MC;
+    gemm_ctx c = {X, P, Y, ldx, M, N, K, (N + NR - 1) / NR, 0, 0, 0, ki};
+    c.tiles = (M + ki.mr - 1) / ki.mr;
+    c.mblocks = (M + MC - 1) / MC;
+    if (c.mblocks > c.tiles) c.mblocks = c.tiles;
     int slots = team ? vkb_team_slots(team) : 1;
-    /* enough tasks for the slots to share evenly (about 4 each), whole panels */
-    int want = (4 * slots + mblocks - 1) / mblocks;
-    c.chunk = (c.panels + want - 1) / want;
-    if (c.chunk < 1) c.chunk = 1;
-    c.n_chunks = (c.panels + c.chunk - 1) / c.chunk;
-    int tasks = mblocks * c.n_chunks;
+    /* about 4 tasks per slot, their count a multiple of the slots where the
+     * panels allow, so that the slots finish together */
+    c.n_chunks = (4 * slots + c.mblocks - 1) / c.mblocks;
+    while (c.n_chunks < c.panels && (c.mblocks * c.n_chunks) % slots) c.n_chunks++;
+    if (c.n_chunks > c.panels) c.n_chunks = c.panels;
+    int tasks = c.mblocks * c.n_chunks;
     if (team && slots > 1 && tasks > 1) vkb_team_run(team, tasks, gemm_task, &c);
     else
         for (int t = 0; t < tasks; t++) gemm_task(&c, t, 0);
