@@ -18,14 +18,15 @@
  *    bias, residual, activation and the residual blocks' LayerNorm in one
  *    pass per row after each GEMM, GELU vectorized, attention reading the
  *    fused q|k|v rows, the head
- *    reading the first tokens in place - and everything but the GEMMs on one
- *    persistent thread team (the GEMMs on OpenBLAS's pool; the team sleeps
- *    meanwhile);
+ *    reading the first tokens in place - and all of it, the GEMMs included
+ *    (cpu_gemm.c, on weights packed once at creation), on one persistent
+ *    thread team;
  *  - --precision bf16 / int8: forward_fast with the encoder's linear layers
  *    (q|k|v, out_lin, ffn.lin1, ffn.lin2) on oneDNN (cpu_lowp.c: GEMM,
  *    activation conversion and epilogue on oneDNN's OpenMP threads); the
  *    head stays fp32.
- * Weights are converted to f32 once, at creation; activation buffers are
+ * Weights are converted to f32 once, at creation (those of the fp32 GEMMs
+ * packed for them: convert_weights); activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
 #include "cpu_lowp.h"
@@ -41,8 +42,8 @@
 typedef struct {
     vkb_backend base;
     int threads, fp64;
-    vkb_team *team; /* fp32: the persistent team for the non-GEMM work */
-    float *wmem;  /* all weights, f32 */
+    vkb_team *team; /* fp32: the persistent team for all the work */
+    float *wmem;  /* all weights, f32 (some packed: convert_weights) */
     float **w;    /* w[i]: the model's tensor i (vkb_model_tensor_index), in wmem */
     /* activations, each sized for cap_tokens rows */
     size_t cap_tokens;
@@ -265,27 +266,20 @@ static int forward_ref(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, v
     return 0;
 }
 
-/* A linear layer's padded-rows scratch could not be allocated. */
-static int linear_oom(vkb_error *err, int layer, int rows) {
-    return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: %s%d: out of memory for a linear layer's "
-                     "padded rows (%d rows)", layer < 0 ? "classifier head" : "layer ",
-                     layer < 0 ? 0 : layer, rows);
-}
-
-/* Y = act(X W^T + b) + R for linear layer of `layer`: on oneDNN in bf16 /
- * int8 when the backend runs them (lw), else the fp32 operator. */
-static int lin(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
+/* Y = act(X W^T + b + R) for a linear layer: on oneDNN in bf16 /
+ * int8 when the backend runs them (lw), else the fp32 operator (W packed). */
+static int lin(cpu_backend *be, vkb_lp_weight *lw, const float *X, size_t ldx,
                const float *W, const float *b, const float *R, size_t ldr, float *Y, int M, int N,
                int K, vkb_act act, vkb_error *err) {
     if (lw) return vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, act, err);
-    if (vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, M, N, K, act, be->team)) return linear_oom(err, layer, M);
+    vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, M, N, K, act, be->team);
     return 0;
 }
 
 /* Y = LayerNorm(X W^T + b + R) * g + beta: the same, with the residual
  * block's LayerNorm (fused into the fp32 epilogue; a pass of its own after
  * the oneDNN GEMM). */
-static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
+static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, const float *X, size_t ldx,
                   const float *W, const float *b, const float *R, size_t ldr, const float *g,
                   const float *beta, float *Y, int M, int N, int K, vkb_error *err) {
     if (lw) {
@@ -293,8 +287,7 @@ static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X,
         vkb_cpu_layernorm_fast(Y, g, beta, M, N, VKB_LN_EPS, be->team);
         return 0;
     }
-    if (vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, N, K, be->team))
-        return linear_oom(err, layer, M);
+    vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, N, K, be->team);
     return 0;
 }
 
@@ -315,21 +308,21 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
 #define W(role) wt(be, VKB_T_##role, i)
         /* q|k|v = x [Wq;Wk;Wv]^T + [bq;bk;bv] (contiguous, convert_weights) */
 #define LW(slot) (be->lw ? be->lw[i * LW_N + (slot)] : NULL)
-        if (lin(be, LW(LW_QKV), i, be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
+        if (lin(be, LW(LW_QKV), be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
                 VKB_ACT_NONE, err))
             return -1;
         if (vkb_cpu_attention_fast(be->qkv, 3 * d, be->ctx, B, L, H, D / H, bt->lens, team))
             return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
                                  "(sequence length %d, head size %d)", i, L, D / H);
         /* x = sa_layer_norm(ctx Wo^T + bo + x) */
-        if (lin_ln(be, LW(LW_O), i, be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
+        if (lin_ln(be, LW(LW_O), be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
                    be->tmp, m, D, D, err))
             return -1;
-        if (lin(be, LW(LW_FFN1), i, be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
+        if (lin(be, LW(LW_FFN1), be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
                 VKB_ACT_GELU, err))
             return -1;
         /* x = output_layer_norm(ffn Wout^T + bout + h) */
-        if (lin_ln(be, LW(LW_FFN2), i, be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
+        if (lin_ln(be, LW(LW_FFN2), be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
                    W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, FF, err))
             return -1;
 #undef LW
@@ -339,11 +332,10 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
     if (out && out->logits) {
         /* the first token ([CLS]) of each sequence: rows L*D apart in x */
         float *mid = be->tmp;
-        if (vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0),
-                                NULL, 0, mid, B, D, D, VKB_ACT_RELU, team) ||
-            vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
-                                out->logits, B, c->n_labels, D, VKB_ACT_NONE, team))
-            return linear_oom(err, -1, B);
+        vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0), NULL,
+                            0, mid, B, D, D, VKB_ACT_RELU, team);
+        vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
+                            out->logits, B, c->n_labels, D, VKB_ACT_NONE, team);
     }
     if (out && out->pooled) vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);
     return 0;

@@ -3,8 +3,8 @@
  * Two paths per operator:
  *  - fp64 (the verification mode): plain loops that accumulate in double,
  *    written to be read next to the HF code;
- *  - fp32 (the default): the same math in float, with the linear layers done
- *    by OpenBLAS's cblas_sgemm and attention loops laid out so the compiler
+ *  - fp32: the same math in float, with the linear layers done by OpenBLAS's
+ *    cblas_sgemm and attention loops laid out so the compiler
  *    vectorizes them (keys transposed per head so the inner loop is a
  *    contiguous axpy, never a float reduction that -O3 may not reorder).
  * Work is split over `threads` threads (parallel.c); every task writes disjoint rows, so
@@ -479,27 +479,26 @@ static void epilogue_task(void *p, int task, int slot) {
 
 /* The GEMM (cpu_gemm.c: packed weights, one FMA chain per output, so a row's
  * bits do not depend on the batch), then the epilogue per row. */
-static int linear_fast(fast_linear_ctx *c, vkb_team *team) {
+static void linear_fast(fast_linear_ctx *c, vkb_team *team) {
     int M = c->M, N = c->N;
-    if (M <= 0 || N <= 0) return 0;
+    if (M <= 0 || N <= 0) return;
     vkb_cpu_gemm_packed(c->X, c->ldx, c->W, c->Y, M, N, c->K, team);
     if (c->b || c->R || c->act != VKB_ACT_NONE || c->ln_g)
         vkb_team_run(team, n_blocks(M, c->block), epilogue_task, c);
-    return 0;
 }
 
-int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
-                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
+                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
                         vkb_team *team) {
     fast_linear_ctx c = {X, P, b, R, Y, M, N, K, 16, ldx, ldr, act, NULL, NULL, 0.0f};
-    return linear_fast(&c, team);
+    linear_fast(&c, team);
 }
 
-int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
+void vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
                            const float *R, size_t ldr, const float *g, const float *beta,
                            float eps, float *Y, int M, int N, int K, vkb_team *team) {
     fast_linear_ctx c = {X, P, b, R, Y, M, N, K, 16, ldx, ldr, VKB_ACT_NONE, g, beta, eps};
-    return linear_fast(&c, team);
+    linear_fast(&c, team);
 }
 
 typedef struct {

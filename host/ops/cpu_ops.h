@@ -61,15 +61,15 @@ int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float
  * team adds b and R and applies act (GELU: vkb_cpu_gelu_fast) while the row
  * is in cache.  X and R have row strides ldx and ldr (ldx = L*dim gathers
  * the first token of each sequence without a copy).  A row's result is the
- * same bits whatever M and whatever rows share the call.  Returns 0 (it
- * allocates nothing). */
-int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
+ * same bits whatever M and whatever rows share the call.  It allocates
+ * nothing and cannot fail. */
+void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
                         vkb_team *team);
 /* Y = LayerNorm(X W^T + b + R) * g + beta (the residual blocks' output):
  * vkb_cpu_linear_fast, then the LayerNorm of each row in the same pass
  * (same bits as vkb_cpu_linear_fast then vkb_cpu_layernorm_fast). */
-int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
+void vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
                            const float *R, size_t ldr, const float *g, const float *beta,
                            float eps, float *Y, int M, int N, int K, vkb_team *team);
 /* y = GELU(y) (erf form, |error| <= 2e-7 * |y|), vectorized. */
