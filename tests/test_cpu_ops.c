@@ -277,9 +277,9 @@ static float *packed(const float *W, int N, int K) {
 
 /* The packed GEMM: every output is exactly the chain of fmaf over k in order
  * (so every micro-kernel this CPU runs - AVX-512, AVX2+FMA, portable - gives
- * the same bits), with 1, 2 and 3 threads, strided X; and near the double
- * product.  Sizes straddle the tiles (12/6/4 rows, 32/16 columns), the K
- * block (384) and the row block (192). */
+ * the same bits), with 1, 2 and 3 threads, strided X, with and without the
+ * copy of X; and near the double product.  Sizes straddle the tiles (12/6/4
+ * rows, 32/16 columns), the K block (512) and the row block (384). */
 static void test_gemm_packed(int M, int N, int K) {
     size_t ldx = (size_t)K + 5;
     float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *P = packed(W, N, K);
@@ -300,16 +300,19 @@ static void test_gemm_packed(int M, int N, int K) {
         }
     CHECK(e <= 2e-5, "fmaf chain %dx%dx%d vs double: %g", M, N, K, e);
     for (int kern = VKB_CPU_GEMM_GENERIC; kern <= VKB_CPU_GEMM_AVX512; kern++)
-        for (int th = 1; th <= 3; th++) {
-            vkb_team *t = vkb_team_create(th);
-            REQUIRE(t, "team");
-            memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
-            int got = vkb_cpu_gemm_packed_kernel(X, ldx, P, Y, M, N, K, t, kern);
-            vkb_team_free(t);
-            CHECK(memcmp(Y, want, (size_t)M * N * sizeof *Y) == 0,
-                  "gemm_packed %dx%dx%d kernel %d (ran %d) threads %d: not the fmaf chain (max err %g)",
-                  M, N, K, kern, got, th, max_err_f(Y, want, (size_t)M * N));
-        }
+        for (int th = 1; th <= 3; th++)
+            for (int in_place = 0; in_place <= 1; in_place++) {
+                vkb_team *t = vkb_team_create(th);
+                REQUIRE(t, "team");
+                memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
+                int got = vkb_cpu_gemm_packed_kernel(X, ldx, P, Y, M, N, K, t,
+                                                     kern | (in_place ? VKB_CPU_GEMM_X_IN_PLACE : 0));
+                vkb_team_free(t);
+                CHECK(memcmp(Y, want, (size_t)M * N * sizeof *Y) == 0,
+                      "gemm_packed %dx%dx%d kernel %d (ran %d) threads %d in place %d: not the fmaf "
+                      "chain (max err %g)", M, N, K, kern, got, th, in_place,
+                      max_err_f(Y, want, (size_t)M * N));
+            }
     free(X); free(W); free(P); free(want); free(Y);
 }
 
@@ -528,16 +531,17 @@ int main(void) {
     test_attention(1, 5, 12, 64);
     test_team();
     test_gelu_fast();
-    int gemm_mnk[][3] = {{1, 1, 1}, {1, 5, 7}, {13, 33, 1}, {25, 31, 385}, {7, 100, 800},
-                         {200, 50, 20}, {197, 17, 390}, {12, 64, 384}, {1, 300, 33}};
-    for (int i = 0; i < 9; i++) test_gemm_packed(gemm_mnk[i][0], gemm_mnk[i][1], gemm_mnk[i][2]);
+    int gemm_mnk[][3] = {{1, 1, 1}, {1, 5, 7}, {13, 33, 1}, {25, 31, 513}, {7, 100, 1100},
+                         {200, 50, 20}, {197, 17, 390}, {12, 64, 512}, {1, 300, 33},
+                         {400, 40, 530}, {781, 33, 45}};
+    for (int i = 0; i < 11; i++) test_gemm_packed(gemm_mnk[i][0], gemm_mnk[i][1], gemm_mnk[i][2]);
     test_linear_fast(77, 130, 100);
     test_linear_fast(1, 3, 1);
     test_linear_fast(130, 77, 257);
     test_linear_fast(3, 40, 70);
     test_linear_fast(5, 2, 77);   /* narrow: one zero-padded panel */
     test_linear_fast(1, 300, 33);
-    test_linear_fast(200, 20, 400); /* two row blocks, two K blocks */
+    test_linear_fast(400, 20, 530); /* two row blocks, two K blocks */
     int rows_nk[][2] = {{2, 768}, {5, 33}, {40, 70}, {256, 256}, {300, 257}, {768, 768}};
     for (int i = 0; i < 6; i++) test_linear_fast_rows(rows_nk[i][0], rows_nk[i][1]);
     test_layernorm_fast(7, 48);

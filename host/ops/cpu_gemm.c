@@ -234,8 +234,8 @@ static void gemm_task(void *arg, int task, int slot) {
 
 int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float *Y, int M, int N,
                                int K, vkb_team *team, int kernel) {
-    int got;
-    kernel_info ki = pick_kernel(kernel, &got);
+    int got, in_place = kernel & VKB_CPU_GEMM_X_IN_PLACE;
+    kernel_info ki = pick_kernel(kernel & ~VKB_CPU_GEMM_X_IN_PLACE, &got);
     if (M <= 0 || N <= 0) return got;
     if (K <= 0) {
         memset(Y, 0, (size_t)M * N * sizeof *Y);
@@ -257,7 +257,7 @@ int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float
      * read in place: slower, same bits */
     int xslots = par ? (slots < tasks ? slots : tasks) : 1;
     c.xrows = M < MC + 12 ? M : MC + 12; /* a task's rows: at most MC + one tile */
-    c.xpack = malloc((size_t)xslots * c.xrows * XS * sizeof(float));
+    c.xpack = in_place ? NULL : malloc((size_t)xslots * c.xrows * XS * sizeof(float));
     if (par) vkb_team_run(team, tasks, gemm_task, &c);
     else
         for (int t = 0; t < tasks; t++) gemm_task(&c, t, 0);

@@ -51,8 +51,10 @@ void vkb_cpu_gemm_packed(const float *X, size_t ldx, const float *P, float *Y, i
                          vkb_team *team);
 /* The same with a given micro-kernel (for the tests and benchmarks: all give
  * the same bits); one the CPU cannot run is replaced by the portable one.
- * Returns the kernel used. */
-enum { VKB_CPU_GEMM_AUTO, VKB_CPU_GEMM_GENERIC, VKB_CPU_GEMM_AVX2, VKB_CPU_GEMM_AVX512 };
+ * | VKB_CPU_GEMM_X_IN_PLACE: without the copy of X (as when it cannot be
+ * allocated).  Returns the kernel used. */
+enum { VKB_CPU_GEMM_AUTO, VKB_CPU_GEMM_GENERIC, VKB_CPU_GEMM_AVX2, VKB_CPU_GEMM_AVX512,
+       VKB_CPU_GEMM_X_IN_PLACE = 16 };
 int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float *Y, int M, int N,
                                int K, vkb_team *team, int kernel);
 
@@ -61,8 +63,8 @@ int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float
  * team adds b and R and applies act (GELU: vkb_cpu_gelu_fast) while the row
  * is in cache.  X and R have row strides ldx and ldr (ldx = L*dim gathers
  * the first token of each sequence without a copy).  A row's result is the
- * same bits whatever M and whatever rows share the call.  It allocates
- * nothing and cannot fail. */
+ * same bits whatever M and whatever rows share the call.  It cannot fail
+ * (the GEMM's scratch is optional). */
 void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
                         vkb_team *team);
