@@ -15,12 +15,11 @@
  * the number of rows M, the thread count nor the instruction set changes a
  * single bit: the AVX-512 kernel (12 x 32 tiles), the AVX2 one (6 x 16)
  * and the portable one (fmaf, correctly rounded wherever it runs) give the
- * same results.  The vector kernels are written with GCC vector extensions
- * and contract `a += s * b` into FMA (-std=gnu11: -ffp-contract=fast; the
- * tests compare them with an fmaf chain to the bit); they are compiled per
- * ISA with target attributes and picked per call with
- * __builtin_cpu_supports (not target_clones: each ISA wants its own tile
- * shape).
+ * same results (the tests compare each with an fmaf chain to the bit).  The
+ * vector kernels use the FMA intrinsics (a contracted `a += s * b` is an FMA
+ * only at some optimization levels), in functions compiled per ISA with
+ * target attributes and picked per call with __builtin_cpu_supports (not
+ * target_clones: each ISA wants its own tile shape).
  *
  * Threads.  Tasks are (row block, group of panels); every task writes
  * disjoint outputs, on the caller's team. */
@@ -68,52 +67,65 @@ void vkb_cpu_pack_weights(const float *W, int N, int K, float *P) {
 typedef void (*gemm_kernel)(const float *const *x, const float *p, int kc, float *y, size_t ldy,
                             int first);
 
-typedef float v16 __attribute__((vector_size(64)));
-
 #define R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define R12(X) R6(X) X(6) X(7) X(8) X(9) X(10) X(11)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define VKB_GEMM_X86 1
+/* The FMA intrinsics, not `a += s * b`: whether the compiler contracts that
+ * into an FMA depends on the optimization level (not at -O1: other bits). */
+#include <immintrin.h>
 /* AVX-512: 12 rows x 32 columns, 24 zmm accumulators. */
-#define D2(r) v16 a##r##0, a##r##1; const float *x##r = x[r];
+#define D2(r) __m512 a##r##0, a##r##1; const float *x##r = x[r];
 #define L2(r)                                                                                  \
-    if (first) a##r##0 = a##r##1 = (v16){0};                                                   \
+    if (first) a##r##0 = a##r##1 = _mm512_setzero_ps();                                        \
     else {                                                                                     \
-        memcpy(&a##r##0, y + (size_t)(r) * ldy, 64);                                           \
-        memcpy(&a##r##1, y + (size_t)(r) * ldy + 16, 64);                                      \
+        a##r##0 = _mm512_loadu_ps(y + (size_t)(r) * ldy);                                      \
+        a##r##1 = _mm512_loadu_ps(y + (size_t)(r) * ldy + 16);                                 \
     }
-#define F2(r) { float s = x##r[k]; a##r##0 += s * b0; a##r##1 += s * b1; }
+#define F2(r)                                                                                  \
+    {                                                                                          \
+        __m512 s = _mm512_set1_ps(x##r[k]);                                                    \
+        a##r##0 = _mm512_fmadd_ps(s, b0, a##r##0);                                             \
+        a##r##1 = _mm512_fmadd_ps(s, b1, a##r##1);                                             \
+    }
 #define S2(r)                                                                                  \
-    memcpy(y + (size_t)(r) * ldy, &a##r##0, 64);                                               \
-    memcpy(y + (size_t)(r) * ldy + 16, &a##r##1, 64);
+    _mm512_storeu_ps(y + (size_t)(r) * ldy, a##r##0);                                          \
+    _mm512_storeu_ps(y + (size_t)(r) * ldy + 16, a##r##1);
 __attribute__((target("avx512f,fma"))) static void kern_avx512(const float *const *x, const float *p,
                                                               int kc, float *y, size_t ldy, int first) {
     R12(D2)
     R12(L2)
     for (int k = 0; k < kc; k++) {
-        v16 b0, b1;
-        memcpy(&b0, p + (size_t)k * NR, 64);
-        memcpy(&b1, p + (size_t)k * NR + 16, 64);
+        __m512 b0 = _mm512_loadu_ps(p + (size_t)k * NR), b1 = _mm512_loadu_ps(p + (size_t)k * NR + 16);
         R12(F2)
     }
     R12(S2)
 }
 
 /* AVX2: 6 rows x 16 columns (half a panel), 12 ymm accumulators. */
-#define D1(r) v16 a##r; const float *x##r = x[r];
+#define D1(r) __m256 a##r##0, a##r##1; const float *x##r = x[r];
 #define L1(r)                                                                                  \
-    if (first) a##r = (v16){0};                                                                \
-    else memcpy(&a##r, y + (size_t)(r) * ldy, 64);
-#define F1(r) a##r += x##r[k] * b0;
-#define S1(r) memcpy(y + (size_t)(r) * ldy, &a##r, 64);
+    if (first) a##r##0 = a##r##1 = _mm256_setzero_ps();                                        \
+    else {                                                                                     \
+        a##r##0 = _mm256_loadu_ps(y + (size_t)(r) * ldy);                                      \
+        a##r##1 = _mm256_loadu_ps(y + (size_t)(r) * ldy + 8);                                  \
+    }
+#define F1(r)                                                                                  \
+    {                                                                                          \
+        __m256 s = _mm256_set1_ps(x##r[k]);                                                    \
+        a##r##0 = _mm256_fmadd_ps(s, b0, a##r##0);                                             \
+        a##r##1 = _mm256_fmadd_ps(s, b1, a##r##1);                                             \
+    }
+#define S1(r)                                                                                  \
+    _mm256_storeu_ps(y + (size_t)(r) * ldy, a##r##0);                                          \
+    _mm256_storeu_ps(y + (size_t)(r) * ldy + 8, a##r##1);
 __attribute__((target("avx2,fma"))) static void kern_avx2(const float *const *x, const float *p,
                                                          int kc, float *y, size_t ldy, int first) {
     R6(D1)
     R6(L1)
     for (int k = 0; k < kc; k++) {
-        v16 b0;
-        memcpy(&b0, p + (size_t)k * NR, 64);
+        __m256 b0 = _mm256_loadu_ps(p + (size_t)k * NR), b1 = _mm256_loadu_ps(p + (size_t)k * NR + 8);
         R6(F1)
     }
     R6(S1)
