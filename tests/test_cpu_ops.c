@@ -4,8 +4,6 @@
  * path's operators (vkb_cpu_*_fast, on a vkb_team of 1..3 threads) against
  * the same formulas and the fp64 operators; the team itself. */
 #include "testutil.h"
-#include <cblas.h>
-#include <strings.h>
 #include "cpu_ops.h"
 #include <math.h>
 #include <string.h>
@@ -268,12 +266,62 @@ static void test_gelu_fast(void) {
     free(x); free(ref);
 }
 
+/* W [N,K] packed for the fast path's GEMM (vkb_cpu_pack_weights). */
+static float *packed(const float *W, int N, int K) {
+    size_t n = vkb_cpu_pack_size(N, K);
+    float *P = malloc((n ? n : 1) * sizeof *P);
+    REQUIRE(P, "out of memory");
+    vkb_cpu_pack_weights(W, N, K, P);
+    return P;
+}
+
+/* The packed GEMM: every output is exactly the chain of fmaf over k in order
+ * (so every micro-kernel this CPU runs - AVX-512, AVX2+FMA, portable - gives
+ * the same bits), with 1, 2 and 3 threads, strided X, with and without the
+ * copy of X; and near the double product.  Sizes straddle the tiles (12/6/4
+ * rows, 32/16 columns), the K block (512) and the row block (384). */
+static void test_gemm_packed(int M, int N, int K) {
+    size_t ldx = (size_t)K + 5;
+    float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *P = packed(W, N, K);
+    float *want = malloc((size_t)M * N * sizeof *want), *Y = malloc((size_t)M * N * sizeof *Y);
+    REQUIRE(want && Y, "out of memory");
+    double e = 0;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            float s = 0.0f;
+            double d = 0;
+            for (int k = 0; k < K; k++) {
+                s = fmaf(X[m * ldx + k], W[(size_t)n * K + k], s);
+                d += (double)X[m * ldx + k] * W[(size_t)n * K + k];
+            }
+            want[(size_t)m * N + n] = s;
+            double ei = fabs(s - d) / (1.0 + fabs(d));
+            if (!(ei <= e)) e = ei;
+        }
+    CHECK(e <= 2e-5, "fmaf chain %dx%dx%d vs double: %g", M, N, K, e);
+    for (int kern = VKB_CPU_GEMM_GENERIC; kern <= VKB_CPU_GEMM_AVX512; kern++)
+        for (int th = 1; th <= 3; th++)
+            for (int in_place = 0; in_place <= 1; in_place++) {
+                vkb_team *t = vkb_team_create(th);
+                REQUIRE(t, "team");
+                memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
+                int got = vkb_cpu_gemm_packed_kernel(X, ldx, P, Y, M, N, K, t,
+                                                     kern | (in_place ? VKB_CPU_GEMM_X_IN_PLACE : 0));
+                vkb_team_free(t);
+                CHECK(memcmp(Y, want, (size_t)M * N * sizeof *Y) == 0,
+                      "gemm_packed %dx%dx%d kernel %d (ran %d) threads %d in place %d: not the fmaf "
+                      "chain (max err %g)", M, N, K, kern, got, th, in_place,
+                      max_err_f(Y, want, (size_t)M * N));
+            }
+    free(X); free(W); free(P); free(want); free(Y);
+}
+
 /* act(X W^T + b + R) with strided X and R, against double and against the
  * fp64 linear; thread count does not change the result. */
 static void test_linear_fast(int M, int N, int K) {
     size_t ldx = (size_t)K + 3, ldr = (size_t)N + 5;
     float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
-    float *R = rnd((size_t)M * ldr, 2.0f);
+    float *R = rnd((size_t)M * ldr, 2.0f), *P = packed(W, N, K);
     double *ref = malloc((size_t)M * N * sizeof *ref);
     float *Y = malloc((size_t)M * N * sizeof *Y), *Y1 = malloc((size_t)M * N * sizeof *Y1);
     float *Xc = malloc((size_t)M * K * sizeof *Xc), *Y64 = malloc((size_t)M * N * sizeof *Y64);
@@ -292,8 +340,8 @@ static void test_linear_fast(int M, int N, int K) {
                     vkb_team *t = vkb_team_create(th);
                     REQUIRE(t, "team");
                     memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
-                    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, hasb ? b : NULL, hasr ? R : NULL, ldr, Y,
-                                                M, N, K, (vkb_act)act, t) == 0, "out of memory");
+                    vkb_cpu_linear_fast(X, ldx, P, hasb ? b : NULL, hasr ? R : NULL, ldr, Y,
+                                                M, N, K, (vkb_act)act, t);
                     vkb_team_free(t);
                     double e = max_err(Y, ref, (size_t)M * N);
                     CHECK(e <= 2e-5, "linear_fast %dx%dx%d act %d bias %d res %d threads %d: err %g",
@@ -312,44 +360,38 @@ static void test_linear_fast(int M, int N, int K) {
                     CHECK(d <= 2e-5, "linear_fast vs fp64 linear %dx%dx%d act %d: %g", M, N, K, act, d);
                 }
             }
-    free(X); free(W); free(b); free(R); free(ref); free(Y); free(Y1); free(Xc); free(Y64);
-}
-
-/* Whether OpenBLAS's sgemm computes a row the same way wherever it sits in
- * the matrix on this machine: its SkylakeX/Cooperlake kernels do (the fp32
- * CPU path is then batch-independent to the bit); its Haswell/Zen kernels
- * do not (rows of tails and of other offsets differ by ~1e-7 relative), so
- * there the batch-independence checks measure and bound the deviation. */
-static int blas_rows_exact(void) {
-    const char *c = openblas_get_corename();
-    return c && (!strcasecmp(c, "skylakex") || !strcasecmp(c, "cooperlake"));
+    free(X); free(W); free(b); free(R); free(ref); free(Y); free(Y1); free(Xc); free(Y64); free(P);
 }
 
 /* A row's result is the same bits whatever M and whatever rows share the
- * call: narrow outputs (dot products), few rows (padded copy), plain sgemm
- * (where OpenBLAS's kernels allow: blas_rows_exact; else within 1e-5). */
+ * call: every run of M rows at every offset of a batch of MB, with 1 and 2
+ * threads, gives the rows of the whole batch's call (GELU epilogue). */
 static void test_linear_fast_rows(int N, int K) {
-    int MB = 60;
+    int MB = 40;
     size_t ldx = (size_t)K + 1;
     float *X = rnd((size_t)MB * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
+    float *P = packed(W, N, K);
     float *Yall = malloc((size_t)MB * N * sizeof *Yall), *Y = malloc((size_t)MB * N * sizeof *Y);
     REQUIRE(Yall && Y, "out of memory");
-    vkb_team *t = vkb_team_create(2);
-    REQUIRE(t, "team");
-    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, b, NULL, 0, Yall, MB, N, K, VKB_ACT_GELU, t) == 0, "oom");
-    int Ms[] = {1, 2, 3, 7, 33, 59};
-    for (size_t i = 0; i < sizeof Ms / sizeof *Ms; i++) {
-        int M = Ms[i], off = MB - M;
-        REQUIRE(vkb_cpu_linear_fast(X + (size_t)off * ldx, ldx, W, b, NULL, 0, Y, M, N, K,
-                                    VKB_ACT_GELU, t) == 0, "oom");
-        int same = memcmp(Y, Yall + (size_t)off * N, (size_t)M * N * sizeof *Y) == 0;
-        CHECK(same || ((N >= 32 && !blas_rows_exact()) &&
-                       max_err_f(Y, Yall + (size_t)off * N, (size_t)M * N) <= 1e-5),
-              "linear_fast %dx%d: rows %d.. computed in a call of %d rows differ from the call of %d",
-              N, K, off, M, MB);
+    vkb_team *t2 = vkb_team_create(2);
+    REQUIRE(t2, "team");
+    vkb_cpu_linear_fast(X, ldx, P, b, NULL, 0, Yall, MB, N, K, VKB_ACT_GELU, t2);
+    int Ms[] = {1, 2, 3, 7, 13, 33, 39};
+    int bad = 0;
+    for (int th = 1; th <= 2; th++) {
+        vkb_team *t = th == 2 ? t2 : NULL;
+        for (size_t i = 0; i < sizeof Ms / sizeof *Ms; i++)
+            for (int off = 0; off + Ms[i] <= MB; off++) {
+                int M = Ms[i];
+                vkb_cpu_linear_fast(X + (size_t)off * ldx, ldx, P, b, NULL, 0, Y, M, N, K,
+                                            VKB_ACT_GELU, t);
+                if (memcmp(Y, Yall + (size_t)off * N, (size_t)M * N * sizeof *Y) && !bad++)
+                    CHECK(0, "linear_fast %dx%d: rows %d..%d computed in a call of %d rows (%d threads) "
+                          "differ from the call of %d", N, K, off, off + M - 1, M, th, MB);
+            }
     }
-    vkb_team_free(t);
-    free(X); free(W); free(b); free(Yall); free(Y);
+    vkb_team_free(t2);
+    free(X); free(W); free(b); free(Yall); free(Y); free(P);
 }
 
 /* LayerNorm(X W^T + b + R): the same bits as linear_fast then
@@ -358,6 +400,7 @@ static void test_linear_ln_fast(int M, int N, int K) {
     size_t ldx = (size_t)K + 2, ldr = (size_t)N + 3;
     float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *b = rnd(N, 1.0f);
     float *R = rnd((size_t)M * ldr, 2.0f), *g = rnd(N, 1.5f), *be = rnd(N, 1.0f);
+    float *P = packed(W, N, K);
     float *Y = malloc((size_t)M * N * sizeof *Y), *Y2 = malloc((size_t)M * N * sizeof *Y2);
     float *Xc = malloc((size_t)M * K * sizeof *Xc), *Rc = malloc((size_t)M * N * sizeof *Rc);
     float *Y64 = malloc((size_t)M * N * sizeof *Y64);
@@ -368,8 +411,8 @@ static void test_linear_ln_fast(int M, int N, int K) {
     }
     vkb_team *t = vkb_team_create(2);
     REQUIRE(t, "team");
-    REQUIRE(vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, be, 1e-12f, Y, M, N, K, t) == 0, "oom");
-    REQUIRE(vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y2, M, N, K, VKB_ACT_NONE, t) == 0, "oom");
+    vkb_cpu_linear_ln_fast(X, ldx, P, b, R, ldr, g, be, 1e-12f, Y, M, N, K, t);
+    vkb_cpu_linear_fast(X, ldx, P, b, R, ldr, Y2, M, N, K, VKB_ACT_NONE, t);
     vkb_cpu_layernorm_fast(Y2, g, be, M, N, 1e-12f, t);
     vkb_team_free(t);
     CHECK(memcmp(Y, Y2, (size_t)M * N * sizeof *Y) == 0,
@@ -379,7 +422,7 @@ static void test_linear_ln_fast(int M, int N, int K) {
     double d = max_err_f(Y, Y64, (size_t)M * N);
     CHECK(d <= 5e-5, "linear_ln_fast vs fp64 %dx%dx%d: %g", M, N, K, d);
     free(X); free(W); free(b); free(R); free(g); free(be); free(Y); free(Y2); free(Xc); free(Rc);
-    free(Y64);
+    free(Y64); free(P);
 }
 
 static void test_layernorm_fast(int rows, int dim) {
@@ -488,18 +531,23 @@ int main(void) {
     test_attention(1, 5, 12, 64);
     test_team();
     test_gelu_fast();
+    int gemm_mnk[][3] = {{1, 1, 1}, {1, 5, 7}, {13, 33, 1}, {25, 31, 513}, {7, 100, 1100},
+                         {200, 50, 20}, {197, 17, 390}, {12, 64, 512}, {1, 300, 33},
+                         {400, 40, 530}, {781, 33, 45}};
+    for (int i = 0; i < 11; i++) test_gemm_packed(gemm_mnk[i][0], gemm_mnk[i][1], gemm_mnk[i][2]);
     test_linear_fast(77, 130, 100);
     test_linear_fast(1, 3, 1);
     test_linear_fast(130, 77, 257);
-    test_linear_fast(3, 40, 70);  /* padded to 31 rows */
-    test_linear_fast(5, 2, 77);   /* narrow: dot products */
-    test_linear_fast(1, 300, 33); /* padded to 5 rows */
+    test_linear_fast(3, 40, 70);
+    test_linear_fast(5, 2, 77);   /* narrow: one zero-padded panel */
+    test_linear_fast(1, 300, 33);
+    test_linear_fast(400, 20, 530); /* two row blocks, two K blocks */
     int rows_nk[][2] = {{2, 768}, {5, 33}, {40, 70}, {256, 256}, {300, 257}, {768, 768}};
     for (int i = 0; i < 6; i++) test_linear_fast_rows(rows_nk[i][0], rows_nk[i][1]);
     test_layernorm_fast(7, 48);
     test_linear_ln_fast(37, 77, 100);
-    test_linear_ln_fast(3, 40, 70); /* padded rows */
-    test_linear_ln_fast(5, 20, 33); /* narrow: dot products */
+    test_linear_ln_fast(3, 40, 70);
+    test_linear_ln_fast(5, 20, 33); /* narrow */
     test_layernorm_fast(37, 768);
     test_embed_fast(3, 9, 20);
     test_embed_fast(5, 33, 77);

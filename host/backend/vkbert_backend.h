@@ -169,9 +169,10 @@ typedef struct vkb_backend vkb_backend;
 /* Whether the address space (ulimit -v) has room for OpenBLAS's per-thread
  * work buffers (128 MiB each in Debian's build).  OpenBLAS retries a failed
  * buffer allocation for ever, also in the threads it starts when it is
- * loaded, and exit() waits for them: the CPU backend refuses to start
- * without the room (an out-of-memory error), and a program can skip exit
- * handlers (_exit) when this fails.  Returns 0, or -1 with err.  (host/cpu) */
+ * loaded, and exit() waits for them: a program can skip exit handlers
+ * (_exit) when this fails.  (The CPU backend's forward passes no longer call
+ * OpenBLAS; the fp32 operator vkb_cpu_linear, which the Vulkan checks use,
+ * does.)  Returns 0, or -1 with err.  (host/cpu) */
 int vkb_cpu_blas_room(vkb_error *err);
 
 int vkb_backend_create(const vkb_model *m, const vkb_backend_opts *opts,

@@ -18,22 +18,22 @@
  *    bias, residual, activation and the residual blocks' LayerNorm in one
  *    pass per row after each GEMM, GELU vectorized, attention reading the
  *    fused q|k|v rows, the head
- *    reading the first tokens in place - and everything but the GEMMs on one
- *    persistent thread team (the GEMMs on OpenBLAS's pool; the team sleeps
- *    meanwhile);
+ *    reading the first tokens in place - and all of it, the GEMMs included
+ *    (cpu_gemm.c, on weights packed once at creation), on one persistent
+ *    thread team;
  *  - --precision bf16 / int8: forward_fast with the encoder's linear layers
  *    (q|k|v, out_lin, ffn.lin1, ffn.lin2) on oneDNN (cpu_lowp.c: GEMM,
  *    activation conversion and epilogue on oneDNN's OpenMP threads); the
  *    head stays fp32.
- * Weights are converted to f32 once, at creation (in bf16 / int8 all but the
- * encoder's linear weights, which live on oneDNN only); activation buffers are
+ * Weights are converted to f32 once, at creation (those of the fp32 GEMMs
+ * packed for them: convert_weights; in bf16 / int8 the encoder's linear
+ * weights live on oneDNN only); activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
 #include "cpu_lowp.h"
 #include "cpu_ops.h"
 #include "cpu_pool.h"
 #include "error.h"
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +43,8 @@
 typedef struct {
     vkb_backend base;
     int threads, fp64;
-    vkb_team *team; /* fp32: the persistent team for the non-GEMM work */
-    int blas_ready; /* a forward has run: OpenBLAS has its buffer */
-    float *wmem;  /* all weights, f32 */
+    vkb_team *team; /* fp32: the persistent team for all the work */
+    float *wmem;  /* all weights, f32 (some packed: convert_weights) */
     float **w;    /* w[i]: the model's tensor i (vkb_model_tensor_index), in wmem */
     /* activations, each sized for cap_tokens rows */
     size_t cap_tokens;
@@ -67,35 +66,104 @@ static const float *wt(const cpu_backend *be, vkb_tensor_role r, int layer) {
 }
 
 /* Converts every tensor of the table to f32 (the loader has checked their
- * shapes against config.json).  Each layer's q, k and v weights are placed
- * one after the other, and so are their biases: [3*dim, dim] and [3*dim]
- * for the fused projection of the fp32 path. */
-static int convert_weights(cpu_backend *be, const vkb_model *m, vkb_error *err) {
+ * shapes against config.json).  Each layer's q, k and v biases are placed
+ * one after the other: [3*dim] for the fused projection of the fp32 path.
+ * The weights the fp32 path multiplies by (vkb_cpu_linear_fast) are stored
+ * packed (vkb_cpu_pack_weights) instead of plain: the head's, and with
+ * `pack_encoder` the encoder's - q|k|v as one [3*dim, dim] weight (at the
+ * q weight's index; the k and v weights have no copy of their own), out_lin,
+ * ffn.lin1, ffn.lin2.  The fp64 reference and the oneDNN path (which
+ * builds its own from the checkpoint) pass pack_encoder = 0; fp64 packs
+ * nothing.  With `drop_encoder` (bf16 / int8 running on oneDNN) the
+ * encoder's linear weights get no f32 copy at all. */
+typedef struct {
+    int n, k;  /* packed as [n, k]; n = 0: plain */
+    int parts; /* how many tensors, part[] (3: q, k and v, as one [3*dim, dim]) */
+    int part[3];
+    int skip;  /* the k or v weight of a fused q|k|v: no copy of its own */
+} pack_plan;
+
+/* tensor (role, layer), if the model has it, packed as [N, K] */
+static void plan_one(pack_plan *plan, const vkb_model *m, vkb_tensor_role role, int layer, int N,
+                     int K) {
+    int i = vkb_model_tensor_index(m, role, layer);
+    if (i >= 0) plan[i] = (pack_plan){N, K, 1, {i, i, i}, 0};
+}
+
+static const vkb_tensor_role linear_roles[] = {VKB_T_Q_W, VKB_T_K_W, VKB_T_V_W, VKB_T_O_W,
+                                               VKB_T_FFN1_W, VKB_T_FFN2_W};
+
+static int convert_weights(cpu_backend *be, const vkb_model *m, int pack_head, int pack_encoder,
+                           int drop_encoder, vkb_error *err) {
     int n = vkb_model_n_tensors(m);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += (size_t)m->w.t[i].numel;
-    be->wmem = malloc(total * sizeof(float));
+    const vkb_config *c = &m->cfg;
+    pack_plan *plan = calloc(n > 0 ? (size_t)n : 1, sizeof *plan);
     be->w = calloc(n > 0 ? (size_t)n : 1, sizeof *be->w);
-    if (!be->wmem || !be->w)
+    if (!plan || !be->w) {
+        free(plan);
+        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
+    }
+    if (pack_head) {
+        plan_one(plan, m, VKB_T_PRE_W, 0, c->dim, c->dim);
+        plan_one(plan, m, VKB_T_CLS_W, 0, c->n_labels, c->dim);
+    }
+    for (int l = 0; pack_encoder && l < c->n_layers; l++) {
+        int q = vkb_model_tensor_index(m, VKB_T_Q_W, l), k = vkb_model_tensor_index(m, VKB_T_K_W, l),
+            v = vkb_model_tensor_index(m, VKB_T_V_W, l);
+        plan[q] = (pack_plan){3 * c->dim, c->dim, 3, {q, k, v}, 0};
+        plan[k].skip = plan[v].skip = 1;
+        plan_one(plan, m, VKB_T_O_W, l, c->dim, c->dim);
+        plan_one(plan, m, VKB_T_FFN1_W, l, c->hidden_dim, c->dim);
+        plan_one(plan, m, VKB_T_FFN2_W, l, c->dim, c->hidden_dim);
+    }
+    for (int l = 0; drop_encoder && l < c->n_layers; l++)
+        for (size_t r = 0; r < sizeof linear_roles / sizeof *linear_roles; r++)
+            plan[vkb_model_tensor_index(m, linear_roles[r], l)].skip = 1;
+    size_t total = 0, tmp_n = 0;
+    for (int i = 0; i < n; i++) {
+        size_t plain = (size_t)plan[i].n * plan[i].k;
+        if (plan[i].skip) continue;
+        total += plan[i].n ? vkb_cpu_pack_size(plan[i].n, plan[i].k) : (size_t)m->w.t[i].numel;
+        if (plan[i].n && plain > tmp_n) tmp_n = plain;
+    }
+    be->wmem = malloc((total ? total : 1) * sizeof(float));
+    float *tmp = tmp_n ? malloc(tmp_n * sizeof(float)) : NULL;
+    if (!be->wmem || (tmp_n && !tmp)) {
+        free(plan);
+        free(tmp);
         return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %zu f32 weights", total);
+    }
     float *next = be->wmem;
-    static const vkb_tensor_role fused[] = {VKB_T_Q_W, VKB_T_K_W, VKB_T_V_W,
-                                            VKB_T_Q_B, VKB_T_K_B, VKB_T_V_B};
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (size_t f = 0; f < sizeof fused / sizeof *fused; f++) {
-            int i = vkb_model_tensor_index(m, fused[f], l);
+    static const vkb_tensor_role fused_b[] = {VKB_T_Q_B, VKB_T_K_B, VKB_T_V_B};
+    for (int l = 0; l < c->n_layers; l++)
+        for (size_t f = 0; f < sizeof fused_b / sizeof *fused_b; f++) {
+            int i = vkb_model_tensor_index(m, fused_b[f], l);
             be->w[i] = next;
             next += m->w.t[i].numel;
         }
-    for (int i = 0; i < n; i++)
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        if (plan[i].skip) continue;
         if (!be->w[i]) {
             be->w[i] = next;
-            next += m->w.t[i].numel;
+            next += plan[i].n ? vkb_cpu_pack_size(plan[i].n, plan[i].k) : (size_t)m->w.t[i].numel;
         }
-    for (int i = 0; i < n; i++)
         /* fails if model.safetensors shrank since it was validated */
-        if (vkb_tensor_to_f32(&m->w.t[i], be->w[i], err)) return -1;
-    return 0;
+        if (!plan[i].n) {
+            rc = vkb_tensor_to_f32(&m->w.t[i], be->w[i], err);
+            continue;
+        }
+        /* the plain weight (q|k|v: the three, one after the other), then packed */
+        float *t = tmp;
+        for (int part = 0; part < plan[i].parts && !rc; part++) {
+            rc = vkb_tensor_to_f32(&m->w.t[plan[i].part[part]], t, err);
+            t += m->w.t[plan[i].part[part]].numel;
+        }
+        if (!rc) vkb_cpu_pack_weights(tmp, plan[i].n, plan[i].k, be->w[i]);
+    }
+    free(tmp);
+    free(plan);
+    return rc ? -1 : 0;
 }
 
 /* ---- activations ------------------------------------------------------------- */
@@ -206,31 +274,23 @@ static int forward_ref(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, v
     return 0;
 }
 
-/* A linear layer's padded-rows scratch could not be allocated. */
-static int linear_oom(vkb_error *err, int layer, int rows) {
-    return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: %s%d: out of memory for a linear layer's "
-                     "padded rows (%d rows)", layer < 0 ? "classifier head" : "layer ",
-                     layer < 0 ? 0 : layer, rows);
-}
-
-/* Y = act(X W^T + b) + R for linear layer of `layer`: on oneDNN in bf16 /
- * int8 when the backend runs them (lw), else the fp32 operator. */
-static int lin(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
+/* Y = act(X W^T + b + R) for a linear layer: on oneDNN in bf16 /
+ * int8 when the backend runs them (lw), else the fp32 operator (W packed). */
+static int lin(cpu_backend *be, vkb_lp_weight *lw, const float *X, size_t ldx,
                const float *W, const float *b, const float *R, size_t ldr, float *Y, int M, int N,
                int K, vkb_act act, vkb_error *err) {
     if (lw) return vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, act, err);
-    if (vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, M, N, K, act, be->team)) return linear_oom(err, layer, M);
+    vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, M, N, K, act, be->team);
     return 0;
 }
 
 /* Y = LayerNorm(X W^T + b + R) * g + beta: the same, with the residual
  * block's LayerNorm fused into the epilogue (either path). */
-static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, int layer, const float *X, size_t ldx,
+static int lin_ln(cpu_backend *be, vkb_lp_weight *lw, const float *X, size_t ldx,
                   const float *W, const float *b, const float *R, size_t ldr, const float *g,
                   const float *beta, float *Y, int M, int N, int K, vkb_error *err) {
     if (lw) return vkb_lp_linear_ln(be->lp, lw, X, ldx, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, err);
-    if (vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, N, K, be->team))
-        return linear_oom(err, layer, M);
+    vkb_cpu_linear_ln_fast(X, ldx, W, b, R, ldr, g, beta, VKB_LN_EPS, Y, M, N, K, be->team);
     return 0;
 }
 
@@ -251,21 +311,21 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
 #define W(role) wt(be, VKB_T_##role, i)
         /* q|k|v = x [Wq;Wk;Wv]^T + [bq;bk;bv] (contiguous, convert_weights) */
 #define LW(slot) (be->lw ? be->lw[i * LW_N + (slot)] : NULL)
-        if (lin(be, LW(LW_QKV), i, be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
+        if (lin(be, LW(LW_QKV), be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
                 VKB_ACT_NONE, err))
             return -1;
         if (vkb_cpu_attention_fast(be->qkv, 3 * d, be->ctx, B, L, H, D / H, bt->lens, team))
             return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: layer %d: out of memory for the attention scratch "
                                  "(sequence length %d, head size %d)", i, L, D / H);
         /* x = sa_layer_norm(ctx Wo^T + bo + x) */
-        if (lin_ln(be, LW(LW_O), i, be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
+        if (lin_ln(be, LW(LW_O), be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
                    be->tmp, m, D, D, err))
             return -1;
-        if (lin(be, LW(LW_FFN1), i, be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
+        if (lin(be, LW(LW_FFN1), be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
                 VKB_ACT_GELU, err))
             return -1;
         /* x = output_layer_norm(ffn Wout^T + bout + h) */
-        if (lin_ln(be, LW(LW_FFN2), i, be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
+        if (lin_ln(be, LW(LW_FFN2), be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
                    W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, FF, err))
             return -1;
 #undef LW
@@ -275,11 +335,10 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
     if (out && out->logits) {
         /* the first token ([CLS]) of each sequence: rows L*D apart in x */
         float *mid = be->tmp;
-        if (vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0),
-                                NULL, 0, mid, B, D, D, VKB_ACT_RELU, team) ||
-            vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
-                                out->logits, B, c->n_labels, D, VKB_ACT_NONE, team))
-            return linear_oom(err, -1, B);
+        vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0), NULL,
+                            0, mid, B, D, D, VKB_ACT_RELU, team);
+        vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
+                            out->logits, B, c->n_labels, D, VKB_ACT_NONE, team);
     }
     if (out && out->pooled) vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);
     return 0;
@@ -291,54 +350,10 @@ static int cpu_forward(vkb_backend *self, const vkb_batch *bt, vkb_outputs *out,
     /* the batch was checked by vkb_forward (backend.c) */
     if (ensure_acts(be, (size_t)bt->B * bt->L, err)) return -1;
     if (be->fp64) return forward_ref(be, bt, out, err);
-    /* checked in the thread that runs the GEMMs, just before the first one
-     * (other threads' stacks and arenas have taken address space since the
-     * backend was created) */
-    if (!be->blas_ready && vkb_cpu_blas_room(err)) return -1;
-    int rc = forward_fast(be, bt, out, err);
-    be->blas_ready = 1;
-    return rc;
+    return forward_fast(be, bt, out, err);
 }
 
 /* The encoder's linear weights, which bf16 / int8 hold on oneDNN only. */
-static const vkb_tensor_role linear_roles[] = {VKB_T_Q_W, VKB_T_K_W, VKB_T_V_W, VKB_T_O_W,
-                                               VKB_T_FFN1_W, VKB_T_FFN2_W};
-
-/* bf16 / int8, once the linear weights are on oneDNN (be->lw): the f32
- * copies of every other tensor (embeddings, LayerNorms, biases, the head);
- * be->w stays NULL for the linear weights.  Used instead of convert_weights,
- * so the f32 linear weights (~170 MB on distilbert-base) are never held. */
-static int convert_weights_lowp(cpu_backend *be, const vkb_model *m, vkb_error *err) {
-    int n = vkb_model_n_tensors(m);
-    unsigned char *skip = calloc(n > 0 ? (size_t)n : 1, 1);
-    be->w = calloc(n > 0 ? (size_t)n : 1, sizeof *be->w);
-    if (!skip || !be->w) {
-        free(skip);
-        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory");
-    }
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (size_t r = 0; r < sizeof linear_roles / sizeof *linear_roles; r++)
-            skip[vkb_model_tensor_index(m, linear_roles[r], l)] = 1;
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        if (!skip[i]) total += (size_t)m->w.t[i].numel;
-    be->wmem = malloc((total ? total : 1) * sizeof(float));
-    if (!be->wmem) {
-        free(skip);
-        return vkb_failc(err, VKB_ERR_HOST_OOM, "CPU backend: out of memory for %zu f32 weights", total);
-    }
-    float *next = be->wmem;
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++)
-        if (!skip[i]) {
-            be->w[i] = next;
-            next += m->w.t[i].numel;
-            rc = vkb_tensor_to_f32(&m->w.t[i], be->w[i], err);
-        }
-    free(skip);
-    return rc;
-}
-
 /* bf16 / int8: the encoder's linear layers converted for oneDNN, when its
  * effective ISA runs them natively; else fp32 with a note (be->base.note)
  * and nothing done.  Runs before the weights are converted to f32: each
@@ -448,22 +463,21 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
         return -1;
     }
     be->base.prec = VKB_PREC_FP32;
-    /* bf16 / int8: the linear layers onto oneDNN first, then f32 copies of
-     * the rest only (unless it fell back to fp32) */
-    if (((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) && setup_lowp(be, o->precision, o->dnnl_library, err)) ||
-        (be->lp ? convert_weights_lowp(be, m, err) : convert_weights(be, m, err))) {
+    /* bf16 / int8: the linear layers onto oneDNN first (unless it falls
+     * back to fp32), then f32 copies of the rest only */
+    if (((o->precision == VKB_PREC_BF16 || o->precision == VKB_PREC_INT8) &&
+         setup_lowp(be, o->precision, o->dnnl_library, err)) ||
+        convert_weights(be, m, !be->fp64, !be->fp64 && !be->lp, be->lp != NULL, err)) {
         cpu_destroy(&be->base);
         return -1;
     }
     int max_len = o->max_len > 0 && o->max_len < c->max_pos ? o->max_len : c->max_pos;
     size_t tokens = (size_t)(o->max_tokens > 0 ? o->max_tokens : vkb_defaults()->max_tokens);
     if (tokens < (size_t)max_len) tokens = (size_t)max_len;
-    if (ensure_acts(be, tokens, err) || (!be->fp64 && vkb_cpu_blas_room(err))) {
+    if (ensure_acts(be, tokens, err)) {
         cpu_destroy(&be->base);
         return -1;
     }
-    /* fp32 GEMMs run on OpenBLAS's own thread pool (sized by OpenBLAS from
-     * OPENBLAS_NUM_THREADS or the core count); `threads` drives the rest. */
     if (be->fp64)
         snprintf(be->base.device, sizeof be->base.device,
                  "CPU reference (fp64 accumulation, %d thread%s)", be->threads,
@@ -474,9 +488,7 @@ int vkb_cpu_backend_create(const vkb_model *m, const vkb_backend_opts *o,
                  vkb_lp_isa_name(vkb_lp_dnnl(be->lp)), be->threads, be->threads == 1 ? "" : "s");
     else
         snprintf(be->base.device, sizeof be->base.device,
-                 "CPU reference (fp32, %d thread%s, OpenBLAS %d thread%s)", be->threads,
-                 be->threads == 1 ? "" : "s", openblas_get_num_threads(),
-                 openblas_get_num_threads() == 1 ? "" : "s");
+                 "CPU reference (fp32, %d thread%s)", be->threads, be->threads == 1 ? "" : "s");
     *out = &be->base;
     return 0;
 }

@@ -3,8 +3,8 @@
  * Two paths per operator:
  *  - fp64 (the verification mode): plain loops that accumulate in double,
  *    written to be read next to the HF code;
- *  - fp32 (the default): the same math in float, with the linear layers done
- *    by OpenBLAS's cblas_sgemm and attention loops laid out so the compiler
+ *  - fp32: the same math in float, with the linear layers done by OpenBLAS's
+ *    cblas_sgemm and attention loops laid out so the compiler
  *    vectorizes them (keys transposed per head so the inner loop is a
  *    contiguous axpy, never a float reduction that -O3 may not reorder).
  * Work is split over `threads` threads (parallel.c); every task writes disjoint rows, so
@@ -439,7 +439,7 @@ static void gelu_span(float *y, size_t n) {
 void vkb_cpu_gelu_fast(float *y, size_t n) { gelu_span(y, n); }
 
 typedef struct {
-    const float *X, *W, *b, *R;
+    const float *X, *W, *b, *R; /* W: packed (vkb_cpu_pack_weights) */
     float *Y;
     int M, N, K, block;
     size_t ldx, ldr;
@@ -477,97 +477,28 @@ static void epilogue_task(void *p, int task, int slot) {
     epilogue_rows(c, m0, m1);
 }
 
-/* x . w over K floats in a fixed order (16 running sums, then the tail), the
- * same for every row whatever the batch. */
-VKB_CLONES
-static float dot_fixed(const float *x, const float *w, int K) {
-    float acc[16] = {0};
-    int k = 0;
-    for (; k + 16 <= K; k += 16)
-        for (int j = 0; j < 16; j++) acc[j] += x[k + j] * w[k + j];
-    float s = 0;
-    for (int j = 0; j < 16; j++) s += acc[j];
-    for (; k < K; k++) s += x[k] * w[k];
-    return s;
-}
-
-/* Narrow outputs (the classifier): per-row dot products, then the epilogue. */
-static void dot_task(void *p, int task, int slot) {
-    (void)slot;
-    const fast_linear_ctx *c = p;
-    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
-    for (int m = m0; m < m1; m++)
-        for (int n = 0; n < c->N; n++)
-            c->Y[(size_t)m * c->N + n] = dot_fixed(c->X + (size_t)m * c->ldx, c->W + (size_t)n * c->K, c->K);
-    epilogue_rows(c, m0, m1);
-}
-
-/* Batch-composition independence.  OpenBLAS's blocked sgemm with its
- * SkylakeX/Cooperlake kernels (AVX-512; this project's machine) sums each
- * output over K in an order set by K alone, so a row's result does not
- * depend on how many rows share the call (checked for M = 1..4096 at every
- * shape of the model, at any row offset and thread count).  Its small-matrix
- * kernels (OpenBLAS 0.3.21, SkylakeX and later cores; for our row-major
- * X W^T call: rows * N <= 1200 and rows * N * K <= 1e6) sum in another
- * order, and newer OpenBLAS hands one-row GEMMs to gemv.  So:
- *  - outputs narrower than VKB_DOT_N (the classifier) are done by our own
- *    fixed-order dot products (a few thousand FMAs a row);
- *  - a GEMM of fewer than gemm_min_rows(N) rows runs on a zero-padded copy
- *    of at least that many rows (at most ~40 rows of scratch).
- * OpenBLAS's Haswell/Zen kernels (AVX2) compute a row differently by its
- * place in their 12-row tiles and in the tail, so there a row's last bits
- * still depend on the batch (measured: <= 5e-6 on logits, pooled and hidden
- * states of the test models); making those exact would take a GEMM call per
- * sequence, at a real cost for short texts. */
-#define VKB_DOT_N 32
-static int gemm_min_rows(int N) {
-    int r = 1200 / N + 1;
-    return r < 2 ? 2 : r;
-}
-
-/* The GEMM writes with beta 0 (with beta 1 OpenBLAS picked shape-dependent
- * kernels, and a row's result depended on M), then the epilogue. */
-static int linear_fast(fast_linear_ctx *c, vkb_team *team) {
-    int M = c->M, N = c->N, K = c->K;
-    if (M <= 0 || N <= 0) return 0;
-    if (K > 0 && N < VKB_DOT_N) {
-        vkb_team_run(team, n_blocks(M, c->block), dot_task, c);
-        return 0;
-    }
-    int min_rows = gemm_min_rows(N);
-    if (K <= 0) {
-        memset(c->Y, 0, (size_t)M * N * sizeof *c->Y);
-    } else if (M < min_rows) {
-        float *xp = calloc((size_t)min_rows * ((size_t)K + N), sizeof *xp);
-        if (!xp) return -1;
-        float *yp = xp + (size_t)min_rows * K;
-        for (int m = 0; m < M; m++)
-            memcpy(xp + (size_t)m * K, c->X + (size_t)m * c->ldx, (size_t)K * sizeof *xp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, min_rows, N, K, 1.0f, xp, K, c->W, K,
-                    0.0f, yp, N);
-        memcpy(c->Y, yp, (size_t)M * N * sizeof *c->Y);
-        free(xp);
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, c->X, (int)c->ldx, c->W,
-                    K, 0.0f, c->Y, N);
-    }
+/* The GEMM (cpu_gemm.c: packed weights, one FMA chain per output, so a row's
+ * bits do not depend on the batch), then the epilogue per row. */
+static void linear_fast(fast_linear_ctx *c, vkb_team *team) {
+    int M = c->M, N = c->N;
+    if (M <= 0 || N <= 0) return;
+    vkb_cpu_gemm_packed(c->X, c->ldx, c->W, c->Y, M, N, c->K, team);
     if (c->b || c->R || c->act != VKB_ACT_NONE || c->ln_g)
         vkb_team_run(team, n_blocks(M, c->block), epilogue_task, c);
-    return 0;
 }
 
-int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
-                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
+void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
+                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
                         vkb_team *team) {
-    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, act, NULL, NULL, 0.0f};
-    return linear_fast(&c, team);
+    fast_linear_ctx c = {X, P, b, R, Y, M, N, K, 16, ldx, ldr, act, NULL, NULL, 0.0f};
+    linear_fast(&c, team);
 }
 
-int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *W, const float *b,
+void vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
                            const float *R, size_t ldr, const float *g, const float *beta,
                            float eps, float *Y, int M, int N, int K, vkb_team *team) {
-    fast_linear_ctx c = {X, W, b, R, Y, M, N, K, 16, ldx, ldr, VKB_ACT_NONE, g, beta, eps};
-    return linear_fast(&c, team);
+    fast_linear_ctx c = {X, P, b, R, Y, M, N, K, 16, ldx, ldr, VKB_ACT_NONE, g, beta, eps};
+    linear_fast(&c, team);
 }
 
 typedef struct {

@@ -36,21 +36,42 @@ int vkb_cpu_attention(const float *q, const float *k, const float *v,
  * Same math as the fp32 operators above, arranged to touch the activations
  * fewer times; non-GEMM work runs on a persistent team (a NULL team: the
  * caller's thread alone).  Checked against the fp64 operators at odd sizes. */
-/* Y[M,N] = act(X W^T + b + R) (b, R may be NULL): sgemm, then one pass per
- * row on the team adds b and R and applies act (GELU: vkb_cpu_gelu_fast)
- * while the row is in cache.  X and R have row strides ldx and ldr (ldx =
- * L*dim gathers the first token of each sequence without a copy).  A row's
- * result is the same bits whatever M and whatever rows share the call
- * (N < 32: fixed-order dot products; fewer rows than OpenBLAS's small-matrix
- * kernels would take: a zero-padded copy).  0, or -1 when that copy's
- * scratch (< 1200 / N + 2 rows) cannot be allocated (Y untouched). */
-int vkb_cpu_linear_fast(const float *X, size_t ldx, const float *W, const float *b,
+/* The GEMM of the fast path (cpu_gemm.c): Y[M,N] = X W^T with W packed once
+ * by vkb_cpu_pack_weights into panels of VKB_GEMM_NR output columns (panel
+ * p: W[p NR + j][k] at P[(p K + k) NR + j], k-major, the last one
+ * zero-padded; vkb_cpu_pack_size(N, K) floats).  Every output is one chain
+ * of fp32 fused multiply-adds over k = 0..K-1 in order, so a row's result is
+ * the same bits whatever M, whatever rows share the call, the thread count
+ * and the instruction set (AVX-512, AVX2+FMA or none).  X has row stride
+ * ldx; Y is [M,N] dense.  Work on the team (NULL: the caller's thread). */
+#define VKB_GEMM_NR 32
+size_t vkb_cpu_pack_size(int N, int K);
+void vkb_cpu_pack_weights(const float *W, int N, int K, float *P);
+void vkb_cpu_gemm_packed(const float *X, size_t ldx, const float *P, float *Y, int M, int N, int K,
+                         vkb_team *team);
+/* The same with a given micro-kernel (for the tests and benchmarks: all give
+ * the same bits); one the CPU cannot run is replaced by the portable one.
+ * | VKB_CPU_GEMM_X_IN_PLACE: without the copy of X (as when it cannot be
+ * allocated).  Returns the kernel used. */
+enum { VKB_CPU_GEMM_AUTO, VKB_CPU_GEMM_GENERIC, VKB_CPU_GEMM_AVX2, VKB_CPU_GEMM_AVX512,
+       VKB_CPU_GEMM_X_IN_PLACE = 16 };
+int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float *Y, int M, int N,
+                               int K, vkb_team *team, int kernel);
+
+/* Y[M,N] = act(X P + b + R) (b, R may be NULL; P: W [N,K] packed by
+ * vkb_cpu_pack_weights): vkb_cpu_gemm_packed, then one pass per row on the
+ * team adds b and R and applies act (GELU: vkb_cpu_gelu_fast) while the row
+ * is in cache.  X and R have row strides ldx and ldr (ldx = L*dim gathers
+ * the first token of each sequence without a copy).  A row's result is the
+ * same bits whatever M and whatever rows share the call.  It cannot fail
+ * (the GEMM's scratch is optional). */
+void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
                         vkb_team *team);
 /* Y = LayerNorm(X W^T + b + R) * g + beta (the residual blocks' output):
  * vkb_cpu_linear_fast, then the LayerNorm of each row in the same pass
  * (same bits as vkb_cpu_linear_fast then vkb_cpu_layernorm_fast). */
-int vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *W, const float *b,
+void vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
                            const float *R, size_t ldr, const float *g, const float *beta,
                            float eps, float *Y, int M, int N, int K, vkb_team *team);
 /* y = GELU(y) (erf form, |error| <= 2e-7 * |y|), vectorized. */

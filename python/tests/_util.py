@@ -36,21 +36,6 @@ def require_library():
     return vkbert
 
 
-def cpu_batch_exact():
-    """Whether the fp32 CPU path gives a text the same bits whatever shares
-    its batch on this machine.  vkbert's own operators do everywhere; the
-    GEMMs are OpenBLAS's, whose SkylakeX/Cooperlake kernels compute a row
-    the same way wherever it sits in the matrix (tests/test_cpu_forward.c
-    checks it), while its Haswell/Zen kernels do not (differences ~1e-6)."""
-    import ctypes
-    try:
-        ob = ctypes.CDLL("libopenblas.so.0")
-        ob.openblas_get_corename.restype = ctypes.c_char_p
-        return ob.openblas_get_corename().decode().lower() in ("skylakex", "cooperlake")
-    except (OSError, AttributeError):
-        return False
-
-
 def library_or_exit():
     """require_library() at a script's top level: exits 77 on a skip."""
     try:

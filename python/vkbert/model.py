@@ -78,9 +78,8 @@ class Model:
     threads:      CPU backend threads (0 = all cores)
     fp64_accum:   CPU backend: accumulate in double (the verification
                   mode), at a cost in speed.  Results then do not depend on
-                  how inputs are batched (bit for bit); in fp32 neither, to
-                  the bit with OpenBLAS's AVX-512 kernels, within ~5e-6
-                  with its AVX2 (Haswell/Zen) kernels.
+                  how inputs are batched (bit for bit); in fp32 neither
+                  (bit for bit too).
     tokenizer_threads: C threads tokenizing ahead of the backend
     validation:   Vulkan: enable the Khronos validation layer
     """

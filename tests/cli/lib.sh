@@ -46,24 +46,12 @@ print(n)
 PYEOF
 }
 
-# cpu_batch_exact: whether the fp32 CPU path gives a text the same bits
-# whatever shares its batch here (python/tests/_util.py: OpenBLAS's
-# SkylakeX/Cooperlake kernels; its Haswell/Zen kernels differ by ~1e-6).
-cpu_batch_exact() {
-    $PY -c 'import ctypes, sys
-try:
-    ob = ctypes.CDLL("libopenblas.so.0"); ob.openblas_get_corename.restype = ctypes.c_char_p
-    sys.exit(0 if ob.openblas_get_corename().decode().lower() in ("skylakex", "cooperlake") else 1)
-except (OSError, AttributeError):
-    sys.exit(1)'
-}
-
-# same_scores A B: same lines; scores/logits equal on the CPU where
-# cpu_batch_exact, else within 1e-5 (OpenBLAS's other kernels, and a Vulkan
-# device, may round differently by batch shape).
+# same_scores A B: same lines; scores/logits equal on the CPU (its fp32 path
+# computes a text the same way whatever its batch), else within 1e-5 (a
+# Vulkan device may round differently by batch shape).
 same_scores() {
     local exact=0
-    [ "$DEV" = cpu ] && cpu_batch_exact && exact=1
+    [ "$DEV" = cpu ] && exact=1
     $PY - "$1" "$2" "$exact" <<'PYEOF'
 import json, sys
 TOL = 0.0 if sys.argv[3] == "1" else 1e-5

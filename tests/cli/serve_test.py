@@ -8,8 +8,7 @@ usage: serve_test.py VKBERT MODEL DEVICE [CLIENTS REQUESTS]
      mixed lengths (single texts, batches, truncated texts, raw_scores) on
      keep-alive connections; every request answered, each answer the same as
      `vkbert score` on the same text (labels exactly; scores bit-identical on
-     the CPU where OpenBLAS's kernels compute a row the same way wherever it
-     sits (cpu_batch_exact), else within 1e-5, as on a Vulkan device),
+     the CPU, within 1e-5 on a Vulkan device),
      none lost or duplicated; /metrics agrees on the count.
   2. errors: 422 (malformed JSON, wrong types, pairs, empty), 413 (too long
      with truncate=false; body over --max-body-bytes), 429 (over
@@ -48,21 +47,8 @@ from serve_client import call, once  # noqa: E402
 B, M, DEV = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
-def cpu_batch_exact():
-    """python/tests/_util.py's: OpenBLAS's SkylakeX/Cooperlake kernels compute
-    a row the same way wherever it sits; its Haswell/Zen kernels do not."""
-    import ctypes
-    try:
-        ob = ctypes.CDLL("libopenblas.so.0")
-        ob.openblas_get_corename.restype = ctypes.c_char_p
-        return ob.openblas_get_corename().decode().lower() in ("skylakex", "cooperlake")
-    except (OSError, AttributeError):
-        return False
-
-
-# answers vs `vkbert score` / `vkbert embed`: exact on the CPU where the
-# GEMM kernels allow
-TOL = 0.0 if DEV == "cpu" and cpu_batch_exact() else 1e-5
+# answers vs `vkbert score` / `vkbert embed`: exact on the CPU
+TOL = 0.0 if DEV == "cpu" else 1e-5
 CLIENTS = int(sys.argv[4]) if len(sys.argv) > 4 else 32
 REQS = int(sys.argv[5]) if len(sys.argv) > 5 else 200
 TMP = tempfile.mkdtemp(prefix="vkb_serve_")
