@@ -341,7 +341,7 @@ static void test_linear_fast(int M, int N, int K) {
                     REQUIRE(t, "team");
                     memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
                     vkb_cpu_linear_fast(X, ldx, P, hasb ? b : NULL, hasr ? R : NULL, ldr, Y,
-                                                M, N, K, (vkb_act)act, t);
+                                        (size_t)N, M, N, K, (vkb_act)act, t);
                     vkb_team_free(t);
                     double e = max_err(Y, ref, (size_t)M * N);
                     CHECK(e <= 2e-5, "linear_fast %dx%dx%d act %d bias %d res %d threads %d: err %g",
@@ -375,7 +375,7 @@ static void test_linear_fast_rows(int N, int K) {
     REQUIRE(Yall && Y, "out of memory");
     vkb_team *t2 = vkb_team_create(2);
     REQUIRE(t2, "team");
-    vkb_cpu_linear_fast(X, ldx, P, b, NULL, 0, Yall, MB, N, K, VKB_ACT_GELU, t2);
+    vkb_cpu_linear_fast(X, ldx, P, b, NULL, 0, Yall, (size_t)N, MB, N, K, VKB_ACT_GELU, t2);
     int Ms[] = {1, 2, 3, 7, 13, 33, 39};
     int bad = 0;
     for (int th = 1; th <= 2; th++) {
@@ -383,7 +383,7 @@ static void test_linear_fast_rows(int N, int K) {
         for (size_t i = 0; i < sizeof Ms / sizeof *Ms; i++)
             for (int off = 0; off + Ms[i] <= MB; off++) {
                 int M = Ms[i];
-                vkb_cpu_linear_fast(X + (size_t)off * ldx, ldx, P, b, NULL, 0, Y, M, N, K,
+                vkb_cpu_linear_fast(X + (size_t)off * ldx, ldx, P, b, NULL, 0, Y, (size_t)N, M, N, K,
                                             VKB_ACT_GELU, t);
                 if (memcmp(Y, Yall + (size_t)off * N, (size_t)M * N * sizeof *Y) && !bad++)
                     CHECK(0, "linear_fast %dx%d: rows %d..%d computed in a call of %d rows (%d threads) "
@@ -412,7 +412,7 @@ static void test_linear_ln_fast(int M, int N, int K) {
     vkb_team *t = vkb_team_create(2);
     REQUIRE(t, "team");
     vkb_cpu_linear_ln_fast(X, ldx, P, b, R, ldr, g, be, 1e-12f, Y, M, N, K, t);
-    vkb_cpu_linear_fast(X, ldx, P, b, R, ldr, Y2, M, N, K, VKB_ACT_NONE, t);
+    vkb_cpu_linear_fast(X, ldx, P, b, R, ldr, Y2, (size_t)N, M, N, K, VKB_ACT_NONE, t);
     vkb_cpu_layernorm_fast(Y2, g, be, M, N, 1e-12f, t);
     vkb_team_free(t);
     CHECK(memcmp(Y, Y2, (size_t)M * N * sizeof *Y) == 0,

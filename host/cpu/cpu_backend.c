@@ -280,7 +280,7 @@ static int lin(cpu_backend *be, vkb_lp_weight *lw, const float *X, size_t ldx,
                const float *W, const float *b, const float *R, size_t ldr, float *Y, int M, int N,
                int K, vkb_act act, vkb_error *err) {
     if (lw) return vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, act, err);
-    vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, M, N, K, act, be->team);
+    vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, (size_t)N, M, N, K, act, be->team);
     return 0;
 }
 
@@ -336,9 +336,9 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
         /* the first token ([CLS]) of each sequence: rows L*D apart in x */
         float *mid = be->tmp;
         vkb_cpu_linear_fast(be->x, (size_t)L * D, wt(be, VKB_T_PRE_W, 0), wt(be, VKB_T_PRE_B, 0), NULL,
-                            0, mid, B, D, D, VKB_ACT_RELU, team);
+                            0, mid, d, B, D, D, VKB_ACT_RELU, team);
         vkb_cpu_linear_fast(mid, d, wt(be, VKB_T_CLS_W, 0), wt(be, VKB_T_CLS_B, 0), NULL, 0,
-                            out->logits, B, c->n_labels, D, VKB_ACT_NONE, team);
+                            out->logits, (size_t)c->n_labels, B, c->n_labels, D, VKB_ACT_NONE, team);
     }
     if (out && out->pooled) vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);
     return 0;

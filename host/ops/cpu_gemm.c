@@ -26,6 +26,7 @@
 #include "cpu_ops.h"
 #include "parallel.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,11 +62,18 @@ void vkb_cpu_pack_weights(const float *W, int N, int K, float *P) {
     }
 }
 
-/* A micro-kernel: y[r][j] (rows r < R, columns j < its width, rows ldy
- * apart) = (first ? 0 : y[r][j]) + sum over k < kc of x_r[k] p[k NR + j],
- * as a chain of FMAs in k order. */
+/* A micro-kernel: y[r][j] (rows r < nr, columns j < cols, rows ldy apart)
+ * = (first ? 0 : y[r][j]) + sum over k < kc of x_r[k] p[k NR + j], as a
+ * chain of FMAs in k order.  Rows r >= nr (a tile past the last row: their x
+ * pointers repeat the last row) and columns j >= cols are computed and
+ * dropped, so an edge tile runs in place like any other.  While it runs it
+ * prefetches npf cache lines from pf into L2, one per k step: the caller
+ * spreads the next weight slice over the tiles of this one, so that slice is
+ * in cache when its first tile starts (the weights stream from memory once
+ * per forward pass at small M; the first tile over a slice otherwise waited
+ * on it). */
 typedef void (*gemm_kernel)(const float *const *x, const float *p, int kc, float *y, size_t ldy,
-                            int first);
+                            int first, int nr, int cols, const char *pf, int npf);
 
 #define R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define R12(X) R6(X) X(6) X(7) X(8) X(9) X(10) X(11)
@@ -75,13 +83,13 @@ typedef void (*gemm_kernel)(const float *const *x, const float *p, int kc, float
 /* The FMA intrinsics, not `a += s * b`: whether the compiler contracts that
  * into an FMA depends on the optimization level (not at -O1: other bits). */
 #include <immintrin.h>
-/* AVX-512: 12 rows x 32 columns, 24 zmm accumulators. */
+/* AVX-512: 12 rows x 32 columns, 24 zmm accumulators; edges by masks. */
 #define D2(r) __m512 a##r##0, a##r##1; const float *x##r = x[r];
 #define L2(r)                                                                                  \
-    if (first) a##r##0 = a##r##1 = _mm512_setzero_ps();                                        \
+    if (first || (r) >= nr) a##r##0 = a##r##1 = _mm512_setzero_ps();                           \
     else {                                                                                     \
-        a##r##0 = _mm512_loadu_ps(y + (size_t)(r) * ldy);                                      \
-        a##r##1 = _mm512_loadu_ps(y + (size_t)(r) * ldy + 16);                                 \
+        a##r##0 = _mm512_maskz_loadu_ps(m0, y + (size_t)(r) * ldy);                            \
+        a##r##1 = _mm512_maskz_loadu_ps(m1, y + (size_t)(r) * ldy + 16);                       \
     }
 #define F2(r)                                                                                  \
     {                                                                                          \
@@ -90,26 +98,36 @@ typedef void (*gemm_kernel)(const float *const *x, const float *p, int kc, float
         a##r##1 = _mm512_fmadd_ps(s, b1, a##r##1);                                             \
     }
 #define S2(r)                                                                                  \
-    _mm512_storeu_ps(y + (size_t)(r) * ldy, a##r##0);                                          \
-    _mm512_storeu_ps(y + (size_t)(r) * ldy + 16, a##r##1);
+    if ((r) < nr) {                                                                            \
+        _mm512_mask_storeu_ps(y + (size_t)(r) * ldy, m0, a##r##0);                             \
+        _mm512_mask_storeu_ps(y + (size_t)(r) * ldy + 16, m1, a##r##1);                        \
+    }
+#define KLOOP_AVX512(K0, K1, PF)                                                               \
+    for (int k = (K0); k < (K1); k++) {                                                        \
+        PF __m512 b0 = _mm512_loadu_ps(p + (size_t)k * NR);                                    \
+        __m512 b1 = _mm512_loadu_ps(p + (size_t)k * NR + 16);                                  \
+        R12(F2)                                                                                \
+    }
 __attribute__((target("avx512f,fma"))) static void kern_avx512(const float *const *x, const float *p,
-                                                              int kc, float *y, size_t ldy, int first) {
+                                                              int kc, float *y, size_t ldy, int first,
+                                                              int nr, int cols, const char *pf, int npf) {
+    __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
     R12(D2)
     R12(L2)
-    for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_loadu_ps(p + (size_t)k * NR), b1 = _mm512_loadu_ps(p + (size_t)k * NR + 16);
-        R12(F2)
-    }
+    int kp = pf && npf > 0 ? (npf < kc ? npf : kc) : 0;
+    KLOOP_AVX512(0, kp, _mm_prefetch(pf + (size_t)k * 64, _MM_HINT_T1);)
+    KLOOP_AVX512(kp, kc, )
     R12(S2)
 }
 
 /* AVX2: 6 rows x 16 columns (half a panel), 12 ymm accumulators. */
 #define D1(r) __m256 a##r##0, a##r##1; const float *x##r = x[r];
 #define L1(r)                                                                                  \
-    if (first) a##r##0 = a##r##1 = _mm256_setzero_ps();                                        \
+    if (first || (r) >= nr) a##r##0 = a##r##1 = _mm256_setzero_ps();                           \
     else {                                                                                     \
-        a##r##0 = _mm256_loadu_ps(y + (size_t)(r) * ldy);                                      \
-        a##r##1 = _mm256_loadu_ps(y + (size_t)(r) * ldy + 8);                                  \
+        a##r##0 = _mm256_maskload_ps(y + (size_t)(r) * ldy, m0);                               \
+        a##r##1 = _mm256_maskload_ps(y + (size_t)(r) * ldy + 8, m1);                           \
     }
 #define F1(r)                                                                                  \
     {                                                                                          \
@@ -118,33 +136,46 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(const float *cons
         a##r##1 = _mm256_fmadd_ps(s, b1, a##r##1);                                             \
     }
 #define S1(r)                                                                                  \
-    _mm256_storeu_ps(y + (size_t)(r) * ldy, a##r##0);                                          \
-    _mm256_storeu_ps(y + (size_t)(r) * ldy + 8, a##r##1);
+    if ((r) < nr) {                                                                            \
+        _mm256_maskstore_ps(y + (size_t)(r) * ldy, m0, a##r##0);                               \
+        _mm256_maskstore_ps(y + (size_t)(r) * ldy + 8, m1, a##r##1);                           \
+    }
+#define KLOOP_AVX2(K0, K1, PF)                                                                 \
+    for (int k = (K0); k < (K1); k++) {                                                        \
+        PF __m256 b0 = _mm256_loadu_ps(p + (size_t)k * NR);                                    \
+        __m256 b1 = _mm256_loadu_ps(p + (size_t)k * NR + 8);                                   \
+        R6(F1)                                                                                 \
+    }
 __attribute__((target("avx2,fma"))) static void kern_avx2(const float *const *x, const float *p,
-                                                         int kc, float *y, size_t ldy, int first) {
+                                                         int kc, float *y, size_t ldy, int first,
+                                                         int nr, int cols, const char *pf, int npf) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
+    __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
     R6(D1)
     R6(L1)
-    for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_loadu_ps(p + (size_t)k * NR), b1 = _mm256_loadu_ps(p + (size_t)k * NR + 8);
-        R6(F1)
-    }
+    int kp = pf && npf > 0 ? (npf < kc ? npf : kc) : 0;
+    KLOOP_AVX2(0, kp, _mm_prefetch(pf + (size_t)k * 64, _MM_HINT_T1);)
+    KLOOP_AVX2(kp, kc, )
     R6(S1)
 }
 #endif
 
 /* Anywhere: 4 rows x 32 columns with fmaf (the same rounding as the FMA
- * instructions; a library call where the CPU has none). */
+ * instructions; a library call where the CPU has none).  No prefetch. */
 static void kern_generic(const float *const *x, const float *p, int kc, float *y, size_t ldy,
-                         int first) {
+                         int first, int nr, int cols, const char *pf, int npf) {
+    (void)pf;
+    (void)npf;
     float a[4][NR];
     for (int r = 0; r < 4; r++)
-        for (int j = 0; j < NR; j++) a[r][j] = first ? 0.0f : y[(size_t)r * ldy + j];
+        for (int j = 0; j < NR; j++) a[r][j] = first || r >= nr || j >= cols ? 0.0f : y[(size_t)r * ldy + j];
     for (int k = 0; k < kc; k++)
         for (int r = 0; r < 4; r++) {
             float s = x[r][k];
             for (int j = 0; j < NR; j++) a[r][j] = fmaf(s, p[(size_t)k * NR + j], a[r][j]);
         }
-    for (int r = 0; r < 4; r++) memcpy(y + (size_t)r * ldy, a[r], sizeof a[r]);
+    for (int r = 0; r < nr && r < 4; r++) memcpy(y + (size_t)r * ldy, a[r], (size_t)cols * sizeof(float));
 }
 
 typedef struct {
@@ -173,21 +204,14 @@ static kernel_info pick_kernel(int want, int *got) {
 typedef struct {
     const float *X, *P;
     float *Y;
-    size_t ldx;
+    size_t ldx, ldy;
     int M, N, K, panels, n_chunks, tiles, mblocks;
     kernel_info ki;
     float *xpack; /* per slot: xrows x XS floats, or NULL: X read in place */
     int xrows;
+    const vkb_gemm_epilogue *epi;
+    atomic_int *chunks_done; /* per row block, with epi->rows */
 } gemm_ctx;
-
-/* Rows [m0, m0 + mr) of the tile: a tile past the last row repeats it (its
- * extra outputs go to scratch and are dropped). */
-static void tile_rows(const gemm_ctx *c, int m0, int k0, const float **rows) {
-    for (int r = 0; r < c->ki.mr; r++) {
-        int m = m0 + r < c->M ? m0 + r : c->M - 1;
-        rows[r] = c->X + (size_t)m * c->ldx + k0;
-    }
-}
 
 static void gemm_task(void *arg, int task, int slot) {
     const gemm_ctx *c = arg;
@@ -199,61 +223,70 @@ static void gemm_task(void *arg, int task, int slot) {
     if (m1 > c->M) m1 = c->M;
     int p0 = (int)((long long)ch * c->panels / c->n_chunks);
     int p1 = (int)((long long)(ch + 1) * c->panels / c->n_chunks);
+    int ntiles = (m1 - m0 + mr - 1) / mr;
     const float *rows[12];
-    float edge[12 * NR]; /* a tile that does not fit in Y */
     float *xp = c->xpack ? c->xpack + (size_t)slot * c->xrows * XS : NULL;
-    int full_end = m0 + (m1 - m0) / mr * mr; /* full row tiles: [m0, full_end) */
-    int p_full = p1;                          /* panels whose columns all fit */
-    if (p1 == c->panels && N % NR) p_full = p1 - 1;
-    /* full tiles, K block by K block: each panel's KC slice (64 KB, L1/L2)
-     * through all the task's row tiles (X's KC slice of them, in L2).  X is
-     * copied there first, rows XS floats apart: rows of the FFN's output
-     * (3072 floats) all fall in the same L1 sets and evicted each other
-     * (measured: 0.75x the speed at K = 3072, 0.9x at 768). */
+    const vkb_gemm_epilogue *epi = c->epi;
+    /* K block by K block: each panel's KC slice (64 KB, L1/L2) through all
+     * the task's row tiles (X's KC slice of them, in L2), the next slice
+     * prefetched meanwhile.  Where X's rows are a multiple of 4 KB apart
+     * (all in the same L1 sets: 0.75x the speed at K = 3072 on Zen 4), they
+     * are first copied XS floats apart. */
     for (int k0 = 0; k0 < K; k0 += KC) {
-        int kc = K - k0 < KC ? K - k0 : KC;
+        int kc = K - k0 < KC ? K - k0 : KC, last = k0 + KC >= K;
         if (xp)
-            for (int m = m0; m < full_end; m++)
+            for (int m = m0; m < m1; m++)
                 memcpy(xp + (size_t)(m - m0) * XS, c->X + (size_t)m * c->ldx + k0, (size_t)kc * sizeof *xp);
-        for (int p = p0; p < p_full; p++) {
+        for (int p = p0; p < p1; p++) {
             const float *pp = c->P + ((size_t)p * K + k0) * NR;
-            for (int i = m0; i < full_end; i += mr) {
-                if (xp)
-                    for (int r = 0; r < mr; r++) rows[r] = xp + (size_t)(i - m0 + r) * XS;
-                else
-                    tile_rows(c, i, k0, rows);
-                float *y = c->Y + (size_t)i * N + (size_t)p * NR;
-                for (int j0 = 0; j0 < NR; j0 += tw)
-                    c->ki.kern(rows, pp + j0, kc, y + j0, (size_t)N, k0 == 0);
+            /* the slice this task reads next: the next panel's, or the
+             * first panel's in the next K block */
+            const float *next = p + 1 < p1 ? c->P + ((size_t)(p + 1) * K + k0) * NR
+                                : !last    ? c->P + ((size_t)p0 * K + k0 + KC) * NR
+                                           : NULL;
+            int next_kc = p + 1 < p1 ? kc : (K - k0 - KC < KC ? K - k0 - KC : KC);
+            int lines = next ? next_kc * NR * (int)sizeof(float) / 64 : 0; /* 2 per k */
+            int per_tile = (lines + ntiles - 1) / ntiles;
+            int n0 = p * NR, cols = N - n0 < NR ? N - n0 : NR;
+            for (int t = 0; t < ntiles; t++) {
+                int i = m0 + t * mr, nr = m1 - i < mr ? m1 - i : mr;
+                for (int r = 0; r < mr; r++) {
+                    int m = r < nr ? i + r : m1 - 1; /* past the last row: repeat it, dropped */
+                    rows[r] = xp ? xp + (size_t)(m - m0) * XS : c->X + (size_t)m * c->ldx + k0;
+                }
+                const char *pf = NULL;
+                int npf = 0;
+                if (t * per_tile < lines) {
+                    pf = (const char *)next + (size_t)t * per_tile * 64;
+                    npf = lines - t * per_tile < per_tile ? lines - t * per_tile : per_tile;
+                }
+                float *y = c->Y + (size_t)i * c->ldy + n0;
+                for (int j0 = 0; j0 < NR && j0 < cols; j0 += tw)
+                    c->ki.kern(rows, pp + j0, kc, y + j0, c->ldy, k0 == 0, nr, cols - j0,
+                               j0 ? NULL : pf, npf);
+                if (last && epi && epi->tile) epi->tile(epi->ctx, i, nr, n0, cols);
             }
         }
     }
-    /* edge tiles (the last rows, the last panel's columns): the whole of K
-     * at once, in scratch */
-    for (int i = m0; i < m1; i += mr)
-        for (int p = i < full_end ? p_full : p0; p < p1; p++)
-            for (int j0 = 0; j0 < NR; j0 += tw) {
-                int n0 = p * NR + j0, cols = N - n0 < tw ? N - n0 : tw;
-                if (cols <= 0) break;
-                tile_rows(c, i, 0, rows);
-                c->ki.kern(rows, c->P + (size_t)p * K * NR + j0, K, edge, NR, 1);
-                int nr = m1 - i < mr ? m1 - i : mr;
-                float *y = c->Y + (size_t)i * N + n0;
-                for (int r = 0; r < nr; r++)
-                    memcpy(y + (size_t)r * N, edge + (size_t)r * NR, (size_t)cols * sizeof *y);
-            }
+    /* the rows' last columns done: whole-row work (LayerNorm) by the task
+     * that finished the row block last */
+    if (epi && epi->rows && atomic_fetch_add(&c->chunks_done[mb], 1) == c->n_chunks - 1)
+        epi->rows(epi->ctx, m0, m1);
 }
 
-int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float *Y, int M, int N,
-                               int K, vkb_team *team, int kernel) {
-    int got, in_place = kernel & VKB_CPU_GEMM_X_IN_PLACE;
-    kernel_info ki = pick_kernel(kernel & ~VKB_CPU_GEMM_X_IN_PLACE, &got);
+int vkb_cpu_gemm_packed_ex(const float *X, size_t ldx, const float *P, float *Y, size_t ldy, int M,
+                           int N, int K, const vkb_gemm_epilogue *epi, vkb_team *team, int kernel) {
+    int got, flags = kernel & (VKB_CPU_GEMM_X_IN_PLACE | VKB_CPU_GEMM_X_COPY);
+    kernel_info ki = pick_kernel(kernel & ~(VKB_CPU_GEMM_X_IN_PLACE | VKB_CPU_GEMM_X_COPY), &got);
     if (M <= 0 || N <= 0) return got;
     if (K <= 0) {
-        memset(Y, 0, (size_t)M * N * sizeof *Y);
+        for (int m = 0; m < M; m++) memset(Y + (size_t)m * ldy, 0, (size_t)N * sizeof *Y);
+        if (epi && epi->tile)
+            for (int m = 0; m < M; m++) epi->tile(epi->ctx, m, 1, 0, N);
+        if (epi && epi->rows) epi->rows(epi->ctx, 0, M);
         return got;
     }
-    gemm_ctx c = {X, P, Y, ldx, M, N, K, (N + NR - 1) / NR, 0, 0, 0, ki, NULL, 0};
+    gemm_ctx c = {X, P, Y, ldx, ldy, M, N, K, (N + NR - 1) / NR, 0, 0, 0, ki, NULL, 0, epi, NULL};
     c.tiles = (M + ki.mr - 1) / ki.mr;
     c.mblocks = (M + MC - 1) / MC;
     if (c.mblocks > c.tiles) c.mblocks = c.tiles;
@@ -265,16 +298,38 @@ int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float
     if (c.n_chunks > c.panels) c.n_chunks = c.panels;
     int tasks = c.mblocks * c.n_chunks;
     int par = team && slots > 1 && tasks > 1;
-    /* X's copies (<= 0.8 MB per slot); without them (out of memory) X is
-     * read in place: slower, same bits */
+    /* X's copies (<= 0.8 MB per slot) where its rows alias in L1 (or when
+     * asked); without them (out of memory) X is read in place: same bits */
     int xslots = par ? (slots < tasks ? slots : tasks) : 1;
+    int copy = flags & VKB_CPU_GEMM_X_COPY ? 1 : flags & VKB_CPU_GEMM_X_IN_PLACE ? 0 : ldx % 1024 == 0;
     c.xrows = M < MC + 12 ? M : MC + 12; /* a task's rows: at most MC + one tile */
-    c.xpack = in_place ? NULL : malloc((size_t)xslots * c.xrows * XS * sizeof(float));
+    c.xpack = copy ? malloc((size_t)xslots * c.xrows * XS * sizeof(float)) : NULL;
+    atomic_int done_small[8];
+    atomic_int *done = NULL;
+    if (epi && epi->rows) {
+        done = c.mblocks <= 8 ? done_small : malloc((size_t)c.mblocks * sizeof *done);
+        if (!done) { /* no counters: whole rows after the GEMM, here */
+            vkb_gemm_epilogue e = *epi;
+            e.rows = NULL;
+            vkb_cpu_gemm_packed_ex(X, ldx, P, Y, ldy, M, N, K, &e, team, kernel);
+            epi->rows(epi->ctx, 0, M);
+            free(c.xpack);
+            return got;
+        }
+        for (int i = 0; i < c.mblocks; i++) atomic_init(&done[i], 0);
+    }
+    c.chunks_done = done;
     if (par) vkb_team_run(team, tasks, gemm_task, &c);
     else
         for (int t = 0; t < tasks; t++) gemm_task(&c, t, 0);
+    if (done && done != done_small) free(done);
     free(c.xpack);
     return got;
+}
+
+int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float *Y, int M, int N,
+                               int K, vkb_team *team, int kernel) {
+    return vkb_cpu_gemm_packed_ex(X, ldx, P, Y, (size_t)N, M, N, K, NULL, team, kernel);
 }
 
 void vkb_cpu_gemm_packed(const float *X, size_t ldx, const float *P, float *Y, int M, int N, int K,

@@ -441,63 +441,66 @@ void vkb_cpu_gelu_fast(float *y, size_t n) { gelu_span(y, n); }
 typedef struct {
     const float *X, *W, *b, *R; /* W: packed (vkb_cpu_pack_weights) */
     float *Y;
-    int M, N, K, block;
-    size_t ldx, ldr;
+    int M, N, K;
+    size_t ldx, ldr, ldy;
     vkb_act act;
     const float *ln_g, *ln_b; /* LayerNorm after the sum, or NULL */
     float eps;
 } fast_linear_ctx;
 
-/* The epilogue of rows [m0, m1), one pass per row while it is in cache:
- * y += b (+ R), then the activation.  Row by row, so which elements take the
- * vector body and which the scalar tail (whose FMA contraction may differ)
- * depends on the column only: a sequence's result does not depend on the
- * batch around it. */
-static void epilogue_rows(const fast_linear_ctx *c, int m0, int m1) {
-    for (int m = m0; m < m1; m++) {
-        float *y = c->Y + (size_t)m * c->N;
-        const float *r = c->R ? c->R + (size_t)m * c->ldr : NULL;
-        if (c->b && r)
-            for (int n = 0; n < c->N; n++) y[n] += c->b[n] + r[n];
-        else if (c->b)
-            for (int n = 0; n < c->N; n++) y[n] += c->b[n];
+/* The epilogue inside the GEMM's tasks (vkb_gemm_epilogue), on outputs
+ * still in cache: per finished block y += b (+ R), then the activation;
+ * per finished row the LayerNorm.  Each element's arithmetic depends on its
+ * column only (a block's columns start at a multiple of 32, so which take
+ * gelu_span's vector body and which its scalar tail is the same as over the
+ * whole row): a sequence's result does not depend on the batch around it. */
+static void epilogue_tile(void *p, int m0, int rows, int n0, int cols) {
+    const fast_linear_ctx *c = p;
+    const float *b = c->b ? c->b + n0 : NULL;
+    for (int m = m0; m < m0 + rows; m++) {
+        float *y = c->Y + (size_t)m * c->ldy + n0;
+        const float *r = c->R ? c->R + (size_t)m * c->ldr + n0 : NULL;
+        if (b && r)
+            for (int n = 0; n < cols; n++) y[n] += b[n] + r[n];
+        else if (b)
+            for (int n = 0; n < cols; n++) y[n] += b[n];
         else if (r)
-            for (int n = 0; n < c->N; n++) y[n] += r[n];
-        if (c->act == VKB_ACT_GELU) gelu_span(y, (size_t)c->N);
+            for (int n = 0; n < cols; n++) y[n] += r[n];
+        if (c->act == VKB_ACT_GELU) gelu_span(y, (size_t)cols);
         else if (c->act == VKB_ACT_RELU)
-            for (int i = 0; i < c->N; i++) y[i] = y[i] > 0 ? y[i] : 0;
-        if (c->ln_g) layernorm_row(y, NULL, c->ln_g, c->ln_b, y, c->N, c->eps, 0);
+            for (int i = 0; i < cols; i++) y[i] = y[i] > 0 ? y[i] : 0;
     }
 }
 
-static void epilogue_task(void *p, int task, int slot) {
-    (void)slot;
+static void epilogue_rows(void *p, int m0, int m1) {
     const fast_linear_ctx *c = p;
-    int m0 = task * c->block, m1 = m0 + c->block < c->M ? m0 + c->block : c->M;
-    epilogue_rows(c, m0, m1);
+    for (int m = m0; m < m1; m++) {
+        float *y = c->Y + (size_t)m * c->ldy;
+        layernorm_row(y, NULL, c->ln_g, c->ln_b, y, c->N, c->eps, 0);
+    }
 }
 
 /* The GEMM (cpu_gemm.c: packed weights, one FMA chain per output, so a row's
- * bits do not depend on the batch), then the epilogue per row. */
+ * bits do not depend on the batch) with the epilogue in its tasks. */
 static void linear_fast(fast_linear_ctx *c, vkb_team *team) {
-    int M = c->M, N = c->N;
-    if (M <= 0 || N <= 0) return;
-    vkb_cpu_gemm_packed(c->X, c->ldx, c->W, c->Y, M, N, c->K, team);
-    if (c->b || c->R || c->act != VKB_ACT_NONE || c->ln_g)
-        vkb_team_run(team, n_blocks(M, c->block), epilogue_task, c);
+    if (c->M <= 0 || c->N <= 0) return;
+    vkb_gemm_epilogue e = {c->b || c->R || c->act != VKB_ACT_NONE ? epilogue_tile : NULL,
+                           c->ln_g ? epilogue_rows : NULL, c};
+    vkb_cpu_gemm_packed_ex(c->X, c->ldx, c->W, c->Y, c->ldy, c->M, c->N, c->K,
+                           e.tile || e.rows ? &e : NULL, team, VKB_CPU_GEMM_AUTO);
 }
 
 void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
-                         const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
-                        vkb_team *team) {
-    fast_linear_ctx c = {X, P, b, R, Y, M, N, K, 16, ldx, ldr, act, NULL, NULL, 0.0f};
+                         const float *R, size_t ldr, float *Y, size_t ldy, int M, int N, int K,
+                         vkb_act act, vkb_team *team) {
+    fast_linear_ctx c = {X, P, b, R, Y, M, N, K, ldx, ldr, ldy, act, NULL, NULL, 0.0f};
     linear_fast(&c, team);
 }
 
 void vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
                            const float *R, size_t ldr, const float *g, const float *beta,
                            float eps, float *Y, int M, int N, int K, vkb_team *team) {
-    fast_linear_ctx c = {X, P, b, R, Y, M, N, K, 16, ldx, ldr, VKB_ACT_NONE, g, beta, eps};
+    fast_linear_ctx c = {X, P, b, R, Y, M, N, K, ldx, ldr, (size_t)N, VKB_ACT_NONE, g, beta, eps};
     linear_fast(&c, team);
 }
 

@@ -51,26 +51,43 @@ void vkb_cpu_gemm_packed(const float *X, size_t ldx, const float *P, float *Y, i
                          vkb_team *team);
 /* The same with a given micro-kernel (for the tests and benchmarks: all give
  * the same bits); one the CPU cannot run is replaced by the portable one.
- * | VKB_CPU_GEMM_X_IN_PLACE: without the copy of X (as when it cannot be
- * allocated).  Returns the kernel used. */
+ * Returns the kernel used. */
 enum { VKB_CPU_GEMM_AUTO, VKB_CPU_GEMM_GENERIC, VKB_CPU_GEMM_AVX2, VKB_CPU_GEMM_AVX512,
-       VKB_CPU_GEMM_X_IN_PLACE = 16 };
+       VKB_CPU_GEMM_X_IN_PLACE = 16, VKB_CPU_GEMM_X_COPY = 32 };
 int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float *Y, int M, int N,
                                int K, vkb_team *team, int kernel);
+/* Work done inside the GEMM's tasks on outputs that are final, while they
+ * are in cache: tile(ctx, m0, rows, n0, cols) for each block of Y (rows
+ * [m0, m0+rows), columns [n0, n0+cols)) once its sums are complete (each
+ * element in exactly one call); rows(ctx, m0, m1) once every column of rows
+ * [m0, m1) is complete and its tile calls are done (each row in exactly one
+ * call; whole-row work such as a LayerNorm).  Either may be NULL; calls run
+ * on the team's threads, concurrently for disjoint blocks. */
+typedef struct {
+    void (*tile)(void *ctx, int m0, int rows, int n0, int cols);
+    void (*rows)(void *ctx, int m0, int m1);
+    void *ctx;
+} vkb_gemm_epilogue;
+/* vkb_cpu_gemm_packed_kernel with Y's row stride ldy and an epilogue (NULL:
+ * none).  X is read in place unless its rows are a multiple of 4 KB apart
+ * (then copied per task so they do not share L1 sets);
+ * | VKB_CPU_GEMM_X_COPY forces the copy, | VKB_CPU_GEMM_X_IN_PLACE forbids it. */
+int vkb_cpu_gemm_packed_ex(const float *X, size_t ldx, const float *P, float *Y, size_t ldy, int M,
+                           int N, int K, const vkb_gemm_epilogue *epi, vkb_team *team, int kernel);
 
 /* Y[M,N] = act(X P + b + R) (b, R may be NULL; P: W [N,K] packed by
- * vkb_cpu_pack_weights): vkb_cpu_gemm_packed, then one pass per row on the
- * team adds b and R and applies act (GELU: vkb_cpu_gelu_fast) while the row
- * is in cache.  X and R have row strides ldx and ldr (ldx = L*dim gathers
- * the first token of each sequence without a copy).  A row's result is the
+ * vkb_cpu_pack_weights): the packed GEMM, whose tasks add b and R and apply
+ * act (GELU: vkb_cpu_gelu_fast) to each block of outputs as soon as it is
+ * final, while it is in cache.  X, R and Y have row strides ldx, ldr and ldy
+ * (ldx = L*dim gathers the first token of each sequence without a copy).  A row's result is the
  * same bits whatever M and whatever rows share the call.  It cannot fail
  * (the GEMM's scratch is optional). */
 void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,
-                        const float *R, size_t ldr, float *Y, int M, int N, int K, vkb_act act,
-                        vkb_team *team);
+                         const float *R, size_t ldr, float *Y, size_t ldy, int M, int N, int K,
+                         vkb_act act, vkb_team *team);
 /* Y = LayerNorm(X W^T + b + R) * g + beta (the residual blocks' output):
- * vkb_cpu_linear_fast, then the LayerNorm of each row in the same pass
- * (same bits as vkb_cpu_linear_fast then vkb_cpu_layernorm_fast). */
+ * vkb_cpu_linear_fast with Y dense, each row's LayerNorm run by the GEMM
+ * task that completes the row (same bits as vkb_cpu_linear_fast then vkb_cpu_layernorm_fast). */
 void vkb_cpu_linear_ln_fast(const float *X, size_t ldx, const float *P, const float *b,
                            const float *R, size_t ldr, const float *g, const float *beta,
                            float eps, float *Y, int M, int N, int K, vkb_team *team);
