@@ -6,6 +6,7 @@
 #include "testutil.h"
 #include "cpu_ops.h"
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 static uint64_t rng = 12345;
@@ -281,7 +282,7 @@ static float *packed(const float *W, int N, int K) {
  * copy of X; and near the double product.  Sizes straddle the tiles (12/6/4
  * rows, 32/16 columns), the K block (512) and the row block (384). */
 static void test_gemm_packed(int M, int N, int K) {
-    size_t ldx = (size_t)K + 5;
+    size_t ldx = K % 1024 ? (size_t)K + 5 : (size_t)K; /* K = 1024: rows 4 KB apart */
     float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *P = packed(W, N, K);
     float *want = malloc((size_t)M * N * sizeof *want), *Y = malloc((size_t)M * N * sizeof *Y);
     REQUIRE(want && Y, "out of memory");
@@ -299,21 +300,93 @@ static void test_gemm_packed(int M, int N, int K) {
             if (!(ei <= e)) e = ei;
         }
     CHECK(e <= 2e-5, "fmaf chain %dx%dx%d vs double: %g", M, N, K, e);
+    /* Y with a padded stride too: the pad must stay untouched */
+    size_t ldy = (size_t)N + 7;
+    float *Yp = malloc((size_t)M * ldy * sizeof *Yp);
+    REQUIRE(Yp, "out of memory");
+    int modes[] = {VKB_CPU_GEMM_X_IN_PLACE, VKB_CPU_GEMM_X_COPY, 0};
     for (int kern = VKB_CPU_GEMM_GENERIC; kern <= VKB_CPU_GEMM_AVX512; kern++)
         for (int th = 1; th <= 3; th++)
-            for (int in_place = 0; in_place <= 1; in_place++) {
+            for (int mode = 0; mode < 3; mode++) {
                 vkb_team *t = vkb_team_create(th);
                 REQUIRE(t, "team");
                 memset(Y, 0xff, (size_t)M * N * sizeof *Y); /* NaN: every output written */
-                int got = vkb_cpu_gemm_packed_kernel(X, ldx, P, Y, M, N, K, t,
-                                                     kern | (in_place ? VKB_CPU_GEMM_X_IN_PLACE : 0));
-                vkb_team_free(t);
+                int got = vkb_cpu_gemm_packed_kernel(X, ldx, P, Y, M, N, K, t, kern | modes[mode]);
                 CHECK(memcmp(Y, want, (size_t)M * N * sizeof *Y) == 0,
-                      "gemm_packed %dx%dx%d kernel %d (ran %d) threads %d in place %d: not the fmaf "
-                      "chain (max err %g)", M, N, K, kern, got, th, in_place,
+                      "gemm_packed %dx%dx%d kernel %d (ran %d) threads %d X mode %d: not the fmaf "
+                      "chain (max err %g)", M, N, K, kern, got, th, modes[mode],
                       max_err_f(Y, want, (size_t)M * N));
+                memset(Yp, 0x7f, (size_t)M * ldy * sizeof *Yp);
+                vkb_cpu_gemm_packed_ex(X, ldx, P, Yp, ldy, M, N, K, NULL, t, kern | modes[mode]);
+                vkb_team_free(t);
+                int bad = 0;
+                for (int m = 0; m < M && !bad; m++) {
+                    bad = memcmp(Yp + m * ldy, want + (size_t)m * N, (size_t)N * sizeof *Yp) != 0;
+                    for (size_t j = (size_t)N; j < ldy; j++) {
+                        uint32_t u;
+                        memcpy(&u, Yp + m * ldy + j, sizeof u);
+                        bad |= u != 0x7f7f7f7fu;
+                    }
+                }
+                CHECK(!bad, "gemm_packed_ex %dx%dx%d ldy %zu kernel %d threads %d X mode %d: wrong "
+                      "outputs or the pad written", M, N, K, ldy, kern, th, modes[mode]);
             }
-    free(X); free(W); free(P); free(want); free(Y);
+    free(X); free(W); free(P); free(want); free(Y); free(Yp);
+}
+
+/* The GEMM's epilogue hooks: tile() sees every output exactly once, final;
+ * rows() sees every row exactly once, after all its tiles. */
+typedef struct {
+    const float *Y, *want;
+    size_t ldy;
+    int N;
+    unsigned char *tiled, *rowed;
+    int bad_tile, bad_rows;
+} epi_probe;
+static void probe_tile(void *p, int m0, int rows, int n0, int cols) {
+    epi_probe *e = p;
+    for (int m = m0; m < m0 + rows; m++)
+        for (int n = n0; n < n0 + cols; n++) {
+            if (e->tiled[(size_t)m * e->N + n]++ ||
+                memcmp(&e->Y[m * e->ldy + n], &e->want[(size_t)m * e->N + n], sizeof(float)))
+                e->bad_tile = 1;
+        }
+}
+static void probe_rows(void *p, int m0, int m1) {
+    epi_probe *e = p;
+    for (int m = m0; m < m1; m++) {
+        if (e->rowed[m]++) e->bad_rows = 1;
+        for (int n = 0; n < e->N; n++)
+            if ((e->tiled && e->tiled[(size_t)m * e->N + n] != 1) ||
+                memcmp(&e->Y[m * e->ldy + n], &e->want[(size_t)m * e->N + n], sizeof(float)))
+                e->bad_rows = 1;
+    }
+}
+static void test_gemm_epilogue(int M, int N, int K) {
+    size_t ldx = (size_t)K + 1, ldy = (size_t)N + 3;
+    float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *P = packed(W, N, K);
+    float *want = malloc((size_t)M * N * sizeof *want), *Y = malloc((size_t)M * ldy * sizeof *Y);
+    unsigned char *tiled = malloc((size_t)M * N), *rowed = malloc((size_t)M);
+    REQUIRE(want && Y && tiled && rowed, "out of memory");
+    vkb_cpu_gemm_packed(X, ldx, P, want, M, N, K, NULL);
+    for (int th = 1; th <= 3; th++)
+        for (int hooks = 1; hooks <= 3; hooks++) { /* tile, rows, both */
+            vkb_team *t = vkb_team_create(th);
+            REQUIRE(t, "team");
+            memset(tiled, 0, (size_t)M * N);
+            memset(rowed, 0, (size_t)M);
+            epi_probe pr = {Y, want, ldy, N, hooks & 1 ? tiled : NULL, rowed, 0, 0};
+            vkb_gemm_epilogue e = {hooks & 1 ? probe_tile : NULL, hooks & 2 ? probe_rows : NULL, &pr};
+            vkb_cpu_gemm_packed_ex(X, ldx, P, Y, ldy, M, N, K, &e, t, VKB_CPU_GEMM_AUTO);
+            vkb_team_free(t);
+            int missing = 0;
+            for (size_t i = 0; i < (size_t)M * N; i++) missing |= (hooks & 1) && tiled[i] != 1;
+            for (int m = 0; m < M; m++) missing |= (hooks & 2) && rowed[m] != 1;
+            CHECK(!pr.bad_tile && !pr.bad_rows && !missing,
+                  "gemm epilogue %dx%dx%d threads %d hooks %d: tile %d rows %d missing %d", M, N, K, th,
+                  hooks, pr.bad_tile, pr.bad_rows, missing);
+        }
+    free(X); free(W); free(P); free(want); free(Y); free(tiled); free(rowed);
 }
 
 /* act(X W^T + b + R) with strided X and R, against double and against the
@@ -535,6 +608,9 @@ int main(void) {
                          {200, 50, 20}, {197, 17, 390}, {12, 64, 512}, {1, 300, 33},
                          {400, 40, 530}, {781, 33, 45}};
     for (int i = 0; i < 11; i++) test_gemm_packed(gemm_mnk[i][0], gemm_mnk[i][1], gemm_mnk[i][2]);
+    test_gemm_packed(100, 70, 1024); /* X rows 4 KB apart: copied by default */
+    int epi_mnk[][3] = {{1, 1, 1}, {13, 33, 600}, {400, 70, 30}, {1000, 40, 9}, {5, 2, 0}};
+    for (int i = 0; i < 5; i++) test_gemm_epilogue(epi_mnk[i][0], epi_mnk[i][1], epi_mnk[i][2]);
     test_linear_fast(77, 130, 100);
     test_linear_fast(1, 3, 1);
     test_linear_fast(130, 77, 257);

@@ -176,6 +176,11 @@ static void free_acts(cpu_backend *be) {
     be->cap_tokens = 0;
 }
 
+/* The fp32 path keeps the FFN's hidden rows (3072 floats: 12 KB) FFN_PAD
+ * floats further apart: rows a multiple of 4 KB apart share the same L1
+ * sets, which the GEMM reading them would otherwise avoid by a copy. */
+#define FFN_PAD 16
+
 static int ensure_acts(cpu_backend *be, size_t tokens, vkb_error *err) {
     if (tokens <= be->cap_tokens) return 0;
     const vkb_config *c = &be->base.model->cfg;
@@ -184,7 +189,7 @@ static int ensure_acts(cpu_backend *be, size_t tokens, vkb_error *err) {
     be->x = malloc(tokens * d * sizeof(float));
     be->ctx = malloc(tokens * d * sizeof(float));
     be->tmp = malloc(tokens * d * sizeof(float));
-    be->ffn = malloc(tokens * h * sizeof(float));
+    be->ffn = malloc(tokens * (h + FFN_PAD) * sizeof(float)); /* rows h + FFN_PAD apart in fp32 */
     int ok = be->x && be->ctx && be->tmp && be->ffn;
     if (be->fp64) { /* separate q, k, v */
         be->q = malloc(tokens * d * sizeof(float));
@@ -277,10 +282,10 @@ static int forward_ref(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, v
 /* Y = act(X W^T + b + R) for a linear layer: on oneDNN in bf16 /
  * int8 when the backend runs them (lw), else the fp32 operator (W packed). */
 static int lin(cpu_backend *be, vkb_lp_weight *lw, const float *X, size_t ldx,
-               const float *W, const float *b, const float *R, size_t ldr, float *Y, int M, int N,
-               int K, vkb_act act, vkb_error *err) {
-    if (lw) return vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, act, err);
-    vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, (size_t)N, M, N, K, act, be->team);
+               const float *W, const float *b, const float *R, size_t ldr, float *Y, size_t ldy,
+               int M, int N, int K, vkb_act act, vkb_error *err) {
+    if (lw) return vkb_lp_linear(be->lp, lw, X, ldx, b, R, ldr, Y, M, act, err); /* ldy = N */
+    vkb_cpu_linear_fast(X, ldx, W, b, R, ldr, Y, ldy, M, N, K, act, be->team);
     return 0;
 }
 
@@ -301,6 +306,7 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
     vkb_team *team = be->team;
     int m = B * L;
     size_t stage = (size_t)m * D, d = (size_t)D;
+    size_t ldf = (size_t)FF + (be->lw ? 0 : FFN_PAD); /* oneDNN's Y is dense */
     float *hidden = out ? out->hidden : NULL;
 
     vkb_cpu_embed_fast(bt->ids, wt(be, VKB_T_WORD_EMB, 0), wt(be, VKB_T_POS_EMB, 0),
@@ -311,7 +317,7 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
 #define W(role) wt(be, VKB_T_##role, i)
         /* q|k|v = x [Wq;Wk;Wv]^T + [bq;bk;bv] (contiguous, convert_weights) */
 #define LW(slot) (be->lw ? be->lw[i * LW_N + (slot)] : NULL)
-        if (lin(be, LW(LW_QKV), be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, m, 3 * D, D,
+        if (lin(be, LW(LW_QKV), be->x, d, W(Q_W), W(Q_B), NULL, 0, be->qkv, 3 * d, m, 3 * D, D,
                 VKB_ACT_NONE, err))
             return -1;
         if (vkb_cpu_attention_fast(be->qkv, 3 * d, be->ctx, B, L, H, D / H, bt->lens, team))
@@ -321,11 +327,11 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
         if (lin_ln(be, LW(LW_O), be->ctx, d, W(O_W), W(O_B), be->x, d, W(SA_LN_W), W(SA_LN_B),
                    be->tmp, m, D, D, err))
             return -1;
-        if (lin(be, LW(LW_FFN1), be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, m, FF, D,
+        if (lin(be, LW(LW_FFN1), be->tmp, d, W(FFN1_W), W(FFN1_B), NULL, 0, be->ffn, ldf, m, FF, D,
                 VKB_ACT_GELU, err))
             return -1;
         /* x = output_layer_norm(ffn Wout^T + bout + h) */
-        if (lin_ln(be, LW(LW_FFN2), be->ffn, (size_t)FF, W(FFN2_W), W(FFN2_B), be->tmp, d,
+        if (lin_ln(be, LW(LW_FFN2), be->ffn, ldf, W(FFN2_W), W(FFN2_B), be->tmp, d,
                    W(OUT_LN_W), W(OUT_LN_B), be->x, m, D, FF, err))
             return -1;
 #undef LW
