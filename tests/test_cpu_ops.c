@@ -363,30 +363,49 @@ static void probe_rows(void *p, int m0, int m1) {
     }
 }
 static void test_gemm_epilogue(int M, int N, int K) {
-    size_t ldx = (size_t)K + 1, ldy = (size_t)N + 3;
+    size_t ldx = (size_t)K + 1, ldy = (size_t)N + 3, ldr = (size_t)N + 2;
     float *X = rnd((size_t)M * ldx, 1.0f), *W = rnd((size_t)N * K, 0.5f), *P = packed(W, N, K);
-    float *want = malloc((size_t)M * N * sizeof *want), *Y = malloc((size_t)M * ldy * sizeof *Y);
+    float *bias = rnd((size_t)N, 1.0f), *R = rnd((size_t)M * ldr, 1.0f);
+    float *sum = malloc((size_t)M * N * sizeof *sum), *want = malloc((size_t)M * N * sizeof *want);
+    float *Y = malloc((size_t)M * ldy * sizeof *Y);
     unsigned char *tiled = malloc((size_t)M * N), *rowed = malloc((size_t)M);
-    REQUIRE(want && Y && tiled && rowed, "out of memory");
-    vkb_cpu_gemm_packed(X, ldx, P, want, M, N, K, NULL);
-    for (int th = 1; th <= 3; th++)
-        for (int hooks = 1; hooks <= 3; hooks++) { /* tile, rows, both */
-            vkb_team *t = vkb_team_create(th);
-            REQUIRE(t, "team");
-            memset(tiled, 0, (size_t)M * N);
-            memset(rowed, 0, (size_t)M);
-            epi_probe pr = {Y, want, ldy, N, hooks & 1 ? tiled : NULL, rowed, 0, 0};
-            vkb_gemm_epilogue e = {hooks & 1 ? probe_tile : NULL, hooks & 2 ? probe_rows : NULL, &pr};
-            vkb_cpu_gemm_packed_ex(X, ldx, P, Y, ldy, M, N, K, &e, t, VKB_CPU_GEMM_AUTO);
-            vkb_team_free(t);
-            int missing = 0;
-            for (size_t i = 0; i < (size_t)M * N; i++) missing |= (hooks & 1) && tiled[i] != 1;
-            for (int m = 0; m < M; m++) missing |= (hooks & 2) && rowed[m] != 1;
-            CHECK(!pr.bad_tile && !pr.bad_rows && !missing,
-                  "gemm epilogue %dx%dx%d threads %d hooks %d: tile %d rows %d missing %d", M, N, K, th,
-                  hooks, pr.bad_tile, pr.bad_rows, missing);
-        }
-    free(X); free(W); free(P); free(want); free(Y); free(tiled); free(rowed);
+    REQUIRE(sum && want && Y && tiled && rowed, "out of memory");
+    vkb_cpu_gemm_packed(X, ldx, P, sum, M, N, K, NULL);
+    for (int adds = 0; adds < 4; adds++) { /* none, bias, R, both */
+        const float *b = adds & 1 ? bias : NULL, *r = adds & 2 ? R : NULL;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                float s = sum[(size_t)m * N + n];
+                const float *rr = r ? r + m * ldr : NULL;
+                want[(size_t)m * N + n] = b && rr ? s + (b[n] + rr[n]) : b ? s + b[n] : rr ? s + rr[n] : s;
+            }
+        for (int kern = VKB_CPU_GEMM_GENERIC; kern <= VKB_CPU_GEMM_AVX512; kern++)
+            for (int th = 1; th <= 3; th += 2)
+                for (int hooks = 0; hooks <= 3; hooks++) { /* none, tile, rows, both */
+                    vkb_team *t = vkb_team_create(th);
+                    REQUIRE(t, "team");
+                    memset(tiled, 0, (size_t)M * N);
+                    memset(rowed, 0, (size_t)M);
+                    memset(Y, 0xff, (size_t)M * ldy * sizeof *Y);
+                    epi_probe pr = {Y, want, ldy, N, hooks & 1 ? tiled : NULL, rowed, 0, 0};
+                    vkb_gemm_epilogue e = {b, r, ldr, hooks & 1 ? probe_tile : NULL,
+                                           hooks & 2 ? probe_rows : NULL, &pr};
+                    vkb_cpu_gemm_packed_ex(X, ldx, P, Y, ldy, M, N, K, &e, t, kern);
+                    vkb_team_free(t);
+                    int missing = 0;
+                    for (size_t i = 0; i < (size_t)M * N; i++) missing |= (hooks & 1) && tiled[i] != 1;
+                    for (int m = 0; m < M; m++) missing |= (hooks & 2) && rowed[m] != 1;
+                    int wrong = 0;
+                    for (int m = 0; m < M; m++)
+                        wrong |= memcmp(Y + m * ldy, want + (size_t)m * N, (size_t)N * sizeof *Y) != 0;
+                    CHECK(!pr.bad_tile && !pr.bad_rows && !missing && !wrong,
+                          "gemm epilogue %dx%dx%d kernel %d threads %d adds %d hooks %d: tile %d rows %d "
+                          "missing %d wrong %d", M, N, K, kern, th, adds, hooks, pr.bad_tile, pr.bad_rows,
+                          missing, wrong);
+                }
+    }
+    free(X); free(W); free(P); free(bias); free(R); free(sum); free(want); free(Y); free(tiled);
+    free(rowed);
 }
 
 /* act(X W^T + b + R) with strided X and R, against double and against the

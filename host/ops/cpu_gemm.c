@@ -71,9 +71,15 @@ void vkb_cpu_pack_weights(const float *W, int N, int K, float *P) {
  * spreads the next weight slice over the tiles of this one, so that slice is
  * in cache when its first tile starts (the weights stream from memory once
  * per forward pass at small M; the first tile over a slice otherwise waited
- * on it). */
+ * on it).  With add (the last K block), the sums then get b + r (or b, or
+ * r) added before they are stored: y = sum + (b + r), as a pass over Y would. */
+typedef struct {
+    const float *b; /* + b[j] (the tile's columns), or NULL */
+    const float *res; /* + res[row ldr + j], or NULL */
+    size_t ldr;
+} tile_add;
 typedef void (*gemm_kernel)(const float *const *x, const float *p, int kc, float *y, size_t ldy,
-                            int first, int nr, int cols, const char *pf, int npf);
+                            int first, int nr, int cols, const char *pf, int npf, const tile_add *add);
 
 #define R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define R12(X) R6(X) X(6) X(7) X(8) X(9) X(10) X(11)
@@ -99,6 +105,17 @@ typedef void (*gemm_kernel)(const float *const *x, const float *p, int kc, float
     }
 #define S2(r)                                                                                  \
     if ((r) < nr) {                                                                            \
+        if (add) {                                                                             \
+            __m512 c0 = cb0, c1 = cb1;                                                         \
+            if (add->res) {                                                                      \
+                const float *rr = add->res + (size_t)(r) * add->ldr;                             \
+                __m512 r0 = _mm512_maskz_loadu_ps(m0, rr), r1 = _mm512_maskz_loadu_ps(m1, rr + 16); \
+                c0 = add->b ? _mm512_add_ps(cb0, r0) : r0;                                     \
+                c1 = add->b ? _mm512_add_ps(cb1, r1) : r1;                                     \
+            }                                                                                  \
+            a##r##0 = _mm512_add_ps(a##r##0, c0);                                              \
+            a##r##1 = _mm512_add_ps(a##r##1, c1);                                              \
+        }                                                                                      \
         _mm512_mask_storeu_ps(y + (size_t)(r) * ldy, m0, a##r##0);                             \
         _mm512_mask_storeu_ps(y + (size_t)(r) * ldy + 16, m1, a##r##1);                        \
     }
@@ -110,7 +127,8 @@ typedef void (*gemm_kernel)(const float *const *x, const float *p, int kc, float
     }
 __attribute__((target("avx512f,fma"))) static void kern_avx512(const float *const *x, const float *p,
                                                               int kc, float *y, size_t ldy, int first,
-                                                              int nr, int cols, const char *pf, int npf) {
+                                                              int nr, int cols, const char *pf, int npf,
+                                                              const tile_add *add) {
     __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
     __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
     R12(D2)
@@ -118,6 +136,11 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(const float *cons
     int kp = pf && npf > 0 ? (npf < kc ? npf : kc) : 0;
     KLOOP_AVX512(0, kp, _mm_prefetch(pf + (size_t)k * 64, _MM_HINT_T1);)
     KLOOP_AVX512(kp, kc, )
+    __m512 cb0 = _mm512_setzero_ps(), cb1 = cb0;
+    if (add && add->b) {
+        cb0 = _mm512_maskz_loadu_ps(m0, add->b);
+        cb1 = _mm512_maskz_loadu_ps(m1, add->b + 16);
+    }
     R12(S2)
 }
 
@@ -137,6 +160,17 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(const float *cons
     }
 #define S1(r)                                                                                  \
     if ((r) < nr) {                                                                            \
+        if (add) {                                                                             \
+            __m256 c0 = cb0, c1 = cb1;                                                         \
+            if (add->res) {                                                                      \
+                const float *rr = add->res + (size_t)(r) * add->ldr;                             \
+                __m256 r0 = _mm256_maskload_ps(rr, m0), r1 = _mm256_maskload_ps(rr + 8, m1);   \
+                c0 = add->b ? _mm256_add_ps(cb0, r0) : r0;                                     \
+                c1 = add->b ? _mm256_add_ps(cb1, r1) : r1;                                     \
+            }                                                                                  \
+            a##r##0 = _mm256_add_ps(a##r##0, c0);                                              \
+            a##r##1 = _mm256_add_ps(a##r##1, c1);                                              \
+        }                                                                                      \
         _mm256_maskstore_ps(y + (size_t)(r) * ldy, m0, a##r##0);                               \
         _mm256_maskstore_ps(y + (size_t)(r) * ldy + 8, m1, a##r##1);                           \
     }
@@ -148,7 +182,8 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(const float *cons
     }
 __attribute__((target("avx2,fma"))) static void kern_avx2(const float *const *x, const float *p,
                                                          int kc, float *y, size_t ldy, int first,
-                                                         int nr, int cols, const char *pf, int npf) {
+                                                         int nr, int cols, const char *pf, int npf,
+                                                         const tile_add *add) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
     __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
@@ -157,6 +192,11 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(const float *const *x,
     int kp = pf && npf > 0 ? (npf < kc ? npf : kc) : 0;
     KLOOP_AVX2(0, kp, _mm_prefetch(pf + (size_t)k * 64, _MM_HINT_T1);)
     KLOOP_AVX2(kp, kc, )
+    __m256 cb0 = _mm256_setzero_ps(), cb1 = cb0;
+    if (add && add->b) {
+        cb0 = _mm256_maskload_ps(add->b, m0);
+        cb1 = _mm256_maskload_ps(add->b + 8, m1);
+    }
     R6(S1)
 }
 #endif
@@ -164,7 +204,7 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(const float *const *x,
 /* Anywhere: 4 rows x 32 columns with fmaf (the same rounding as the FMA
  * instructions; a library call where the CPU has none).  No prefetch. */
 static void kern_generic(const float *const *x, const float *p, int kc, float *y, size_t ldy,
-                         int first, int nr, int cols, const char *pf, int npf) {
+                         int first, int nr, int cols, const char *pf, int npf, const tile_add *add) {
     (void)pf;
     (void)npf;
     float a[4][NR];
@@ -175,6 +215,12 @@ static void kern_generic(const float *const *x, const float *p, int kc, float *y
             float s = x[r][k];
             for (int j = 0; j < NR; j++) a[r][j] = fmaf(s, p[(size_t)k * NR + j], a[r][j]);
         }
+    if (add)
+        for (int r = 0; r < nr && r < 4; r++)
+            for (int j = 0; j < cols; j++) {
+                const float *rr = add->res ? add->res + (size_t)r * add->ldr : NULL;
+                a[r][j] += add->b && rr ? add->b[j] + rr[j] : add->b ? add->b[j] : rr[j];
+            }
     for (int r = 0; r < nr && r < 4; r++) memcpy(y + (size_t)r * ldy, a[r], (size_t)cols * sizeof(float));
 }
 
@@ -261,9 +307,13 @@ static void gemm_task(void *arg, int task, int slot) {
                     npf = lines - t * per_tile < per_tile ? lines - t * per_tile : per_tile;
                 }
                 float *y = c->Y + (size_t)i * c->ldy + n0;
-                for (int j0 = 0; j0 < NR && j0 < cols; j0 += tw)
+                for (int j0 = 0; j0 < NR && j0 < cols; j0 += tw) {
+                    tile_add add = {epi && epi->bias ? epi->bias + n0 + j0 : NULL,
+                                    epi && epi->R ? epi->R + (size_t)i * epi->ldr + n0 + j0 : NULL,
+                                    epi ? epi->ldr : 0};
                     c->ki.kern(rows, pp + j0, kc, y + j0, c->ldy, k0 == 0, nr, cols - j0,
-                               j0 ? NULL : pf, npf);
+                               j0 ? NULL : pf, npf, last && (add.b || add.res) ? &add : NULL);
+                }
                 if (last && epi && epi->tile) epi->tile(epi->ctx, i, nr, n0, cols);
             }
         }
@@ -280,7 +330,12 @@ int vkb_cpu_gemm_packed_ex(const float *X, size_t ldx, const float *P, float *Y,
     kernel_info ki = pick_kernel(kernel & ~(VKB_CPU_GEMM_X_IN_PLACE | VKB_CPU_GEMM_X_COPY), &got);
     if (M <= 0 || N <= 0) return got;
     if (K <= 0) {
-        for (int m = 0; m < M; m++) memset(Y + (size_t)m * ldy, 0, (size_t)N * sizeof *Y);
+        for (int m = 0; m < M; m++) {
+            float *y = Y + (size_t)m * ldy;
+            const float *r = epi && epi->R ? epi->R + (size_t)m * epi->ldr : NULL;
+            const float *b = epi ? epi->bias : NULL;
+            for (int n = 0; n < N; n++) y[n] = 0.0f + (b && r ? b[n] + r[n] : b ? b[n] : r ? r[n] : 0.0f);
+        }
         if (epi && epi->tile)
             for (int m = 0; m < M; m++) epi->tile(epi->ctx, m, 1, 0, N);
         if (epi && epi->rows) epi->rows(epi->ctx, 0, M);

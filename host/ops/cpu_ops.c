@@ -449,23 +449,16 @@ typedef struct {
 } fast_linear_ctx;
 
 /* The epilogue inside the GEMM's tasks (vkb_gemm_epilogue), on outputs
- * still in cache: per finished block y += b (+ R), then the activation;
- * per finished row the LayerNorm.  Each element's arithmetic depends on its
- * column only (a block's columns start at a multiple of 32, so which take
- * gelu_span's vector body and which its scalar tail is the same as over the
- * whole row): a sequence's result does not depend on the batch around it. */
+ * still in cache: b and R are added by the GEMM before it stores a tile;
+ * then per finished block the activation, per finished row the LayerNorm.
+ * Each element's arithmetic depends on its column only (a block's columns
+ * start at a multiple of 32, so which take gelu_span's vector body and which
+ * its scalar tail is the same as over the whole row): a sequence's result
+ * does not depend on the batch around it. */
 static void epilogue_tile(void *p, int m0, int rows, int n0, int cols) {
     const fast_linear_ctx *c = p;
-    const float *b = c->b ? c->b + n0 : NULL;
     for (int m = m0; m < m0 + rows; m++) {
         float *y = c->Y + (size_t)m * c->ldy + n0;
-        const float *r = c->R ? c->R + (size_t)m * c->ldr + n0 : NULL;
-        if (b && r)
-            for (int n = 0; n < cols; n++) y[n] += b[n] + r[n];
-        else if (b)
-            for (int n = 0; n < cols; n++) y[n] += b[n];
-        else if (r)
-            for (int n = 0; n < cols; n++) y[n] += r[n];
         if (c->act == VKB_ACT_GELU) gelu_span(y, (size_t)cols);
         else if (c->act == VKB_ACT_RELU)
             for (int i = 0; i < cols; i++) y[i] = y[i] > 0 ? y[i] : 0;
@@ -484,10 +477,10 @@ static void epilogue_rows(void *p, int m0, int m1) {
  * bits do not depend on the batch) with the epilogue in its tasks. */
 static void linear_fast(fast_linear_ctx *c, vkb_team *team) {
     if (c->M <= 0 || c->N <= 0) return;
-    vkb_gemm_epilogue e = {c->b || c->R || c->act != VKB_ACT_NONE ? epilogue_tile : NULL,
+    vkb_gemm_epilogue e = {c->b, c->R, c->ldr, c->act != VKB_ACT_NONE ? epilogue_tile : NULL,
                            c->ln_g ? epilogue_rows : NULL, c};
-    vkb_cpu_gemm_packed_ex(c->X, c->ldx, c->W, c->Y, c->ldy, c->M, c->N, c->K,
-                           e.tile || e.rows ? &e : NULL, team, VKB_CPU_GEMM_AUTO);
+    vkb_cpu_gemm_packed_ex(c->X, c->ldx, c->W, c->Y, c->ldy, c->M, c->N, c->K, &e, team,
+                           VKB_CPU_GEMM_AUTO);
 }
 
 void vkb_cpu_linear_fast(const float *X, size_t ldx, const float *P, const float *b,

@@ -64,6 +64,9 @@ int vkb_cpu_gemm_packed_kernel(const float *X, size_t ldx, const float *P, float
  * call; whole-row work such as a LayerNorm).  Either may be NULL; calls run
  * on the team's threads, concurrently for disjoint blocks. */
 typedef struct {
+    const float *bias; /* Y = X W^T + (bias + R): added in registers before the */
+    const float *R;    /* outputs are stored (either may be NULL; R's rows ldr */
+    size_t ldr;        /* apart), before tile() sees them */
     void (*tile)(void *ctx, int m0, int rows, int n0, int cols);
     void (*rows)(void *ctx, int m0, int m1);
     void *ctx;
