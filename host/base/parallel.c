@@ -4,6 +4,7 @@
  * call is noise next to it.  vkb_team keeps its workers for its lifetime
  * (the CPU backend's fp32 forward pass: a dozen jobs per layer). */
 #include "parallel.h"
+#include "clock.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -55,8 +56,9 @@ void vkb_parallel_run(int slots, int n_tasks, vkb_task_fn fn, void *ctx) {
 struct vkb_team {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned long gen; /* bumped for each job */
-    int quit, pending, active;
+    atomic_ulong gen; /* bumped for each job; changed under mu, read while spinning too */
+    atomic_int quit, pending;
+    int active;
     atomic_int next; /* the next task to claim */
     vkb_task_fn fn;
     void *ctx;
@@ -75,20 +77,68 @@ static void claim_tasks(vkb_team *t, int slot) {
     for (int k; (k = atomic_fetch_add(&t->next, 1)) < t->n_tasks;) t->fn(t->ctx, k, slot);
 }
 
+/* Between jobs a thread first spins a little before it sleeps: the forward
+ * pass hands the team dozens of jobs of 0.05-1 ms each, back to back, and a
+ * wake-up through the condition variable (a futex, an inter-processor
+ * interrupt in a VM) took long enough that the job's tail waited on it. */
+#define SPIN_WORKER_S 100e-6 /* a worker, for the next job */
+#define SPIN_CALLER_S 300e-6 /* the caller, for the workers' last tasks */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spin until *v != not (or quit is set) / until *v == 0, for at most about
+ * limit seconds; they return whether they saw it. */
+static int spin_ulong(atomic_ulong *v, unsigned long not, const atomic_int *quit, double limit) {
+    double end = 0;
+    for (unsigned i = 0;; i++) {
+        if (atomic_load_explicit(v, memory_order_acquire) != not || atomic_load(quit)) return 1;
+        if ((i & 31) == 31) {
+            double now = vkb_now_s();
+            if (end == 0) end = now + limit;
+            else if (now > end) return 0;
+        }
+        cpu_relax();
+    }
+}
+
+static int spin_zero(atomic_int *v, double limit) {
+    double end = 0;
+    for (unsigned i = 0;; i++) {
+        if (atomic_load_explicit(v, memory_order_acquire) == 0) return 1;
+        if ((i & 31) == 31) {
+            double now = vkb_now_s();
+            if (end == 0) end = now + limit;
+            else if (now > end) return 0;
+        }
+        cpu_relax();
+    }
+}
+
 static void *team_main(void *p) {
     struct team_worker *w = p;
     vkb_team *t = w->t;
     unsigned long seen = 0;
     pthread_mutex_lock(&t->mu);
     for (;;) {
-        while (!t->quit && t->gen == seen) pthread_cond_wait(&t->go, &t->mu);
-        if (t->quit) break;
-        seen = t->gen;
+        if (!atomic_load(&t->quit) && atomic_load(&t->gen) == seen) {
+            pthread_mutex_unlock(&t->mu);
+            spin_ulong(&t->gen, seen, &t->quit, SPIN_WORKER_S);
+            pthread_mutex_lock(&t->mu);
+        }
+        while (!atomic_load(&t->quit) && atomic_load(&t->gen) == seen) pthread_cond_wait(&t->go, &t->mu);
+        if (atomic_load(&t->quit)) break;
+        seen = atomic_load(&t->gen);
         int active = t->active;
         pthread_mutex_unlock(&t->mu);
         if (w->slot < active) claim_tasks(t, w->slot);
         pthread_mutex_lock(&t->mu);
-        if (--t->pending == 0) pthread_cond_signal(&t->done);
+        if (atomic_fetch_sub(&t->pending, 1) == 1) pthread_cond_signal(&t->done);
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;
@@ -99,6 +149,9 @@ vkb_team *vkb_team_create(int threads) {
     if (!t) return NULL;
     int want = vkb_parallel_slots(threads, VKB_MAX_SLOTS);
     atomic_init(&t->next, 0);
+    atomic_init(&t->gen, 0);
+    atomic_init(&t->quit, 0);
+    atomic_init(&t->pending, 0);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->go, NULL);
     pthread_cond_init(&t->done, NULL);
@@ -116,6 +169,9 @@ vkb_team *vkb_team_create_runner(int threads, vkb_team_runner run, void *rctx) {
     vkb_team *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     atomic_init(&t->next, 0);
+    atomic_init(&t->gen, 0);
+    atomic_init(&t->quit, 0);
+    atomic_init(&t->pending, 0);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->go, NULL);
     pthread_cond_init(&t->done, NULL);
@@ -128,7 +184,7 @@ vkb_team *vkb_team_create_runner(int threads, vkb_team_runner run, void *rctx) {
 void vkb_team_free(vkb_team *t) {
     if (!t) return;
     pthread_mutex_lock(&t->mu);
-    t->quit = 1;
+    atomic_store(&t->quit, 1);
     pthread_cond_broadcast(&t->go);
     pthread_mutex_unlock(&t->mu);
     for (int i = 1; i <= t->started; i++) pthread_join(t->tid[i], NULL);
@@ -158,12 +214,13 @@ void vkb_team_run(vkb_team *t, int n_tasks, vkb_task_fn fn, void *ctx) {
     t->n_tasks = n_tasks;
     t->active = active;
     atomic_store(&t->next, 0);
-    t->pending = t->started; /* every worker wakes and reports, active or not */
-    t->gen++;
+    atomic_store(&t->pending, t->started); /* every worker wakes and reports, active or not */
+    atomic_fetch_add(&t->gen, 1);
     pthread_cond_broadcast(&t->go);
     pthread_mutex_unlock(&t->mu);
     claim_tasks(t, 0);
+    if (spin_zero(&t->pending, SPIN_CALLER_S)) return; /* the workers' writes are visible (acquire) */
     pthread_mutex_lock(&t->mu);
-    while (t->pending > 0) pthread_cond_wait(&t->done, &t->mu);
+    while (atomic_load(&t->pending) > 0) pthread_cond_wait(&t->done, &t->mu);
     pthread_mutex_unlock(&t->mu);
 }

@@ -15,9 +15,11 @@ int vkb_parallel_slots(int threads, int n_tasks);
  * it returns (a slot whose thread cannot be created runs on the caller's). */
 void vkb_parallel_run(int slots, int n_tasks, vkb_task_fn fn, void *ctx);
 
-/* A persistent thread team: `threads - 1` workers created once, asleep on a
- * condition variable between jobs (so they never compete for cores with
- * OpenBLAS's pool while a GEMM runs), plus the caller's thread as slot 0.
+/* A persistent thread team: `threads - 1` workers created once, plus the
+ * caller's thread as slot 0.  Between jobs a worker spins for up to 100 us
+ * (jobs come back to back in a forward pass), then sleeps on a condition
+ * variable; the caller likewise spins up to 300 us for the workers' last
+ * tasks before it sleeps.
  * The CPU backend's fp32 forward pass runs all its non-GEMM work on one. */
 typedef struct vkb_team vkb_team;
 /* NULL when out of memory; a worker that cannot be started leaves the team
