@@ -81,8 +81,12 @@ static void claim_tasks(vkb_team *t, int slot) {
  * pass hands the team dozens of jobs of 0.05-1 ms each, back to back, and a
  * wake-up through the condition variable (a futex, an inter-processor
  * interrupt in a VM) took long enough that the job's tail waited on it. */
+#ifndef SPIN_WORKER_S
 #define SPIN_WORKER_S 100e-6 /* a worker, for the next job */
+#endif
+#ifndef SPIN_CALLER_S
 #define SPIN_CALLER_S 300e-6 /* the caller, for the workers' last tasks */
+#endif
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
