@@ -4,9 +4,9 @@
  *  - fp64 (the verification mode): plain loops that accumulate in double,
  *    written to be read next to the HF code;
  *  - fp32: the same math in float, with the linear layers done by OpenBLAS's
- *    cblas_sgemm and attention loops laid out so the compiler
- *    vectorizes them (keys transposed per head so the inner loop is a
- *    contiguous axpy, never a float reduction that -O3 may not reorder).
+ *    cblas_sgemm, and attention, LayerNorm and GELU by the vector kernels
+ *    of cpu_simd.c (fixed-order sums: the same bits on every instruction
+ *    set, whatever the batch).
  * Work is split over `threads` threads (parallel.c); every task writes disjoint rows, so
  * results do not depend on the thread count. */
 #define _GNU_SOURCE

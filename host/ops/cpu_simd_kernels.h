@@ -266,7 +266,7 @@ TGT static void KN(bf16_row)(const float *x, uint16_t *q, int K) {
     }
 }
 
-/* u8 with the row's scale and zero point (quant_row in cpu_lowp.c): the
+/* u8 with the row's scale and zero point (quant_ref in test_cpu_ops.c): the
  * range [min(0, lo), max(0, hi)] onto [0, 255]; x * inv is within +-256, so
  * adding and subtracting 1.5 * 2^23 rounds it to nearest even, as nearbyintf. */
 TGT static void KN(quant_row)(const float *x, int K, uint8_t *q, float *scale, int32_t *zp) {
