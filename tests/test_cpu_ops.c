@@ -199,18 +199,18 @@ static void test_attention(int B, int L, int H, int hd) {
 }
 
 /* Scratch that cannot be allocated is an error (-1), ctx untouched, not
- * NaN-filled output: L = 2^30 and hd = 2^22 ask for ~2^54 bytes of fp32
- * transposed keys, more than any address space (so this fails even with
- * memory overcommit); the failure comes before any input is read, so small
- * buffers do. */
+ * NaN-filled output: L = 2^30 and hd = 2^22 + 1 (not a multiple of 32, so
+ * the values are copied, zero-padded) ask for ~2^54 bytes of fp32 values,
+ * more than any address space (so this fails even with memory overcommit);
+ * the failure comes before any input is read, so small buffers do. */
 static void test_attention_no_memory(void) {
     float q[4] = {0}, k[4] = {0}, v[4] = {0}, ctx[4] = {1, 2, 3, 4};
     int32_t lens[1] = {1};
-    CHECK(vkb_cpu_attention(q, k, v, ctx, 1, 1 << 30, 1, 1 << 22, lens, 0, 1) == -1, "no error");
+    CHECK(vkb_cpu_attention(q, k, v, ctx, 1, 1 << 30, 1, (1 << 22) + 1, lens, 0, 1) == -1, "no error");
     CHECK(ctx[0] == 1 && ctx[3] == 4, "ctx written on failure");
     vkb_team *t = vkb_team_create(2);
     REQUIRE(t, "team");
-    CHECK(vkb_cpu_attention_fast(q, 3, ctx, 1, 1 << 30, 1, 1 << 22, lens, t) == -1, "no error (fast)");
+    CHECK(vkb_cpu_attention_fast(q, 3, ctx, 1, 1 << 30, 1, (1 << 22) + 1, lens, t) == -1, "no error (fast)");
     CHECK(ctx[0] == 1 && ctx[3] == 4, "ctx written on failure (fast)");
     vkb_team_free(t);
 }
@@ -608,6 +608,186 @@ static void test_attention_fast(int B, int L, int H, int hd) {
     free(q); free(k); free(v); free(qkv); free(ref); free(ctx); free(ctx32);
 }
 
+/* ---- the vector kernels (cpu_simd.c) at every level this CPU runs ------------
+ * Each level (AVX-512, AVX2+FMA, portable) must give the bits of the best
+ * one: the operators are run at the default level, then forced down. */
+static const int simd_levels[] = {VKB_CPU_SIMD_AVX512, VKB_CPU_SIMD_AVX2, VKB_CPU_SIMD_GENERIC};
+
+static void test_attention_levels(int B, int L, int H, int hd) {
+    int D = H * hd;
+    size_t n = (size_t)B * L * D;
+    float *q = rnd(n, 2.0f), *k = rnd(n, 2.0f), *v = rnd(n, 1.0f);
+    int32_t lens[4];
+    for (int b = 0; b < B; b++) lens[b] = b == 0 ? L : 1 + (b * 53 + L / 3) % L;
+    double *ref = malloc(n * sizeof *ref);
+    float *ctx0 = malloc(n * sizeof *ctx0), *ctx = malloc(n * sizeof *ctx);
+    REQUIRE(ref && ctx0 && ctx, "out of memory");
+    attn_ref(q, k, v, ref, B, L, H, hd, lens);
+    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
+    CHECK(vkb_cpu_attention(q, k, v, ctx0, B, L, H, hd, lens, 0, 2) == 0, "attention failed");
+    double e = max_err(ctx0, ref, n);
+    CHECK(e <= 2e-5, "attention B%d L%d H%d hd%d: err %g", B, L, H, hd, e);
+    for (int i = 0; i < 3; i++) {
+        int got = vkb_cpu_simd_force(simd_levels[i]);
+        memset(ctx, 0xff, n * sizeof *ctx);
+        CHECK(vkb_cpu_attention(q, k, v, ctx, B, L, H, hd, lens, 0, 1) == 0, "attention failed");
+        CHECK(memcmp(ctx, ctx0, n * sizeof *ctx) == 0,
+              "attention B%d L%d H%d hd%d: level %d (asked %d) differs from the default", B, L, H,
+              hd, got, simd_levels[i]);
+    }
+    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
+    /* a sequence alone (B = 1, its own length as L) gives its bits in the batch */
+    for (int b = 0; b < B; b++) {
+        int Lb = lens[b];
+        float *cb = malloc((size_t)Lb * D * sizeof *cb);
+        REQUIRE(cb, "out of memory");
+        CHECK(vkb_cpu_attention(q + (size_t)b * L * D, k + (size_t)b * L * D, v + (size_t)b * L * D,
+                                cb, 1, Lb, H, hd, &lens[b], 0, 1) == 0, "attention failed");
+        CHECK(memcmp(cb, ctx0 + (size_t)b * L * D, (size_t)Lb * D * sizeof *cb) == 0,
+              "attention L%d hd%d: sequence %d (length %d) alone differs from in the batch", L, hd,
+              b, Lb);
+        free(cb);
+    }
+    free(q); free(k); free(v); free(ref); free(ctx0); free(ctx);
+}
+
+static void test_rows_levels(int dim) {
+    int rows = 5;
+    size_t n = (size_t)rows * dim;
+    float *x = rnd(n, 3.0f), *r = rnd(n, 2.0f), *g = rnd(dim, 1.5f), *be = rnd(dim, 1.0f);
+    for (int i = 0; i < dim; i++) x[i] += 1000.0f;
+    float *y0 = malloc(n * sizeof *y0), *y = malloc(n * sizeof *y);
+    REQUIRE(y0 && y, "out of memory");
+    for (int hasr = 0; hasr <= 1; hasr++) {
+        vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
+        vkb_cpu_add_layernorm(x, hasr ? r : NULL, g, be, y0, rows, dim, 1e-12f, 0);
+        for (int i = 0; i < 3; i++) {
+            int got = vkb_cpu_simd_force(simd_levels[i]);
+            vkb_cpu_add_layernorm(x, hasr ? r : NULL, g, be, y, rows, dim, 1e-12f, 0);
+            CHECK(memcmp(y, y0, n * sizeof *y) == 0, "layernorm dim %d r %d: level %d differs", dim,
+                  hasr, got);
+        }
+    }
+    /* GELU */
+    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
+    for (size_t i = 0; i < n; i++) y0[i] = x[i] - (i % 3 == 0 ? 1000.0f : 0.0f);
+    memcpy(y, y0, n * sizeof *y);
+    vkb_cpu_gelu_fast(y0, n);
+    float *y2 = malloc(n * sizeof *y2);
+    REQUIRE(y2, "out of memory");
+    for (int i = 0; i < 3; i++) {
+        int got = vkb_cpu_simd_force(simd_levels[i]);
+        memcpy(y2, y, n * sizeof *y);
+        vkb_cpu_gelu_fast(y2, n);
+        CHECK(memcmp(y2, y0, n * sizeof *y) == 0, "gelu n %zu: level %d differs", n, got);
+        /* odd lengths and offsets: an element's bits do not depend on its position */
+        memcpy(y2, y, n * sizeof *y);
+        vkb_cpu_gelu_fast(y2 + 3, (size_t)dim - 3);
+        CHECK(memcmp(y2 + 3, y0 + 3, ((size_t)dim - 3) * sizeof *y) == 0,
+              "gelu at offset 3: level %d differs", got);
+    }
+    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
+    free(x); free(r); free(g); free(be); free(y0); free(y); free(y2);
+}
+
+/* The low-precision rows against their scalar formulas (cpu_lowp.c before
+ * they were vectorized): bf16 round to nearest even, u8 quantization, the
+ * epilogue; exact at every level. */
+static uint16_t bf16_ref(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static void quant_ref(const float *x, int K, uint8_t *q, float *scale, int32_t *zp) {
+    float lo = 0, hi = 0;
+    for (int k = 0; k < K; k++) {
+        lo = fminf(lo, x[k]);
+        hi = fmaxf(hi, x[k]);
+    }
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0)) s = 1.0f;
+    float inv = 1.0f / s;
+    float z = nearbyintf(-lo * inv);
+    z = z < 0 ? 0 : z > 255 ? 255 : z;
+    for (int k = 0; k < K; k++) {
+        float v = nearbyintf(x[k] * inv) + z;
+        q[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    *scale = s;
+    *zp = (int32_t)z;
+}
+
+static void test_lowp_rows(int K) {
+    float *x = rnd((size_t)K, 4.0f);
+    /* ties and denormals for the rounding; an all-positive and an all-zero row */
+    if (K > 4) {
+        uint32_t tie = 0x3f808000u, den = 0x00018000u;
+        memcpy(&x[0], &tie, 4);
+        memcpy(&x[1], &den, 4);
+        x[2] = -0.0f;
+    }
+    uint16_t *b0 = malloc((size_t)K * 2), *b1 = malloc((size_t)K * 2);
+    uint8_t *q0 = malloc((size_t)K), *q1 = malloc((size_t)K);
+    float *pos = malloc((size_t)K * sizeof *pos), *zero = calloc((size_t)K, sizeof *zero);
+    REQUIRE(b0 && b1 && q0 && q1 && pos && zero, "out of memory");
+    for (int k = 0; k < K; k++) pos[k] = 1.0f + fabsf(x[k]);
+    for (int k = 0; k < K; k++) b0[k] = bf16_ref(x[k]);
+    for (int i = 0; i < 3; i++) {
+        int got = vkb_cpu_simd_force(simd_levels[i]);
+        memset(b1, 0, (size_t)K * 2);
+        vkb_cpu_bf16_row(x, b1, K);
+        CHECK(memcmp(b0, b1, (size_t)K * 2) == 0, "bf16 row K %d level %d", K, got);
+        const float *rows[] = {x, pos, zero};
+        for (int rr = 0; rr < 3; rr++) {
+            float s0, s1;
+            int32_t z0, z1;
+            quant_ref(rows[rr], K, q0, &s0, &z0);
+            vkb_cpu_quant_u8_row(rows[rr], K, q1, &s1, &z1);
+            CHECK(memcmp(q0, q1, (size_t)K) == 0 && s0 == s1 && z0 == z1,
+                  "u8 row %d K %d level %d: differs from the scalar formula", rr, K, got);
+        }
+    }
+    /* the epilogue: int8 scaling, bias, activation, residual, LayerNorm */
+    int N = K;
+    int32_t *acc = malloc((size_t)N * sizeof *acc), *wsum = malloc((size_t)N * sizeof *wsum);
+    float *wsc = rnd((size_t)N, 0.01f), *b = rnd((size_t)N, 1.0f), *r = rnd((size_t)N, 1.0f);
+    float *g = rnd((size_t)N, 1.0f), *be = rnd((size_t)N, 1.0f);
+    float *y0 = malloc((size_t)N * sizeof *y0), *y1 = malloc((size_t)N * sizeof *y1);
+    REQUIRE(acc && wsum && y0 && y1, "out of memory");
+    for (int i = 0; i < N; i++) {
+        acc[i] = (int32_t)((i * 7919u) % 20001u) - 10000;
+        wsum[i] = (int32_t)((i * 104729u) % 2001u) - 1000;
+    }
+    vkb_lp_row_q qz = {wsum, wsc, 17, 0.03f};
+    for (int int8 = 0; int8 <= 1; int8++)
+        for (int act = 0; act <= 2; act++)
+            for (int ln = 0; ln <= 1; ln++) {
+                for (int i = 0; i < N; i++) {
+                    float v = int8 ? (float)(acc[i] - qz.zp * wsum[i]) * (qz.sa * wsc[i]) : x[i];
+                    v += b[i];
+                    if (act == 1) { y0[i] = v; vkb_cpu_gelu_fast(&y0[i], 1); v = y0[i]; }
+                    else if (act == 2) v = v > 0 ? v : 0;
+                    y0[i] = v + r[i];
+                }
+                if (ln) vkb_cpu_layernorm_row(y0, NULL, g, be, y0, N, 1e-12f);
+                for (int i = 0; i < 3; i++) {
+                    int got = vkb_cpu_simd_force(simd_levels[i]);
+                    if (int8) memcpy(y1, acc, (size_t)N * sizeof *y1);
+                    else memcpy(y1, x, (size_t)N * sizeof *y1);
+                    vkb_cpu_lp_epilogue_row(y1, N, int8 ? &qz : NULL, b, (vkb_act)act, r,
+                                            ln ? g : NULL, be, 1e-12f);
+                    CHECK(memcmp(y0, y1, (size_t)N * sizeof *y1) == 0,
+                          "lp epilogue N %d int8 %d act %d ln %d level %d differs", N, int8, act, ln,
+                          got);
+                }
+            }
+    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
+    free(x); free(b0); free(b1); free(q0); free(q1); free(pos); free(zero);
+    free(acc); free(wsum); free(wsc); free(b); free(r); free(g); free(be); free(y0); free(y1);
+}
+
 int main(void) {
     test_attention_no_memory();
     test_linear(77, 130, 100);
@@ -650,5 +830,14 @@ int main(void) {
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 3; j++) test_attention_fast(3, fLs[i], 3, hds[j]);
     test_attention_fast(1, 65, 12, 64);
+    int lLs[] = {1, 7, 33, 130};
+    int lhds[] = {32, 64, 13};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) test_attention_levels(4, lLs[i], 2, lhds[j]);
+    int dims[] = {1, 15, 16, 33, 768};
+    for (int i = 0; i < 5; i++) {
+        test_rows_levels(dims[i] < 4 ? 4 : dims[i]);
+        test_lowp_rows(dims[i]);
+    }
     return vkb_test_done("test_cpu_ops");
 }

@@ -447,26 +447,8 @@ static int ensure_scratch(vkb_lp *lp, int M, int K, vkb_error *err) {
 }
 
 /* int8: row m of X to u8 with its scale and zero point (the range [min(0,
- * lo), max(0, hi)] onto [0, 255], so 0 is exact). */
-static void quant_row(const float *x, int K, uint8_t *q, float *scale, int32_t *zp) {
-    float lo = 0, hi = 0;
-    for (int k = 0; k < K; k++) {
-        lo = fminf(lo, x[k]);
-        hi = fmaxf(hi, x[k]);
-    }
-    float s = (hi - lo) / 255.0f;
-    if (!(s > 0)) s = 1.0f;
-    float inv = 1.0f / s;
-    float z = nearbyintf(-lo * inv);
-    z = z < 0 ? 0 : z > 255 ? 255 : z;
-    for (int k = 0; k < K; k++) {
-        float v = nearbyintf(x[k] * inv) + z;
-        q[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-    *scale = s;
-    *zp = (int32_t)z;
-}
-
+ * lo), max(0, hi)] onto [0, 255], so 0 is exact): vkb_cpu_quant_u8_row;
+ * bf16: vkb_cpu_bf16_row (cpu_simd.c, vectorized, the same bits as to_bf16). */
 
 /* vkb_lp_linear, and with g set vkb_lp_linear_ln: the LayerNorm in the
  * epilogue's pass over each row. */
@@ -488,14 +470,13 @@ static int lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, c
     if (lp->kind == VKB_LP_BF16) {
         uint16_t *q = lp->xq;
 #pragma omp parallel for schedule(static)
-        for (int m = 0; m < M; m++)
-            for (int k = 0; k < K; k++) q[(size_t)m * K + k] = to_bf16(X[(size_t)m * ldx + k]);
+        for (int m = 0; m < M; m++) vkb_cpu_bf16_row(X + (size_t)m * ldx, q + (size_t)m * K, K);
         src = q;
     } else if (lp->kind == VKB_LP_INT8) {
         uint8_t *q = lp->xq;
 #pragma omp parallel for schedule(static)
         for (int m = 0; m < M; m++)
-            quant_row(X + (size_t)m * ldx, K, q + (size_t)m * K, &lp->rscale[m], &lp->rzp[m]);
+            vkb_cpu_quant_u8_row(X + (size_t)m * ldx, K, q + (size_t)m * K, &lp->rscale[m], &lp->rzp[m]);
         src = q;
     } else if (ldx != (size_t)K) {
         xf = malloc((size_t)M * K * sizeof(float));
@@ -532,32 +513,16 @@ static int lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, c
         return dfail(err, st, "matmul", w->name);
     }
 
-    /* epilogue per row: (int8: s32 -> scaled f32), bias, activation, residual */
+    /* epilogue per row, one vector pass (vkb_cpu_lp_epilogue_row): (int8: s32 ->
+     * scaled f32), bias, activation, residual, then the LayerNorm */
     const float *rscale = lp->rscale, *wscale = w->wscale;
     const int32_t *rzp = lp->rzp, *wsum = w->wsum;
     int int8 = lp->kind == VKB_LP_INT8;
 #pragma omp parallel for schedule(static)
     for (int m = 0; m < M; m++) {
-        float *y = Y + (size_t)m * N;
-        if (int8) {
-            float sa = rscale[m];
-            int32_t zp = rzp[m];
-            for (int n = 0; n < N; n++) {
-                int32_t acc;
-                memcpy(&acc, &y[n], sizeof acc); /* the GEMM wrote s32 here */
-                y[n] = (float)(acc - zp * wsum[n]) * (sa * wscale[n]);
-            }
-        }
-        if (b)
-            for (int n = 0; n < N; n++) y[n] += b[n];
-        if (act == VKB_ACT_GELU) vkb_cpu_gelu_fast(y, (size_t)N);
-        else if (act == VKB_ACT_RELU)
-            for (int n = 0; n < N; n++) y[n] = y[n] > 0 ? y[n] : 0;
-        if (R) {
-            const float *r = R + (size_t)m * ldr;
-            for (int n = 0; n < N; n++) y[n] += r[n];
-        }
-        if (g) vkb_cpu_add_layernorm(y, NULL, g, beta, y, 1, N, eps, 0);
+        vkb_lp_row_q qz = {wsum, wscale, int8 ? rzp[m] : 0, int8 ? rscale[m] : 0.0f};
+        vkb_cpu_lp_epilogue_row(Y + (size_t)m * N, N, int8 ? &qz : NULL, b, act,
+                                R ? R + (size_t)m * ldr : NULL, g, beta, eps);
     }
     omp_set_num_threads(saved);
     return 0;

@@ -4,9 +4,9 @@
  *  - fp64 (the verification mode): plain loops that accumulate in double,
  *    written to be read next to the HF code;
  *  - fp32: the same math in float, with the linear layers done by OpenBLAS's
- *    cblas_sgemm and attention loops laid out so the compiler
- *    vectorizes them (keys transposed per head so the inner loop is a
- *    contiguous axpy, never a float reduction that -O3 may not reorder).
+ *    cblas_sgemm, and attention, LayerNorm and GELU by the vector kernels
+ *    of cpu_simd.c (fixed-order sums: the same bits on every instruction
+ *    set, whatever the batch).
  * Work is split over `threads` threads (parallel.c); every task writes disjoint rows, so
  * results do not depend on the thread count. */
 #define _GNU_SOURCE
@@ -114,22 +114,10 @@ static void layernorm_row(const float *x, const float *r, const float *g,
         }
         return;
     }
-    /* fp32: the sums are still taken in double; it costs nothing next to the
-     * GEMMs and keeps the fp32 path's error at the rounding of its storage. */
-    double mean = 0, var = 0;
-    for (int i = 0; i < dim; i++) mean += x[i] + (r ? r[i] : 0.0f);
-    mean /= dim;
-    float fm = (float)mean;
-    for (int i = 0; i < dim; i++) {
-        float d = x[i] + (r ? r[i] : 0.0f) - fm;
-        var += (double)d * d;
-    }
-    var /= dim;
-    float inv = (float)(1.0 / sqrt(var + (double)eps));
-    for (int i = 0; i < dim; i++) {
-        float d = x[i] + (r ? r[i] : 0.0f) - fm;
-        y[i] = d * inv * g[i] + beta[i];
-    }
+    /* fp32: cpu_simd.c (sums in double, 16 partial sums in a fixed order; it
+     * costs nothing next to the GEMMs and keeps the fp32 path's error at the
+     * rounding of its storage) */
+    vkb_cpu_layernorm_row(x, r, g, beta, y, dim, eps);
 }
 
 void vkb_cpu_add_layernorm(const float *x, const float *r, const float *g,
@@ -159,7 +147,7 @@ typedef struct {
     size_t ld; /* row stride of q, k and v (H*hd, or 3*H*hd for a fused q|k|v) */
     const int32_t *lens;
     int fp64;
-    float *scratch;   /* per slot, attn_f32_scratch() floats (fp32) */
+    float *scratch;   /* per slot, vkb_cpu_attn_head_scratch() floats (fp32) */
     double *dscratch; /* per slot: one score row [L] (fp64) */
     size_t scratch_per, dscratch_per;
 } attn_ctx;
@@ -192,169 +180,14 @@ static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
     }
 }
 
-/* fp32 attention is two small matrix products per (sequence, head) with a
- * softmax between them.  They are done in 8 x 16 register tiles (8 query
- * rows x 16 keys, then 8 rows x 16 output columns), so each loaded vector
- * of keys/values feeds 8 independent FMA chains (enough to cover the FMA
- * latency; 4 chains left the AVX-512 units half idle); the tile functions are built for several
- * ISAs and picked at load time (GCC/Clang function multiversioning), so a
- * portable binary still uses AVX-512/AVX2 where the machine has them. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define VKB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VKB_CLONES
-#endif
-#define TJ 16 /* tile width */
-
-#define RT 8 /* query rows per tile: RT accumulators of TJ floats (8 zmm) */
-
-/* 8 accumulator rows of TJ = 16 floats, as GCC vector values (one zmm with
- * AVX-512, two ymm with AVX2, four xmm otherwise): written as plain loops
- * over 8 rows, GCC kept the accumulators in memory or vectorized the outer
- * loop into 68 KB of code.  Same operations per element as a loop: each
- * a[r][j] sums over e (or j) in order. */
-typedef float vkb_f16 __attribute__((vector_size(TJ * sizeof(float))));
-#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-#define ACC_DECL(r) vkb_f16 a##r = {0}; const float *row##r = rows[r];
-#define ACC_STORE(r) memcpy(out + (size_t)(r) * ldo, &a##r, sizeof a##r);
-
-/* out[r][j] = sum_e q_r[e] * kt[e*ldk + j], r < RT, j < TJ */
-VKB_CLONES
-static void tile_qk(const float *const *rows, const float *kt, size_t ldk, int hd, float *out,
-                    size_t ldo) {
-    ACC8(ACC_DECL)
-    for (int e = 0; e < hd; e++) {
-        vkb_f16 k;
-        memcpy(&k, kt + (size_t)e * ldk, sizeof k);
-#define QK_ROW(r) a##r += row##r[e] * k;
-        ACC8(QK_ROW)
-#undef QK_ROW
-    }
-    ACC8(ACC_STORE)
-}
-
-/* out[r][e] = sum_j p_r[j] * v[j*ldv + e], r < RT, e < TJ, j < n */
-VKB_CLONES
-static void tile_pv(const float *const *rows, const float *v, size_t ldv, int n, float *out,
-                    size_t ldo) {
-    ACC8(ACC_DECL)
-    for (int j = 0; j < n; j++) {
-        vkb_f16 w;
-        memcpy(&w, v + (size_t)j * ldv, sizeof w);
-#define PV_ROW(r) a##r += row##r[j] * w;
-        ACC8(PV_ROW)
-#undef PV_ROW
-    }
-    ACC8(ACC_STORE)
-}
-
-/* c ? a : b, by bit masks.  GCC (12) turns a float ?: whose operands are
- * computed only for it back into branches with the arithmetic inside, and
- * under the default -ftrapping-math it will not if-convert those where the
- * ISA has no masking: the AVX2 and default clones of the GELU and softmax
- * loops stayed scalar.  A mask blend of two computed values has no branch. */
-static inline float select_f(int c, float a, float b) {
-    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    uint32_t r = (ua & m) | (ub & ~m);
-    float f;
-    memcpy(&f, &r, sizeof f);
-    return f;
-}
-
-/* e^v for v <= 0 without a libm call, so loops over it vectorize: Cody-Waite
- * range reduction and a degree-7 Taylor polynomial (relative error ~1e-7);
- * the softmax below and the fast GELU use it.  n = round(v / ln 2) comes
- * from adding 1.5 * 2^23, whose bits then hold n too: no float-to-int
- * conversion. */
-static inline float exp_neg(float v) { /* e^v for v in [-87, 0] */
-    v = select_f(v < -87.0f, -87.0f, v); /* a NaN stays one, through r and p */
-    float t = v * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23 + n */
-    float n = t - 12582912.0f;                         /* round(v / ln 2) */
-    float r = v - n * 0.693359375f;  /* ln 2 in two parts */
-    r = r + n * 2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    uint32_t tb; /* bits of t: 0x4B400000 + n for n in [-126, 0] */
-    memcpy(&tb, &t, sizeof tb);
-    uint32_t bits = (tb - 0x4B400000u + 127u) << 23; /* 2^n (a NaN's p is NaN anyway) */
-    float sc;
-    memcpy(&sc, &bits, sizeof sc);
-    return p * sc;
-}
-
-/* p[j] = e^(s[j] - max) / sum over j < n, in place. */
-VKB_CLONES
-static void softmax_row(float *s, int n) {
-    float mx = s[0];
-    for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
-    for (int j = 0; j < n; j++) s[j] = exp_neg(s[j] - mx);
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) sum += s[j];
-    float inv = 1.0f / sum;
-    for (int j = 0; j < n; j++) s[j] *= inv;
-}
-
-static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
-/* Queries are taken QT at a time: the tile's scores (QT x L floats, 64 KB
- * at L = 512) stay in cache through the softmax and the PV product. */
-#define QT 32
-
-/* Scratch floats one (sequence, head) needs at length L and head size hd. */
-static size_t attn_f32_scratch(int L, int hd) {
-    size_t np = round_up((size_t)L, TJ), hp = round_up((size_t)hd, TJ);
-    return (size_t)hd * np + np * hp + (size_t)QT * np + (size_t)QT * hp;
-}
-
+/* fp32: vkb_cpu_attn_head (cpu_simd.c): queries 32 at a time, transposed
+ * scores so the softmax is vertical, register-tiled FMA products; keys and
+ * values read in place. */
 static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
-    int L = c->L, n = c->lens[b], hd = c->hd;
-    size_t D = c->ld, DC = (size_t)c->H * hd;
-    size_t np = round_up((size_t)n, TJ), hp = round_up((size_t)hd, TJ);
-    float *kt = scratch;          /* [hd, np]: keys transposed, zero-padded */
-    float *vp = kt + (size_t)hd * np; /* [np, hp]: values, zero-padded */
-    float *S = vp + np * hp;      /* [QT, np]: the tile's scores, then probabilities */
-    float *O = S + (size_t)QT * np; /* [QT, hp]: the tile's output rows */
-    float scale = (float)(1.0 / sqrt((double)hd));
-    const float *kb = c->k + (size_t)b * L * D + (size_t)h * hd;
-    const float *vb = c->v + (size_t)b * L * D + (size_t)h * hd;
-    const float *qb = c->q + (size_t)b * L * D + (size_t)h * hd;
-    /* Only the n valid keys/values enter; padded ones never reach the sums. */
-    memset(kt, 0, (size_t)hd * np * sizeof *kt);
-    memset(vp, 0, np * hp * sizeof *vp);
-    for (int j = 0; j < n; j++)
-        for (int e = 0; e < hd; e++) {
-            kt[(size_t)e * np + j] = kb[(size_t)j * D + e] * scale; /* q.k/sqrt(hd) */
-            vp[(size_t)j * hp + e] = vb[(size_t)j * D + e];
-        }
-    for (int t0 = 0; t0 < L; t0 += QT) {
-        int t1 = t0 + QT < L ? t0 + QT : L;
-        for (int i0 = t0; i0 < t1; i0 += RT) {
-            const float *qr[RT];
-            for (int r = 0; r < RT; r++) /* rows past the tile repeat its last row; dropped below */
-                qr[r] = qb + (size_t)(i0 + r < t1 ? i0 + r : t1 - 1) * D;
-            for (size_t j0 = 0; j0 < np; j0 += TJ)
-                tile_qk(qr, kt + j0, np, hd, S + (size_t)(i0 - t0) * np + j0, np);
-        }
-        for (int i = 0; i < t1 - t0; i++) softmax_row(S + (size_t)i * np, n);
-        for (int i0 = t0; i0 < t1; i0 += RT) {
-            const float *pr[RT];
-            for (int r = 0; r < RT; r++)
-                pr[r] = S + (size_t)((i0 + r < t1 ? i0 + r : t1 - 1) - t0) * np;
-            for (size_t e0 = 0; e0 < hp; e0 += TJ)
-                tile_pv(pr, vp + e0, hp, n, O + (size_t)(i0 - t0) * hp + e0, hp);
-            for (int r = 0; r < RT && i0 + r < t1; r++)
-                memcpy(c->ctx + ((size_t)b * L + i0 + r) * DC + (size_t)h * hd,
-                       O + (size_t)(i0 - t0 + r) * hp, (size_t)hd * sizeof(float));
-        }
-    }
+    size_t D = c->ld, DC = (size_t)c->H * c->hd, o = (size_t)b * c->L * D + (size_t)h * c->hd;
+    vkb_cpu_attn_head(c->q + o, c->k + o, c->v + o, D,
+                      c->ctx + (size_t)b * c->L * DC + (size_t)h * c->hd, DC, c->L, c->lens[b],
+                      c->hd, scratch);
 }
 
 /* One task = one (sequence, head); scratch is per thread slot. */
@@ -390,7 +223,7 @@ static int attention(const float *q, const float *k, const float *v, size_t ld, 
      * or one score row in double (fp64); about 1.3 MB at L=512, hd=64.  On
      * allocation failure we retry with one slot, and failing that return -1
      * (ctx untouched) for the caller to report. */
-    c.scratch_per = attn_f32_scratch(L, hd);
+    c.scratch_per = vkb_cpu_attn_head_scratch(L, hd);
     c.dscratch_per = (size_t)L;
     void *mem = fp64 ? malloc((size_t)slots * c.dscratch_per * sizeof(double))
                      : malloc((size_t)slots * c.scratch_per * sizeof(float));
@@ -414,27 +247,11 @@ int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L
 }
 
 /* ---- the fast fp32 path's elementwise operators ----------------------------------
- * GELU without a libm call per element: erf from Abramowitz & Stegun 7.1.26
- * (|error| <= 1.5e-7), written for x < 0 as erfc so the small results of the
- * negative side keep their relative accuracy, with e^-z^2 by exp_neg; no
- * branches (select_f), so the loop vectorizes in every clone (built per ISA
- * like the attention tiles). */
-static inline float gelu_fast(float x) {
-    float z = fabsf(x) * 0.70710678118654752f;
-    float t = 1.0f / (1.0f + 0.3275911f * z);
-    float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
-                 t * (-1.453152027f + t * 1.061405429f))));
-    float erfc_z = poly * exp_neg(-z * z); /* erfc(|x|/sqrt 2) */
-    /* x >= 0: x (1 - erfc/2);  x < 0: x erfc/2;  x > 10: x (erfc < 1e-23; +inf stays) */
-    float h = 0.5f * x * erfc_z;
-    float y = select_f(x < 0, h, x - h);
-    return select_f(x > 10.0f, x, y);
-}
-
-VKB_CLONES
-static void gelu_span(float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = gelu_fast(y[i]);
-}
+ * GELU without a libm call per element (cpu_simd.c): erf from Abramowitz &
+ * Stegun 7.1.26 (|error| <= 1.5e-7), written for x < 0 as erfc so the small
+ * results of the negative side keep their relative accuracy, e^-z^2 by a
+ * Cody-Waite reduction and a degree-7 polynomial; vectorized per ISA. */
+static void gelu_span(float *y, size_t n) { vkb_cpu_gelu_span(y, n); }
 
 void vkb_cpu_gelu_fast(float *y, size_t n) { gelu_span(y, n); }
 
