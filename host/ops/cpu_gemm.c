@@ -44,6 +44,10 @@
 #define KC VKB_GEMM_KC
 #define XS (KC + 16) /* the row stride of X's copy (see gemm_task) */
 #define MC VKB_GEMM_MC
+#ifndef VKB_GEMM_TASKS_PER_SLOT
+#define VKB_GEMM_TASKS_PER_SLOT 4
+#endif
+#define TASKS_PER_SLOT VKB_GEMM_TASKS_PER_SLOT
 
 size_t vkb_cpu_pack_size(int N, int K) {
     if (N <= 0 || K <= 0) return 0;
@@ -357,7 +361,7 @@ int vkb_cpu_gemm_packed_ex(const float *X, size_t ldx, const float *P, float *Y,
      * panels allow, so that the slots finish together (capping a task's
      * panels, so that the outputs it revisits stay in L2, measured no
      * better) */
-    c.n_chunks = (4 * slots + c.mblocks - 1) / c.mblocks;
+    c.n_chunks = (TASKS_PER_SLOT * slots + c.mblocks - 1) / c.mblocks;
     while (c.n_chunks < c.panels && (c.mblocks * c.n_chunks) % slots) c.n_chunks++;
     if (c.n_chunks > c.panels) c.n_chunks = c.panels;
     int tasks = c.mblocks * c.n_chunks;
