@@ -197,7 +197,7 @@ TGT static void KN(attn_head)(const float *qb, const float *kb, const float *vb,
                 REP16(TLOAD)
 #undef TLOAD
 #define TPAIR(a, b, k) { vf A_ = m##a, B_ = m##b; \
-                m##a = __builtin_shuffle(A_, B_, TR_LO##k); m##b = __builtin_shuffle(A_, B_, TR_HI##k); }
+                m##a = __builtin_shufflevector(A_, B_, TR_LO##k); m##b = __builtin_shufflevector(A_, B_, TR_HI##k); }
                 TPAIR(0, 8, 8) TPAIR(1, 9, 8) TPAIR(2, 10, 8) TPAIR(3, 11, 8)
                 TPAIR(4, 12, 8) TPAIR(5, 13, 8) TPAIR(6, 14, 8) TPAIR(7, 15, 8)
                 TPAIR(0, 4, 4) TPAIR(1, 5, 4) TPAIR(2, 6, 4) TPAIR(3, 7, 4)
