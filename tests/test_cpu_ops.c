@@ -610,7 +610,8 @@ static void test_attention_fast(int B, int L, int H, int hd) {
 
 /* ---- the vector kernels (cpu_simd.c) at every level this CPU runs ------------
  * Each level (AVX-512, AVX2+FMA, portable) must give the bits of the best
- * one: the operators are run at the default level, then forced down. */
+ * one: the operators are run (at the default level), then each kernel is
+ * called at every level. */
 static const int simd_levels[] = {VKB_CPU_SIMD_AVX512, VKB_CPU_SIMD_AVX2, VKB_CPU_SIMD_GENERIC};
 
 static void test_attention_levels(int B, int L, int H, int hd) {
@@ -623,19 +624,25 @@ static void test_attention_levels(int B, int L, int H, int hd) {
     float *ctx0 = malloc(n * sizeof *ctx0), *ctx = malloc(n * sizeof *ctx);
     REQUIRE(ref && ctx0 && ctx, "out of memory");
     attn_ref(q, k, v, ref, B, L, H, hd, lens);
-    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
     CHECK(vkb_cpu_attention(q, k, v, ctx0, B, L, H, hd, lens, 0, 2) == 0, "attention failed");
     double e = max_err(ctx0, ref, n);
     CHECK(e <= 2e-5, "attention B%d L%d H%d hd%d: err %g", B, L, H, hd, e);
+    float *scratch = malloc(vkb_cpu_attn_head_scratch(L, hd) * sizeof *scratch);
+    REQUIRE(scratch, "out of memory");
     for (int i = 0; i < 3; i++) {
-        int got = vkb_cpu_simd_force(simd_levels[i]);
+        int got = vkb_cpu_simd_level(simd_levels[i]);
         memset(ctx, 0xff, n * sizeof *ctx);
-        CHECK(vkb_cpu_attention(q, k, v, ctx, B, L, H, hd, lens, 0, 1) == 0, "attention failed");
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++) {
+                size_t o = (size_t)b * L * D + (size_t)h * hd;
+                vkb_cpu_attn_head(q + o, k + o, v + o, (size_t)D, ctx + o, (size_t)D, L, lens[b], hd,
+                                  scratch, simd_levels[i]);
+            }
         CHECK(memcmp(ctx, ctx0, n * sizeof *ctx) == 0,
               "attention B%d L%d H%d hd%d: level %d (asked %d) differs from the default", B, L, H,
               hd, got, simd_levels[i]);
     }
-    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
+    free(scratch);
     /* a sequence alone (B = 1, its own length as L) gives its bits in the batch */
     for (int b = 0; b < B; b++) {
         int Lb = lens[b];
@@ -659,34 +666,33 @@ static void test_rows_levels(int dim) {
     float *y0 = malloc(n * sizeof *y0), *y = malloc(n * sizeof *y);
     REQUIRE(y0 && y, "out of memory");
     for (int hasr = 0; hasr <= 1; hasr++) {
-        vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
         vkb_cpu_add_layernorm(x, hasr ? r : NULL, g, be, y0, rows, dim, 1e-12f, 0);
         for (int i = 0; i < 3; i++) {
-            int got = vkb_cpu_simd_force(simd_levels[i]);
-            vkb_cpu_add_layernorm(x, hasr ? r : NULL, g, be, y, rows, dim, 1e-12f, 0);
+            int got = vkb_cpu_simd_level(simd_levels[i]);
+            for (int m = 0; m < rows; m++)
+                vkb_cpu_layernorm_row(x + (size_t)m * dim, hasr ? r + (size_t)m * dim : NULL, g, be,
+                                      y + (size_t)m * dim, dim, 1e-12f, simd_levels[i]);
             CHECK(memcmp(y, y0, n * sizeof *y) == 0, "layernorm dim %d r %d: level %d differs", dim,
                   hasr, got);
         }
     }
     /* GELU */
-    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
     for (size_t i = 0; i < n; i++) y0[i] = x[i] - (i % 3 == 0 ? 1000.0f : 0.0f);
     memcpy(y, y0, n * sizeof *y);
     vkb_cpu_gelu_fast(y0, n);
     float *y2 = malloc(n * sizeof *y2);
     REQUIRE(y2, "out of memory");
     for (int i = 0; i < 3; i++) {
-        int got = vkb_cpu_simd_force(simd_levels[i]);
+        int got = vkb_cpu_simd_level(simd_levels[i]);
         memcpy(y2, y, n * sizeof *y);
-        vkb_cpu_gelu_fast(y2, n);
+        vkb_cpu_gelu_span(y2, n, simd_levels[i]);
         CHECK(memcmp(y2, y0, n * sizeof *y) == 0, "gelu n %zu: level %d differs", n, got);
         /* odd lengths and offsets: an element's bits do not depend on its position */
         memcpy(y2, y, n * sizeof *y);
-        vkb_cpu_gelu_fast(y2 + 3, (size_t)dim - 3);
+        vkb_cpu_gelu_span(y2 + 3, (size_t)dim - 3, simd_levels[i]);
         CHECK(memcmp(y2 + 3, y0 + 3, ((size_t)dim - 3) * sizeof *y) == 0,
               "gelu at offset 3: level %d differs", got);
     }
-    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
     free(x); free(r); free(g); free(be); free(y0); free(y); free(y2);
 }
 
@@ -735,16 +741,16 @@ static void test_lowp_rows(int K) {
     for (int k = 0; k < K; k++) pos[k] = 1.0f + fabsf(x[k]);
     for (int k = 0; k < K; k++) b0[k] = bf16_ref(x[k]);
     for (int i = 0; i < 3; i++) {
-        int got = vkb_cpu_simd_force(simd_levels[i]);
+        int got = vkb_cpu_simd_level(simd_levels[i]);
         memset(b1, 0, (size_t)K * 2);
-        vkb_cpu_bf16_row(x, b1, K);
+        vkb_cpu_bf16_row(x, b1, K, simd_levels[i]);
         CHECK(memcmp(b0, b1, (size_t)K * 2) == 0, "bf16 row K %d level %d", K, got);
         const float *rows[] = {x, pos, zero};
         for (int rr = 0; rr < 3; rr++) {
             float s0, s1;
             int32_t z0, z1;
             quant_ref(rows[rr], K, q0, &s0, &z0);
-            vkb_cpu_quant_u8_row(rows[rr], K, q1, &s1, &z1);
+            vkb_cpu_quant_u8_row(rows[rr], K, q1, &s1, &z1, simd_levels[i]);
             CHECK(memcmp(q0, q1, (size_t)K) == 0 && s0 == s1 && z0 == z1,
                   "u8 row %d K %d level %d: differs from the scalar formula", rr, K, got);
         }
@@ -771,19 +777,18 @@ static void test_lowp_rows(int K) {
                     else if (act == 2) v = v > 0 ? v : 0;
                     y0[i] = v + r[i];
                 }
-                if (ln) vkb_cpu_layernorm_row(y0, NULL, g, be, y0, N, 1e-12f);
+                if (ln) vkb_cpu_layernorm_row(y0, NULL, g, be, y0, N, 1e-12f, VKB_CPU_SIMD_AUTO);
                 for (int i = 0; i < 3; i++) {
-                    int got = vkb_cpu_simd_force(simd_levels[i]);
+                    int got = vkb_cpu_simd_level(simd_levels[i]);
                     if (int8) memcpy(y1, acc, (size_t)N * sizeof *y1);
                     else memcpy(y1, x, (size_t)N * sizeof *y1);
                     vkb_cpu_lp_epilogue_row(y1, N, int8 ? &qz : NULL, b, (vkb_act)act, r,
-                                            ln ? g : NULL, be, 1e-12f);
+                                            ln ? g : NULL, be, 1e-12f, simd_levels[i]);
                     CHECK(memcmp(y0, y1, (size_t)N * sizeof *y1) == 0,
                           "lp epilogue N %d int8 %d act %d ln %d level %d differs", N, int8, act, ln,
                           got);
                 }
             }
-    vkb_cpu_simd_force(VKB_CPU_SIMD_AUTO);
     free(x); free(b0); free(b1); free(q0); free(q1); free(pos); free(zero);
     free(acc); free(wsum); free(wsc); free(b); free(r); free(g); free(be); free(y0); free(y1);
 }

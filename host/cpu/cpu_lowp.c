@@ -470,13 +470,15 @@ static int lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, c
     if (lp->kind == VKB_LP_BF16) {
         uint16_t *q = lp->xq;
 #pragma omp parallel for schedule(static)
-        for (int m = 0; m < M; m++) vkb_cpu_bf16_row(X + (size_t)m * ldx, q + (size_t)m * K, K);
+        for (int m = 0; m < M; m++)
+            vkb_cpu_bf16_row(X + (size_t)m * ldx, q + (size_t)m * K, K, VKB_CPU_SIMD_AUTO);
         src = q;
     } else if (lp->kind == VKB_LP_INT8) {
         uint8_t *q = lp->xq;
 #pragma omp parallel for schedule(static)
         for (int m = 0; m < M; m++)
-            vkb_cpu_quant_u8_row(X + (size_t)m * ldx, K, q + (size_t)m * K, &lp->rscale[m], &lp->rzp[m]);
+            vkb_cpu_quant_u8_row(X + (size_t)m * ldx, K, q + (size_t)m * K, &lp->rscale[m], &lp->rzp[m],
+                                 VKB_CPU_SIMD_AUTO);
         src = q;
     } else if (ldx != (size_t)K) {
         xf = malloc((size_t)M * K * sizeof(float));
@@ -522,7 +524,7 @@ static int lp_linear(vkb_lp *lp, vkb_lp_weight *w, const float *X, size_t ldx, c
     for (int m = 0; m < M; m++) {
         vkb_lp_row_q qz = {wsum, wscale, int8 ? rzp[m] : 0, int8 ? rscale[m] : 0.0f};
         vkb_cpu_lp_epilogue_row(Y + (size_t)m * N, N, int8 ? &qz : NULL, b, act,
-                                R ? R + (size_t)m * ldr : NULL, g, beta, eps);
+                                R ? R + (size_t)m * ldr : NULL, g, beta, eps, VKB_CPU_SIMD_AUTO);
     }
     omp_set_num_threads(saved);
     return 0;

@@ -117,7 +117,7 @@ static void layernorm_row(const float *x, const float *r, const float *g,
     /* fp32: cpu_simd.c (sums in double, 16 partial sums in a fixed order; it
      * costs nothing next to the GEMMs and keeps the fp32 path's error at the
      * rounding of its storage) */
-    vkb_cpu_layernorm_row(x, r, g, beta, y, dim, eps);
+    vkb_cpu_layernorm_row(x, r, g, beta, y, dim, eps, VKB_CPU_SIMD_AUTO);
 }
 
 void vkb_cpu_add_layernorm(const float *x, const float *r, const float *g,
@@ -187,7 +187,7 @@ static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
     size_t D = c->ld, DC = (size_t)c->H * c->hd, o = (size_t)b * c->L * D + (size_t)h * c->hd;
     vkb_cpu_attn_head(c->q + o, c->k + o, c->v + o, D,
                       c->ctx + (size_t)b * c->L * DC + (size_t)h * c->hd, DC, c->L, c->lens[b],
-                      c->hd, scratch);
+                      c->hd, scratch, VKB_CPU_SIMD_AUTO);
 }
 
 /* One task = one (sequence, head); scratch is per thread slot. */
@@ -251,7 +251,7 @@ int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L
  * Stegun 7.1.26 (|error| <= 1.5e-7), written for x < 0 as erfc so the small
  * results of the negative side keep their relative accuracy, e^-z^2 by a
  * Cody-Waite reduction and a degree-7 polynomial; vectorized per ISA. */
-static void gelu_span(float *y, size_t n) { vkb_cpu_gelu_span(y, n); }
+static void gelu_span(float *y, size_t n) { vkb_cpu_gelu_span(y, n, VKB_CPU_SIMD_AUTO); }
 
 void vkb_cpu_gelu_fast(float *y, size_t n) { gelu_span(y, n); }
 

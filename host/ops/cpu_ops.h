@@ -112,24 +112,25 @@ int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L
 /* ---- vector kernels (cpu_simd.c) --------------------------------------------------
  * Built for AVX-512F, AVX2+FMA and portable C, picked per call from what the
  * CPU has; every level gives the same bits (same operations in the same
- * order, fused multiply-adds only where written).  vkb_cpu_simd_force caps
- * the level (tests and benchmarks; VKB_CPU_SIMD_AUTO: the best the CPU
- * has) and returns the level now used; it is process-wide, set it while no
- * kernel runs. */
+ * order, fused multiply-adds only where written).  Each takes the level to
+ * run at: VKB_CPU_SIMD_AUTO (what the operators pass) is the best the CPU
+ * has; a lower one is run as asked (the tests compare the levels), a higher
+ * one the CPU lacks as the best it has.  vkb_cpu_simd_level(want) says
+ * which level a call with `want` runs. */
 enum { VKB_CPU_SIMD_AUTO, VKB_CPU_SIMD_GENERIC, VKB_CPU_SIMD_AVX2, VKB_CPU_SIMD_AVX512 };
-int vkb_cpu_simd_force(int level);
+int vkb_cpu_simd_level(int want);
 /* Attention of one sequence and head: q, k, v rows ld floats apart (L rows;
  * the first n keys/values valid), ctx rows ldc apart, hd columns each;
  * scratch: vkb_cpu_attn_head_scratch(L, hd) floats. */
 size_t vkb_cpu_attn_head_scratch(int L, int hd);
 void vkb_cpu_attn_head(const float *q, const float *k, const float *v, size_t ld, float *ctx,
-                       size_t ldc, int L, int n, int hd, float *scratch);
+                       size_t ldc, int L, int n, int hd, float *scratch, int level);
 /* y = LayerNorm(x + r) * g + beta over dim (r may be NULL; y may alias x):
  * sums in double, 16 partial sums in a fixed order. */
 void vkb_cpu_layernorm_row(const float *x, const float *r, const float *g, const float *beta,
-                           float *y, int dim, float eps);
+                           float *y, int dim, float eps, int level);
 /* y = GELU(y) (vkb_cpu_gelu_fast) */
-void vkb_cpu_gelu_span(float *y, size_t n);
+void vkb_cpu_gelu_span(float *y, size_t n, int level);
 /* The low-precision path's rows (cpu_lowp.c): fp32 -> bf16 (round to nearest
  * even); fp32 -> u8 with the row's scale and zero point; the epilogue of an
  * output row: (qz: y holds int32 sums, y = (acc - zp * wsum[n]) * (sa *
@@ -140,8 +141,9 @@ typedef struct {
     int32_t zp;
     float sa;
 } vkb_lp_row_q;
-void vkb_cpu_bf16_row(const float *x, uint16_t *q, int K);
-void vkb_cpu_quant_u8_row(const float *x, int K, uint8_t *q, float *scale, int32_t *zp);
+void vkb_cpu_bf16_row(const float *x, uint16_t *q, int K, int level);
+void vkb_cpu_quant_u8_row(const float *x, int K, uint8_t *q, float *scale, int32_t *zp, int level);
 void vkb_cpu_lp_epilogue_row(float *y, int N, const vkb_lp_row_q *qz, const float *b, vkb_act act,
-                             const float *r, const float *g, const float *beta, float eps);
+                             const float *r, const float *g, const float *beta, float eps,
+                             int level);
 #endif

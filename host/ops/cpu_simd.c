@@ -52,7 +52,6 @@ typedef uint8_t vb8 __attribute__((vector_size(16)));
 #define TR_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
 #define TR_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
 
-static int simd_forced = VKB_CPU_SIMD_AUTO;
 
 /* ---- portable ------------------------------------------------------------- */
 static inline __attribute__((always_inline)) vf vfma_generic(vf a, vf b, vf c) {
@@ -135,20 +134,15 @@ static int simd_supported(void) {
     return VKB_CPU_SIMD_GENERIC;
 }
 
-static int simd_level(void) {
+int vkb_cpu_simd_level(int want) {
     int s = simd_supported();
-    return simd_forced != VKB_CPU_SIMD_AUTO && simd_forced < s ? simd_forced : s;
-}
-
-int vkb_cpu_simd_force(int level) {
-    simd_forced = level;
-    return simd_level();
+    return want != VKB_CPU_SIMD_AUTO && want < s ? want : s;
 }
 
 /* f_avx512 args, f_avx2 args or f_generic args, by the level in use */
-#define CALL3(f, args)                                                                             \
+#define CALL3(f, level, args)                                                                      \
     do {                                                                                           \
-        int lv_ = simd_level();                                                                    \
+        int lv_ = vkb_cpu_simd_level(level);                                                       \
         if (VKB_SIMD_X86 && lv_ == VKB_CPU_SIMD_AVX512) X86_ONLY(f##_avx512 args);                 \
         else if (VKB_SIMD_X86 && lv_ == VKB_CPU_SIMD_AVX2) X86_ONLY(f##_avx2 args);                \
         else f##_generic args;                                                                     \
@@ -166,25 +160,27 @@ size_t vkb_cpu_attn_head_scratch(int L, int hd) {
 }
 
 void vkb_cpu_attn_head(const float *q, const float *k, const float *v, size_t ld, float *ctx,
-                       size_t ldc, int L, int n, int hd, float *scratch) {
+                       size_t ldc, int L, int n, int hd, float *scratch, int level) {
     float scale = (float)(1.0 / sqrt((double)hd));
-    CALL3(attn_head, (q, k, v, ld, ctx, ldc, L, n, hd, scale, scratch));
+    CALL3(attn_head, level, (q, k, v, ld, ctx, ldc, L, n, hd, scale, scratch));
 }
 
 void vkb_cpu_layernorm_row(const float *x, const float *r, const float *g, const float *beta,
-                           float *y, int dim, float eps) {
-    CALL3(layernorm_row, (x, r, g, beta, y, dim, eps));
+                           float *y, int dim, float eps, int level) {
+    CALL3(layernorm_row, level, (x, r, g, beta, y, dim, eps));
 }
 
-void vkb_cpu_gelu_span(float *y, size_t n) { CALL3(gelu_span, (y, n)); }
+void vkb_cpu_gelu_span(float *y, size_t n, int level) { CALL3(gelu_span, level, (y, n)); }
 
-void vkb_cpu_bf16_row(const float *x, uint16_t *q, int K) { CALL3(bf16_row, (x, q, K)); }
+void vkb_cpu_bf16_row(const float *x, uint16_t *q, int K, int level) {
+    CALL3(bf16_row, level, (x, q, K));
+}
 
-void vkb_cpu_quant_u8_row(const float *x, int K, uint8_t *q, float *scale, int32_t *zp) {
-    CALL3(quant_row, (x, K, q, scale, zp));
+void vkb_cpu_quant_u8_row(const float *x, int K, uint8_t *q, float *scale, int32_t *zp, int level) {
+    CALL3(quant_row, level, (x, K, q, scale, zp));
 }
 
 void vkb_cpu_lp_epilogue_row(float *y, int N, const vkb_lp_row_q *qz, const float *b, vkb_act act,
-                             const float *r, const float *g, const float *beta, float eps) {
-    CALL3(lp_epilogue_row, (y, N, qz, b, (int)act, r, g, beta, eps));
+                             const float *r, const float *g, const float *beta, float eps, int level) {
+    CALL3(lp_epilogue_row, level, (y, N, qz, b, (int)act, r, g, beta, eps));
 }
