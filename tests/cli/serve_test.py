@@ -42,7 +42,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve_client  # noqa: E402
-from serve_client import call, once  # noqa: E402
+from serve_client import call, once, once_settled  # noqa: E402
 
 B, M, DEV = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -225,7 +225,7 @@ def error_test():
     ]
     for name, body, want in cases:
         try:
-            st, ans = once(srv, "POST", "/predict", body)
+            st, ans = once_settled(srv, "POST", "/predict", body)
         except Exception as ex:  # noqa: BLE001
             fail("%s: %r" % (name, ex))
             continue
@@ -527,7 +527,7 @@ def embed_test():
         ("body over --max-body-bytes", {"inputs": long_text * 4}, 413),
     ]
     for name, body, want in cases:
-        st, ans = once(srv, "POST", "/embed", body)
+        st, ans = once_settled(srv, "POST", "/embed", body)
         if st != want or not isinstance(ans, dict) or not ans.get("error") or not ans.get("error_type"):
             fail("embed %s: %d %r (expected %d with a JSON error)" % (name, st, ans, want))
         else:
