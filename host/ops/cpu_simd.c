@@ -67,13 +67,6 @@ static inline __attribute__((always_inline)) vf vfma_generic(vf a, vf b, vf c) {
 #define REPQ REP4
 #define REPP REP4
 #include "cpu_simd_kernels.h"
-#undef SFX
-#undef TGT
-#undef VFMA
-#undef QK_KEYS
-#undef PV_ROWS
-#undef REPQ
-#undef REPP
 
 #if VKB_SIMD_X86
 /* ---- AVX2 + FMA: each vf is two ymm; 4 x 2 x 2 accumulators ---------------- */
@@ -97,13 +90,6 @@ static inline __attribute__((always_inline, target("avx2,fma"))) vf vfma_avx2(vf
 #define REPQ REP4
 #define REPP REP4
 #include "cpu_simd_kernels.h"
-#undef SFX
-#undef TGT
-#undef VFMA
-#undef QK_KEYS
-#undef PV_ROWS
-#undef REPQ
-#undef REPP
 
 /* ---- AVX-512F: 8 x 2 accumulators of one zmm ------------------------------- */
 static inline __attribute__((always_inline, target("avx512f"))) vf vfma_avx512(vf a, vf b, vf c) {
@@ -117,13 +103,6 @@ static inline __attribute__((always_inline, target("avx512f"))) vf vfma_avx512(v
 #define REPQ REP8
 #define REPP REP8
 #include "cpu_simd_kernels.h"
-#undef SFX
-#undef TGT
-#undef VFMA
-#undef QK_KEYS
-#undef PV_ROWS
-#undef REPQ
-#undef REPP
 #endif
 
 static int simd_supported(void) {

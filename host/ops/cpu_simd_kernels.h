@@ -335,3 +335,12 @@ TGT static void KN(lp_epilogue_row)(float *y, int N, const vkb_lp_row_q *qz, con
 
 #undef KN
 #undef KI
+
+/* this instantiation's parameters, undefined for the next one */
+#undef SFX
+#undef TGT
+#undef VFMA
+#undef QK_KEYS
+#undef PV_ROWS
+#undef REPQ
+#undef REPP
