@@ -30,6 +30,7 @@
  * weights live on oneDNN only); activation buffers are
  * sized for opts->max_tokens and grow when a batch needs more. */
 #include "cpu_backend.h"
+#include "bigmem.h"
 #include "cpu_lowp.h"
 #include "cpu_ops.h"
 #include "cpu_pool.h"
@@ -126,7 +127,7 @@ static int convert_weights(cpu_backend *be, const vkb_model *m, int pack_head, i
         total += plan[i].n ? vkb_cpu_pack_size(plan[i].n, plan[i].k) : (size_t)m->w.t[i].numel;
         if (plan[i].n && plain > tmp_n) tmp_n = plain;
     }
-    be->wmem = malloc((total ? total : 1) * sizeof(float));
+    be->wmem = vkb_big_alloc((total ? total : 1) * sizeof(float));
     float *tmp = tmp_n ? malloc(tmp_n * sizeof(float)) : NULL;
     if (!be->wmem || (tmp_n && !tmp)) {
         free(plan);
@@ -170,7 +171,7 @@ static int convert_weights(cpu_backend *be, const vkb_model *m, int pack_head, i
 static void free_acts(cpu_backend *be) {
     float **bufs[] = {&be->x, &be->q, &be->k, &be->v, &be->ctx, &be->tmp, &be->ffn, &be->qkv};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        free(*bufs[i]);
+        vkb_big_free(*bufs[i]);
         *bufs[i] = NULL;
     }
     be->cap_tokens = 0;
@@ -186,18 +187,18 @@ static int ensure_acts(cpu_backend *be, size_t tokens, vkb_error *err) {
     const vkb_config *c = &be->base.model->cfg;
     free_acts(be);
     size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim;
-    be->x = malloc(tokens * d * sizeof(float));
-    be->ctx = malloc(tokens * d * sizeof(float));
-    be->tmp = malloc(tokens * d * sizeof(float));
-    be->ffn = malloc(tokens * (h + FFN_PAD) * sizeof(float)); /* rows h + FFN_PAD apart in fp32 */
+    be->x = vkb_big_alloc(tokens * d * sizeof(float));
+    be->ctx = vkb_big_alloc(tokens * d * sizeof(float));
+    be->tmp = vkb_big_alloc(tokens * d * sizeof(float));
+    be->ffn = vkb_big_alloc(tokens * (h + FFN_PAD) * sizeof(float)); /* rows h + FFN_PAD apart in fp32 */
     int ok = be->x && be->ctx && be->tmp && be->ffn;
     if (be->fp64) { /* separate q, k, v */
-        be->q = malloc(tokens * d * sizeof(float));
-        be->k = malloc(tokens * d * sizeof(float));
-        be->v = malloc(tokens * d * sizeof(float));
+        be->q = vkb_big_alloc(tokens * d * sizeof(float));
+        be->k = vkb_big_alloc(tokens * d * sizeof(float));
+        be->v = vkb_big_alloc(tokens * d * sizeof(float));
         ok = ok && be->q && be->k && be->v;
     } else {
-        be->qkv = malloc(tokens * 3 * d * sizeof(float));
+        be->qkv = vkb_big_alloc(tokens * 3 * d * sizeof(float));
         ok = ok && be->qkv;
     }
     if (!ok) {
@@ -434,7 +435,7 @@ static void cpu_destroy(vkb_backend *self) {
     vkb_team_free(be->team);
     free_acts(be);
     free(be->w);
-    free(be->wmem);
+    vkb_big_free(be->wmem);
     free(be);
 }
 

@@ -12,6 +12,7 @@
  * goes through the vkb_lp's table (dn->dnnl_...). */
 #define _GNU_SOURCE /* RTLD_NODELETE */
 #include "cpu_lowp.h"
+#include "bigmem.h"
 #include <dlfcn.h>
 #include <math.h>
 #include <omp.h>
@@ -276,7 +277,7 @@ void vkb_lp_weight_free(vkb_lp_weight *w) {
     if (!w) return;
     for (int i = 0; i < LP_CACHE; i++)
         if (w->cache[i].prim) dn->dnnl_primitive_destroy(w->cache[i].prim);
-    free(w->wmem);
+    vkb_big_free(w->wmem);
     free(w->wscale);
     free(w->wsum);
     free(w->scratch);
@@ -350,7 +351,7 @@ int vkb_lp_weight_create(vkb_lp *lp, const float *W, int N, int K, const char *n
         return dfail(err, st, "matmul creation", name);
     }
     w->wbytes = dn->dnnl_memory_desc_get_size(&w->wmd);
-    w->wmem = malloc(w->wbytes ? w->wbytes : 1);
+    w->wmem = vkb_big_alloc(w->wbytes);
     if (!w->wmem) {
         free(plain);
         vkb_lp_weight_free(w);
