@@ -7,9 +7,11 @@
  * Default M: 128 1024 4096; shapes (N x K): 2304x768 (q|k|v), 768x768
  * (out_lin), 3072x768 (ffn.lin1), 768x3072 (ffn.lin2).  Each round times
  * both forms (at least min-s seconds each); one line per shape with the
- * median GFLOP/s of each and the ratio of the medians.  --kernel: 0 auto, 1
+ * median GFLOP/s of each and the ratio of the medians.  Buffers as the
+ * model's (host/base/bigmem: on transparent huge pages).  --kernel: 0 auto, 1
  * portable (fmaf), 2 AVX2+FMA, 3 AVX-512. */
 #include "clock.h"
+#include "bigmem.h"
 #include "cpu_ops.h"
 #include <cblas.h>
 #include <stdio.h>
@@ -72,8 +74,9 @@ int main(int argc, char **argv) {
     for (int mi = 0; mi < nM; mi++)
         for (int s = 0; s < 4; s++) {
             int M = Ms[mi], N = NK[s][0], K = NK[s][1];
-            float *X = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K),
-                  *Y = malloc(sizeof(float) * M * N), *P = malloc(sizeof(float) * vkb_cpu_pack_size(N, K));
+            float *X = vkb_big_alloc(sizeof(float) * M * K), *W = vkb_big_alloc(sizeof(float) * N * K),
+                  *Y = vkb_big_alloc(sizeof(float) * M * N),
+                  *P = vkb_big_alloc(sizeof(float) * vkb_cpu_pack_size(N, K));
             if (!X || !W || !Y || !P) return 1;
             srand(1);
             for (long i = 0; i < (long)M * K; i++) X[i] = rand() / (float)RAND_MAX - 0.5f;
@@ -92,7 +95,7 @@ int main(int argc, char **argv) {
             printf("M=%-5d N=%-5d K=%-5d  packed(%s) %7.1f (%5.1f per CPU-s)  openblas %7.1f GFLOP/s (medians of %d)  ratio %.2fx\n",
                    M, N, K, kname[used], a, g[2][rounds / 2], b, rounds, a / b);
             fflush(stdout);
-            free(X); free(W); free(Y); free(P);
+            vkb_big_free(X); vkb_big_free(W); vkb_big_free(Y); vkb_big_free(P);
         }
     vkb_team_free(team);
     return 0;

@@ -399,11 +399,72 @@ static void check_batch_independence(vkb_model *m, const char *name) {
     vkb_backend_free(be);
 }
 
+/* A pass asked only for the first tokens' outputs (logits, CLS pooling, no
+ * hidden states) runs the last layer on those rows only (cpu_backend.c,
+ * cls_only): the same bits as the full pass in fp32 (bf16 / int8: within
+ * 1e-3, oneDNN's kernels may depend on M), whatever the lengths (one of 1 token, padding, the first and last sequence). */
+static void check_cls_only(vkb_model *m, const char *name) {
+    vkb_error err = {0};
+    const vkb_config *c = vkb_model_config(m);
+    int head = m->w.has_head, NL = head ? c->n_labels : 0, D = c->dim, NLY = c->n_layers;
+    int B = 5, L = 37 < c->max_pos ? 37 : c->max_pos;
+    int32_t *ids = malloc((size_t)B * L * sizeof *ids), lens[5] = {L, 1, L - 3 > 0 ? L - 3 : 1, 2, 17 < L ? 17 : L};
+    float *hidden = malloc((size_t)(NLY + 1) * B * L * D * sizeof(float));
+    float *l_full = malloc((size_t)B * (NL ? NL : 1) * sizeof(float)), *l_cls = malloc((size_t)B * (NL ? NL : 1) * sizeof(float));
+    float *p_full = malloc((size_t)B * D * sizeof(float)), *p_cls = malloc((size_t)B * D * sizeof(float));
+    REQUIRE(ids && hidden && l_full && l_cls && p_full && p_cls, "out of memory");
+    for (int i = 0; i < B * L; i++) ids[i] = (int32_t)((i * 7919 + 13) % c->vocab_size);
+    vkb_batch bt = {B, L, ids, lens};
+    for (int p = 0; p <= 2; p++) {
+        vkb_precision prec = p == 0 ? VKB_PREC_FP32 : p == 1 ? VKB_PREC_BF16 : VKB_PREC_INT8;
+        vkb_backend_opts o = {.device = "cpu", .threads = 2, .precision = prec};
+        vkb_backend *be = NULL;
+        REQUIRE(vkb_backend_create(m, &o, &be, &err) == 0, "%s %s: %s", name, vkb_precision_name(prec), err.msg);
+        vkb_outputs full = {.logits = head ? l_full : NULL, .hidden = hidden, .pooled = p_full,
+                            .pooling = VKB_POOL_CLS};
+        REQUIRE(vkb_forward(be, &bt, &full, &err) == 0, "%s: %s", name, err.msg);
+        memset(l_cls, 0xff, (size_t)B * (NL ? NL : 1) * sizeof(float));
+        memset(p_cls, 0xff, (size_t)B * D * sizeof(float));
+        vkb_outputs cls = {.logits = head ? l_cls : NULL, .pooled = p_cls, .pooling = VKB_POOL_CLS};
+        REQUIRE(vkb_forward(be, &bt, &cls, &err) == 0, "%s: %s", name, err.msg);
+        /* fp32: every GEMM row and attention query on its own, to the bit.
+         * bf16 / int8 (oneDNN; fp32 where it is missing) may pick other
+         * kernels for B rows than for B*L: the mode's rounding, no more */
+        double dl = head ? max_abs_f(l_full, l_cls, (size_t)B * NL) : 0.0;
+        double dp = max_abs_f(p_full, p_cls, (size_t)B * D);
+        int lowp = strstr(vkb_backend_device(be), "oneDNN") != NULL;
+        CHECK(lowp ? dl <= 1e-3 : !head || memcmp(l_full, l_cls, (size_t)B * NL * sizeof(float)) == 0,
+              "%s %s: logits of the [CLS]-only pass differ from the full pass (max |diff| %g)", name,
+              vkb_backend_device(be), dl);
+        CHECK(lowp ? dp <= 1e-3 : memcmp(p_full, p_cls, (size_t)B * D * sizeof(float)) == 0,
+              "%s %s: CLS pooling of the [CLS]-only pass differs from the full pass (max |diff| %g)", name,
+              vkb_backend_device(be), dp);
+        if (lowp && (dl > 0 || dp > 0)) printf("%s %s: [CLS]-only vs full: logits %g, pooled %g\n", name,
+                                               vkb_backend_device(be), dl, dp);
+        int first = 1;
+        for (int b = 0; b < B; b++)
+            first &= memcmp(p_full + (size_t)b * D, hidden + ((size_t)NLY * B * L + (size_t)b * L) * D,
+                            (size_t)D * sizeof(float)) == 0;
+        CHECK(first, "%s %s: CLS pooling is not the last layer's first token", name, vkb_backend_device(be));
+        if (head) { /* logits alone, no pooling */
+            vkb_outputs lo = {.logits = l_cls};
+            REQUIRE(vkb_forward(be, &bt, &lo, &err) == 0, "%s: %s", name, err.msg);
+            CHECK(lowp ? max_abs_f(l_full, l_cls, (size_t)B * NL) <= 1e-3
+                       : memcmp(l_full, l_cls, (size_t)B * NL * sizeof(float)) == 0,
+                  "%s %s: logits alone differ from the full pass", name, vkb_backend_device(be));
+        }
+        vkb_backend_free(be);
+    }
+    printf("%s: [CLS]-only last layer: as the full pass (fp32 to the bit; bf16, int8)\n", name);
+    free(ids); free(hidden); free(l_full); free(l_cls); free(p_full); free(p_cls);
+}
+
 static void check_batch_independence_dir(const char *dir) {
     vkb_model *m = NULL;
     vkb_error err = {0};
     REQUIRE(vkb_model_load(dir, &m, &err) == 0, "%s: %s", dir, err.msg);
     check_batch_independence(m, dir);
+    check_cls_only(m, dir);
     vkb_model_free(m);
 }
 
@@ -464,6 +525,7 @@ int main(void) {
     shape.vocab_size = 1000;
     REQUIRE(vkb_model_random(&shape, 5, &rm, &err) == 0, "%s", err.msg);
     check_batch_independence(rm, "distilbert-base shape, 1 layer");
+    check_cls_only(rm, "distilbert-base shape, 1 layer");
     vkb_model_free(rm);
     return vkb_test_done("test_cpu_forward");
 }

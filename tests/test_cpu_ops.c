@@ -210,7 +210,7 @@ static void test_attention_no_memory(void) {
     CHECK(ctx[0] == 1 && ctx[3] == 4, "ctx written on failure");
     vkb_team *t = vkb_team_create(2);
     REQUIRE(t, "team");
-    CHECK(vkb_cpu_attention_fast(q, 3, ctx, 1, 1 << 30, 1, (1 << 22) + 1, lens, t) == -1, "no error (fast)");
+    CHECK(vkb_cpu_attention_fast(q, 3, ctx, 1, 1 << 30, 1, 1, (1 << 22) + 1, lens, t) == -1, "no error (fast)");
     CHECK(ctx[0] == 1 && ctx[3] == 4, "ctx written on failure (fast)");
     vkb_team_free(t);
 }
@@ -598,12 +598,37 @@ static void test_attention_fast(int B, int L, int H, int hd) {
         vkb_team *t = vkb_team_create(th);
         REQUIRE(t, "team");
         memset(ctx, 0xff, n * sizeof *ctx);
-        CHECK(vkb_cpu_attention_fast(qkv, ld, ctx, B, L, H, hd, lens, t) == 0, "attention_fast failed");
-        vkb_team_free(t);
+        CHECK(vkb_cpu_attention_fast(qkv, ld, ctx, B, L, L, H, hd, lens, t) == 0, "attention_fast failed");
         double e = max_err(ctx, ref, n);
         CHECK(e <= 2e-5, "attention_fast B%d L%d H%d hd%d threads %d: err %g", B, L, H, hd, th, e);
         CHECK(memcmp(ctx, ctx32, n * sizeof *ctx) == 0,
               "attention_fast differs from the fp32 operator (B%d L%d H%d hd%d threads %d)", B, L, H, hd, th);
+        /* the first nq queries only (1: the [CLS] rows the last layer of a
+         * classifier needs): their bits as among all, the other rows untouched */
+        int nqs[] = {1, 5, 33, L - 1};
+        for (int qi = 0; qi < 4; qi++) {
+            int nq = nqs[qi];
+            if (nq < 1 || nq >= L) continue;
+            memset(ctx, 0xff, n * sizeof *ctx);
+            CHECK(vkb_cpu_attention_fast(qkv, ld, ctx, B, L, nq, H, hd, lens, t) == 0, "attention_fast failed");
+            int ok = 1, kept = 1;
+            for (int b = 0; b < B; b++)
+                for (int i = 0; i < L; i++) {
+                    size_t o = ((size_t)b * L + i) * D;
+                    if (i < nq) ok &= memcmp(ctx + o, ctx32 + o, (size_t)D * sizeof *ctx) == 0;
+                    else
+                        for (int e2 = 0; e2 < D; e2++) {
+                            uint32_t u;
+                            memcpy(&u, ctx + o + e2, 4);
+                            kept &= u == 0xffffffffu;
+                        }
+                }
+            CHECK(ok, "attention_fast B%d L%d H%d hd%d threads %d: the first %d queries differ from all L", B,
+                  L, H, hd, th, nq);
+            CHECK(kept, "attention_fast B%d L%d H%d hd%d threads %d nq %d: rows past nq written", B, L, H, hd,
+                  th, nq);
+        }
+        vkb_team_free(t);
     }
     free(q); free(k); free(v); free(qkv); free(ref); free(ctx); free(ctx32);
 }
@@ -635,7 +660,7 @@ static void test_attention_levels(int B, int L, int H, int hd) {
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
                 size_t o = (size_t)b * L * D + (size_t)h * hd;
-                vkb_cpu_attn_head(q + o, k + o, v + o, (size_t)D, ctx + o, (size_t)D, L, lens[b], hd,
+                vkb_cpu_attn_head(q + o, k + o, v + o, (size_t)D, ctx + o, (size_t)D, L, L, lens[b], hd,
                                   scratch, simd_levels[i]);
             }
         CHECK(memcmp(ctx, ctx0, n * sizeof *ctx) == 0,

@@ -1,5 +1,7 @@
 /* bigmem.c - see bigmem.h. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "bigmem.h"
 #include <stdint.h>
 #include <stdlib.h>

@@ -288,7 +288,7 @@ enum {
     O_MODEL = 'm', O_DEVICE = 'd', O_OUTPUT = 'o', O_QUIET = 'q', O_HELP = 'h',
     O_PRECISION = 256, O_MAXLEN, O_BATCHTOK, O_THREADS, O_FORMAT, O_TEXTCOL, O_LABELCOL,
     O_ALLSCORES, O_LOGITS, O_NOSORT, O_RESUME, O_JSON, O_BALANCED, O_SEED, O_SHAPE,
-    O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_INPUT, O_TOPK, O_OPS,
+    O_WINDOW, O_RANDOM, O_SHARD, O_MAXDEVMEM, O_BATCH, O_SEQ, O_ITERS, O_ALLTOKENS, O_INPUT, O_TOPK, O_OPS,
     O_HOST, O_PORT, O_ALLOWREMOTE, O_MAXCONC, O_BATCHCOST, O_MAXBODY, O_TIMEOUT,
     O_POOLING, O_NORMALIZE, O_NONORMALIZE, O_OUTFMT, O_NOTUNE, O_RETUNE,
 };
@@ -321,6 +321,7 @@ static const struct option long_opts[] = {
     {"batch", required_argument, 0, O_BATCH},
     {"seq", required_argument, 0, O_SEQ},
     {"iters", required_argument, 0, O_ITERS},
+    {"all-tokens", no_argument, 0, O_ALLTOKENS},
     {"input", required_argument, 0, O_INPUT},
     {"top-k", required_argument, 0, O_TOPK},
     {"ops", no_argument, 0, O_OPS},
@@ -494,7 +495,7 @@ static const command commands[] = {
      "                         each op (linear, add_layernorm, embed, attention) at\n"
      "                         odd sizes in fp32 and fp16 against the fp64 CPU op;\n"
      "                         arguments filter (e.g. attention shared fp16)\n"},
-    {"bench", cli_bench, COMMON " shape seed json batch seq iters input format text-column window", 0,
+    {"bench", cli_bench, COMMON " shape seed json batch seq iters all-tokens input format text-column window", 0,
      "usage: vkbert bench [options]\n"
      "Measures the forward pass on one batch shape (random ids, every token real):\n"
      "sequences/s, ms per batch (median), GFLOP/s, peak device memory, model load\n"
@@ -503,6 +504,10 @@ static const command commands[] = {
      "      --batch B          sequences per batch (default 8)\n"
      "      --seq L            tokens per sequence (default 128)\n"
      "      --iters N          timed batches after warm-up (default 10; CPU 3)\n"
+     "      --all-tokens       run the last layer on every token, as for embeddings\n"
+     "                         (default: logits, for which the CPU backend runs the\n"
+     "                         last layer's attention, out_lin and FFN on the first\n"
+     "                         token only; GFLOP/s counts the full model either way)\n"
      "      --input FILE       end to end instead: score FILE (JSON lines, CSV, text)\n"
      "                         like `vkbert score`, reading and tokenizing included,\n"
      "                         and report reviews/s (--format, --text-column,\n"
@@ -821,6 +826,7 @@ int main(int argc, char **argv) {
         case O_BATCH: bad = parse_int("batch", optarg, 1, 1 << 20, &o.batch); break;
         case O_SEQ: bad = parse_int("seq", optarg, 1, 1 << 20, &o.seq); break;
         case O_ITERS: bad = parse_int("iters", optarg, 1, 1 << 20, &o.iters); break;
+        case O_ALLTOKENS: o.all_tokens = 1; break;
         case O_INPUT: o.input = optarg; break;
         case O_OPS: o.ops = 1; break;
         case O_HOST: o.host = optarg; break;

@@ -33,6 +33,7 @@ typedef struct cli_opts {
     int shard_i, shard_n;     /* score --shard I/N (shard_n 0 = off) */
     uint64_t max_device_mem;  /* --max-device-mem BYTES (0 = no cap) */
     int batch, seq, iters;    /* bench --batch B --seq L --iters N */
+    int all_tokens;           /* bench --all-tokens: the last layer on every token */
     const char *input;        /* bench --input FILE (end-to-end mode) */
     int top_k;                /* --top-k: 0 = not given, -1 = all labels */
     int ops;                  /* check --ops: the op test matrix (cli_check_ops.c) */

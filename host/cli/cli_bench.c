@@ -14,7 +14,12 @@
  *   per layer  2*T*(3*D*D + D*D + 2*D*F)    QKV, attention output, FFN 1 and 2
  *            + 4*B*L*L*D                    Q K^T and P V over all heads
  *   head       2*B*(D*D + D*n_labels)       pre-classifier and classifier
- * Embeddings, LayerNorm, softmax and GELU are not counted.
+ * Embeddings, LayerNorm, softmax and GELU are not counted.  These are the
+ * full model's FLOPs also where a backend does less: asked for logits only,
+ * the CPU backend runs its last layer past q|k|v on the first token of each
+ * sequence (cpu_backend.c, cls_only), so its GFLOP/s is then an effective
+ * rate.  --all-tokens also asks for the mean of the last hidden states
+ * (every token's), which makes any backend run the whole last layer.
  *
  * End-to-end mode (--input FILE): the whole `vkbert score` path (reading,
  * tokenizing, length-grouped batching, forward) over FILE through the
@@ -299,7 +304,10 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
     }
     for (int b = 0; b < B; b++) lens[b] = L;
     vkb_batch batch = {B, L, ids, lens};
-    vkb_outputs out = {.logits = c->n_labels > 0 ? logits : NULL, .hidden = NULL};
+    float *pooled = o->all_tokens ? malloc((size_t)B * c->dim * sizeof *pooled) : NULL;
+    if (o->all_tokens && !pooled) { fprintf(stderr, "vkbert bench: out of memory\n"); exit(1); }
+    vkb_outputs out = {.logits = c->n_labels > 0 ? logits : NULL, .hidden = NULL, .pooled = pooled,
+                       .pooling = pooled ? VKB_POOL_MEAN : VKB_POOL_NONE};
     int rc = CLI_OK;
     for (int i = 0; i < 2 && rc == CLI_OK; i++)
         if (vkb_forward(be, &batch, &out, &e)) rc = CLI_FAILED;
@@ -343,9 +351,9 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
             cb_printf(&b, ",\"batch\":%d,\"seq\":%d,\"iters\":%d,\"seq_per_s\":%.3f,"
                           "\"ms_per_batch\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"gflops\":%.2f,"
                           "\"gflop_per_batch\":%.4f,\"load_s\":%.3f,\"model_load_s\":%.3f,"
-                          "\"upload_s\":%.3f",
+                          "\"upload_s\":%.3f,\"all_tokens\":%s",
                       B, L, iters, sps, med, ms[0], ms[iters - 1], gfs, flops * 1e-9,
-                      t_load + t_up, t_load, t_up);
+                      t_load + t_up, t_load, t_up, o->all_tokens ? "true" : "false");
             put_info(&b, &bi, 1);
             put_env(&b, o, c);
             cb_puts(&b, ",\"kernels\":{");
@@ -362,7 +370,8 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
             put_info(&b, &bi, 0);
             cb_printf(&b, "load         %.3f s (model %.3f s, backend + upload %.3f s)\n",
                       t_load + t_up, t_load, t_up);
-            cb_printf(&b, "batch        %d x %d, %d timed after 2 warm-up\n", B, L, iters);
+            cb_printf(&b, "batch        %d x %d, %d timed after 2 warm-up%s\n", B, L, iters,
+                      o->all_tokens ? ", last layer on every token (--all-tokens)" : "");
             cb_printf(&b, "speed        %.2f seq/s, %.2f ms/batch (median; min %.2f, max %.2f), "
                           "%.1f GFLOP/s (%.2f GFLOP/batch)\n",
                       sps, med, ms[0], ms[iters - 1], gfs, flops * 1e-9);
@@ -378,7 +387,7 @@ static int bench_batch(cli_opts *o, vkb_model *m, double t_load, bench_row *row)
         fputs(b.p ? b.p : "", stdout);
         free(b.p);
     }
-    free(ids); free(lens); free(logits); free(ms);
+    free(ids); free(lens); free(logits); free(pooled); free(ms);
     vkb_backend_free(be);
     return rc;
 }
@@ -412,8 +421,8 @@ int cli_bench(cli_opts *o) {
         return CLI_USAGE;
     }
     /* options of the other mode would be ignored: refuse them */
-    if (o->input && (o->batch || o->seq || o->iters)) {
-        fprintf(stderr, "vkbert bench: --batch, --seq and --iters do not apply with --input "
+    if (o->input && (o->batch || o->seq || o->iters || o->all_tokens)) {
+        fprintf(stderr, "vkbert bench: --batch, --seq, --iters and --all-tokens do not apply with --input "
                         "(it scores the whole file)\n");
         return CLI_USAGE;
     }

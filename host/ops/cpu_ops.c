@@ -143,7 +143,7 @@ void vkb_cpu_embed(const int32_t *ids, const float *word, const float *pos,
 typedef struct {
     const float *q, *k, *v;
     float *ctx;
-    int B, L, H, hd;
+    int B, L, nq, H, hd; /* nq: the first nq queries of each sequence */
     size_t ld; /* row stride of q, k and v (H*hd, or 3*H*hd for a fused q|k|v) */
     const int32_t *lens;
     int fp64;
@@ -158,7 +158,7 @@ static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
     int L = c->L, n = c->lens[b];
     size_t D = c->ld, DC = (size_t)c->H * c->hd;
     double scale = 1.0 / sqrt((double)c->hd);
-    for (int i = 0; i < L; i++) {
+    for (int i = 0; i < c->nq; i++) {
         const float *qi = c->q + ((size_t)b * L + i) * D + (size_t)h * c->hd;
         float *ci = c->ctx + ((size_t)b * L + i) * DC + (size_t)h * c->hd;
         double mx = -INFINITY;
@@ -186,7 +186,7 @@ static void attn_f64(const attn_ctx *c, int b, int h, double *s) {
 static void attn_f32(const attn_ctx *c, int b, int h, float *scratch) {
     size_t D = c->ld, DC = (size_t)c->H * c->hd, o = (size_t)b * c->L * D + (size_t)h * c->hd;
     vkb_cpu_attn_head(c->q + o, c->k + o, c->v + o, D,
-                      c->ctx + (size_t)b * c->L * DC + (size_t)h * c->hd, DC, c->L, c->lens[b],
+                      c->ctx + (size_t)b * c->L * DC + (size_t)h * c->hd, DC, c->L, c->nq, c->lens[b],
                       c->hd, scratch, VKB_CPU_SIMD_AUTO);
 }
 
@@ -201,21 +201,21 @@ static void attn_task(void *p, int task, int slot) {
 }
 
 static int attention(const float *q, const float *k, const float *v, size_t ld, float *ctx,
-                     int B, int L, int H, int hd, const int32_t *lens, int fp64, int threads,
-                     vkb_team *team);
+                     int B, int L, int nq, int H, int hd, const int32_t *lens, int fp64,
+                     int threads, vkb_team *team);
 
 int vkb_cpu_attention(const float *q, const float *k, const float *v,
                       float *ctx, int B, int L, int H, int hd,
                       const int32_t *lens, int fp64, int threads) {
     if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return 0;
-    return attention(q, k, v, (size_t)H * hd, ctx, B, L, H, hd, lens, fp64, threads, NULL);
+    return attention(q, k, v, (size_t)H * hd, ctx, B, L, L, H, hd, lens, fp64, threads, NULL);
 }
 
 /* Both entry points: threads per call (team NULL) or the team's. */
 static int attention(const float *q, const float *k, const float *v, size_t ld, float *ctx,
-                     int B, int L, int H, int hd, const int32_t *lens, int fp64, int threads,
-                     vkb_team *team) {
-    attn_ctx c = {q, k, v, ctx, B, L, H, hd, ld, lens, fp64, NULL, NULL, 0, 0};
+                     int B, int L, int nq, int H, int hd, const int32_t *lens, int fp64,
+                     int threads, vkb_team *team) {
+    attn_ctx c = {q, k, v, ctx, B, L, nq < L ? nq : L, H, hd, ld, lens, fp64, NULL, NULL, 0, 0};
     int tasks = B * H;
     int slots = team ? vkb_team_slots(team) : vkb_parallel_slots(threads, tasks);
     if (slots > tasks) slots = tasks;
@@ -239,11 +239,11 @@ static int attention(const float *q, const float *k, const float *v, size_t ld, 
     return 0;
 }
 
-int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L, int H, int hd,
-                           const int32_t *lens, vkb_team *team) {
-    if (B <= 0 || L <= 0 || H <= 0 || hd <= 0) return 0;
+int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L, int nq, int H,
+                           int hd, const int32_t *lens, vkb_team *team) {
+    if (B <= 0 || L <= 0 || nq <= 0 || H <= 0 || hd <= 0) return 0;
     size_t D = (size_t)H * hd;
-    return attention(qkv, qkv + D, qkv + 2 * D, ld, ctx, B, L, H, hd, lens, 0, 1, team);
+    return attention(qkv, qkv + D, qkv + 2 * D, ld, ctx, B, L, nq, H, hd, lens, 0, 1, team);
 }
 
 /* ---- the fast fp32 path's elementwise operators ----------------------------------

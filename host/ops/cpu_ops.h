@@ -105,10 +105,12 @@ void vkb_cpu_embed_fast(const int32_t *ids, const float *word, const float *pos,
                         vkb_team *team);
 /* Attention on a fused projection: row m of qkv holds q (H*hd floats), then k,
  * then v, rows ld floats apart; ctx is [B*L, H*hd].  Tasks (sequence, head)
- * on the team; query tiles of 32 keep their scores in cache.  0, or -1 when
- * the scratch cannot be allocated. */
-int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L, int H, int hd,
-                           const int32_t *lens, vkb_team *team);
+ * on the team; query tiles of 32 keep their scores in cache.  Only the first
+ * nq queries of each sequence (1: its [CLS] token; L: all) are computed, to
+ * the same bits as among all; ctx's other rows are left as they are.  0, or
+ * -1 when the scratch cannot be allocated. */
+int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L, int nq, int H,
+                           int hd, const int32_t *lens, vkb_team *team);
 /* ---- vector kernels (cpu_simd.c) --------------------------------------------------
  * Built for AVX-512F, AVX2+FMA and portable C, picked per call from what the
  * CPU has; every level gives the same bits (same operations in the same
@@ -120,11 +122,12 @@ int vkb_cpu_attention_fast(const float *qkv, size_t ld, float *ctx, int B, int L
 enum { VKB_CPU_SIMD_AUTO, VKB_CPU_SIMD_GENERIC, VKB_CPU_SIMD_AVX2, VKB_CPU_SIMD_AVX512 };
 int vkb_cpu_simd_level(int want);
 /* Attention of one sequence and head: q, k, v rows ld floats apart (L rows;
- * the first n keys/values valid), ctx rows ldc apart, hd columns each;
+ * the first n keys/values valid), ctx rows ldc apart, hd columns each; the
+ * first nq <= L queries (each query's bits do not depend on nq);
  * scratch: vkb_cpu_attn_head_scratch(L, hd) floats. */
 size_t vkb_cpu_attn_head_scratch(int L, int hd);
 void vkb_cpu_attn_head(const float *q, const float *k, const float *v, size_t ld, float *ctx,
-                       size_t ldc, int L, int n, int hd, float *scratch, int level);
+                       size_t ldc, int L, int nq, int n, int hd, float *scratch, int level);
 /* y = LayerNorm(x + r) * g + beta over dim (r may be NULL; y may alias x):
  * sums in double, 16 partial sums in a fixed order. */
 void vkb_cpu_layernorm_row(const float *x, const float *r, const float *g, const float *beta,

@@ -139,9 +139,10 @@ size_t vkb_cpu_attn_head_scratch(int L, int hd) {
 }
 
 void vkb_cpu_attn_head(const float *q, const float *k, const float *v, size_t ld, float *ctx,
-                       size_t ldc, int L, int n, int hd, float *scratch, int level) {
+                       size_t ldc, int L, int nq, int n, int hd, float *scratch, int level) {
     float scale = (float)(1.0 / sqrt((double)hd));
-    CALL3(attn_head, level, (q, k, v, ld, ctx, ldc, L, n, hd, scale, scratch));
+    if (nq > L) nq = L;
+    CALL3(attn_head, level, (q, k, v, ld, ctx, ldc, L, nq, n, hd, scale, scratch));
 }
 
 void vkb_cpu_layernorm_row(const float *x, const float *r, const float *g, const float *beta,

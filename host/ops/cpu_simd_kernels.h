@@ -154,17 +154,17 @@ TGT static void KN(layernorm_row)(const float *x, const float *r, const float *g
         else if (cnt > 16) memcpy(o + 16, &o1, (size_t)(cnt - 16) * sizeof(float)); }
 
 TGT static void KN(attn_head)(const float *qb, const float *kb, const float *vb, size_t D,
-                              float *cb, size_t DC, int L, int n, int hd, float scale,
+                              float *cb, size_t DC, int L, int nq, int n, int hd, float scale,
                               float *scr) {
     if (n <= 0) { /* no valid key: zeros, as the fp64 path */
-        for (int i = 0; i < L; i++) memset(cb + (size_t)i * DC, 0, (size_t)hd * sizeof(float));
+        for (int i = 0; i < nq; i++) memset(cb + (size_t)i * DC, 0, (size_t)hd * sizeof(float));
         return;
     }
     /* the head's rows are D floats apart, too far for the hardware prefetcher:
      * ask for all of them now (to L2), so their misses overlap */
     for (int i = 0; i < L; i++)
         for (int e = 0; e < hd; e += 16) {
-            __builtin_prefetch(qb + (size_t)i * D + e, 0, 2);
+            if (i < nq) __builtin_prefetch(qb + (size_t)i * D + e, 0, 2);
             if (i < n) {
                 __builtin_prefetch(kb + (size_t)i * D + e, 0, 2);
                 __builtin_prefetch(vb + (size_t)i * D + e, 0, 2);
@@ -185,8 +185,8 @@ TGT static void KN(attn_head)(const float *qb, const float *kb, const float *vb,
         vs = vp;
         ldv = hp;
     }
-    for (int t0 = 0; t0 < L; t0 += 32) {
-        int nt = L - t0 < 32 ? L - t0 : 32;
+    for (int t0 = 0; t0 < nq; t0 += 32) { /* each query in its own lane: nq changes no bit */
+        int nt = nq - t0 < 32 ? nq - t0 : 32;
         /* qt = the tile's queries * scale, transposed in 16 x 16 blocks in
          * registers; queries past nt are zero */
         for (int i0 = 0; i0 < 32; i0 += 16)

@@ -28,6 +28,7 @@ assert abs(o["seq_per_s"] - 3 / (o["ms_per_batch"] / 1e3)) < 1e-2 * o["seq_per_s
 T, D, F, B, L = 48, 32, 64, 3, 16
 flop = 2 * (2 * T * (4 * D * D + 2 * D * F) + 4 * B * L * L * D) + 2 * B * (D * D + D * 2)
 assert abs(o["gflop_per_batch"] - flop * 1e-9) < 1e-4, (o["gflop_per_batch"], flop)
+assert o["all_tokens"] is False
 if sys.argv[2] == "gpu":
     assert o["peak_mem_bytes"] > 0 and o["weight_bytes"] > 0
     ks = o["kernels"]
@@ -38,6 +39,19 @@ if sys.argv[2] == "gpu":
 else:
     assert o["vendor"] == "cpu" and o["precision"] == "fp32"
 PY
+
+# --all-tokens: the last layer on every token (the same FLOP count), said so
+"$BIN" bench --model data/tiny-f32 --device "$DEV" --batch 3 --seq 16 --iters 2 --all-tokens --json > "$tmp/a.json" \
+  || fail "bench --all-tokens exited $?"
+$PY - "$tmp/a.json" "$tmp/b.json" <<'PY' || exit 1
+import json, sys
+a, b = (json.loads(open(f).read()) for f in sys.argv[1:3])
+assert a["all_tokens"] is True and a["seq_per_s"] > 0 and a["gflop_per_batch"] == b["gflop_per_batch"], a
+PY
+"$BIN" bench --model data/tiny-f32 --device "$DEV" --batch 2 --seq 8 --iters 1 --all-tokens | grep -q "last layer on every token" \
+  || fail "the text report does not say --all-tokens"
+"$BIN" bench --model data/tiny-f32 --device "$DEV" --input /dev/null --all-tokens >/dev/null 2>&1; [ $? = 2 ] \
+  || fail "--all-tokens with --input accepted"
 
 "$BIN" bench --model data/tiny-f32 --device "$DEV" --batch 2 --seq 8 --iters 1 > "$tmp/b.txt" \
   || fail "bench (text) exited $?"
