@@ -16,7 +16,10 @@
 # CLI: `vkbert bench --model DIR --batch B --seq L --json`, and for the IMDB
 # workload `vkbert bench --model DIR --input reviews.jsonl --json`, on every
 # device in VKB_DEVICES, default "gpu cpu"; on the CPU once per --precisions
-# entry, default fp32,bf16,int8, in alternation shape by shape).
+# entry, default fp32,bf16,int8, in alternation shape by shape; an entry with
+# "+all", e.g. fp32+all, adds `--all-tokens`: the last layer on every token,
+# as the peers run it (vkbert's default, logits, runs it on the first token
+# only); the IMDB workload, `vkbert score`'s path, skips those).
 #
 # Defaults: the distilbert-base-shape random checkpoint bench/work/distilbert-base
 # (made when missing, ~265 MB, git-ignored), shapes 1x128,8x128,32x128,32x256,
@@ -140,7 +143,8 @@ if [ -n "$VKBIN" ]; then
     items=("${SH[@]}"); [ $NO_IMDB = 0 ] && items+=(imdb)
     for s in "${items[@]}"; do
       for p in "${precs[@]}"; do
-        pa=(); [ -n "$p" ] && pa=(--precision "$p")
+        pa=(); [ -n "$p" ] && pa=(--precision "${p%+all}")
+        [ "$p" != "${p%+all}" ] && { [ "$s" = imdb ] && continue; pa+=(--all-tokens); }
         if [ "$s" = imdb ]; then
           "$VKBIN" bench --model "$MODEL" --device "$dev" "${pa[@]}" --input "$(dirname "$IMDB")/reviews.jsonl" --json \
             >> "$OUTDIR/vkbert.jsonl" 2>> "$OUTDIR/vkbert.log" || FAILED+=("vkbert-$dev${p:+-$p}-imdb")

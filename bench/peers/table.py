@@ -45,6 +45,8 @@ def norm(o):
         return None
     peer = o.get("peer") or "vkbert"
     dtype = o.get("dtype") or o.get("precision") or "?"
+    if o.get("all_tokens"):  # vkbert bench --all-tokens: the last layer on every token
+        dtype += ", all tokens"
     dev = o.get("device_name") or o.get("device") or "?"
     if isinstance(dev, dict):  # vkbert may report {"name":..., "driver":...}
         dev = dev.get("name", "?")
