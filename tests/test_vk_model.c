@@ -97,13 +97,25 @@ static void compare(const char *what, vkb_backend *cpu, vkb_backend *gpu, const 
         CHECK(agree == checked, "%s: labels agree on %d of %d", what, agree, checked);
         printf("  %-34s logits err %.2e, labels %d/%d\n", what, e, agree, checked);
     }
-    /* logits alone (no hidden capture: the other recorded command buffer) */
+    /* logits alone (no hidden capture: the other recorded command buffer,
+     * whose last layer runs out_lin and the FFN on the first tokens only,
+     * M = B rows L*dim apart): the same logits, within 1e-2 of the
+     * tolerance.  The same bits where the GEMM's pipeline does not depend
+     * on M (every form lavapipe runs: nothing is printed); a cooperative-
+     * matrix GPU picks its tile by M, and a difference is printed. */
     if (nl) {
         float *l2 = malloc((size_t)B * nl * sizeof *l2);
         REQUIRE(l2, "out of memory");
         vkb_outputs o2 = {.logits = l2, .hidden = NULL};
         CHECK(vkb_forward(gpu, &batch, &o2, &err) == 0, "%s: gpu: %s", what, err.msg);
-        CHECK(memcmp(l2, lg, (size_t)B * nl * sizeof *l2) == 0, "%s: logits differ with/without hidden capture", what);
+        int same = memcmp(l2, lg, (size_t)B * nl * sizeof *l2) == 0;
+        double d = 0;
+        for (size_t i = 0; i < (size_t)B * nl; i++) {
+            double x = fabs((double)l2[i] - lg[i]);
+            if (!(x <= d)) d = x; /* NaN too */
+        }
+        CHECK(d <= 1e-2 * tol, "%s: logits differ with/without hidden capture by %g", what, d);
+        if (!same) printf("  %-34s logits with/without hidden capture differ by %.2e\n", what, d);
         free(l2);
     }
 out:

@@ -16,9 +16,9 @@
  *   head       2*B*(D*D + D*n_labels)       pre-classifier and classifier
  * Embeddings, LayerNorm, softmax and GELU are not counted.  These are the
  * full model's FLOPs also where a backend does less: asked for logits only,
- * the CPU backend runs its last layer past q|k|v on the first token of each
- * sequence (cpu_backend.c, cls_only), so its GFLOP/s is then an effective
- * rate.  --all-tokens also asks for the mean of the last hidden states
+ * both backends run their last layer's out_lin and FFN (the CPU's its
+ * attention too) on the first token of each sequence (cpu_backend.c,
+ * cls_only; vk_backend.c, record), so GFLOP/s is then an effective rate.  --all-tokens also asks for the mean of the last hidden states
  * (every token's), which makes any backend run the whole last layer.
  *
  * End-to-end mode (--input FILE): the whole `vkbert score` path (reading,

@@ -16,6 +16,12 @@
  * (bias, GELU and the residual are applied in the GEMM epilogue, so each
  * LayerNorm reads one buffer)
  * Head: P = relu(X[first tokens] Wpre^T + b) (gemm, lda = L*dim), LOG = P Wc^T + b.
+ * Only logits asked for (no hidden-state copies), the last layer's out_lin
+ * and FFN run on the first token of each sequence (M = B, rows L*dim apart
+ * in CTX, F, X1 and X; H dense): the head reads nothing else.  Its q|k|v
+ * and attention still cover every token (the keys and values), and its
+ * LayerNorms every row (the others' results are never read).  About 0.75
+ * of one layer's GEMM work less (12% of distilbert's).
  *
  * Memory: X, X1 and F have buffers of their own; QKV, CTX, H, P and LOG are
  * regions of one scratch buffer S.  H (the FFN hidden layer) is written only
@@ -349,23 +355,26 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
 
     vkb_vk_attn_pc apc = {(uint32_t)L, (uint32_t)(3 * D), 0, (uint32_t)D, (uint32_t)(2 * D),
                           (uint32_t)D, 1.0f / sqrtf((float)be->hd)};
+    int cls = be->has_head && !s->hidden; /* logits only: see the top of the file */
     for (int l = 0; l < be->NL; l++) {
         layer_ops *o = &be->ops[l];
+        int last_cls = cls && l == be->NL - 1 && L > 1;
+        int Mr = last_cls ? B : T, ld = last_cls ? L * D : D; /* rows, and their stride */
         rec_gemm(be, cmd, &o->qkv, T, 3 * D, D, D, 3 * D, VKB_ACT_NONE, 0);
         MARK(VKB_K_QKV);
         vkb_vk_attn_groups(&be->k, B, L, be->nh, g);
         vkb_vk_dispatch(c, cmd, &be->k.attn, o->attn, &apc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
         MARK(VKB_K_ATTN);
-        rec_gemm(be, cmd, &o->o, T, D, D, D, D, VKB_ACT_NONE, 1); /* + X */
+        rec_gemm(be, cmd, &o->o, Mr, D, D, ld, ld, VKB_ACT_NONE, 1); /* + X */
         MARK(VKB_K_ATTN_OUT);
         vkb_vk_rows_groups(T, g);
         vkb_vk_dispatch(c, cmd, &be->k.ln, o->ln1, &lpc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
         MARK(VKB_K_LN);
-        rec_gemm(be, cmd, &o->ff1, T, be->hid, D, D, be->hid, VKB_ACT_GELU, 0);
+        rec_gemm(be, cmd, &o->ff1, Mr, be->hid, D, ld, be->hid, VKB_ACT_GELU, 0);
         MARK(VKB_K_FFN1);
-        rec_gemm(be, cmd, &o->ff2, T, D, be->hid, be->hid, D, VKB_ACT_NONE, 1); /* + X1 */
+        rec_gemm(be, cmd, &o->ff2, Mr, D, be->hid, be->hid, ld, VKB_ACT_NONE, 1); /* + X1 */
         MARK(VKB_K_FFN2);
         vkb_vk_dispatch(c, cmd, &be->k.ln, o->ln2, &lpc, g[0], g[1], g[2]);
         vkb_vk_barrier(c, cmd);
