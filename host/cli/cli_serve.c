@@ -156,9 +156,25 @@ typedef struct server {
 typedef struct conn {   /* one HTTP request */
     char *body;
     size_t n, cap;
-    int too_large, counted, replied;
+    int too_large, replied;
+    int counted; /* 1: holds one of the --max-concurrent-requests slots; 2: held
+                    one, released when its answer was queued (release_slot) */
     double t0;
 } conn;
+
+/* Gives the request's slot back once its answer is queued.  libmicrohttpd
+ * reports the request completed (on_completed) only after the answer is
+ * sent, which under load came after the client had read it and sent its
+ * next request: a client sending one request at a time could be refused
+ * 429 (stop 19, under ASan).  The slot counts the work, not the sending. */
+static void release_slot(server *S, conn *k) {
+    pthread_mutex_lock(S->mu);
+    if (k->counted == 1) {
+        S->in_flight--;
+        k->counted = 2;
+    }
+    pthread_mutex_unlock(S->mu);
+}
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -1066,10 +1082,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                    "model is overloaded: more than %d requests in flight "
                                    "(--max-concurrent-requests)", S->max_conc);
             const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl && strtoull(cl, NULL, 10) > (unsigned long long)S->max_body)
-                return reply_error(S, c, MHD_HTTP_CONTENT_TOO_LARGE, E_TOO_LARGE,
-                                   "the request body is larger than %d bytes (--max-body-bytes)",
-                                   S->max_body);
+            if (cl && strtoull(cl, NULL, 10) > (unsigned long long)S->max_body) {
+                enum MHD_Result r = reply_error(S, c, MHD_HTTP_CONTENT_TOO_LARGE, E_TOO_LARGE,
+                                                "the request body is larger than %d bytes (--max-body-bytes)",
+                                                S->max_body);
+                release_slot(S, k);
+                return r;
+            }
             k->replied = 0;
         }
         return MHD_YES;
@@ -1103,7 +1122,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (is_predict) {
         if (strcmp(method, "POST"))
             return reply_error(S, c, MHD_HTTP_METHOD_NOT_ALLOWED, E_METHOD, "%s %s: use POST", method, url);
-        return predict(S, c, k, is_embed);
+        enum MHD_Result r = predict(S, c, k, is_embed);
+        release_slot(S, k); /* the answer is queued */
+        return r;
     }
     int known = !strcmp(url, "/health") || !strcmp(url, "/info") || !strcmp(url, "/metrics");
     if (known && !get)
@@ -1126,7 +1147,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     pthread_mutex_lock(S->mu);
     S->active--;
     if (k->counted) {
-        S->in_flight--;
+        if (k->counted == 1) S->in_flight--; /* ended before an answer was queued */
         int i = 0;
         while (i < N_LAT && dt > lat_le[i]) i++;
         S->lat_bucket[i]++;

@@ -12,5 +12,5 @@ for bad in -1 x 16777217; do
 done
 ok "--batch-cost-tokens: out-of-range values refused"
 $PY "$(dirname "$0")/serve_test.py" "$B" "$M" "$DEV" "${VKB_SERVE_CLIENTS:-32}" "${VKB_SERVE_REQUESTS:-200}" \
-    "${VKB_SERVE_PARTS:-load,errors,faults,shutdown,embed,info}" || fail "serve_test.py"
+    "${VKB_SERVE_PARTS:-load,errors,faults,shutdown,sequential,embed,info}" || fail "serve_test.py"
 done_test

@@ -68,18 +68,3 @@ def once(srv, method, path, body=None):
         return call(c, method, path, body)
     finally:
         c.close()
-
-
-def once_settled(srv, method, path, body=None, tries=100):
-    """once(), sent again (up to `tries` times, 20 ms apart) while the answer
-    is 429 overloaded: the server counts a request in flight until
-    libmicrohttpd reports it completed, which on a loaded machine (the
-    sanitizer run, two test processes on two cores) can come after the
-    client has its answer and sent the next one.  For checks of one request
-    at a time whose subject is not the concurrency limit."""
-    for _ in range(tries):
-        st, ans = once(srv, method, path, body)
-        if not (st == 429 and isinstance(ans, dict) and ans.get("error_type") == "overloaded"):
-            break
-        time.sleep(0.02)
-    return st, ans

@@ -19,6 +19,11 @@ usage: serve_test.py VKBERT MODEL DEVICE [CLIENTS REQUESTS]
      requests succeed; a device that keeps failing is reported by /health.
   4. graceful shutdown under load: SIGTERM, the requests in flight are
      answered, exit status 0.
+  4b. sequential: with --max-concurrent-requests 1, a client that sends its
+     next request as soon as it has an answer (new connections and one
+     keep-alive connection, errors among them) is never refused 429: a
+     request's slot is given back when its answer is queued, not when
+     libmicrohttpd reports the request completed (after the sending).
   5. embed: 8 threads x 20 concurrent POST /embed requests (single texts and
      batches, normalize true / false / absent, mixed lengths), every vector
      the same as `vkbert embed` (with or without --normalize) whatever shared
@@ -42,7 +47,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve_client  # noqa: E402
-from serve_client import call, once, once_settled  # noqa: E402
+from serve_client import call, once  # noqa: E402
 
 B, M, DEV = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -225,7 +230,7 @@ def error_test():
     ]
     for name, body, want in cases:
         try:
-            st, ans = once_settled(srv, "POST", "/predict", body)
+            st, ans = once(srv, "POST", "/predict", body)
         except Exception as ex:  # noqa: BLE001
             fail("%s: %r" % (name, ex))
             continue
@@ -527,7 +532,7 @@ def embed_test():
         ("body over --max-body-bytes", {"inputs": long_text * 4}, 413),
     ]
     for name, body, want in cases:
-        st, ans = once_settled(srv, "POST", "/embed", body)
+        st, ans = once(srv, "POST", "/embed", body)
         if st != want or not isinstance(ans, dict) or not ans.get("error") or not ans.get("error_type"):
             fail("embed %s: %d %r (expected %d with a JSON error)" % (name, st, ans, want))
         else:
@@ -599,6 +604,32 @@ def embed_test():
         fail("base-st server exit status %r" % rc)
 
 
+# ---- 4b. one request at a time is never refused -------------------------------------
+def sequential_test():
+    srv = Server("--quiet", "--max-concurrent-requests", "1")
+    try:
+        statuses = []
+        for i in range(60):  # a new connection each
+            body = {"inputs": TEXTS[i], "truncate": True} if i % 5 else {"inputs": []}  # a 422 now and then
+            st, _ = once(srv, "POST", "/predict", body)
+            statuses.append((st, 200 if i % 5 else 422))
+        c = srv.conn()
+        try:
+            for i in range(60):  # one keep-alive connection
+                st, _ = call(c, "POST", "/predict", {"inputs": [TEXTS[i], TEXTS[i + 1]], "truncate": True})
+                statuses.append((st, 200))
+        finally:
+            c.close()
+        bad = [(st, want) for st, want in statuses if st != want]
+        if bad:
+            fail("sequential requests with --max-concurrent-requests 1: %d of %d answered otherwise, e.g. %r"
+                 % (len(bad), len(statuses), bad[:3]))
+        else:
+            ok("sequential requests with --max-concurrent-requests 1: %d answered, none refused" % len(statuses))
+    finally:
+        srv.stop()
+
+
 # ---- 6. /info: the precision the device runs in, not the one asked for -----------------
 def info_test():
     auto = "fp32"
@@ -621,7 +652,8 @@ def info_test():
 
 
 for name, fn in (("load", load_test), ("errors", error_test), ("faults", fault_test),
-                 ("shutdown", shutdown_test), ("embed", embed_test), ("info", info_test)):
+                 ("shutdown", shutdown_test), ("sequential", sequential_test), ("embed", embed_test),
+                 ("info", info_test)):
     if len(sys.argv) > 6 and name not in sys.argv[6].split(","):
         continue
     try:
