@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #endif
 #include "bigmem.h"
-#include <stdint.h>
 #include <stdlib.h>
 #if defined(__linux__)
 #include <sys/mman.h>

@@ -321,8 +321,10 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
     size_t stage = (size_t)m * D, d = (size_t)D;
     size_t ldf = (size_t)FF + (be->lw ? 0 : FFN_PAD); /* oneDNN's Y is dense */
     float *hidden = out ? out->hidden : NULL;
-    int cls = cls_only(out);
-    size_t ldo = d; /* the row stride of x's first tokens at the end */
+    int cls = cls_only(out) && c->n_layers > 0;
+    /* the row stride of x's first tokens at the end: dense after a
+     * [CLS]-only last layer, else L*D apart in the full activations */
+    size_t ldo = cls ? d : (size_t)L * d;
 
     vkb_cpu_embed_fast(bt->ids, wt(be, VKB_T_WORD_EMB, 0), wt(be, VKB_T_POS_EMB, 0),
                        wt(be, VKB_T_EMB_LN_W, 0), wt(be, VKB_T_EMB_LN_B, 0), be->x, B, L, D,
@@ -358,10 +360,8 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
             return -1;
 #undef LW
         if (hidden) memcpy(hidden + (size_t)(i + 1) * stage, be->x, stage * sizeof(float));
-        ldo = last_cls ? d : (size_t)L * d;
 #undef W
     }
-    if (c->n_layers <= 0) ldo = (size_t)L * d;
     if (out && out->logits) {
         /* the first token ([CLS]) of each sequence: rows ldo apart in x */
         float *mid = be->tmp;
@@ -371,7 +371,7 @@ static int forward_fast(cpu_backend *be, const vkb_batch *bt, vkb_outputs *out, 
                             out->logits, (size_t)c->n_labels, B, c->n_labels, D, VKB_ACT_NONE, team);
     }
     if (out && out->pooled) {
-        if (cls && ldo == d) /* the first tokens, dense */
+        if (cls) /* the first tokens, dense */
             memcpy(out->pooled, be->x, (size_t)B * d * sizeof(float));
         else
             vkb_cpu_pool(be->x, bt->lens, out->pooled, B, L, D, (int)out->pooling);

@@ -358,7 +358,7 @@ static int record(vk_backend *be, shape_cmd *s, vkb_error *err) {
     int cls = be->has_head && !s->hidden; /* logits only: see the top of the file */
     for (int l = 0; l < be->NL; l++) {
         layer_ops *o = &be->ops[l];
-        int last_cls = cls && l == be->NL - 1 && L > 1;
+        int last_cls = cls && l == be->NL - 1;
         int Mr = last_cls ? B : T, ld = last_cls ? L * D : D; /* rows, and their stride */
         rec_gemm(be, cmd, &o->qkv, T, 3 * D, D, D, 3 * D, VKB_ACT_NONE, 0);
         MARK(VKB_K_QKV);
